@@ -1,0 +1,227 @@
+"""Loads a kws ONNX model, checks it against docs/model-format.md, and runs it on GPU or CPU.
+
+The app must never guess how a model was trained: labels and front-end settings come from the file,
+and a file that does not carry them (or carries a front end this app cannot reproduce) is refused
+with a one-line reason instead of producing silently wrong scores.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+
+from kws_app.config import ConfigError, FrontendConfig
+
+logger = logging.getLogger(__name__)
+
+FORMAT_VERSION = "1"
+SUPPORTED_FORMAT_VERSIONS = frozenset({FORMAT_VERSION})
+INPUT_NAME = "features"
+PROBABILITIES_OUTPUT = "probabilities"
+EMBEDDING_OUTPUT = "embedding"
+META_FORMAT_VERSION = "kws.format_version"
+META_LABELS = "kws.labels"
+META_FRONTEND = "kws.frontend"
+META_MODEL_NAME = "kws.model_name"
+META_PARAMETER_COUNT = "kws.parameter_count"
+META_TRAINING_DATA = "kws.training_data"
+META_TEST_ACCURACY = "kws.test_accuracy"
+META_CREATED = "kws.created"
+
+CUDA_PROVIDER = "CUDAExecutionProvider"
+CPU_PROVIDER = "CPUExecutionProvider"
+_ORT_SEVERITY_ERROR = 3
+
+
+class ModelError(Exception):
+    """A model file the app cannot serve; str() is a one-line message for the user."""
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    labels: tuple[str, ...]
+    frontend: FrontendConfig
+    model_name: str
+    parameter_count: int | None
+    has_embedding: bool
+    embedding_size: int | None
+    metadata: dict[str, str]
+
+
+class OnnxModel:
+    """A validated model and its onnxruntime session.
+
+    `provider` is what onnxruntime really runs on (from `session.get_providers()`), because
+    onnxruntime-gpu lists CUDA as available even on machines where it cannot load.
+    """
+
+    def __init__(self, path: str | Path, prefer_gpu: bool = True, cpu_threads: int = 1) -> None:
+        self.path = Path(path)
+        import onnxruntime as ort  # deferred: importing kws_app.config must stay cheap
+
+        ort.set_default_logger_severity(_ORT_SEVERITY_ERROR)
+        model_bytes = _read_model_bytes(self.path)
+        self.session = _create_session(ort, model_bytes, self.path, prefer_gpu, cpu_threads)
+        self.provider = self.session.get_providers()[0]
+        self.info = _validate(self.session, self.path)
+        self._output_names = [PROBABILITIES_OUTPUT] + (
+            [EMBEDDING_OUTPUT] if self.info.has_embedding else []
+        )
+        self._check_runs()
+        logger.info(
+            "loaded %s (%s, %d labels) on %s",
+            self.path.name,
+            self.info.model_name,
+            len(self.info.labels),
+            self.provider,
+        )
+
+    @property
+    def labels(self) -> tuple[str, ...]:
+        return self.info.labels
+
+    @property
+    def frontend(self) -> FrontendConfig:
+        return self.info.frontend
+
+    @property
+    def uses_gpu(self) -> bool:
+        return self.provider == CUDA_PROVIDER
+
+    def predict(self, features: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
+        """Probabilities for a batch of clips, shape (n, frames, bins) -> (n, labels)."""
+        return self.run(features)[0]
+
+    def run(
+        self, features: npt.NDArray[np.float32]
+    ) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32] | None]:
+        """Probabilities and (when the model has one) the embedding for a batch of clips."""
+        batch = np.ascontiguousarray(features, dtype=np.float32)
+        if batch.ndim == 2:
+            batch = batch[np.newaxis]
+        outputs = self.session.run(self._output_names, {INPUT_NAME: batch})
+        embedding = outputs[1] if self.info.has_embedding else None
+        return outputs[0], embedding
+
+    def _check_runs(self) -> None:
+        silence = np.zeros((1, *self.frontend.input_shape), dtype=np.float32)
+        try:
+            probabilities, embedding = self.run(silence)
+        except Exception as error:  # onnxruntime raises its own exception types
+            raise ModelError(f"{self.path.name}: the model fails to run: {_first_line(error)}") from error
+        if probabilities.shape != (1, len(self.labels)):
+            raise ModelError(
+                f"{self.path.name}: output {PROBABILITIES_OUTPUT!r} has shape "
+                f"{probabilities.shape}, expected (1, {len(self.labels)})"
+            )
+        if embedding is not None and embedding.ndim != 2:
+            raise ModelError(f"{self.path.name}: output {EMBEDDING_OUTPUT!r} must be 2-D")
+
+
+def _read_model_bytes(path: Path) -> bytes:
+    if not path.exists():
+        raise ModelError(f"model file not found: {path}")
+    if not path.is_file():
+        raise ModelError(f"model path is not a file: {path}")
+    try:
+        data = path.read_bytes()
+    except OSError as error:
+        raise ModelError(f"cannot read model file {path}: {error.strerror}") from error
+    if not data:
+        raise ModelError(f"{path.name} is empty, not an ONNX model")
+    return data
+
+
+def _create_session(ort, model_bytes: bytes, path: Path, prefer_gpu: bool, cpu_threads: int):  # type: ignore[no-untyped-def]
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = cpu_threads
+    options.inter_op_num_threads = 1
+    options.log_severity_level = _ORT_SEVERITY_ERROR
+    wants_cuda = prefer_gpu and CUDA_PROVIDER in ort.get_available_providers()
+    providers = [CUDA_PROVIDER, CPU_PROVIDER] if wants_cuda else [CPU_PROVIDER]
+    try:
+        session = ort.InferenceSession(model_bytes, sess_options=options, providers=providers)
+    except Exception as error:  # onnxruntime raises Fail/InvalidProtobuf/RuntimeException
+        raise ModelError(f"{path.name} is not a valid ONNX model: {_first_line(error)}") from error
+    if wants_cuda and session.get_providers()[0] != CUDA_PROVIDER:
+        logger.warning("CUDA is not usable on this machine; running the model on the CPU")
+    return session
+
+
+def _validate(session, path: Path) -> ModelInfo:  # type: ignore[no-untyped-def]
+    name = path.name
+    metadata: dict[str, str] = dict(session.get_modelmeta().custom_metadata_map)
+    for key in (META_FORMAT_VERSION, META_LABELS, META_FRONTEND):
+        if key not in metadata:
+            raise ModelError(
+                f"{name} lacks the '{key}' metadata: it was not exported by kws training "
+                "(see docs/model-format.md)"
+            )
+    version = metadata[META_FORMAT_VERSION]
+    if version not in SUPPORTED_FORMAT_VERSIONS:
+        raise ModelError(f"{name} uses model format {version!r}; this app reads format {FORMAT_VERSION}")
+    labels = _parse_labels(metadata[META_LABELS], name)
+    try:
+        frontend = FrontendConfig.from_json(metadata[META_FRONTEND])
+    except (ConfigError, TypeError) as error:
+        raise ModelError(f"{name}: cannot reproduce its front end: {error}") from error
+
+    inputs = session.get_inputs()
+    if len(inputs) != 1 or inputs[0].name != INPUT_NAME:
+        found = ", ".join(i.name for i in inputs)
+        raise ModelError(f"{name}: expected one input named {INPUT_NAME!r}, found: {found}")
+    model_input = inputs[0]
+    if model_input.type != "tensor(float)":
+        raise ModelError(f"{name}: input must be float32, is {model_input.type}")
+    shape = list(model_input.shape)
+    expected = list(frontend.input_shape)
+    if len(shape) != 3 or [d for d in shape[1:]] != expected:
+        raise ModelError(
+            f"{name}: input shape {shape} does not match its front end "
+            f"[batch, {expected[0]}, {expected[1]}]"
+        )
+
+    outputs = {o.name: o for o in session.get_outputs()}
+    if session.get_outputs()[0].name != PROBABILITIES_OUTPUT:
+        raise ModelError(f"{name}: first output must be {PROBABILITIES_OUTPUT!r}")
+    classes = outputs[PROBABILITIES_OUTPUT].shape[-1]
+    if isinstance(classes, int) and classes != len(labels):
+        raise ModelError(f"{name}: model has {classes} outputs but {len(labels)} labels")
+    embedding = outputs.get(EMBEDDING_OUTPUT)
+    embedding_size = embedding.shape[-1] if embedding is not None else None
+    parameter_count = metadata.get(META_PARAMETER_COUNT, "")
+    return ModelInfo(
+        labels=labels,
+        frontend=frontend,
+        model_name=metadata.get(META_MODEL_NAME, path.stem),
+        parameter_count=int(parameter_count) if parameter_count.isdigit() else None,
+        has_embedding=embedding is not None,
+        embedding_size=embedding_size if isinstance(embedding_size, int) else None,
+        metadata=metadata,
+    )
+
+
+def _parse_labels(text: str, name: str) -> tuple[str, ...]:
+    try:
+        labels = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise ModelError(f"{name}: '{META_LABELS}' is not valid JSON") from error
+    if (
+        not isinstance(labels, list)
+        or not labels
+        or not all(isinstance(label, str) and label for label in labels)
+    ):
+        raise ModelError(f"{name}: '{META_LABELS}' must be a non-empty list of strings")
+    if len(set(labels)) != len(labels):
+        raise ModelError(f"{name}: '{META_LABELS}' has duplicate labels")
+    return tuple(labels)
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip().splitlines()
+    return text[0] if text else type(error).__name__
