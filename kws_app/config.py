@@ -185,7 +185,9 @@ def _from_mapping(cls: type[_Config], values: dict[str, Any]) -> _Config:
     known = {f.name: f for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
     unknown = sorted(set(values) - set(known))
     if unknown:
-        raise ConfigError(f"{cls.__name__} has settings this app does not know: {', '.join(unknown)}")
+        raise ConfigError(
+            f"{cls.__name__} has settings this app does not know: {', '.join(unknown)}"
+        )
     converted: dict[str, Any] = {}
     for name, value in values.items():
         expected = type(getattr(cls(), name))  # defaults give the expected type

@@ -86,7 +86,7 @@ def compute_features(wave: npt.ArrayLike, config: FrontendConfig) -> FloatArray:
 
 
 def fit_clip(wave: npt.ArrayLike, config: FrontendConfig) -> FloatArray:
-    """Zero-pad or trim (keeping the start) a clip to exactly `clip_samples`, as training expects."""
+    """Zero-pad or trim (keeping the start) a clip to exactly `clip_samples` for training."""
     samples = np.asarray(wave, dtype=np.float32)
     out = np.zeros(config.clip_samples, dtype=np.float32)
     length = min(samples.shape[0], config.clip_samples)

@@ -36,6 +36,8 @@ META_CREATED = "kws.created"
 CUDA_PROVIDER = "CUDAExecutionProvider"
 CPU_PROVIDER = "CPUExecutionProvider"
 _ORT_SEVERITY_ERROR = 3
+# onnxruntime-gpu logs a failed CUDA load at ERROR level; only FATAL keeps it off the terminal.
+_ORT_SEVERITY_FATAL = 4
 
 
 class ModelError(Exception):
@@ -64,7 +66,7 @@ class OnnxModel:
         self.path = Path(path)
         import onnxruntime as ort  # deferred: importing kws_app.config must stay cheap
 
-        ort.set_default_logger_severity(_ORT_SEVERITY_ERROR)
+        ort.set_default_logger_severity(_ORT_SEVERITY_FATAL)
         model_bytes = _read_model_bytes(self.path)
         self.session = _create_session(ort, model_bytes, self.path, prefer_gpu, cpu_threads)
         self.provider = self.session.get_providers()[0]
@@ -113,7 +115,9 @@ class OnnxModel:
         try:
             probabilities, embedding = self.run(silence)
         except Exception as error:  # onnxruntime raises its own exception types
-            raise ModelError(f"{self.path.name}: the model fails to run: {_first_line(error)}") from error
+            raise ModelError(
+                f"{self.path.name}: the model fails to run: {_first_line(error)}"
+            ) from error
         if probabilities.shape != (1, len(self.labels)):
             raise ModelError(
                 f"{self.path.name}: output {PROBABILITIES_OUTPUT!r} has shape "
@@ -164,7 +168,9 @@ def _validate(session, path: Path) -> ModelInfo:  # type: ignore[no-untyped-def]
             )
     version = metadata[META_FORMAT_VERSION]
     if version not in SUPPORTED_FORMAT_VERSIONS:
-        raise ModelError(f"{name} uses model format {version!r}; this app reads format {FORMAT_VERSION}")
+        raise ModelError(
+            f"{name} uses model format {version!r}; this app reads format {FORMAT_VERSION}"
+        )
     labels = _parse_labels(metadata[META_LABELS], name)
     try:
         frontend = FrontendConfig.from_json(metadata[META_FRONTEND])

@@ -1,0 +1,195 @@
+"""`kws-app`: the window by default; file replay, headless listening and device listing on request.
+
+User mistakes (a missing file, an unknown device, a broken model) end with one line on stderr and
+exit code 2; nothing here lets a traceback reach the user for those.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+from dataclasses import replace
+from pathlib import Path
+
+from kws_app.audio.devices import DeviceError
+from kws_app.audio.files import AudioFileError
+from kws_app.config import MS_PER_SECOND, AppConfig, ConfigError, DecoderConfig, StreamConfig
+from kws_app.inference.model import ModelError
+from kws_app.paths import default_model_path
+
+logger = logging.getLogger(__name__)
+
+EXIT_USER_ERROR = 2
+REPLAY_BLOCK_MS = 10_000
+
+
+def build_parser() -> argparse.ArgumentParser:
+    defaults = AppConfig()
+    parser = argparse.ArgumentParser(
+        prog="kws-app",
+        description="Listen to a microphone and recognize spoken command words.",
+    )
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument("--list-devices", action="store_true", help="list input devices and exit")
+    mode.add_argument(
+        "--wav",
+        metavar="FILE",
+        type=Path,
+        help="replay an audio file (WAV, FLAC, OGG...) and print detections",
+    )
+    mode.add_argument(
+        "--headless",
+        action="store_true",
+        help="listen without a window and print detections until Ctrl-C",
+    )
+    parser.add_argument(
+        "--model",
+        type=Path,
+        default=None,
+        help=f"ONNX model file (default: the bundled {default_model_path().name})",
+    )
+    parser.add_argument("--device", help="input device: index or part of its name")
+    parser.add_argument(
+        "--provider",
+        choices=("auto", "cpu", "cuda"),
+        default="auto",
+        help="where the model runs; auto uses CUDA when it works",
+    )
+    decoder = defaults.decoder
+    parser.add_argument(
+        "--threshold",
+        type=float,
+        default=decoder.detection_threshold,
+        help="detection threshold on the averaged probability (0-1)",
+    )
+    parser.add_argument("--average-window-ms", type=int, default=decoder.average_window_ms)
+    parser.add_argument("--suppression-ms", type=int, default=decoder.suppression_ms)
+    parser.add_argument("--minimum-count", type=int, default=decoder.minimum_count)
+    parser.add_argument("--clip-stride-ms", type=int, default=defaults.stream.clip_stride_ms)
+    parser.add_argument("--verbose", "-v", action="store_true", help="log what happens")
+    return parser
+
+
+def configs_from_args(args: argparse.Namespace) -> tuple[StreamConfig, DecoderConfig]:
+    stream = replace(StreamConfig(), clip_stride_ms=args.clip_stride_ms)
+    decoder = DecoderConfig(
+        average_window_ms=args.average_window_ms,
+        detection_threshold=args.threshold,
+        suppression_ms=args.suppression_ms,
+        minimum_count=args.minimum_count,
+    )
+    return stream, decoder
+
+
+def load_model(path: Path | None, provider: str):  # type: ignore[no-untyped-def]
+    from kws_app.inference.model import OnnxModel
+
+    if provider == "cuda":
+        model = OnnxModel(path or default_model_path(), prefer_gpu=True)
+        if not model.uses_gpu:
+            raise ModelError("CUDA was requested but is not usable on this machine")
+        return model
+    return OnnxModel(path or default_model_path(), prefer_gpu=provider == "auto")
+
+
+def run_list_devices() -> int:
+    from kws_app.audio.devices import list_input_devices
+
+    devices = list_input_devices()
+    if not devices:
+        print("no audio input devices found")
+        return 0
+    for device in devices:
+        print(device.describe())
+    return 0
+
+
+def run_replay(args: argparse.Namespace) -> int:
+    from kws_app.audio.files import read_audio
+    from kws_app.inference.pipeline import StreamingPipeline
+
+    audio, rate = read_audio(args.wav)
+    stream, decoder = configs_from_args(args)
+    model = load_model(args.model, args.provider)
+    pipeline = StreamingPipeline(model, rate, stream, decoder)
+    block = max(1, rate * REPLAY_BLOCK_MS // MS_PER_SECOND)
+    for start in range(0, audio.shape[0], block):
+        for detection in pipeline.process(audio[start : start + block]).detections:
+            print(detection.to_json(), flush=True)
+    return 0
+
+
+def run_headless(args: argparse.Namespace) -> int:
+    from kws_app.audio.capture import AudioCapture, StreamStalledError
+    from kws_app.audio.devices import find_input_device
+    from kws_app.inference.pipeline import StreamingPipeline
+
+    stream, decoder = configs_from_args(args)
+    model = load_model(args.model, args.provider)
+    device = find_input_device(args.device)
+    capture = AudioCapture(device, stream)
+    pipeline = StreamingPipeline(model, capture.sample_rate, stream, decoder)
+    capture.start()
+    print(
+        f"listening on {device.name} at {capture.sample_rate} Hz; Ctrl-C to stop",
+        file=sys.stderr,
+        flush=True,
+    )
+    try:
+        while True:
+            block = capture.read(stream.stall_timeout_s)
+            if block is None:
+                raise StreamStalledError(
+                    f"no audio from {device.name!r} for {stream.stall_timeout_s:g} s: "
+                    "is it unplugged or used by another program?"
+                )
+            for detection in pipeline.process(block).detections:
+                print(detection.to_json(), flush=True)
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        capture.stop()
+        if capture.overflows or capture.drops:
+            logger.warning(
+                "input overflows: %d, dropped blocks: %d", capture.overflows, capture.drops
+            )
+
+
+def run_gui(args: argparse.Namespace) -> int:
+    try:
+        from kws_app.ui.app import run_app
+    except ImportError as error:
+        raise DeviceError(f"the window cannot start: {error}") from error
+    return run_app(args)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    if arguments and arguments[0] == "words":
+        from kws_app.words_cli import main as words_main
+
+        return words_main(arguments[1:])
+    args = build_parser().parse_args(arguments)
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        if args.list_devices:
+            return run_list_devices()
+        if args.wav is not None:
+            return run_replay(args)
+        if args.headless:
+            return run_headless(args)
+        return run_gui(args)
+    except (ModelError, AudioFileError, DeviceError, ConfigError) as error:
+        print(f"kws-app: error: {error}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    except KeyboardInterrupt:
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,95 @@
+"""RecognizeCommands: turns a stream of per-clip scores into discrete command detections.
+
+A faithful port of TensorFlow's speech_commands `RecognizeCommands` (recognize_commands.py):
+single-clip scores flicker, so they are averaged over a time window, and a command is reported only
+when the averaged top label clears the threshold, differs from the last reported label, and the
+suppression time has passed (a reported silence lifts the suppression). Pure: time is passed in, so
+the same scores always give the same detections.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from kws_app.config import DecoderConfig
+
+SILENCE_LABEL = "_silence_"
+_QUARTER = 4
+
+
+class DecoderError(ValueError):
+    """Scores that break the decoder's contract (wrong length, time going backwards)."""
+
+
+@dataclass(frozen=True)
+class DecoderResult:
+    label: str
+    score: float
+    is_new_command: bool
+    time_ms: int
+    average_scores: tuple[float, ...]
+
+
+class RecognizeCommands:
+    def __init__(self, labels: tuple[str, ...] | list[str], config: DecoderConfig) -> None:
+        if not labels:
+            raise ValueError("the decoder needs at least one label")
+        self.labels = tuple(labels)
+        self.config = config
+        self._results: deque[tuple[int, npt.NDArray[np.float64]]] = deque()
+        self._previous_top_label = SILENCE_LABEL
+        self._previous_top_time_ms: int | None = None
+
+    def update_config(self, config: DecoderConfig) -> None:
+        """New settings apply from the next `process` call; the averaging history is kept."""
+        self.config = config
+
+    def reset(self) -> None:
+        self._results.clear()
+        self._previous_top_label = SILENCE_LABEL
+        self._previous_top_time_ms = None
+
+    def process(self, scores: npt.ArrayLike, time_ms: int) -> DecoderResult:
+        latest = np.asarray(scores, dtype=np.float64).reshape(-1)
+        if latest.size != len(self.labels):
+            raise DecoderError(f"got {latest.size} scores for {len(self.labels)} labels")
+        if self._results and time_ms < self._results[-1][0]:
+            raise DecoderError(f"time went backwards: {time_ms} ms after {self._results[-1][0]} ms")
+        config = self.config
+        self._results.append((time_ms, latest))
+        time_limit = time_ms - config.average_window_ms
+        while self._results[0][0] < time_limit:
+            self._results.popleft()
+
+        earliest_time = self._results[0][0]
+        if (
+            len(self._results) < config.minimum_count
+            or time_ms - earliest_time < config.average_window_ms / _QUARTER
+        ):
+            return DecoderResult(
+                self._previous_top_label, 0.0, False, time_ms, tuple([0.0] * len(self.labels))
+            )
+
+        average = np.mean([result for _, result in self._results], axis=0)
+        top_index = int(np.argmax(average))
+        top_label = self.labels[top_index]
+        top_score = float(average[top_index])
+
+        if self._previous_top_label == SILENCE_LABEL or self._previous_top_time_ms is None:
+            time_since_last_top = float("inf")
+        else:
+            time_since_last_top = time_ms - self._previous_top_time_ms
+
+        is_new = (
+            top_score > config.detection_threshold
+            and top_label != self._previous_top_label
+            and time_since_last_top > config.suppression_ms
+        )
+        if is_new:
+            self._previous_top_label = top_label
+            self._previous_top_time_ms = time_ms
+        return DecoderResult(top_label, top_score, is_new, time_ms, tuple(average.tolist()))

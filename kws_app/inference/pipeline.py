@@ -1,0 +1,179 @@
+"""StreamingPipeline: audio blocks in, spectrogram frames, scores and detections out.
+
+The one engine behind the GUI worker, the headless mode, WAV replay, the tests and training's
+streaming evaluation. Its clock is the 16 kHz sample counter, never the wall clock, and the strides
+that fall inside one block are scored in one batched model call, so the same audio gives the same
+detections whatever the block sizes, and a file replays far faster than real time.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import numpy as np
+import numpy.typing as npt
+
+from kws_app.audio.resample import StreamingResampler
+from kws_app.audio.ringbuffer import RingBuffer
+from kws_app.config import DecoderConfig, FrontendConfig, StreamConfig
+from kws_app.dsp.frontend import StreamingFrontend
+from kws_app.inference.decoder import DecoderResult, RecognizeCommands
+
+FloatArray = npt.NDArray[np.float32]
+
+# Bounds the memory of one batched model call when a long file arrives as one block.
+MAX_BATCH_CLIPS = 256
+
+
+class Scorer(Protocol):
+    """What the pipeline needs of a model: its labels, its front end, and batch scoring."""
+
+    @property
+    def labels(self) -> tuple[str, ...]: ...
+
+    @property
+    def frontend(self) -> FrontendConfig: ...
+
+    def predict(self, features: FloatArray) -> FloatArray: ...
+
+
+def is_command_label(label: str) -> bool:
+    """`_silence_`, `_unknown_` and other underscore labels are never reported to the user."""
+    return not label.startswith("_")
+
+
+@dataclass(frozen=True)
+class Detection:
+    time_ms: int
+    label: str
+    score: float
+
+    def to_json(self) -> str:
+        return json.dumps(
+            {"time_ms": self.time_ms, "label": self.label, "score": round(self.score, 4)}
+        )
+
+
+@dataclass(frozen=True)
+class StrideResult:
+    """One model run: the clip ending at `time_ms`, its raw scores and the decoder's verdict."""
+
+    time_ms: int
+    scores: FloatArray
+    decision: DecoderResult
+
+
+@dataclass
+class PipelineOutput:
+    frames: FloatArray
+    strides: list[StrideResult] = field(default_factory=list)
+    detections: list[Detection] = field(default_factory=list)
+    elapsed_s: float = 0.0
+
+
+class StreamingPipeline:
+    def __init__(
+        self,
+        scorer: Scorer,
+        input_rate: int,
+        stream: StreamConfig | None = None,
+        decoder: DecoderConfig | None = None,
+    ) -> None:
+        self.stream_config = stream or StreamConfig()
+        self.input_rate = input_rate
+        self.frontend_config = scorer.frontend
+        self._stride_frames = self.stream_config.stride_frames(self.frontend_config)
+        self._resampler = StreamingResampler(input_rate, self.frontend_config.sample_rate)
+        self._frontend = StreamingFrontend(self.frontend_config)
+        self._clip_frames = self.frontend_config.frames_per_clip
+        self._frames = RingBuffer(self._clip_frames, (self.frontend_config.num_mel_bins,))
+        self.scorer = scorer
+        self.decoder = RecognizeCommands(scorer.labels, decoder or DecoderConfig())
+
+    @property
+    def labels(self) -> tuple[str, ...]:
+        return self.scorer.labels
+
+    @property
+    def decoder_config(self) -> DecoderConfig:
+        return self.decoder.config
+
+    def set_decoder_config(self, config: DecoderConfig) -> None:
+        """Takes effect on the next stride (the threshold slider relies on this)."""
+        self.decoder.update_config(config)
+
+    def set_scorer(self, scorer: Scorer) -> None:
+        """Swap the model (e.g. after adding a custom word); the decoder restarts on new labels."""
+        if scorer.frontend != self.frontend_config:
+            raise ValueError("the new model needs a different front end; build a new pipeline")
+        self.scorer = scorer
+        self.decoder = RecognizeCommands(scorer.labels, self.decoder.config)
+
+    @property
+    def time_ms(self) -> int:
+        """Stream time of the newest sample that reached a complete frame."""
+        frames = self._frontend.frames_emitted
+        if frames == 0:
+            return 0
+        return self._frame_end_ms(frames - 1)
+
+    def _frame_end_ms(self, frame_index: int) -> int:
+        config = self.frontend_config
+        end_sample = frame_index * config.hop_samples + config.window_samples
+        return config.samples_to_ms(end_sample)
+
+    def process(self, block: npt.ArrayLike) -> PipelineOutput:
+        """Feed input-rate audio; returns what this block completed."""
+        started = time.perf_counter()
+        samples = self._resampler.process(block)
+        first_new_frame = self._frontend.frames_emitted
+        new_frames = self._frontend.push(samples)
+        output = PipelineOutput(frames=new_frames)
+        if new_frames.shape[0] == 0:
+            output.elapsed_s = time.perf_counter() - started
+            return output
+
+        history = self._frames.latest(min(len(self._frames), self._clip_frames - 1))
+        context = np.concatenate((history, new_frames))
+        context_start = first_new_frame - history.shape[0]
+        self._frames.extend(new_frames)
+
+        ends = [
+            index
+            for index in range(first_new_frame, first_new_frame + new_frames.shape[0])
+            if index + 1 >= self._clip_frames
+            and (index + 1 - self._clip_frames) % self._stride_frames == 0
+        ]
+        for batch_start in range(0, len(ends), MAX_BATCH_CLIPS):
+            batch_ends = ends[batch_start : batch_start + MAX_BATCH_CLIPS]
+            clips = np.stack(
+                [
+                    context[end - context_start - self._clip_frames + 1 : end - context_start + 1]
+                    for end in batch_ends
+                ]
+            )
+            scores = self.scorer.predict(clips)
+            for end, row in zip(batch_ends, scores, strict=True):
+                time_ms = self._frame_end_ms(end)
+                decision = self.decoder.process(row, time_ms)
+                output.strides.append(StrideResult(time_ms, np.array(row), decision))
+                if decision.is_new_command and is_command_label(decision.label):
+                    output.detections.append(Detection(time_ms, decision.label, decision.score))
+        output.elapsed_s = time.perf_counter() - started
+        return output
+
+
+def replay(
+    pipeline: StreamingPipeline, audio: npt.ArrayLike, block_samples: int
+) -> list[Detection]:
+    """Run a whole signal through the pipeline in blocks; returns every detection in order."""
+    if block_samples <= 0:
+        raise ValueError("block size must be positive")
+    samples = np.asarray(audio, dtype=np.float32)
+    detections: list[Detection] = []
+    for start in range(0, samples.shape[0], block_samples):
+        detections.extend(pipeline.process(samples[start : start + block_samples]).detections)
+    return detections
