@@ -1,0 +1,134 @@
+"""Seeded waveform and feature augmentation.
+
+Every random choice comes from a `numpy.random.Generator` passed in by the caller, so an epoch is
+reproducible from (seed, epoch) alone and a resumed run sees the same augmentation it would have
+seen without the interruption.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import numpy.typing as npt
+
+from kws_app.config import FrontendConfig
+from training.config import AugmentConfig
+
+FloatArray = npt.NDArray[np.float32]
+
+NOISE_COLOURS = ("white", "pink", "brown")
+GENERATED_NOISE_SECONDS = 10
+SILENCE_ZERO_PROBABILITY = 0.1
+_DB_PER_AMPLITUDE_DECADE = 20.0
+
+
+def coloured_noise(colour: str, samples: int, rng: np.random.Generator) -> FloatArray:
+    """White, pink (1/f power) or brown (1/f^2 power) noise scaled to a peak of 1.
+
+    Shaping white noise in the frequency domain gives the exact spectral slope without filter
+    design; the peak normalisation matches the dataset's own white/pink noise files, whose volume
+    the `background_volume` setting was tuned for.
+    """
+    white = rng.standard_normal(samples)
+    if colour == "white":
+        noise = white
+    else:
+        spectrum = np.fft.rfft(white)
+        frequencies = np.arange(spectrum.shape[0], dtype=np.float64)
+        frequencies[0] = 1.0
+        exponent = {"pink": 0.5, "brown": 1.0}.get(colour)
+        if exponent is None:
+            raise ValueError(f"unknown noise colour {colour!r}; use one of {NOISE_COLOURS}")
+        noise = np.fft.irfft(spectrum / frequencies**exponent, n=samples)
+    noise = noise - noise.mean()
+    peak = np.max(np.abs(noise))
+    return (noise / peak if peak > 0 else noise).astype(np.float32)
+
+
+def generated_noise_bank(seed: int, sample_rate: int) -> list[FloatArray]:
+    """Long generated noises, made once and cropped per clip (cheaper than shaping per clip)."""
+    rng = np.random.default_rng(seed)
+    samples = GENERATED_NOISE_SECONDS * sample_rate
+    return [coloured_noise(colour, samples, rng) for colour in NOISE_COLOURS]
+
+
+def random_crop(noise: FloatArray, samples: int, rng: np.random.Generator) -> FloatArray:
+    if noise.shape[0] <= samples:
+        return np.resize(noise, samples).astype(np.float32)
+    start = int(rng.integers(noise.shape[0] - samples + 1))
+    return noise[start : start + samples]
+
+
+def silence_wave(samples: int, noises: list[FloatArray], rng: np.random.Generator) -> FloatArray:
+    """A `_silence_` example: digital zero or a noise crop at a random low volume."""
+    if not noises or rng.random() < SILENCE_ZERO_PROBABILITY:
+        return np.zeros(samples, dtype=np.float32)
+    noise = noises[int(rng.integers(len(noises)))]
+    volume = rng.uniform(0.0, AugmentConfig().background_volume)
+    return (random_crop(noise, samples, rng) * volume).astype(np.float32)
+
+
+def time_shift(wave: FloatArray, shift: int) -> FloatArray:
+    """Move the clip by `shift` samples (positive: later), filling with zeros like TF does."""
+    if shift == 0:
+        return wave.copy()
+    out = np.zeros_like(wave)
+    if shift > 0:
+        out[shift:] = wave[:-shift]
+    else:
+        out[:shift] = wave[-shift:]
+    return out
+
+
+class Augmenter:
+    """Waveform augmentation (shift, gain, noise) and SpecAugment masks on features."""
+
+    def __init__(
+        self,
+        config: AugmentConfig,
+        frontend: FrontendConfig,
+        real_noises: list[FloatArray],
+        seed: int,
+    ) -> None:
+        self.config = config
+        self.frontend = frontend
+        self.real_noises = real_noises
+        self.generated_noises = generated_noise_bank(seed, frontend.sample_rate)
+
+    def waves(self, batch: FloatArray, rng: np.random.Generator) -> FloatArray:
+        config = self.config
+        samples = batch.shape[1]
+        max_shift = self.frontend.sample_rate * config.time_shift_ms // 1000
+        out = np.empty_like(batch)
+        low_db, high_db = config.gain_db_range
+        for row, wave in enumerate(batch):
+            shift = int(rng.integers(-max_shift, max_shift + 1)) if max_shift else 0
+            gain = 10.0 ** (rng.uniform(low_db, high_db) / _DB_PER_AMPLITUDE_DECADE)
+            mixed = time_shift(wave, shift) * np.float32(gain)
+            if rng.random() < config.background_frequency:
+                mixed = mixed + self._noise(samples, rng) * np.float32(
+                    rng.uniform(0.0, config.background_volume)
+                )
+            out[row] = mixed
+        return out
+
+    def _noise(self, samples: int, rng: np.random.Generator) -> FloatArray:
+        use_generated = not self.real_noises or rng.random() < self.config.generated_noise_fraction
+        bank = self.generated_noises if use_generated else self.real_noises
+        return random_crop(bank[int(rng.integers(len(bank)))], samples, rng)
+
+    def features(self, batch: FloatArray, rng: np.random.Generator) -> FloatArray:
+        """SpecAugment: masked stripes take each clip's mean, a neutral value for log-mel."""
+        config = self.config
+        out = batch.copy()
+        frames, bins = batch.shape[1], batch.shape[2]
+        for row in range(out.shape[0]):
+            fill = out[row].mean()
+            for _ in range(config.time_masks):
+                width = int(rng.integers(0, config.time_mask_frames + 1))
+                start = int(rng.integers(0, frames - width + 1))
+                out[row, start : start + width, :] = fill
+            for _ in range(config.freq_masks):
+                width = int(rng.integers(0, config.freq_mask_bins + 1))
+                start = int(rng.integers(0, bins - width + 1))
+                out[row, :, start : start + width] = fill
+        return out

@@ -1,0 +1,73 @@
+"""`python -m training <command>`: each command lives in its own module and registers itself.
+
+A module adds its command with `add_parser(subparsers)`, setting `func` to a handler that returns
+the exit code; adding a command is one entry in `COMMAND_MODULES`. User errors become one line on
+stderr and exit code 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+
+from kws_app.config import ConfigError
+from kws_app.inference.model import ModelError
+
+USER_ERROR_EXIT = 2
+INTERRUPTED_EXIT = 130
+COMMAND_MODULES = (
+    "training.train",
+    "training.export",
+    "training.evaluate",
+    "training.label_wav",
+    "training.summary",
+    "training.download",
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m training", description=__doc__.splitlines()[0])
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name in COMMAND_MODULES:
+        importlib.import_module(name).add_parser(subparsers)
+    return parser
+
+
+def _user_errors() -> tuple[type[BaseException], ...]:
+    from training.data import DataError
+    from training.download import DownloadError
+    from training.export import ExportError
+
+    return (
+        DataError,
+        DownloadError,
+        ExportError,
+        ModelError,
+        ConfigError,
+        FileNotFoundError,
+        ValueError,
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(message)s",
+        datefmt="%H:%M:%S",
+    )
+    from training.train import TrainingInterrupted
+
+    try:
+        return int(args.func(args))
+    except TrainingInterrupted as interrupted:
+        print(f"stopped: {interrupted}", file=sys.stderr)
+        return INTERRUPTED_EXIT
+    except _user_errors() as error:
+        if args.verbose:
+            raise
+        print(f"error: {error}", file=sys.stderr)
+        return USER_ERROR_EXIT

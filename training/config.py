@@ -1,0 +1,100 @@
+"""Typed, frozen settings for data, augmentation and training.
+
+They are plain dataclasses of primitives so a checkpoint can store them as a dict and a resumed run
+can refuse to continue with different settings instead of silently mixing two experiments.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+SILENCE_LABEL = "_silence_"
+UNKNOWN_LABEL = "_unknown_"
+BACKGROUND_NOISE_DIR = "_background_noise_"
+DEFAULT_WANTED_WORDS = ("yes", "no", "up", "down", "left", "right", "on", "off", "stop", "go")
+SPEECH_COMMANDS_URL = "http://download.tensorflow.org/data/speech_commands_v0.02.tar.gz"
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    """Which clips make up the classes and the splits (Speech Commands conventions)."""
+
+    data_dir: str = ""
+    wanted_words: tuple[str, ...] = DEFAULT_WANTED_WORDS
+    unknown_dirs: tuple[str, ...] = ()
+    exclude_dirs: tuple[str, ...] = ()
+    validation_percentage: float = 10.0
+    testing_percentage: float = 10.0
+    silence_percentage: float = 10.0
+    unknown_percentage: float = 10.0
+    seed: int = 59185
+
+    @property
+    def labels(self) -> tuple[str, ...]:
+        return (SILENCE_LABEL, UNKNOWN_LABEL, *self.wanted_words)
+
+
+@dataclass(frozen=True)
+class AugmentConfig:
+    """On-the-fly augmentation; defaults follow TF speech_commands plus SpecAugment."""
+
+    time_shift_ms: int = 100
+    background_frequency: float = 0.8
+    background_volume: float = 0.1
+    generated_noise_fraction: float = 0.3
+    gain_db_range: tuple[float, float] = (-10.0, 6.0)
+    time_masks: int = 2
+    time_mask_frames: int = 10
+    freq_masks: int = 2
+    freq_mask_bins: int = 5
+
+    def disabled(self) -> AugmentConfig:
+        return dataclasses.replace(
+            self,
+            time_shift_ms=0,
+            background_frequency=0.0,
+            gain_db_range=(0.0, 0.0),
+            time_masks=0,
+            freq_masks=0,
+        )
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    model_name: str = "tcresnet"
+    epochs: int = 40
+    batch_size: int = 128
+    learning_rate: float = 3e-3
+    weight_decay: float = 1e-3
+    warmup_epochs: float = 1.0
+    label_smoothing: float = 0.05
+    class_balance_power: float = 0.5
+    time_budget_minutes: float = 0.0
+    seed: int = 1234
+    device: str = "auto"
+    threads: int = 2
+    output_dir: str = "runs/default"
+    data: DataConfig = field(default_factory=DataConfig)
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
+
+    @property
+    def output_path(self) -> Path:
+        return Path(self.output_dir)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> TrainConfig:
+        data = DataConfig(**_tuples(values["data"]))
+        augment = AugmentConfig(**_tuples(values["augment"]))
+        rest = {k: v for k, v in values.items() if k not in ("data", "augment")}
+        return cls(data=data, augment=augment, **rest)
+
+
+def _tuples(values: dict[str, Any]) -> dict[str, Any]:
+    """Lists come back from checkpoints where the dataclass holds tuples."""
+    return {k: tuple(v) if isinstance(v, list) else v for k, v in values.items()}

@@ -1,0 +1,331 @@
+"""Model architectures, chosen by name.
+
+Every model takes raw log-mel features `[batch, frames, bins]` and returns `(logits, embedding)`;
+the normalisation of those features lives inside the network (`FeatureNorm`), so the exported
+file needs nothing from training besides its own weights. The seed architectures are kept close to
+their originals (TensorFlow speech_commands `conv` and `low_latency_conv`, the TensorFlow.js
+speech-commands convnet) so their figures mean something next to the default.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+DEFAULT_MODEL = "ds_tcresnet"
+
+
+class FeatureNorm(nn.Module):
+    """Per-mel-bin standardisation with statistics fixed from the training set."""
+
+    def __init__(self, bins: int) -> None:
+        super().__init__()
+        self.register_buffer("mean", torch.zeros(bins))
+        self.register_buffer("std", torch.ones(bins))
+
+    def set_statistics(self, mean: torch.Tensor, std: torch.Tensor) -> None:
+        self.mean.copy_(mean)
+        self.std.copy_(std.clamp_min(1e-3))
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        return (features - self.mean) / self.std
+
+
+class KwsModel(nn.Module):
+    """Normalise -> backbone (gives the embedding) -> dropout -> linear classifier."""
+
+    def __init__(
+        self,
+        name: str,
+        backbone: nn.Module,
+        embedding_size: int,
+        num_classes: int,
+        bins: int,
+        classifier_dropout: float,
+    ) -> None:
+        super().__init__()
+        self.name = name
+        self.embedding_size = embedding_size
+        self.norm = FeatureNorm(bins)
+        self.backbone = backbone
+        self.dropout = nn.Dropout(classifier_dropout)
+        self.classifier = nn.Linear(embedding_size, num_classes)
+
+    def forward(self, features: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        embedding = self.backbone(self.norm(features))
+        return self.classifier(self.dropout(embedding)), embedding
+
+
+class ExportModel(nn.Module):
+    """The graph the app runs: probabilities first, embedding second (docs/model-format.md)."""
+
+    def __init__(self, model: KwsModel) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, features: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        logits, embedding = self.model(features)
+        return torch.softmax(logits, dim=-1), embedding
+
+
+class _AsImage(nn.Module):
+    """[batch, frames, bins] -> [batch, 1, frames, bins]: time is height, frequency width."""
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        return features.unsqueeze(1)
+
+
+def tf_conv(frames: int, bins: int, dropout: float = 0.5) -> tuple[nn.Module, int]:
+    """TF speech_commands `create_conv_model`: two SAME convs, one max pool, a linear layer."""
+    pooled_frames, pooled_bins = (frames + 1) // 2, (bins + 1) // 2
+    backbone = nn.Sequential(
+        _AsImage(),
+        nn.Conv2d(1, 64, kernel_size=(20, 8), padding="same"),
+        nn.ReLU(),
+        nn.Dropout(dropout),
+        nn.MaxPool2d(2, 2, ceil_mode=True),
+        nn.Conv2d(64, 64, kernel_size=(10, 4), padding="same"),
+        nn.ReLU(),
+        nn.Dropout(dropout),
+        nn.Flatten(),
+    )
+    return backbone, 64 * pooled_frames * pooled_bins
+
+
+def tf_low_latency_conv(frames: int, bins: int, dropout: float = 0.5) -> tuple[nn.Module, int]:
+    """TF `create_low_latency_conv_model`: one conv spanning all frames, then two linear layers.
+
+    The original's fully connected layers have no activation; kept so.
+    """
+    filters, filter_bins, hidden = 186, 8, 128
+    conv_bins = bins - filter_bins + 1
+    backbone = nn.Sequential(
+        _AsImage(),
+        nn.Conv2d(1, filters, kernel_size=(frames, filter_bins)),
+        nn.ReLU(),
+        nn.Dropout(dropout),
+        nn.Flatten(),
+        nn.Linear(filters * conv_bins, hidden),
+        nn.Dropout(dropout),
+        nn.Linear(hidden, hidden),
+    )
+    return backbone, hidden
+
+
+def tfjs_convnet(frames: int, bins: int, dropout: float = 0.25) -> tuple[nn.Module, int]:
+    """TensorFlow.js speech-commands browser model.
+
+    The original reads 43 frames x 232 FFT bins with VALID convolutions; on our 98 x 40 log-mel
+    input VALID padding would shrink the frequency axis to nothing, so the convolutions use SAME
+    padding. Filters, kernels, pooling, dense 2000 and dropout rates are the original's.
+    """
+    dense = 2000
+    layers: list[nn.Module] = [_AsImage(), nn.Conv2d(1, 8, (2, 8), padding="same"), nn.ReLU()]
+    layers.append(nn.MaxPool2d((2, 2), (2, 2)))
+    channels = 8
+    pools = [(2, 2), (2, 2), (1, 2)]
+    for stride in pools:
+        layers += [nn.Conv2d(channels, 32, (2, 4), padding="same"), nn.ReLU()]
+        layers.append(nn.MaxPool2d((2, 2), stride))
+        channels = 32
+    height, width = frames // 2, bins // 2
+    for stride_h, stride_w in pools:
+        height = (height - 2) // stride_h + 1
+        width = (width - 2) // stride_w + 1
+    layers += [
+        nn.Flatten(),
+        nn.Dropout(dropout),
+        nn.Linear(32 * height * width, dense),
+        nn.ReLU(),
+    ]
+    return nn.Sequential(*layers), dense
+
+
+@dataclass(frozen=True)
+class TemporalShape:
+    stem: int
+    stages: tuple[int, ...]
+    blocks: int
+    kernel: int
+    separable: bool
+
+
+STEM_KERNEL = 3
+# TC-ResNet14 (Choi et al. 2019): 16 -> 24, 32, 48 channels, two blocks per stage, kernel 9.
+TC_RESNET14 = TemporalShape(stem=16, stages=(24, 32, 48), blocks=2, kernel=9, separable=False)
+# Separable convolutions spend the same budget on ~3x wider layers (sized to stay < 150k).
+DS_TC_RESNET = TemporalShape(stem=64, stages=(64, 96, 112), blocks=2, kernel=9, separable=True)
+
+
+def _temporal_conv(
+    channels_in: int, channels_out: int, kernel: int, stride: int, separable: bool
+) -> nn.Module:
+    """A 1-D convolution over time; separable = depthwise then pointwise (far fewer weights)."""
+    padding = kernel // 2
+    if not separable:
+        return nn.Conv1d(channels_in, channels_out, kernel, stride, padding, bias=False)
+    return nn.Sequential(
+        nn.Conv1d(
+            channels_in, channels_in, kernel, stride, padding, groups=channels_in, bias=False
+        ),
+        nn.Conv1d(channels_in, channels_out, 1, bias=False),
+    )
+
+
+class _ResidualBlock1d(nn.Module):
+    """Two temporal convolutions with batch norm and an identity (or 1x1) shortcut."""
+
+    def __init__(
+        self, channels_in: int, channels_out: int, kernel: int, stride: int, separable: bool
+    ) -> None:
+        super().__init__()
+        self.body = nn.Sequential(
+            _temporal_conv(channels_in, channels_out, kernel, stride, separable),
+            nn.BatchNorm1d(channels_out),
+            nn.ReLU(),
+            _temporal_conv(channels_out, channels_out, kernel, 1, separable),
+            nn.BatchNorm1d(channels_out),
+        )
+        self.shortcut: nn.Module = nn.Identity()
+        if stride != 1 or channels_in != channels_out:
+            self.shortcut = nn.Sequential(
+                nn.Conv1d(channels_in, channels_out, 1, stride, bias=False),
+                nn.BatchNorm1d(channels_out),
+            )
+        self.activation = nn.ReLU()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.activation(self.body(x) + self.shortcut(x))
+
+
+class _TemporalConvNet(nn.Module):
+    """TC-ResNet-style: the mel bins are input channels, so every convolution is 1-D over time.
+
+    1-D convolutions run fast on a small CPU (depthwise 2-D ones do not) while the full
+    receptive field over frequency from the first layer keeps the network shallow.
+    """
+
+    def __init__(self, bins: int, shape: TemporalShape) -> None:
+        super().__init__()
+        layers: list[nn.Module] = [
+            nn.Conv1d(bins, shape.stem, STEM_KERNEL, padding=STEM_KERNEL // 2, bias=False),
+            nn.BatchNorm1d(shape.stem),
+            nn.ReLU(),
+        ]
+        channels = shape.stem
+        for width in shape.stages:
+            for index in range(shape.blocks):
+                stride = 2 if index == 0 else 1
+                layers.append(
+                    _ResidualBlock1d(channels, width, shape.kernel, stride, shape.separable)
+                )
+                channels = width
+        self.layers = nn.Sequential(*layers)
+        self.pool = nn.AdaptiveAvgPool1d(1)
+        self.flatten = nn.Flatten()
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        return self.flatten(self.pool(self.layers(features.transpose(1, 2))))
+
+
+def _temporal_builder(shape: TemporalShape) -> Callable[[int, int], tuple[nn.Module, int]]:
+    def build(frames: int, bins: int) -> tuple[nn.Module, int]:
+        del frames  # global pooling makes the network independent of the clip length
+        return _TemporalConvNet(bins, shape), shape.stages[-1]
+
+    return build
+
+
+@dataclass(frozen=True)
+class Architecture:
+    build: Callable[[int, int], tuple[nn.Module, int]]
+    classifier_dropout: float
+    description: str
+
+
+ARCHITECTURES: dict[str, Architecture] = {
+    "ds_tcresnet": Architecture(
+        _temporal_builder(DS_TC_RESNET), 0.1, "depthwise-separable TC-ResNet (the default)"
+    ),
+    "tcresnet": Architecture(_temporal_builder(TC_RESNET14), 0.1, "TC-ResNet14"),
+    "tf_conv": Architecture(tf_conv, 0.0, "TensorFlow speech_commands 'conv'"),
+    "tf_low_latency_conv": Architecture(
+        tf_low_latency_conv, 0.5, "TensorFlow speech_commands 'low_latency_conv'"
+    ),
+    "tfjs_convnet": Architecture(tfjs_convnet, 0.5, "TensorFlow.js speech-commands convnet"),
+}
+
+
+def build_model(name: str, num_classes: int, frames: int, bins: int) -> KwsModel:
+    if name not in ARCHITECTURES:
+        raise ValueError(f"unknown model {name!r}; choose from {', '.join(ARCHITECTURES)}")
+    architecture = ARCHITECTURES[name]
+    backbone, embedding_size = architecture.build(frames, bins)
+    return KwsModel(
+        name, backbone, embedding_size, num_classes, bins, architecture.classifier_dropout
+    )
+
+
+def parameter_count(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())
+
+
+@dataclass(frozen=True)
+class LayerRow:
+    name: str
+    kind: str
+    output_shape: tuple[int, ...]
+    parameters: int
+
+
+def summarize(model: KwsModel, frames: int, bins: int) -> list[LayerRow]:
+    """Each leaf layer's output shape and own parameters, found by running one dummy batch."""
+    rows: list[LayerRow] = []
+    hooks = []
+    for name, module in model.named_modules():
+        is_leaf = not list(module.children())
+        if not is_leaf and not isinstance(module, _ResidualBlock1d):
+            continue
+
+        def record(module: nn.Module, _inputs: object, output: object, name: str = name) -> None:
+            tensor = output[0] if isinstance(output, tuple) else output
+            own = sum(p.numel() for p in module.parameters(recurse=False))
+            if isinstance(module, _ResidualBlock1d):
+                rows.append(LayerRow(f"{name} (end)", "residual add", tuple(tensor.shape), 0))
+                return
+            rows.append(LayerRow(name, type(module).__name__, tuple(tensor.shape), own))
+
+        hooks.append(module.register_forward_hook(record))
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            model(torch.zeros(1, frames, bins))
+    finally:
+        for hook in hooks:
+            hook.remove()
+        model.train(was_training)
+    return rows
+
+
+def format_summary(model: KwsModel, frames: int, bins: int) -> str:
+    rows = summarize(model, frames, bins)
+    header = f"{'Layer (type)':<44}{'Output shape':<24}{'Param #':>10}"
+    rule = "=" * len(header)
+    lines = [f'Model: "{model.name}"', rule, header, rule]
+    for row in rows:
+        shape = "(None, " + ", ".join(str(d) for d in row.output_shape[1:]) + ")"
+        lines.append(f"{row.name + ' (' + row.kind + ')':<44}{shape:<24}{row.parameters:>10,}")
+    total = parameter_count(model)
+    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    buffers = sum(b.numel() for b in model.buffers())
+    lines += [
+        rule,
+        f"Total params: {total:,}",
+        f"Trainable params: {trainable:,}",
+        f"Non-trainable params: {total - trainable:,} (plus {buffers:,} buffer values)",
+    ]
+    return "\n".join(lines)

@@ -1,0 +1,449 @@
+"""The training loop: seeded, resumable, with the app's own front end computing every feature.
+
+Waveforms are decoded once and kept in memory; each batch is augmented as audio, turned into
+log-mel features by `kws_app.dsp.frontend` (the code the app runs), then masked SpecAugment-style.
+Randomness comes from (seed, epoch), so `--resume` continues the run it interrupted.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import torch
+from torch import nn
+from tqdm import tqdm
+
+from kws_app.config import FrontendConfig
+from kws_app.dsp.frontend import FeatureExtractor, fit_clip
+from training.augment import Augmenter
+from training.config import TrainConfig
+from training.data import (
+    TESTING,
+    TRAINING,
+    VALIDATION,
+    DatasetIndex,
+    LoadedSplit,
+    build_index,
+    load_background,
+    load_split,
+)
+from training.metrics import Evaluation
+from training.models import KwsModel, build_model, parameter_count
+
+logger = logging.getLogger(__name__)
+
+LAST_CHECKPOINT = "last.pt"
+BEST_CHECKPOINT = "best.pt"
+CONFUSION_PNG = "confusion_matrix.png"
+METRICS_JSON = "test_metrics.json"
+HISTORY_JSON = "history.json"
+# Real clips stored in the checkpoint so export can compare onnxruntime with torch without data.
+CHECK_CLIPS = 32
+EVAL_BATCH = 256
+SECONDS_PER_MINUTE = 60.0
+
+
+class TrainingInterrupted(Exception):
+    """Ctrl-C: a checkpoint was saved; str() says where, for a one-line message."""
+
+
+def resolve_device(name: str) -> torch.device:
+    """`auto` takes the GPU when torch sees one, like the seed's tfjs-node-gpu switch."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise ValueError("--device cuda: torch sees no CUDA GPU on this machine")
+    if name not in ("cpu", "cuda"):
+        raise ValueError(f"unknown device {name!r}; use auto, cpu or cuda")
+    return torch.device(name)
+
+
+def features_of(
+    waves: npt.NDArray[np.float32], extractor: FeatureExtractor
+) -> npt.NDArray[np.float32]:
+    """Log-mel features of clip waveforms through the app's front end, shape (n, frames, bins)."""
+    frames, bins = extractor.config.input_shape
+    out = np.empty((waves.shape[0], frames, bins), dtype=np.float32)
+    for row, wave in enumerate(waves):
+        out[row] = extractor.compute(fit_clip(wave, extractor.config))
+    return out
+
+
+@dataclass
+class PreparedData:
+    index: DatasetIndex
+    splits: dict[str, LoadedSplit]
+    noises: list[npt.NDArray[np.float32]]
+    skipped_files: int
+    summary: dict[str, Any] = field(default_factory=dict)
+
+
+def prepare_data(config: TrainConfig, frontend: FrontendConfig, progress: bool) -> PreparedData:
+    index = build_index(config.data)
+    noises, skipped_noise = load_background(index, frontend.sample_rate)
+    splits: dict[str, LoadedSplit] = {}
+    skipped = skipped_noise.total
+    for split in (TRAINING, VALIDATION, TESTING):
+        loaded, split_skipped = load_split(
+            index, split, frontend, noises, config.data.seed, progress
+        )
+        splits[split] = loaded
+        skipped += split_skipped.total
+    summary = {
+        "data_dir": str(config.data.data_dir),
+        "unknown_dirs": list(config.data.unknown_dirs),
+        "excluded_dirs": list(config.data.exclude_dirs),
+        "split_rule": "lists" if index.used_lists else "sha1-speaker-hash",
+        "clips": {
+            split: {
+                label: int(count)
+                for label, count in zip(
+                    index.labels, loaded.class_counts(len(index.labels)), strict=True
+                )
+            }
+            for split, loaded in splits.items()
+        },
+        "skipped_files": skipped,
+        "background_files": len(noises),
+    }
+    return PreparedData(index, splits, noises, skipped, summary)
+
+
+def _lr_factor(step: int, warmup_steps: int, total_steps: int) -> float:
+    """Linear warm-up, then cosine decay to zero."""
+    if step < warmup_steps:
+        return (step + 1) / warmup_steps
+    progress = (step - warmup_steps) / max(1, total_steps - warmup_steps)
+    return 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress)))
+
+
+def _sampling_weights(targets: npt.NDArray[np.int64], power: float) -> npt.NDArray[np.float64]:
+    """Draw rare classes more often: a class of n clips gets total weight n^(1-power)."""
+    counts = np.bincount(targets).astype(np.float64)
+    weights = counts[targets] ** -power
+    return weights / weights.sum()
+
+
+def predict(
+    model: KwsModel, features: npt.NDArray[np.float32], device: torch.device
+) -> npt.NDArray[np.int64]:
+    model.eval()
+    out = []
+    with torch.no_grad():
+        for start in range(0, features.shape[0], EVAL_BATCH):
+            batch = torch.from_numpy(features[start : start + EVAL_BATCH]).to(device)
+            out.append(model(batch)[0].argmax(dim=1).cpu().numpy())
+    return np.concatenate(out) if out else np.zeros(0, dtype=np.int64)
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    best_checkpoint: Path
+    best_validation_accuracy: float
+    test: Evaluation
+    epochs_run: int
+    seconds: float
+    parameter_count: int
+
+
+def _save(path: Path, state: dict[str, Any]) -> None:
+    """Write then rename, so Ctrl-C during the write never leaves a half checkpoint behind."""
+    partial = path.with_suffix(".partial")
+    torch.save(state, partial)
+    partial.replace(path)
+
+
+def load_checkpoint(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        raise FileNotFoundError(f"checkpoint not found: {path}")
+    return torch.load(path, map_location="cpu", weights_only=True)
+
+
+def train(config: TrainConfig, resume: Path | None = None, progress: bool = True) -> TrainResult:
+    started = time.monotonic()
+    torch.manual_seed(config.seed)
+    torch.set_num_threads(config.threads)
+    device = resolve_device(config.device)
+    frontend = FrontendConfig()
+    extractor = FeatureExtractor(frontend)
+    output = config.output_path
+    output.mkdir(parents=True, exist_ok=True)
+
+    checkpoint = load_checkpoint(resume) if resume else None
+    if checkpoint is not None and checkpoint["config"] != config.to_dict():
+        logger.warning("resuming with the checkpoint's settings; command-line settings are ignored")
+        config = TrainConfig.from_dict(checkpoint["config"])
+
+    data = prepare_data(config, frontend, progress)
+    labels = data.index.labels
+    train_split = data.splits[TRAINING]
+    validation_features = features_of(data.splits[VALIDATION].waves, extractor)
+    test_features = features_of(data.splits[TESTING].waves, extractor)
+    augmenter = Augmenter(config.augment, frontend, data.noises, config.seed)
+    logger.info("clips: %s", {s: len(d) for s, d in data.splits.items()})
+
+    frames, bins = frontend.input_shape
+    model = build_model(config.model_name, len(labels), frames, bins)
+    if checkpoint is None:
+        clean = features_of(train_split.waves, extractor)
+        model.norm.set_statistics(
+            torch.from_numpy(clean.mean(axis=(0, 1))), torch.from_numpy(clean.std(axis=(0, 1)))
+        )
+    model.to(device)
+    optimizer = torch.optim.AdamW(
+        model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay
+    )
+    steps_per_epoch = max(1, len(train_split) // config.batch_size)
+    total_steps = steps_per_epoch * config.epochs
+    warmup_steps = max(1, int(config.warmup_epochs * steps_per_epoch))
+    scheduler = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda step: _lr_factor(step, warmup_steps, total_steps)
+    )
+    loss_function = nn.CrossEntropyLoss(label_smoothing=config.label_smoothing)
+    start_epoch, best_accuracy, best_epoch = 0, -1.0, -1
+    history: list[dict[str, float]] = []
+    if checkpoint is not None:
+        model.load_state_dict(checkpoint["model"])
+        optimizer.load_state_dict(checkpoint["optimizer"])
+        scheduler.load_state_dict(checkpoint["scheduler"])
+        start_epoch = int(checkpoint["epoch"])
+        best_accuracy = float(checkpoint["best_accuracy"])
+        best_epoch = int(checkpoint["best_epoch"])
+        history = list(checkpoint["history"])
+        logger.info("resuming at epoch %d (best validation %.4f)", start_epoch + 1, best_accuracy)
+
+    check_features = torch.from_numpy(test_features[:CHECK_CLIPS].copy())
+    weights = _sampling_weights(train_split.targets, config.class_balance_power)
+    params = parameter_count(model)
+    logger.info("model %s: %d parameters, device %s", config.model_name, params, device)
+
+    def state(epoch: int) -> dict[str, Any]:
+        return {
+            "model": model.state_dict(),
+            "optimizer": optimizer.state_dict(),
+            "scheduler": scheduler.state_dict(),
+            "epoch": epoch,
+            "best_accuracy": best_accuracy,
+            "best_epoch": best_epoch,
+            "history": history,
+            "config": config.to_dict(),
+            "labels": list(labels),
+            "frontend": frontend.to_json(),
+            "model_name": config.model_name,
+            "parameter_count": params,
+            "training_data": json.dumps(data.summary),
+            "check_features": check_features,
+        }
+
+    budget_seconds = config.time_budget_minutes * SECONDS_PER_MINUTE
+    epoch = start_epoch
+    try:
+        for epoch in range(start_epoch, config.epochs):
+            epoch_started = time.monotonic()
+            loss, accuracy = _train_epoch(
+                model, train_split, weights, augmenter, extractor, optimizer, scheduler,
+                loss_function, device, config, epoch, steps_per_epoch, progress,
+            )  # fmt: skip
+            validation = Evaluation.from_predictions(
+                labels,
+                data.splits[VALIDATION].targets,
+                predict(model, validation_features, device),
+            )
+            improved = validation.accuracy > best_accuracy
+            if improved:
+                best_accuracy, best_epoch = validation.accuracy, epoch + 1
+            history.append(
+                {
+                    "epoch": epoch + 1,
+                    "loss": loss,
+                    "train_accuracy": accuracy,
+                    "validation_accuracy": validation.accuracy,
+                    "seconds": time.monotonic() - epoch_started,
+                }
+            )
+            logger.info(
+                "epoch %d/%d: loss %.4f, train accuracy %.4f, validation accuracy %.4f%s (%.0f s)",
+                epoch + 1, config.epochs, loss, accuracy, validation.accuracy,
+                " (best)" if improved else "", history[-1]["seconds"],
+            )  # fmt: skip
+            if improved:
+                _save(output / BEST_CHECKPOINT, state(epoch + 1))
+            _save(output / LAST_CHECKPOINT, state(epoch + 1))
+            if budget_seconds and time.monotonic() - started > budget_seconds:
+                logger.warning(
+                    "time budget of %.1f min reached; stopping", config.time_budget_minutes
+                )
+                epoch += 1
+                break
+        else:
+            epoch = config.epochs
+    except KeyboardInterrupt:
+        path = output / LAST_CHECKPOINT
+        _save(path, state(epoch))
+        raise TrainingInterrupted(
+            f"interrupted in epoch {epoch + 1}; checkpoint saved to {path} (continue with --resume)"
+        ) from None
+
+    best = load_checkpoint(output / BEST_CHECKPOINT)
+    model.load_state_dict(best["model"])
+    test = Evaluation.from_predictions(
+        labels, data.splits[TESTING].targets, predict(model, test_features, device)
+    )
+    best["test_accuracy"] = json.dumps(test.accuracy_summary())
+    _save(output / BEST_CHECKPOINT, best)
+    test.save_json(output / METRICS_JSON)
+    test.save_png(output / CONFUSION_PNG, f"{config.model_name}: test accuracy {test.accuracy:.3f}")
+    (output / HISTORY_JSON).write_text(json.dumps(history, indent=2))
+    return TrainResult(
+        output / BEST_CHECKPOINT,
+        best_accuracy,
+        test,
+        epoch - start_epoch,
+        time.monotonic() - started,
+        params,
+    )
+
+
+def _train_epoch(
+    model: KwsModel,
+    split: LoadedSplit,
+    weights: npt.NDArray[np.float64],
+    augmenter: Augmenter,
+    extractor: FeatureExtractor,
+    optimizer: torch.optim.Optimizer,
+    scheduler: torch.optim.lr_scheduler.LRScheduler,
+    loss_function: nn.Module,
+    device: torch.device,
+    config: TrainConfig,
+    epoch: int,
+    steps: int,
+    progress: bool,
+) -> tuple[float, float]:
+    rng = np.random.default_rng([config.seed, epoch])
+    torch.manual_seed(config.seed * 1000 + epoch)
+    order = rng.choice(len(split), size=steps * config.batch_size, p=weights)
+    model.train()
+    total_loss, correct, seen = 0.0, 0, 0
+    bar = tqdm(range(steps), desc=f"epoch {epoch + 1}/{config.epochs}", disable=not progress)
+    for step in bar:
+        rows = order[step * config.batch_size : (step + 1) * config.batch_size]
+        waves = augmenter.waves(split.waves[rows], rng)
+        features = augmenter.features(features_of(waves, extractor), rng)
+        inputs = torch.from_numpy(features).to(device)
+        targets = torch.from_numpy(split.targets[rows]).to(device)
+        optimizer.zero_grad(set_to_none=True)
+        logits, _ = model(inputs)
+        loss = loss_function(logits, targets)
+        loss.backward()
+        optimizer.step()
+        scheduler.step()
+        total_loss += loss.item() * len(rows)
+        correct += int((logits.argmax(dim=1) == targets).sum())
+        seen += len(rows)
+        bar.set_postfix(loss=f"{total_loss / seen:.4f}", acc=f"{correct / seen:.3f}")
+    return total_loss / max(seen, 1), correct / max(seen, 1)
+
+
+def add_parser(subparsers: Any) -> None:
+    """`python -m training train`: the flags mirror TF speech_commands' train.py where they can."""
+    from training.config import DEFAULT_WANTED_WORDS, AugmentConfig, DataConfig
+    from training.models import ARCHITECTURES, DEFAULT_MODEL
+
+    defaults, data_defaults = TrainConfig(), DataConfig()
+    parser = subparsers.add_parser("train", help="train a model on a folder-per-word dataset")
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--data-dir", help="dataset folder (one folder per word)")
+    source.add_argument(
+        "--download", metavar="DIR", help="fetch Speech Commands v0.02 into DIR and train on it"
+    )
+    parser.add_argument("--download-url", default=None, help="archive URL (for mirrors)")
+    parser.add_argument(
+        "--wanted-words", default=",".join(DEFAULT_WANTED_WORDS), help="comma-separated words"
+    )
+    parser.add_argument(
+        "--unknown-dir", action="append", default=[], help="extra folder of non-command speech"
+    )
+    parser.add_argument(
+        "--exclude-dir", action="append", default=[], help="never train or test on files here"
+    )
+    parser.add_argument(
+        "--silence-percentage", type=float, default=data_defaults.silence_percentage
+    )
+    parser.add_argument(
+        "--unknown-percentage", type=float, default=data_defaults.unknown_percentage
+    )
+    parser.add_argument("--model", default=DEFAULT_MODEL, choices=sorted(ARCHITECTURES))
+    parser.add_argument("--epochs", type=int, default=defaults.epochs)
+    parser.add_argument("--batch-size", type=int, default=defaults.batch_size)
+    parser.add_argument("--learning-rate", type=float, default=defaults.learning_rate)
+    parser.add_argument("--weight-decay", type=float, default=defaults.weight_decay)
+    parser.add_argument(
+        "--time-budget-min", type=float, default=0.0, help="stop after the epoch that passes this"
+    )
+    parser.add_argument("--no-augment", action="store_true", help="train on clean clips only")
+    parser.add_argument("--seed", type=int, default=defaults.seed)
+    parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
+    parser.add_argument("--threads", type=int, default=defaults.threads)
+    parser.add_argument("--output-dir", default=defaults.output_dir)
+    parser.add_argument("--resume", type=Path, help="continue from this checkpoint (last.pt)")
+    parser.add_argument("--export", type=Path, help="also write the best model to this .onnx file")
+    parser.add_argument("--quiet", action="store_true", help="no progress bars")
+    parser.set_defaults(func=run_command, augment_defaults=AugmentConfig())
+
+
+def run_command(args: Any) -> int:
+    from training.config import DataConfig
+
+    data_dir = args.data_dir
+    if args.download:
+        from training.download import SPEECH_COMMANDS_URL, download_dataset
+
+        data_dir = str(
+            download_dataset(args.download_url or SPEECH_COMMANDS_URL, Path(args.download))
+        )
+    augment = args.augment_defaults.disabled() if args.no_augment else args.augment_defaults
+    config = TrainConfig(
+        model_name=args.model,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        learning_rate=args.learning_rate,
+        weight_decay=args.weight_decay,
+        time_budget_minutes=args.time_budget_min,
+        seed=args.seed,
+        device=args.device,
+        threads=args.threads,
+        output_dir=args.output_dir,
+        data=DataConfig(
+            data_dir=data_dir,
+            wanted_words=tuple(w.strip() for w in args.wanted_words.split(",") if w.strip()),
+            unknown_dirs=tuple(args.unknown_dir),
+            exclude_dirs=tuple(args.exclude_dir),
+            silence_percentage=args.silence_percentage,
+            unknown_percentage=args.unknown_percentage,
+        ),
+        augment=augment,
+    )
+    result = train(config, resume=args.resume, progress=not args.quiet)
+    test = result.test
+    print(test.format_confusion())
+    print(
+        f"model {config.model_name}: {result.parameter_count:,} parameters, "
+        f"{result.epochs_run} epochs in {result.seconds / SECONDS_PER_MINUTE:.1f} min"
+    )
+    print(f"best validation accuracy: {result.best_validation_accuracy:.4f}")
+    print(f"test accuracy: {test.accuracy:.4f} (all labels), {test.word_accuracy:.4f} (words)")
+    print(f"checkpoint: {result.best_checkpoint}; metrics in {config.output_path}")
+    if args.export:
+        from training.export import export_checkpoint
+
+        export_checkpoint(result.best_checkpoint, args.export)
+        print(f"exported {args.export}")
+    return 0
