@@ -127,8 +127,8 @@ def run_headless(args: argparse.Namespace) -> int:
     from kws_app.inference.pipeline import StreamingPipeline
 
     stream, decoder = configs_from_args(args)
-    model = load_model(args.model, args.provider)
     device = find_input_device(args.device)
+    model = load_model(args.model, args.provider)
     capture = AudioCapture(device, stream)
     pipeline = StreamingPipeline(model, capture.sample_rate, stream, decoder)
     capture.start()

@@ -153,7 +153,7 @@ def _create_session(ort, model_bytes: bytes, path: Path, prefer_gpu: bool, cpu_t
     except Exception as error:  # onnxruntime raises Fail/InvalidProtobuf/RuntimeException
         raise ModelError(f"{path.name} is not a valid ONNX model: {_first_line(error)}") from error
     if wants_cuda and session.get_providers()[0] != CUDA_PROVIDER:
-        logger.warning("CUDA is not usable on this machine; running the model on the CPU")
+        logger.info("CUDA is not usable on this machine; running the model on the CPU")
     return session
 
 

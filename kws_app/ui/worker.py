@@ -1,0 +1,168 @@
+"""The pipeline worker: a QThread that owns the audio source and the StreamingPipeline.
+
+It drains the source, runs the pipeline and emits owned copies of what the window shows. The GUI
+thread never touches the source or the pipeline; decoder settings reach the worker through a
+locked mailbox and apply on the next stride.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+from PySide6.QtCore import QObject, QThread, Signal
+
+from kws_app.audio.devices import DeviceError, InputDevice
+from kws_app.config import ConfigError, DecoderConfig, StreamConfig
+from kws_app.inference.pipeline import Detection, Scorer, StreamingPipeline
+from kws_app.ui.sources import AudioSource, SourceFactory
+
+logger = logging.getLogger(__name__)
+
+# How often the worker wakes up when no audio comes, to notice a stop request or a stall.
+POLL_INTERVAL_S = 0.05
+# Level meter floor: blocks quieter than this show as empty.
+LEVEL_FLOOR_DB = -80.0
+
+
+@dataclass(frozen=True)
+class SourceInfo:
+    name: str
+    sample_rate: int
+    model_rate: int
+
+
+@dataclass(frozen=True)
+class WorkerUpdate:
+    """What one block of audio produced; every array is the worker's own copy."""
+
+    frames: npt.NDArray[np.float32]
+    stream_time_ms: int
+    average_scores: tuple[float, ...] | None
+    detections: tuple[Detection, ...]
+    stride_time_s: float | None
+    level_db: float
+    overflows: int
+    drops: int
+
+
+def block_level_db(block: npt.NDArray[np.float32]) -> float:
+    """Peak level in dBFS, the usual reading of a recording level meter."""
+    if block.size == 0:
+        return LEVEL_FLOOR_DB
+    peak = float(np.max(np.abs(block)))
+    return max(LEVEL_FLOOR_DB, 20.0 * float(np.log10(max(peak, 1e-12))))
+
+
+class PipelineWorker(QThread):
+    listening = Signal(object)  # SourceInfo
+    updated = Signal(object)  # WorkerUpdate
+    failed = Signal(str)  # a one-line message for the user
+    source_ended = Signal()
+
+    def __init__(
+        self,
+        scorer: Scorer,
+        source_factory: SourceFactory,
+        device: InputDevice | None,
+        stream_config: StreamConfig,
+        decoder_config: DecoderConfig,
+        parent: QObject | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self._scorer = scorer
+        self._source_factory = source_factory
+        self._device = device
+        self._stream_config = stream_config
+        self._lock = threading.Lock()
+        self._pending_decoder: DecoderConfig | None = None
+        self._decoder_config = decoder_config
+        self._stop = threading.Event()
+        self.pipeline: StreamingPipeline | None = None
+
+    def set_decoder_config(self, config: DecoderConfig) -> None:
+        """Thread-safe; the pipeline picks it up before its next block."""
+        with self._lock:
+            self._pending_decoder = config
+            self._decoder_config = config
+
+    def request_stop(self) -> None:
+        self._stop.set()
+
+    def stop_and_wait(self, timeout_s: float) -> bool:
+        self.request_stop()
+        return self.wait(int(timeout_s * 1000))
+
+    def run(self) -> None:
+        try:
+            source = self._source_factory(self._device, self._stream_config)
+            source.start()
+        except DeviceError as error:
+            self.failed.emit(str(error))
+            return
+        except Exception as error:  # noqa: BLE001 - any audio back-end failure is a message
+            logger.exception("the audio source failed to start")
+            self.failed.emit(f"cannot open the audio input: {error}")
+            return
+        try:
+            self._listen(source)
+        except DeviceError as error:
+            self.failed.emit(str(error))
+        except ConfigError as error:
+            self.failed.emit(f"cannot run the model on this input: {error}")
+        except Exception as error:  # noqa: BLE001 - the window must survive a broken source
+            logger.exception("the pipeline worker failed")
+            self.failed.emit(f"listening stopped: {error}")
+        finally:
+            try:
+                source.stop()
+            except Exception:  # noqa: BLE001 - a vanished device may fail to close
+                logger.warning("stopping the audio source failed", exc_info=True)
+
+    def _listen(self, source: AudioSource) -> None:
+        with self._lock:
+            decoder_config, self._pending_decoder = self._decoder_config, None
+        pipeline = StreamingPipeline(
+            self._scorer, source.sample_rate, self._stream_config, decoder_config
+        )
+        self.pipeline = pipeline
+        self.listening.emit(
+            SourceInfo(source.name, source.sample_rate, pipeline.frontend_config.sample_rate)
+        )
+        stall_timeout_s = self._stream_config.stall_timeout_s
+        last_block_at = time.monotonic()
+        while not self._stop.is_set():
+            block = source.read(POLL_INTERVAL_S)
+            if block is None:
+                if source.ended:
+                    self.source_ended.emit()
+                    return
+                if time.monotonic() - last_block_at > stall_timeout_s:
+                    raise DeviceError(
+                        f"no audio from {source.name!r} for {stall_timeout_s:g} s: "
+                        "is it unplugged or used by another program?"
+                    )
+                continue
+            last_block_at = time.monotonic()
+            with self._lock:
+                pending, self._pending_decoder = self._pending_decoder, None
+            if pending is not None:
+                pipeline.set_decoder_config(pending)
+            output = pipeline.process(block)
+            strides = output.strides
+            self.updated.emit(
+                WorkerUpdate(
+                    frames=np.array(output.frames, dtype=np.float32, copy=True),
+                    stream_time_ms=pipeline.time_ms,
+                    average_scores=strides[-1].decision.average_scores if strides else None,
+                    detections=tuple(output.detections),
+                    stride_time_s=output.elapsed_s / len(strides) if strides else None,
+                    level_db=block_level_db(block),
+                    overflows=source.overflows,
+                    drops=source.drops,
+                )
+            )
