@@ -1,0 +1,61 @@
+"""Replay throughput of `kws-app --wav` on a long file, as a multiple of real time.
+
+Usage: taskset -c 0 .venv/bin/python bench/replay_throughput.py [--model M] [--minutes 10]
+Builds a 16 kHz file of the given length (real Speech Commands clips from ../shared/data when present,
+else noise) in a temporary folder, then times the real command line end to end (process start,
+model load, file read, pipeline, JSON output).
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import soundfile
+
+from kws_app.paths import default_model_path
+
+RATE = 16000
+SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "speech_commands"
+
+
+def build_audio(seconds: int) -> np.ndarray:
+    rng = np.random.default_rng(0)
+    audio = (0.01 * rng.standard_normal(seconds * RATE)).astype(np.float32)
+    clips = sorted(SHARED.glob("yes/*.flac"))[:400] + sorted(SHARED.glob("no/*.flac"))[:400]
+    if not clips:
+        return audio
+    for position in range(RATE, audio.size - RATE, 3 * RATE):
+        clip, _ = soundfile.read(clips[int(rng.integers(len(clips)))], dtype="float32")
+        audio[position : position + clip.size] += clip[: RATE]
+    return audio
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", default=str(default_model_path()))
+    parser.add_argument("--minutes", type=float, default=10.0)
+    args = parser.parse_args()
+    seconds = int(args.minutes * 60)
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "long.wav"
+        soundfile.write(path, build_audio(seconds), RATE)
+        started = time.perf_counter()
+        result = subprocess.run(
+            [sys.executable, "-m", "kws_app", "--wav", str(path), "--model", args.model,
+             "--provider", "cpu"],
+            capture_output=True, text=True, check=True,
+        )
+        elapsed = time.perf_counter() - started
+    detections = len(result.stdout.splitlines())
+    print(f"replayed {seconds} s of audio in {elapsed:.2f} s: {seconds / elapsed:.0f}x real time "
+          f"({detections} detections)")
+
+
+if __name__ == "__main__":
+    main()
