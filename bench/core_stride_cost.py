@@ -1,8 +1,8 @@
 """Per-stride cost of the live path on one core: front end for one stride + one model run + decoder.
 
 Usage: taskset -c 0 .venv/bin/python bench/core_stride_cost.py [--model M] [--strides N]
-Feeds one clip stride of audio at a time (what the GUI worker does with a 30 ms stride) and prints the
-median and p99 of StreamingPipeline.process's wall time per stride.
+Feeds one clip stride of audio at a time (as the GUI worker does with a 30 ms stride) and prints
+the median and p99 of StreamingPipeline.process's wall time per stride.
 """
 
 from __future__ import annotations
@@ -44,9 +44,13 @@ def main() -> None:
     ms = np.array(costs) * MS_PER_SECOND
     params = model.info.parameter_count
     print(f"machine: {platform.processor() or platform.machine()}, provider {model.provider}")
-    print(f"model: {model.info.model_name} ({params} parameters), stride {stream.clip_stride_ms} ms")
-    print(f"per-stride cost over {args.strides} strides: median {np.median(ms):.3f} ms, "
-          f"p99 {np.percentile(ms, 99):.3f} ms, max {ms.max():.3f} ms")
+    print(
+        f"model: {model.info.model_name} ({params} parameters), stride {stream.clip_stride_ms} ms"
+    )
+    print(
+        f"per-stride cost over {args.strides} strides: median {np.median(ms):.3f} ms, "
+        f"p99 {np.percentile(ms, 99):.3f} ms, max {ms.max():.3f} ms"
+    )
 
 
 if __name__ == "__main__":

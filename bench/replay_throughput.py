@@ -1,7 +1,7 @@
 """Replay throughput of `kws-app --wav` on a long file, as a multiple of real time.
 
 Usage: taskset -c 0 .venv/bin/python bench/replay_throughput.py [--model M] [--minutes 10]
-Builds a 16 kHz file of the given length (real Speech Commands clips from ../shared/data when present,
+Builds a 16 kHz file of the given length (real Speech Commands clips from ../shared/data if present,
 else noise) in a temporary folder, then times the real command line end to end (process start,
 model load, file read, pipeline, JSON output).
 """
@@ -32,7 +32,7 @@ def build_audio(seconds: int) -> np.ndarray:
         return audio
     for position in range(RATE, audio.size - RATE, 3 * RATE):
         clip, _ = soundfile.read(clips[int(rng.integers(len(clips)))], dtype="float32")
-        audio[position : position + clip.size] += clip[: RATE]
+        audio[position : position + clip.size] += clip[:RATE]
     return audio
 
 
@@ -47,14 +47,27 @@ def main() -> None:
         soundfile.write(path, build_audio(seconds), RATE)
         started = time.perf_counter()
         result = subprocess.run(
-            [sys.executable, "-m", "kws_app", "--wav", str(path), "--model", args.model,
-             "--provider", "cpu"],
-            capture_output=True, text=True, check=True,
+            [
+                sys.executable,
+                "-m",
+                "kws_app",
+                "--wav",
+                str(path),
+                "--model",
+                args.model,
+                "--provider",
+                "cpu",
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
         )
         elapsed = time.perf_counter() - started
     detections = len(result.stdout.splitlines())
-    print(f"replayed {seconds} s of audio in {elapsed:.2f} s: {seconds / elapsed:.0f}x real time "
-          f"({detections} detections)")
+    print(
+        f"replayed {seconds} s of audio in {elapsed:.2f} s: {seconds / elapsed:.0f}x real time "
+        f"({detections} detections)"
+    )
 
 
 if __name__ == "__main__":

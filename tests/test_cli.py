@@ -31,7 +31,9 @@ def tone_wav(tmp_path: Path) -> Path:
     return path
 
 
-def test_wav_replay_prints_one_json_line_per_detection(tone_wav: Path, tone_model_path: Path) -> None:
+def test_wav_replay_prints_one_json_line_per_detection(
+    tone_wav: Path, tone_model_path: Path
+) -> None:
     result = run_cli("--wav", str(tone_wav), "--model", str(tone_model_path))
     assert result.returncode == 0, result.stderr
     lines = [json.loads(line) for line in result.stdout.splitlines()]
@@ -40,8 +42,9 @@ def test_wav_replay_prints_one_json_line_per_detection(tone_wav: Path, tone_mode
     assert result.stderr == ""
 
 
-def test_replay_reads_flac_at_another_rate(tmp_path: Path, tone_model_path: Path,
-                                           capsys: pytest.CaptureFixture[str]) -> None:
+def test_replay_reads_flac_at_another_rate(
+    tmp_path: Path, tone_model_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     from scipy.signal import resample_poly
 
     audio = np.concatenate([silence(1.5), tone(LOW_TONE_HZ, 0.8), silence(1.0)])
@@ -51,10 +54,12 @@ def test_replay_reads_flac_at_another_rate(tmp_path: Path, tone_model_path: Path
     assert [json.loads(line)["label"] for line in capsys.readouterr().out.splitlines()] == ["low"]
 
 
-def test_threshold_option_reaches_the_decoder(tone_wav: Path, tone_model_path: Path,
-                                              capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["--wav", str(tone_wav), "--model", str(tone_model_path), "--threshold",
-                 "0.99"]) == 0
+def test_threshold_option_reaches_the_decoder(
+    tone_wav: Path, tone_model_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert (
+        main(["--wav", str(tone_wav), "--model", str(tone_model_path), "--threshold", "0.99"]) == 0
+    )
     assert capsys.readouterr().out == ""
 
 
@@ -85,13 +90,17 @@ def test_a_broken_model_is_one_line(tone_wav: Path, tmp_path: Path) -> None:
 
 
 def test_an_unknown_device_is_one_line(tone_model_path: Path) -> None:
-    result = run_cli("--headless", "--device", "no-such-microphone-xyz", "--model",
-                     str(tone_model_path))
+    result = run_cli(
+        "--headless", "--device", "no-such-microphone-xyz", "--model", str(tone_model_path)
+    )
     assert result.returncode == 2
     assert "Traceback" not in result.stderr
     assert result.stderr.count("\n") == 1, result.stderr
-    assert "no input device matches" in result.stderr or "no audio input device" in result.stderr \
+    assert (
+        "no input device matches" in result.stderr
+        or "no audio input device" in result.stderr
         or "PortAudio" in result.stderr
+    )
 
 
 def test_a_bad_threshold_is_one_line(tone_wav: Path, tone_model_path: Path) -> None:

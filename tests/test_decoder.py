@@ -15,13 +15,15 @@ UNKNOWN = [0.0, 1.0, 0.0, 0.0]
 
 
 def decoder(**settings: float) -> RecognizeCommands:
-    defaults = dict(average_window_ms=100, detection_threshold=0.5, suppression_ms=0,
-                    minimum_count=1)
+    defaults = dict(
+        average_window_ms=100, detection_threshold=0.5, suppression_ms=0, minimum_count=1
+    )
     return RecognizeCommands(LABELS, DecoderConfig(**{**defaults, **settings}))
 
 
-def feed(recognizer: RecognizeCommands, scores: list[float], start_ms: int, count: int,
-         step_ms: int = 30) -> list[tuple[int, str]]:
+def feed(
+    recognizer: RecognizeCommands, scores: list[float], start_ms: int, count: int, step_ms: int = 30
+) -> list[tuple[int, str]]:
     """Feeds `count` identical score vectors; returns the new commands as (time, label)."""
     found = []
     for i in range(count):
@@ -120,8 +122,11 @@ def test_a_new_threshold_applies_to_the_next_result() -> None:
     recognizer = decoder(detection_threshold=0.99)
     weak_yes = [0.1, 0.0, 0.9, 0.0]
     assert feed(recognizer, weak_yes, 0, 5) == []
-    recognizer.update_config(DecoderConfig(average_window_ms=100, detection_threshold=0.5,
-                                           suppression_ms=0, minimum_count=1))
+    recognizer.update_config(
+        DecoderConfig(
+            average_window_ms=100, detection_threshold=0.5, suppression_ms=0, minimum_count=1
+        )
+    )
     assert recognizer.process(weak_yes, 150).is_new_command
 
 

@@ -57,7 +57,12 @@ def test_block_size_does_not_change_detections(model: OnnxModel, block: int) -> 
 def test_random_block_sizes_give_the_same_scores_at_the_same_times(model: OnnxModel) -> None:
     audio, _ = tone_words()
     whole = StreamingPipeline(model, RATE).process(audio).strides
-    pipeline, rng, strides, position = StreamingPipeline(model, RATE), np.random.default_rng(0), [], 0
+    pipeline, rng, strides, position = (
+        StreamingPipeline(model, RATE),
+        np.random.default_rng(0),
+        [],
+        0,
+    )
     while position < audio.size:
         size = int(rng.integers(1, 5000))
         strides += pipeline.process(audio[position : position + size]).strides
@@ -132,6 +137,7 @@ def test_core_modules_import_neither_qt_nor_sounddevice_nor_torch() -> None:
         " if m in sys.modules]\n"
         "print(','.join(bad))\n"
     )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                            check=True)
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
     assert result.stdout.strip() == ""
