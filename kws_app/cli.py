@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import signal
 import sys
 from collections.abc import Sequence
 from dataclasses import replace
@@ -131,6 +132,7 @@ def run_headless(args: argparse.Namespace) -> int:
     model = load_model(args.model, args.provider)
     capture = AudioCapture(device, stream)
     pipeline = StreamingPipeline(model, capture.sample_rate, stream, decoder)
+    _stop_on_signals()
     capture.start()
     print(
         f"listening on {device.name} at {capture.sample_rate} Hz; Ctrl-C to stop",
@@ -155,6 +157,16 @@ def run_headless(args: argparse.Namespace) -> int:
             logger.warning(
                 "input overflows: %d, dropped blocks: %d", capture.overflows, capture.drops
             )
+
+
+def _stop_on_signals() -> None:
+    """Ctrl-C and `kill` both end listening cleanly, even where a parent shell ignored SIGINT."""
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGINT, interrupt)
+    signal.signal(signal.SIGTERM, interrupt)
 
 
 def run_gui(args: argparse.Namespace) -> int:
