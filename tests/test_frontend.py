@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from model_factory import tone
 
 from kws_app.config import ConfigError, FrontendConfig
@@ -21,8 +23,9 @@ CONFIG = FrontendConfig()
 
 def bin_holding(config: FrontendConfig, hz: float) -> int:
     """The mel bin whose triangle is centred nearest to `hz`."""
-    edges = np.linspace(hz_to_mel(config.lower_hz), hz_to_mel(config.upper_hz),
-                        config.num_mel_bins + 2)
+    edges = np.linspace(
+        hz_to_mel(config.lower_hz), hz_to_mel(config.upper_hz), config.num_mel_bins + 2
+    )
     centres_hz = mel_to_hz(edges[1:-1])
     return int(np.abs(centres_hz - hz).argmin())
 
@@ -135,3 +138,15 @@ def test_config_round_trips_through_json() -> None:
 def test_front_ends_this_app_cannot_reproduce_are_refused(text: str, reason: str) -> None:
     with pytest.raises(ConfigError, match=reason):
         FrontendConfig.from_json(text)
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.lists(st.integers(min_value=1, max_value=1200), min_size=1, max_size=40))
+def test_any_split_of_the_stream_gives_the_batch_frames(block_sizes: list[int]) -> None:
+    signal = np.random.default_rng(len(block_sizes)).standard_normal(sum(block_sizes))
+    signal = signal.astype(np.float32)
+    streaming, pieces, position = StreamingFrontend(CONFIG), [], 0
+    for size in block_sizes:
+        pieces.append(streaming.push(signal[position : position + size]))
+        position += size
+    np.testing.assert_allclose(np.concatenate(pieces), compute_features(signal, CONFIG), atol=1e-5)
