@@ -1,0 +1,396 @@
+"""`make-stream`, `eval-stream` and `sweep`: streaming accuracy from the command line.
+
+`add_parser(subparsers)` registers the three commands with `python -m training`; `main()` runs them
+on their own (`python -m training.stream_cli ...`) with the same error rules: a user mistake is one
+`error: ...` line on stderr and exit code 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import functools
+import json
+import logging
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+
+from kws_app.audio.files import AudioFileError, read_audio
+from kws_app.config import ConfigError, DecoderConfig, StreamConfig
+from kws_app.inference.model import ModelError
+from training.config import DEFAULT_WANTED_WORDS
+from training.stream_data import (
+    StreamError,
+    StreamSpec,
+    collect_sources,
+    generate_stream,
+    read_ground_truth,
+    write_stream,
+)
+from training.stream_eval import (
+    DEFAULT_TOLERANCE_MS,
+    StreamScores,
+    SweepRow,
+    choose_setting,
+    match_detections,
+    plot_sweep,
+    score_stream,
+    stream_metrics,
+    sweep_rows,
+)
+
+logger = logging.getLogger(__name__)
+
+USER_ERROR_EXIT = 2
+# Gaps between clips: about a word every 3 s for 1-s word clips; denser for negatives-only
+# streams (their clips are ~2 s sentences), so an hour holds as much speech as it can.
+WORD_GAP_MS = (1000, 3000)
+NEGATIVE_GAP_MS = (200, 1000)
+DEFAULT_THRESHOLDS = tuple(round(0.30 + 0.05 * i, 2) for i in range(14))  # 0.30 .. 0.95
+DEFAULT_MAX_FALSE_ACCEPTS_PER_HOUR = 1.0
+
+
+def _user_errors_as_stream_errors(
+    handler: Callable[[argparse.Namespace], int],
+) -> Callable[[argparse.Namespace], int]:
+    """File-system and audio errors become StreamError, which every caller reports as one line."""
+
+    @functools.wraps(handler)
+    def run(args: argparse.Namespace) -> int:
+        try:
+            return handler(args)
+        except AudioFileError as error:
+            raise StreamError(str(error)) from error
+        except OSError as error:
+            where = f"{error.filename}: " if error.filename else ""
+            raise StreamError(f"{where}{error.strerror or error}") from error
+
+    return run
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    _add_make_stream(subparsers)
+    _add_eval_stream(subparsers)
+    _add_sweep(subparsers)
+
+
+def _add_make_stream(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    spec = StreamSpec()
+    parser = subparsers.add_parser(
+        "make-stream",
+        help="build a long test stream (WAV) and its ground-truth CSV",
+        description=(
+            "Lay words of one split over background noise into a long 16 kHz WAV, with a "
+            "ground-truth CSV 'label,time_ms,start_ms,end_ms,source' where start/end bound the "
+            "spoken word and time_ms is its END."
+        ),
+    )
+    parser.add_argument("--data-dir", type=Path, required=True, help="Speech Commands folder")
+    parser.add_argument("--split", default="test", help="test, validation or train")
+    parser.add_argument("--out", type=Path, required=True, help="output WAV file")
+    parser.add_argument("--labels", type=Path, required=True, help="output ground-truth CSV")
+    parser.add_argument("--duration-s", type=float, default=spec.duration_s)
+    parser.add_argument(
+        "--snr-db", type=float, default=spec.snr_db, help="speech-to-noise ratio per word"
+    )
+    parser.add_argument("--no-noise", action="store_true", help="no background noise at all")
+    parser.add_argument(
+        "--unknown-share",
+        type=float,
+        default=spec.unknown_share,
+        help="share of clips that are not command words",
+    )
+    parser.add_argument("--seed", type=int, default=spec.seed)
+    parser.add_argument(
+        "--words",
+        default=",".join(DEFAULT_WANTED_WORDS),
+        help="comma-separated command words; other word folders are unknown words",
+    )
+    parser.add_argument(
+        "--negatives",
+        type=Path,
+        action="append",
+        default=[],
+        metavar="DIR",
+        help="extra folder of speech without command words (repeatable); unknown clips",
+    )
+    parser.add_argument(
+        "--negatives-only",
+        action="store_true",
+        help=(
+            "no command words at all: only --negatives folders (default: the reserved "
+            "negatives/precise/heysavant/not-wake-words next to the data folder)"
+        ),
+    )
+    parser.add_argument(
+        "--gap-ms",
+        type=int,
+        nargs=2,
+        metavar=("MIN", "MAX"),
+        default=None,
+        help=f"gap between clips (default {WORD_GAP_MS}, negatives-only {NEGATIVE_GAP_MS})",
+    )
+    parser.add_argument("--speech-dbfs", type=float, default=spec.speech_dbfs)
+    parser.set_defaults(func=_user_errors_as_stream_errors(run_make_stream))
+
+
+def _add_decoder_options(parser: argparse.ArgumentParser) -> None:
+    decoder = DecoderConfig()
+    parser.add_argument("--threshold", type=float, default=decoder.detection_threshold)
+    parser.add_argument("--average-window-ms", type=int, default=decoder.average_window_ms)
+    parser.add_argument("--suppression-ms", type=int, default=decoder.suppression_ms)
+    parser.add_argument("--minimum-count", type=int, default=decoder.minimum_count)
+    parser.add_argument("--clip-stride-ms", type=int, default=StreamConfig().clip_stride_ms)
+
+
+def _add_model_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--model", type=Path, required=True, help="ONNX model file")
+    parser.add_argument("--provider", choices=("auto", "cpu"), default="cpu")
+    parser.add_argument("--threads", type=int, default=1, help="CPU threads for the model")
+    parser.add_argument(
+        "--tolerance-ms",
+        type=int,
+        default=DEFAULT_TOLERANCE_MS,
+        help="a detection matches a word whose end is within this many ms (TF default)",
+    )
+
+
+def _add_eval_stream(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    parser = subparsers.add_parser(
+        "eval-stream",
+        help="replay a stream through the app's pipeline and score its detections",
+    )
+    _add_model_options(parser)
+    parser.add_argument("--wav", type=Path, required=True)
+    parser.add_argument("--labels", type=Path, required=True, help="ground-truth CSV")
+    _add_decoder_options(parser)
+    parser.add_argument("--json", type=Path, help="also write the figures as JSON here")
+    parser.add_argument("--details", type=Path, help="write every detection and its outcome (CSV)")
+    parser.set_defaults(func=_user_errors_as_stream_errors(run_eval_stream))
+
+
+def _add_sweep(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    decoder = DecoderConfig()
+    parser = subparsers.add_parser(
+        "sweep",
+        help="streaming figures over a grid of decoder settings (CSV and PNG)",
+        description=(
+            "Scores each stream once per clip stride, then replays the app's decoder over the "
+            "stored scores for every setting. Picks the best recall within --max-fa-per-hour, "
+            "counted on the negatives-only stream when one is given."
+        ),
+    )
+    _add_model_options(parser)
+    parser.add_argument("--wav", type=Path, required=True, help="command-word stream")
+    parser.add_argument("--labels", type=Path, required=True)
+    parser.add_argument("--negatives-wav", type=Path, help="negatives-only stream")
+    parser.add_argument("--negatives-labels", type=Path)
+    parser.add_argument("--thresholds", default=",".join(f"{t:g}" for t in DEFAULT_THRESHOLDS))
+    parser.add_argument("--average-window-ms", default=str(decoder.average_window_ms))
+    parser.add_argument("--suppression-ms", default=str(decoder.suppression_ms))
+    parser.add_argument("--minimum-count", default=str(decoder.minimum_count))
+    parser.add_argument("--clip-stride-ms", default=str(StreamConfig().clip_stride_ms))
+    parser.add_argument("--max-fa-per-hour", type=float, default=DEFAULT_MAX_FALSE_ACCEPTS_PER_HOUR)
+    parser.add_argument("--csv", type=Path, required=True, help="output CSV, one row a setting")
+    parser.add_argument("--png", type=Path, required=True, help="output trade-off plot")
+    parser.set_defaults(func=_user_errors_as_stream_errors(run_sweep))
+
+
+def run_make_stream(args: argparse.Namespace) -> int:
+    words = tuple(w.strip() for w in args.words.split(",") if w.strip())
+    if not words:
+        raise StreamError("--words must name at least one word")
+    gap = args.gap_ms or (NEGATIVE_GAP_MS if args.negatives_only else WORD_GAP_MS)
+    spec = StreamSpec(
+        duration_s=args.duration_s,
+        min_gap_ms=gap[0],
+        max_gap_ms=gap[1],
+        snr_db=None if args.no_noise else args.snr_db,
+        unknown_share=args.unknown_share,
+        speech_dbfs=args.speech_dbfs,
+        seed=args.seed,
+        negatives_only=args.negatives_only,
+    )
+    sources = collect_sources(args.data_dir, args.split, words, args.negatives, args.negatives_only)
+    stream = generate_stream(sources, spec)
+    write_stream(stream, args.out, args.labels)
+    commands = sum(word.is_command for word in stream.words)
+    print(
+        f"wrote {args.out} ({stream.duration_s / 60:.1f} min, {len(stream.words)} clips, "
+        f"{commands} command words) and {args.labels}"
+    )
+    return 0
+
+
+def _load_model(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    from kws_app.inference.model import OnnxModel
+
+    if args.threads < 1:
+        raise StreamError("--threads must be at least 1")
+    return OnnxModel(args.model, prefer_gpu=args.provider == "auto", cpu_threads=args.threads)
+
+
+def _read_stream_audio(path: Path) -> tuple[np.ndarray, int]:
+    return read_audio(path)
+
+
+def _stream_config(clip_stride_ms: int) -> StreamConfig:
+    return replace(StreamConfig(), clip_stride_ms=clip_stride_ms)
+
+
+def _warn_unknown_words(labels: Sequence[str], model_labels: Sequence[str]) -> None:
+    missing = sorted(set(labels) - set(model_labels))
+    if missing:
+        logger.warning("the model cannot say %s: those words count as missed", ", ".join(missing))
+
+
+def run_eval_stream(args: argparse.Namespace) -> int:
+    words = read_ground_truth(args.labels)
+    audio, rate = _read_stream_audio(args.wav)
+    decoder = DecoderConfig(
+        average_window_ms=args.average_window_ms,
+        detection_threshold=args.threshold,
+        suppression_ms=args.suppression_ms,
+        minimum_count=args.minimum_count,
+    )
+    stream = _stream_config(args.clip_stride_ms)
+    model = _load_model(args)
+    _warn_unknown_words([w.label for w in words if w.is_command], model.labels)
+    scores, detections = score_stream(model, audio, rate, stream, decoder)
+    metrics = stream_metrics(words, detections, scores.duration_s, args.tolerance_ms)
+    print(f"model {args.model.name}, clip stride {stream.clip_stride_ms} ms, {decoder}")
+    print(metrics.summary())
+    if args.json:
+        payload = {
+            "model": str(args.model),
+            "wav": str(args.wav),
+            "clip_stride_ms": stream.clip_stride_ms,
+            "decoder": json.loads(decoder.to_json()),
+            "tolerance_ms": args.tolerance_ms,
+            "metrics": metrics.as_dict(),
+        }
+        args.json.write_text(json.dumps(payload, indent=2) + "\n")
+    if args.details:
+        with args.details.open("w", newline="") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(("time_ms", "label", "score", "outcome", "word", "word_end_ms"))
+            for match in match_detections(words, detections, args.tolerance_ms):
+                word = match.word
+                writer.writerow(
+                    (
+                        match.detection.time_ms,
+                        match.detection.label,
+                        f"{match.detection.score:.4f}",
+                        match.outcome.value,
+                        "" if word is None else word.label,
+                        "" if word is None else word.end_ms,
+                    )
+                )
+    return 0
+
+
+def _number_list(text: str, kind: type, option: str) -> list:  # type: ignore[type-arg]
+    try:
+        values = [kind(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise StreamError(f"{option} must be a comma-separated list of numbers") from None
+    if not values:
+        raise StreamError(f"{option} is empty")
+    return values
+
+
+def run_sweep(args: argparse.Namespace) -> int:
+    thresholds = _number_list(args.thresholds, float, "--thresholds")
+    windows = _number_list(args.average_window_ms, int, "--average-window-ms")
+    suppressions = _number_list(args.suppression_ms, int, "--suppression-ms")
+    counts = _number_list(args.minimum_count, int, "--minimum-count")
+    strides = _number_list(args.clip_stride_ms, int, "--clip-stride-ms")
+    if (args.negatives_wav is None) != (args.negatives_labels is None):
+        raise StreamError("give --negatives-wav and --negatives-labels together")
+    words = read_ground_truth(args.labels)
+    audio, rate = _read_stream_audio(args.wav)
+    negative_words = None
+    negative_audio = None
+    if args.negatives_wav is not None:
+        negative_words = read_ground_truth(args.negatives_labels)
+        negative_audio = _read_stream_audio(args.negatives_wav)
+    model = _load_model(args)
+    _warn_unknown_words([w.label for w in words if w.is_command], model.labels)
+    rows: list[SweepRow] = []
+    for stride in strides:
+        stream = _stream_config(stride)
+        stream.stride_frames(model.frontend)  # a stride the front end cannot honour fails here
+        logger.info("scoring %s at a %d ms clip stride", args.wav.name, stride)
+        scores, _ = score_stream(model, audio, rate, stream, DecoderConfig())
+        negative_scores: StreamScores | None = None
+        if negative_audio is not None:
+            logger.info("scoring %s at a %d ms clip stride", args.negatives_wav.name, stride)
+            negative_scores, _ = score_stream(model, *negative_audio, stream, DecoderConfig())
+        rows.extend(
+            sweep_rows(
+                words,
+                scores,
+                negative_words,
+                negative_scores,
+                thresholds,
+                windows,
+                suppressions,
+                counts,
+                args.tolerance_ms,
+            )
+        )
+    _write_sweep_csv(rows, args.csv)
+    fa_source = "negatives-only stream" if args.negatives_wav is not None else "command stream"
+    plot_sweep(rows, str(args.png), f"{args.model.name}: recall vs false accepts ({fa_source})")
+    print(f"wrote {len(rows)} settings to {args.csv} and {args.png}")
+    best = choose_setting(rows, args.max_fa_per_hour)
+    if best is None:
+        print(f"no setting keeps false accepts at or below {args.max_fa_per_hour}/h")
+        return 0
+    print(f"best within {args.max_fa_per_hour:g} false accepts/h ({fa_source}):")
+    print(f"  {best.setting}, threshold {best.threshold:g}")
+    print(f"  command stream: {best.stream.summary()}")
+    if best.negatives is not None:
+        print(f"  negatives-only stream: {best.negatives.summary()}")
+    return 0
+
+
+def _write_sweep_csv(rows: Sequence[SweepRow], path: Path) -> None:
+    if not rows:
+        raise StreamError("the sweep produced no rows")
+    table = [row.as_dict() for row in rows]
+    with path.open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(table[0]))
+        writer.writeheader()
+        writer.writerows(table)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m training.stream_cli", description=__doc__)
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    add_parser(parser.add_subparsers(dest="command", required=True, metavar="COMMAND"))
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(message)s",
+        datefmt="%H:%M:%S",
+    )
+    try:
+        return int(args.func(args))
+    except (StreamError, ModelError, ConfigError, ValueError) as error:
+        if args.verbose:
+            raise
+        print(f"error: {error}", file=sys.stderr)
+        return USER_ERROR_EXIT
+
+
+if __name__ == "__main__":
+    sys.exit(main())
