@@ -24,6 +24,7 @@ COMMAND_MODULES = (
     "training.label_wav",
     "training.summary",
     "training.download",
+    "training.stream_cli",
 )
 
 
