@@ -33,14 +33,15 @@ from training.stream_data import (
 )
 from training.stream_eval import (
     DEFAULT_TOLERANCE_MS,
-    StreamScores,
+    EvalStream,
+    SweepGrid,
     SweepRow,
     choose_setting,
     match_detections,
     plot_sweep,
+    run_sweep,
     score_stream,
     stream_metrics,
-    sweep_rows,
 )
 
 logger = logging.getLogger(__name__)
@@ -197,7 +198,7 @@ def _add_sweep(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
     parser.add_argument("--max-fa-per-hour", type=float, default=DEFAULT_MAX_FALSE_ACCEPTS_PER_HOUR)
     parser.add_argument("--csv", type=Path, required=True, help="output CSV, one row a setting")
     parser.add_argument("--png", type=Path, required=True, help="output trade-off plot")
-    parser.set_defaults(func=_user_errors_as_stream_errors(run_sweep))
+    parser.set_defaults(func=_user_errors_as_stream_errors(run_sweep_command))
 
 
 def run_make_stream(args: argparse.Namespace) -> int:
@@ -303,7 +304,7 @@ def _number_list(text: str, kind: type, option: str) -> list:  # type: ignore[ty
     return values
 
 
-def run_sweep(args: argparse.Namespace) -> int:
+def run_sweep_command(args: argparse.Namespace) -> int:
     thresholds = _number_list(args.thresholds, float, "--thresholds")
     windows = _number_list(args.average_window_ms, int, "--average-window-ms")
     suppressions = _number_list(args.suppression_ms, int, "--suppression-ms")
@@ -320,34 +321,24 @@ def run_sweep(args: argparse.Namespace) -> int:
         negative_audio = _read_stream_audio(args.negatives_wav)
     model = _load_model(args)
     _warn_unknown_words([w.label for w in words if w.is_command], model.labels)
-    rows: list[SweepRow] = []
-    for stride in strides:
-        stream = _stream_config(stride)
-        stream.stride_frames(model.frontend)  # a stride the front end cannot honour fails here
-        logger.info("scoring %s at a %d ms clip stride", args.wav.name, stride)
-        scores, _ = score_stream(model, audio, rate, stream, DecoderConfig())
-        negative_scores: StreamScores | None = None
-        if negative_audio is not None:
-            logger.info("scoring %s at a %d ms clip stride", args.negatives_wav.name, stride)
-            negative_scores, _ = score_stream(model, *negative_audio, stream, DecoderConfig())
-        rows.extend(
-            sweep_rows(
-                words,
-                scores,
-                negative_words,
-                negative_scores,
-                thresholds,
-                windows,
-                suppressions,
-                counts,
-                args.tolerance_ms,
-            )
-        )
+    grid = SweepGrid(
+        tuple(thresholds), tuple(windows), tuple(suppressions), tuple(counts), tuple(strides)
+    )
+    commands = EvalStream(args.wav.name, audio, rate, tuple(words))
+    negatives = None
+    if negative_audio is not None and negative_words is not None:
+        negatives = EvalStream(args.negatives_wav.name, *negative_audio, tuple(negative_words))
+    rows = run_sweep(model, commands, negatives, grid, args.tolerance_ms)
     _write_sweep_csv(rows, args.csv)
     fa_source = "negatives-only stream" if args.negatives_wav is not None else "command stream"
-    plot_sweep(rows, str(args.png), f"{args.model.name}: recall vs false accepts ({fa_source})")
-    print(f"wrote {len(rows)} settings to {args.csv} and {args.png}")
     best = choose_setting(rows, args.max_fa_per_hour)
+    plot_sweep(
+        rows,
+        str(args.png),
+        f"{args.model.name}: recall vs false accepts ({fa_source})",
+        highlight=() if best is None else (best.setting,),
+    )
+    print(f"wrote {len(rows)} settings to {args.csv} and {args.png}")
     if best is None:
         print(f"no setting keeps false accepts at or below {args.max_fa_per_hour}/h")
         return 0

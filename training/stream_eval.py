@@ -36,6 +36,7 @@ REPLAY_BLOCK_MS = 10_000  # big blocks: all strides inside one block share one m
 SECONDS_PER_HOUR = 3600.0
 PERCENT = 100.0
 LATENCY_PERCENTILE = 95.0
+MAX_LABELLED_CURVES = 12
 
 
 class Outcome(Enum):
@@ -384,6 +385,83 @@ def sweep_rows(
     return rows
 
 
+@dataclass(frozen=True)
+class SweepGrid:
+    """The decoder settings a sweep tries; every combination of them."""
+
+    thresholds: tuple[float, ...]
+    average_windows_ms: tuple[int, ...]
+    suppressions_ms: tuple[int, ...]
+    minimum_counts: tuple[int, ...]
+    clip_strides_ms: tuple[int, ...]
+
+    def __post_init__(self) -> None:
+        for name in ("thresholds", "average_windows_ms", "suppressions_ms", "minimum_counts"):
+            if not getattr(self, name):
+                raise ValueError(f"the sweep needs at least one value of {name}")
+        if not self.clip_strides_ms:
+            raise ValueError("the sweep needs at least one clip stride")
+        # Refuse an impossible value before any model time is spent (ConfigError says which).
+        for threshold in self.thresholds:
+            DecoderConfig(detection_threshold=threshold)
+        for window in self.average_windows_ms:
+            DecoderConfig(average_window_ms=window)
+        for suppression in self.suppressions_ms:
+            DecoderConfig(suppression_ms=suppression)
+        for count in self.minimum_counts:
+            DecoderConfig(minimum_count=count)
+        for stride in self.clip_strides_ms:
+            StreamConfig(clip_stride_ms=stride)
+
+
+@dataclass(frozen=True)
+class EvalStream:
+    """A stream to evaluate on: its audio and its ground truth."""
+
+    name: str
+    audio: npt.NDArray[np.float32]
+    rate: int
+    words: tuple[PlacedWord, ...]
+
+
+def run_sweep(
+    scorer: Scorer,
+    commands: EvalStream,
+    negatives: EvalStream | None,
+    grid: SweepGrid,
+    tolerance_ms: int = DEFAULT_TOLERANCE_MS,
+) -> list[SweepRow]:
+    """Scores each stream once per clip stride (the only setting that needs the model again),
+    then replays the decoder over the stored scores for every other setting."""
+    for stride in grid.clip_strides_ms:
+        StreamConfig(clip_stride_ms=stride).stride_frames(scorer.frontend)  # whole hops only
+    rows: list[SweepRow] = []
+    for stride in grid.clip_strides_ms:
+        stream = StreamConfig(clip_stride_ms=stride)
+        logger.info("scoring %s at a %d ms clip stride", commands.name, stride)
+        scores, _ = score_stream(scorer, commands.audio, commands.rate, stream, DecoderConfig())
+        negative_scores = None
+        if negatives is not None:
+            logger.info("scoring %s at a %d ms clip stride", negatives.name, stride)
+            negative_scores, _ = score_stream(
+                scorer, negatives.audio, negatives.rate, stream, DecoderConfig()
+            )
+        rows.extend(
+            sweep_rows(
+                commands.words,
+                scores,
+                None if negatives is None else negatives.words,
+                negative_scores,
+                grid.thresholds,
+                grid.average_windows_ms,
+                grid.suppressions_ms,
+                grid.minimum_counts,
+                tolerance_ms,
+            )
+        )
+    return rows
+
+
 def choose_setting(rows: Sequence[SweepRow], max_false_accepts_per_hour: float) -> SweepRow | None:
     """Best recall (correct %) within the false-accept budget; ties: fewer false accepts, fewer
     wrong words, lower p95 latency, then the higher threshold (the safer one)."""
@@ -404,8 +482,14 @@ def choose_setting(rows: Sequence[SweepRow], max_false_accepts_per_hour: float) 
     return min(allowed, key=key)
 
 
-def plot_sweep(rows: Sequence[SweepRow], path: str, title: str) -> None:
-    """Recall against false accepts per hour, one curve per setting (a DET-style trade-off)."""
+def plot_sweep(
+    rows: Sequence[SweepRow], path: str, title: str, highlight: Sequence[str] = ()
+) -> None:
+    """Recall against false accepts per hour, one curve per setting (a DET-style trade-off).
+
+    With many settings the curves are drawn thin and grey except the `highlight`ed ones (e.g. the
+    chosen setting's), so the plot stays readable.
+    """
     import matplotlib
 
     matplotlib.use("Agg")
@@ -414,14 +498,19 @@ def plot_sweep(rows: Sequence[SweepRow], path: str, title: str) -> None:
     curves: dict[str, list[SweepRow]] = {}
     for row in rows:
         curves.setdefault(row.setting, []).append(row)
+    crowded = len(curves) > MAX_LABELLED_CURVES
     figure, axes = plt.subplots(figsize=(9, 6))
     for name, curve in curves.items():
         curve = sorted(curve, key=lambda r: r.threshold)
+        shown = not crowded or name in highlight
         axes.plot(
             [r.false_accepts_per_hour for r in curve],
             [r.stream.correct_percent for r in curve],
-            marker=".",
-            label=name,
+            marker="." if shown else None,
+            color=None if shown else "0.8",
+            linewidth=1.5 if shown else 0.6,
+            label=name if shown else None,
+            zorder=2 if shown else 1,
         )
     axes.set_xscale("symlog", linthresh=1.0)
     axes.set_xlabel("false accepts per hour")
@@ -429,7 +518,7 @@ def plot_sweep(rows: Sequence[SweepRow], path: str, title: str) -> None:
     axes.axvline(1.0, color="grey", linestyle="--", linewidth=0.8)
     axes.set_title(title)
     axes.grid(True, which="both", alpha=0.3)
-    if len(curves) <= 12:
+    if not crowded or highlight:
         axes.legend(fontsize="x-small", loc="lower right")
     figure.tight_layout()
     figure.savefig(path, dpi=120)
