@@ -1,0 +1,233 @@
+"""The few-shot head: one logistic regression per custom word on the base model's embedding.
+
+Five recordings cannot train a network, but the shipped model's penultimate layer already maps
+speech to features that separate words, so a linear classifier on those features learns a new word
+in well under a second (the approach of TensorFlow.js speech-commands' transfer recognizer).
+
+Calibration matters more than the fit: the streaming decoder compares an averaged probability with
+one threshold for every word, and a regression fitted on five examples is over-confident on them.
+So the raw score is rescaled (Platt scaling) on scores the regression has NOT seen: each example
+held out in turn (leave-one-example-out) against a held-out slice of the negatives. The final head
+folds standardisation, regression and calibration into one weight vector and a bias.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+from scipy.optimize import minimize
+
+FloatArray = npt.NDArray[np.float32]
+
+HEAD_FORMAT = "kws-word-head"
+HEAD_VERSION = 1
+MAX_EMBEDDING_SIZE = 4096
+MAX_ABS_PARAMETER = 1e6
+
+
+class HeadError(ValueError):
+    """A head file that cannot be used; str() is a one-line message."""
+
+
+@dataclass(frozen=True)
+class HeadConfig:
+    """Regression and calibration settings, chosen on bench/words_fewshot.py (see its doc)."""
+
+    l2_penalty: float = 1e-2
+    held_out_negative_fraction: float = 0.25
+    platt_l2_penalty: float = 1e-3
+    # The calibrated score of a word at the equal-error point of held-out positives and negatives;
+    # below 0.5 makes a word harder to trigger (fewer false accepts) than the decoder threshold.
+    positive_prior: float = 0.5
+    max_iterations: int = 200
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class WordHead:
+    """score(embedding) = sigmoid(embedding @ weights + bias), valid only for `model_id`."""
+
+    model_id: str
+    weights: FloatArray
+    bias: float
+    details: dict[str, float | int]
+
+    @property
+    def embedding_size(self) -> int:
+        return int(self.weights.shape[0])
+
+    def logits(self, embeddings: FloatArray) -> FloatArray:
+        return (
+            np.asarray(embeddings, dtype=np.float32) @ self.weights + np.float32(self.bias)
+        ).astype(np.float32)
+
+    def scores(self, embeddings: FloatArray) -> FloatArray:
+        return sigmoid(self.logits(embeddings))
+
+    def to_json(self) -> str:
+        return json.dumps(
+            {
+                "format": HEAD_FORMAT,
+                "version": HEAD_VERSION,
+                "model_id": self.model_id,
+                "embedding_size": self.embedding_size,
+                "weights": [float(value) for value in self.weights],
+                "bias": float(self.bias),
+                "details": self.details,
+            },
+            indent=1,
+        )
+
+    @classmethod
+    def from_json(cls, text: str) -> WordHead:
+        """Parses and validates untrusted JSON: types, sizes and finite values."""
+        try:
+            data = json.loads(text)
+        except (json.JSONDecodeError, RecursionError) as error:
+            raise HeadError(f"head is not valid JSON: {error}") from error
+        if not isinstance(data, dict) or data.get("format") != HEAD_FORMAT:
+            raise HeadError("not a kws word head")
+        if data.get("version") != HEAD_VERSION:
+            raise HeadError(f"head version {data.get('version')!r} is not supported")
+        model_id = data.get("model_id")
+        size = data.get("embedding_size")
+        weights = data.get("weights")
+        bias = data.get("bias")
+        details = data.get("details", {})
+        if not isinstance(model_id, str) or len(model_id) > 128:
+            raise HeadError("head model_id must be a short string")
+        if not isinstance(size, int) or not 0 < size <= MAX_EMBEDDING_SIZE:
+            raise HeadError("head embedding_size is out of range")
+        if not isinstance(weights, list) or len(weights) != size:
+            raise HeadError("head weights must be a list of embedding_size numbers")
+        values = [*weights, bias]
+        if not all(isinstance(v, int | float) and not isinstance(v, bool) for v in values):
+            raise HeadError("head weights and bias must be numbers")
+        array = np.asarray(weights, dtype=np.float64)
+        if not np.all(np.isfinite(array)) or not math.isfinite(bias):
+            raise HeadError("head weights and bias must be finite")
+        if np.max(np.abs(array), initial=0.0) > MAX_ABS_PARAMETER or abs(bias) > MAX_ABS_PARAMETER:
+            raise HeadError("head weights are implausibly large")
+        if not isinstance(details, dict) or not all(
+            isinstance(k, str) and isinstance(v, int | float) for k, v in details.items()
+        ):
+            raise HeadError("head details must map names to numbers")
+        return cls(model_id, array.astype(np.float32), float(bias), dict(details))
+
+
+def sigmoid(values: npt.ArrayLike) -> FloatArray:
+    clipped = np.clip(np.asarray(values, dtype=np.float64), -60.0, 60.0)
+    return (1.0 / (1.0 + np.exp(-clipped))).astype(np.float32)
+
+
+def _fit_logistic(
+    features: npt.NDArray[np.float64],
+    targets: npt.NDArray[np.float64],
+    l2_penalty: float,
+    max_iterations: int,
+) -> tuple[npt.NDArray[np.float64], float]:
+    """Class-balanced L2-regularised logistic regression (L-BFGS); returns (weights, bias)."""
+    positives = targets > 0.5
+    sample_weight = np.where(positives, 0.5 / positives.sum(), 0.5 / (~positives).sum())
+    signs = np.where(positives, 1.0, -1.0)
+    size = features.shape[1]
+
+    def loss_and_gradient(params: npt.NDArray[np.float64]) -> tuple[float, npt.NDArray[np.float64]]:
+        weights, bias = params[:size], params[size]
+        margins = signs * (features @ weights + bias)
+        loss = np.sum(sample_weight * np.logaddexp(0.0, -margins))
+        loss += 0.5 * l2_penalty * float(weights @ weights)
+        # d/dz log(1 + e^-m) = -sign * sigmoid(-m)
+        residual = -signs * sample_weight * np.exp(-np.logaddexp(0.0, margins))
+        gradient = np.empty_like(params)
+        gradient[:size] = features.T @ residual + l2_penalty * weights
+        gradient[size] = residual.sum()
+        return float(loss), gradient
+
+    result = minimize(
+        loss_and_gradient,
+        np.zeros(size + 1),
+        jac=True,
+        method="L-BFGS-B",
+        options={"maxiter": max_iterations},
+    )
+    return result.x[:size], float(result.x[size])
+
+
+def train_head(
+    positives_per_example: Sequence[FloatArray],
+    negatives: FloatArray,
+    model_id: str,
+    config: HeadConfig | None = None,
+) -> WordHead:
+    """Fit and calibrate one word's head.
+
+    `positives_per_example` holds, for each recorded example, the embeddings of its augmented
+    variants; keeping them grouped lets calibration hold out a whole example (all its variants),
+    which is what a new utterance looks like to the head.
+    """
+    config = config or HeadConfig()
+    groups = [np.asarray(group, dtype=np.float64) for group in positives_per_example if len(group)]
+    if len(groups) < 2:
+        raise ValueError("a word needs at least two examples")
+    negative_array = np.asarray(negatives, dtype=np.float64)
+    if negative_array.ndim != 2 or negative_array.shape[0] < 2:
+        raise ValueError("a word needs negative examples")
+    positives = np.concatenate(groups)
+    centre = np.concatenate((positives, negative_array)).mean(axis=0)
+    spread = np.concatenate((positives, negative_array)).std(axis=0) + 1e-6
+
+    def standard(values: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+        return (values - centre) / spread
+
+    rng = np.random.default_rng(config.seed)
+    order = rng.permutation(negative_array.shape[0])
+    held_count = max(1, int(round(config.held_out_negative_fraction * len(order))))
+    held_negatives, fit_negatives = order[:held_count], order[held_count:]
+
+    held_positive_logits: list[npt.NDArray[np.float64]] = []
+    for index, group in enumerate(groups):
+        others = np.concatenate([g for i, g in enumerate(groups) if i != index])
+        features = standard(np.concatenate((others, negative_array[fit_negatives])))
+        targets = np.concatenate((np.ones(len(others)), np.zeros(len(fit_negatives))))
+        weights, bias = _fit_logistic(features, targets, config.l2_penalty, config.max_iterations)
+        held_positive_logits.append(standard(group) @ weights + bias)
+
+    features = standard(np.concatenate((positives, negative_array[fit_negatives])))
+    targets = np.concatenate((np.ones(len(positives)), np.zeros(len(fit_negatives))))
+    weights, bias = _fit_logistic(features, targets, config.l2_penalty, config.max_iterations)
+    held_negative_logits = standard(negative_array[held_negatives]) @ weights + bias
+
+    # Platt scaling on unseen scores: one more (1-D) balanced logistic regression.
+    calibration_logits = np.concatenate((*held_positive_logits, held_negative_logits))
+    calibration_targets = np.concatenate(
+        (np.ones(sum(len(g) for g in held_positive_logits)), np.zeros(len(held_negative_logits)))
+    )
+    (scale,), offset = _fit_logistic(
+        calibration_logits[:, np.newaxis],
+        calibration_targets,
+        config.platt_l2_penalty,
+        config.max_iterations,
+    )
+    if not scale > 0:  # the held-out examples scored no higher than negatives: keep raw scores
+        scale, offset = 1.0, 0.0
+    offset += math.log(config.positive_prior / (1.0 - config.positive_prior))
+
+    folded_weights = scale * weights / spread
+    folded_bias = scale * (bias - float((centre / spread) @ weights)) + offset
+    held_positive = np.concatenate(held_positive_logits)
+    details: dict[str, float | int] = {
+        "examples": len(groups),
+        "positive_variants": int(len(positives)),
+        "negatives": int(negative_array.shape[0]),
+        "held_out_positive_median": float(np.median(sigmoid(scale * held_positive + offset))),
+        "held_out_negative_p99": float(
+            np.percentile(sigmoid(scale * held_negative_logits + offset), 99)
+        ),
+    }
+    return WordHead(model_id, folded_weights.astype(np.float32), float(folded_bias), details)

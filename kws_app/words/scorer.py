@@ -1,0 +1,98 @@
+"""CustomWordScorer: the base model plus custom-word heads, as one Scorer for the pipeline.
+
+One model call per batch gives both the base probabilities and the embedding; each head turns the
+embedding into a word score. The combined row stays a probability distribution (the decoder and
+the probability bars assume rows sum to 1): the strongest custom word takes its score's share of
+the mass and the base labels share the rest in their own proportions, so a confident custom word
+pushes the base words (and `_unknown_`) down instead of both firing on the same sound.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol
+
+import numpy as np
+import numpy.typing as npt
+
+from kws_app.config import FrontendConfig
+from kws_app.words.head import WordHead
+
+FloatArray = npt.NDArray[np.float32]
+
+
+class EmbeddingModel(Protocol):
+    """What the scorer needs of the base model (kws_app.inference.model.OnnxModel has it)."""
+
+    @property
+    def labels(self) -> tuple[str, ...]: ...
+
+    @property
+    def frontend(self) -> FrontendConfig: ...
+
+    def run(self, features: FloatArray) -> tuple[FloatArray, FloatArray | None]: ...
+
+
+def combine(base_probabilities: FloatArray, word_scores: FloatArray) -> FloatArray:
+    """(n, base labels) and (n, words) in [0, 1] -> (n, base labels + words), rows summing to 1."""
+    base = np.asarray(base_probabilities, dtype=np.float64)
+    scores = np.clip(np.asarray(word_scores, dtype=np.float64), 0.0, 1.0)
+    if scores.shape[1] == 0:
+        return base.astype(np.float32)
+    custom_mass = scores.max(axis=1, keepdims=True)
+    totals = scores.sum(axis=1, keepdims=True)
+    shares = np.divide(scores, totals, out=np.zeros_like(scores), where=totals > 0)
+    base_totals = base.sum(axis=1, keepdims=True)
+    base_shares = np.divide(base, base_totals, out=np.zeros_like(base), where=base_totals > 0)
+    combined = np.concatenate((base_shares * (1.0 - custom_mass), shares * custom_mass), axis=1)
+    return combined.astype(np.float32)
+
+
+class CustomWordScorer:
+    """Satisfies kws_app.inference.pipeline.Scorer, so `pipeline.set_scorer()` makes words live."""
+
+    def __init__(self, model: EmbeddingModel, words: Sequence[tuple[str, WordHead]]) -> None:
+        self.base = model
+        self.word_names = tuple(name for name, _ in words)
+        overlap = {name.casefold() for name in self.word_names} & {
+            label.casefold() for label in model.labels
+        }
+        if overlap:
+            raise ValueError(f"custom words clash with the model's labels: {sorted(overlap)}")
+        if words:
+            self._weights = np.stack([head.weights for _, head in words], axis=1)
+            self._bias = np.array([head.bias for _, head in words], dtype=np.float32)
+        else:
+            self._weights = np.zeros((0, 0), dtype=np.float32)
+            self._bias = np.zeros(0, dtype=np.float32)
+        self._labels = tuple(model.labels) + self.word_names
+
+    @property
+    def labels(self) -> tuple[str, ...]:
+        return self._labels
+
+    @property
+    def frontend(self) -> FrontendConfig:
+        return self.base.frontend
+
+    def word_scores(self, embeddings: FloatArray) -> FloatArray:
+        logits = np.asarray(embeddings, dtype=np.float32) @ self._weights + self._bias
+        return (1.0 / (1.0 + np.exp(-np.clip(logits, -60.0, 60.0)))).astype(np.float32)
+
+    def scores_from_outputs(
+        self, probabilities: FloatArray, embeddings: FloatArray | None
+    ) -> FloatArray:
+        """The combined rows from already computed base outputs (benchmarks cache those)."""
+        if not self.word_names:
+            return np.asarray(probabilities, dtype=np.float32)
+        if embeddings is None:
+            raise ValueError("the base model has no embedding output")
+        return combine(probabilities, self.word_scores(embeddings))
+
+    def predict(self, features: FloatArray) -> FloatArray:
+        probabilities, embeddings = self.base.run(features)
+        return self.scores_from_outputs(probabilities, embeddings)
+
+    def run(self, features: FloatArray) -> tuple[FloatArray, FloatArray | None]:
+        probabilities, embeddings = self.base.run(features)
+        return self.scores_from_outputs(probabilities, embeddings), embeddings

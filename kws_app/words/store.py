@@ -1,0 +1,361 @@
+"""WordStore: custom words on disk, one folder per word (layout in docs/custom-words.md).
+
+```
+<root>/manifest.json                {"format": "kws-custom-words", "version": 1}
+<root>/<slug>/word.json             name, sample rate, example and background file names
+<root>/<slug>/examples/NN.wav       the recorded examples, mono 16-bit PCM
+<root>/<slug>/background.wav        optional room recording
+<root>/<slug>/head.json             the learned head, tied to one base model (rebuilt when stale)
+```
+Recordings are the source of truth and the head is a cache: a model change retrains every head
+from the stored examples. A word folder is written under a temporary name and renamed into place,
+so a crash or a refused import never leaves half a word behind.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import re
+import shutil
+import tempfile
+import unicodedata
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+
+from kws_app.words.head import HeadError, WordHead
+from kws_app.words.wavio import WavError, read_wav, write_wav
+
+logger = logging.getLogger(__name__)
+
+FloatArray = npt.NDArray[np.float32]
+
+STORE_FORMAT = "kws-custom-words"
+WORD_FORMAT = "kws-custom-word"
+STORE_VERSION = 1
+MANIFEST_NAME = "manifest.json"
+WORD_FILE = "word.json"
+HEAD_FILE = "head.json"
+BACKGROUND_FILE = "background.wav"
+EXAMPLES_DIR = "examples"
+TEMP_PREFIX = ".tmp-"
+
+MIN_EXAMPLES = 5
+MAX_EXAMPLES = 50
+MAX_EXAMPLE_SECONDS = 3.0
+MAX_BACKGROUND_SECONDS = 120.0
+MAX_NAME_LENGTH = 32
+MAX_JSON_BYTES = 64 * 1024
+_NAME_PATTERN = re.compile(r"^[^\W_](?:[\w' -]*[^\W_])?$")
+_SLUG_HASH_CHARS = 8
+
+
+class WordStoreError(ValueError):
+    """A request the store refuses or a file it cannot use; str() is a one-line message."""
+
+
+def normalise_name(name: str) -> str:
+    """The canonical spelling of a word name, or WordStoreError saying what is wrong with it.
+
+    Names become labels, folder names and menu entries, so they are short, printable words:
+    letters and digits (any script), inner spaces, hyphens, apostrophes and underscores. A leading
+    underscore would hide the word (such labels are never reported), so names start with a letter
+    or digit.
+    """
+    if not isinstance(name, str):
+        raise WordStoreError("a word name must be text")
+    text = " ".join(unicodedata.normalize("NFC", name).split())
+    if not text:
+        raise WordStoreError("a word name cannot be empty")
+    if len(text) > MAX_NAME_LENGTH:
+        raise WordStoreError(f"a word name has at most {MAX_NAME_LENGTH} characters")
+    if not _NAME_PATTERN.match(text):
+        raise WordStoreError(
+            f"{text!r} is not a valid word name: use letters, digits, spaces, hyphens and "
+            "apostrophes, starting and ending with a letter or digit"
+        )
+    return text
+
+
+def _slug(name: str) -> str:
+    ascii_part = re.sub(r"[^a-z0-9]+", "-", name.casefold()).strip("-")[:MAX_NAME_LENGTH] or "word"
+    digest = hashlib.sha256(name.casefold().encode("utf-8")).hexdigest()[:_SLUG_HASH_CHARS]
+    return f"{ascii_part}-{digest}"
+
+
+def read_json_file(path: Path, what: str) -> dict:
+    try:
+        if path.stat().st_size > MAX_JSON_BYTES:
+            raise WordStoreError(f"{what} is too large")
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as error:
+        raise WordStoreError(f"{what} is missing") from error
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as error:
+        raise WordStoreError(f"{what} is unreadable: {error}") from error
+    if not isinstance(data, dict):
+        raise WordStoreError(f"{what} must be a JSON object")
+    return data
+
+
+def _write_json_atomic(path: Path, data: dict | str) -> None:
+    text = data if isinstance(data, str) else json.dumps(data, indent=1, ensure_ascii=False)
+    temporary = path.with_name(f"{TEMP_PREFIX}{path.name}")
+    temporary.write_text(text, encoding="utf-8")
+    os.replace(temporary, path)
+
+
+@dataclass(frozen=True)
+class WordRecord:
+    """A word's description (word.json), validated; file names are relative to its folder."""
+
+    name: str
+    sample_rate: int
+    examples: tuple[str, ...]
+    background: str | None
+    created: str
+
+    def to_dict(self) -> dict:
+        return {
+            "format": WORD_FORMAT,
+            "version": STORE_VERSION,
+            "name": self.name,
+            "sample_rate": self.sample_rate,
+            "examples": list(self.examples),
+            "background": self.background,
+            "created": self.created,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict, what: str) -> WordRecord:
+        """Validates untrusted JSON; file names must be the canonical ones this store writes."""
+        if data.get("format") != WORD_FORMAT:
+            raise WordStoreError(f"{what} is not a kws custom word")
+        if data.get("version") != STORE_VERSION:
+            raise WordStoreError(f"{what} has version {data.get('version')!r}; this app reads 1")
+        try:
+            name = normalise_name(data.get("name"))  # type: ignore[arg-type]
+        except WordStoreError as error:
+            raise WordStoreError(f"{what}: {error}") from error
+        rate = data.get("sample_rate")
+        examples = data.get("examples")
+        background = data.get("background")
+        created = data.get("created", "")
+        if not isinstance(rate, int) or isinstance(rate, bool) or not 8000 <= rate <= 48000:
+            raise WordStoreError(f"{what}: sample_rate must be an integer in 8000-48000")
+        if not isinstance(examples, list) or not MIN_EXAMPLES <= len(examples) <= MAX_EXAMPLES:
+            raise WordStoreError(
+                f"{what}: needs a list of {MIN_EXAMPLES} to {MAX_EXAMPLES} example files"
+            )
+        expected = [example_file_name(index) for index in range(len(examples))]
+        if examples != expected:
+            raise WordStoreError(f"{what}: example files must be named {expected[0]}, ...")
+        if background not in (None, BACKGROUND_FILE):
+            raise WordStoreError(f"{what}: background must be null or {BACKGROUND_FILE!r}")
+        if not isinstance(created, str) or len(created) > 64:
+            raise WordStoreError(f"{what}: created must be a short string")
+        return cls(name, rate, tuple(examples), background, created)
+
+
+def example_file_name(index: int) -> str:
+    return f"{EXAMPLES_DIR}/{index + 1:02d}.wav"
+
+
+@dataclass(frozen=True)
+class StoredWord:
+    record: WordRecord
+    folder: Path
+
+    @property
+    def name(self) -> str:
+        return self.record.name
+
+
+class WordStore:
+    """The user's custom words; `root` defaults to platformdirs' user data folder."""
+
+    def __init__(self, root: Path | None = None) -> None:
+        if root is None:
+            from platformdirs import user_data_dir
+
+            root = Path(user_data_dir("kws", appauthor=False)) / "words"
+        self.root = Path(root)
+
+    def _ensure_root(self) -> None:
+        self.root.mkdir(parents=True, exist_ok=True)
+        manifest = self.root / MANIFEST_NAME
+        if manifest.exists():
+            data = read_json_file(manifest, f"word store manifest {manifest}")
+            if data.get("format") != STORE_FORMAT or data.get("version") != STORE_VERSION:
+                raise WordStoreError(
+                    f"{manifest} is not a version-{STORE_VERSION} kws word store "
+                    "(written by a newer app?)"
+                )
+        else:
+            _write_json_atomic(manifest, {"format": STORE_FORMAT, "version": STORE_VERSION})
+
+    def words(self) -> list[StoredWord]:
+        """Every readable word, oldest first; an unreadable folder is logged and skipped."""
+        found: list[StoredWord] = []
+        if not self.root.is_dir():
+            return found
+        for folder in sorted(self.root.iterdir()):
+            if folder.name.startswith(".") or not folder.is_dir() or folder.is_symlink():
+                continue
+            try:
+                found.append(self._load(folder))
+            except WordStoreError as error:
+                logger.warning("skipping custom word folder %s: %s", folder.name, error)
+        return sorted(found, key=lambda word: (word.record.created, word.name.casefold()))
+
+    def _load(self, folder: Path) -> StoredWord:
+        data = read_json_file(folder / WORD_FILE, f"{folder.name}/{WORD_FILE}")
+        return StoredWord(WordRecord.from_dict(data, f"{folder.name}/{WORD_FILE}"), folder)
+
+    def find(self, name: str) -> StoredWord | None:
+        wanted = normalise_name(name).casefold()
+        return next((w for w in self.words() if w.name.casefold() == wanted), None)
+
+    def get(self, name: str) -> StoredWord:
+        word = self.find(name)
+        if word is None:
+            raise WordStoreError(f"no custom word named {name!r}")
+        return word
+
+    def add(
+        self,
+        name: str,
+        examples: Sequence[npt.ArrayLike],
+        sample_rate: int,
+        background: npt.ArrayLike | None = None,
+        reserved: Sequence[str] = (),
+    ) -> StoredWord:
+        """Store a new word's recordings; `reserved` are labels it may not take (the model's)."""
+        record = self._new_record(name, len(examples), sample_rate, background is not None)
+        self._check_free(record.name, reserved)
+        for index, example in enumerate(examples):
+            samples = np.asarray(example, dtype=np.float32).reshape(-1)
+            if samples.size == 0 or samples.size > MAX_EXAMPLE_SECONDS * sample_rate:
+                raise WordStoreError(
+                    f"example {index + 1} must hold 0-{MAX_EXAMPLE_SECONDS:g} s of audio"
+                )
+        if background is not None:
+            samples = np.asarray(background, dtype=np.float32).reshape(-1)
+            if samples.size == 0 or samples.size > MAX_BACKGROUND_SECONDS * sample_rate:
+                raise WordStoreError(
+                    f"the background must hold 0-{MAX_BACKGROUND_SECONDS:g} s of audio"
+                )
+
+        def write(staging: Path) -> None:
+            (staging / EXAMPLES_DIR).mkdir()
+            for file_name, example in zip(record.examples, examples, strict=True):
+                write_wav(staging / file_name, example, sample_rate)
+            if background is not None:
+                write_wav(staging / BACKGROUND_FILE, background, sample_rate)
+            _write_json_atomic(staging / WORD_FILE, record.to_dict())
+
+        return self.install(record.name, write, reserved)
+
+    def _new_record(
+        self, name: str, count: int, sample_rate: int, has_background: bool
+    ) -> WordRecord:
+        canonical = normalise_name(name)
+        if not MIN_EXAMPLES <= count <= MAX_EXAMPLES:
+            raise WordStoreError(
+                f"a word needs {MIN_EXAMPLES} to {MAX_EXAMPLES} examples, got {count}"
+            )
+        return WordRecord(
+            name=canonical,
+            sample_rate=sample_rate,
+            examples=tuple(example_file_name(index) for index in range(count)),
+            background=BACKGROUND_FILE if has_background else None,
+            created=datetime.now(UTC).isoformat(timespec="microseconds"),
+        )
+
+    def _check_free(self, name: str, reserved: Sequence[str]) -> None:
+        if name.casefold() in {label.casefold() for label in reserved}:
+            raise WordStoreError(f"{name!r} is already a word of the model")
+        if self.find(name) is not None:
+            raise WordStoreError(f"a custom word named {name!r} already exists")
+
+    def install(self, name: str, write, reserved: Sequence[str] = ()) -> StoredWord:  # type: ignore[no-untyped-def]
+        """Run `write(staging_folder)` and move the folder into place only if it succeeds."""
+        self._ensure_root()
+        canonical = normalise_name(name)
+        self._check_free(canonical, reserved)
+        staging = Path(tempfile.mkdtemp(prefix=TEMP_PREFIX, dir=self.root))
+        try:
+            write(staging)
+            word = self._load(staging)
+            if word.name != canonical:
+                raise WordStoreError(f"word folder holds {word.name!r}, expected {canonical!r}")
+            final = self.root / _slug(canonical)
+            if final.exists():
+                raise WordStoreError(f"a custom word named {canonical!r} already exists")
+            os.replace(staging, final)
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
+        logger.info("stored custom word %r in %s", canonical, final)
+        return StoredWord(word.record, final)
+
+    def remove(self, name: str) -> None:
+        word = self.get(name)
+        # Rename first so a half-deleted folder can never be read as a word.
+        doomed = self.root / f"{TEMP_PREFIX}removed-{word.folder.name}"
+        os.replace(word.folder, doomed)
+        shutil.rmtree(doomed, ignore_errors=True)
+        logger.info("removed custom word %r", word.name)
+
+    def rename(self, old: str, new: str, reserved: Sequence[str] = ()) -> StoredWord:
+        word = self.get(old)
+        canonical = normalise_name(new)
+        if canonical.casefold() != word.name.casefold():
+            self._check_free(canonical, reserved)
+        record = WordRecord(
+            canonical,
+            word.record.sample_rate,
+            word.record.examples,
+            word.record.background,
+            word.record.created,
+        )
+        _write_json_atomic(word.folder / WORD_FILE, record.to_dict())
+        return StoredWord(record, word.folder)
+
+    def examples(self, word: StoredWord) -> list[tuple[FloatArray, int]]:
+        try:
+            return [
+                read_wav(word.folder / name, MAX_EXAMPLE_SECONDS) for name in word.record.examples
+            ]
+        except WavError as error:
+            raise WordStoreError(f"custom word {word.name!r}: {error}") from error
+
+    def background(self, word: StoredWord) -> tuple[FloatArray, int] | None:
+        if word.record.background is None:
+            return None
+        try:
+            return read_wav(word.folder / word.record.background, MAX_BACKGROUND_SECONDS)
+        except WavError as error:
+            raise WordStoreError(f"custom word {word.name!r}: {error}") from error
+
+    def head(self, word: StoredWord) -> WordHead | None:
+        """The stored head, or None when there is none or it is unreadable (it gets retrained)."""
+        path = word.folder / HEAD_FILE
+        if not path.exists():
+            return None
+        try:
+            if path.stat().st_size > MAX_JSON_BYTES * 4:
+                raise HeadError("head file is too large")
+            return WordHead.from_json(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, HeadError) as error:
+            logger.warning("custom word %r: ignoring its head (%s)", word.name, error)
+            return None
+
+    def save_head(self, word: StoredWord, head: WordHead) -> None:
+        _write_json_atomic(word.folder / HEAD_FILE, head.to_json())

@@ -1,0 +1,406 @@
+"""Turns stored recordings into heads: augmentation, embeddings, negatives, and retraining.
+
+A head is only valid for the base model whose embedding it was fitted on, so every head records the
+model's identity (the SHA-256 of the model file, which holds its labels and front end too); when
+the app loads another model, stale heads are retrained from the stored recordings in seconds.
+
+Negatives teach each head what is NOT the word: digital silence and generated noise, the user's
+room recording, the other custom words, time-reversed copies of the word's own examples (same
+voice and spectrum, wrong order), and, when one matches the model, the shipped negative embeddings
+(assets/words-negatives.npz: training-split clips of non-command words, command words, silence and
+background noise; made by bench/words_negatives.py). Shipped negatives of a word with the same name
+as the new word are left out, so teaching the app "marvin" does not fight its own examples.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import math
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+from scipy.signal import resample_poly
+
+from kws_app.config import FrontendConfig
+from kws_app.dsp.frontend import FeatureExtractor, fit_clip
+from kws_app.words.head import HeadConfig, WordHead, train_head
+from kws_app.words.scorer import CustomWordScorer, EmbeddingModel
+from kws_app.words.store import StoredWord, WordStore, WordStoreError
+
+logger = logging.getLogger(__name__)
+
+FloatArray = npt.NDArray[np.float32]
+
+NEGATIVES_FILE_NAME = "words-negatives.npz"
+NEGATIVES_FORMAT = "kws-words-negatives-1"
+MAX_SHIPPED_NEGATIVES = 20000
+ENERGY_FRAME_MS = 10
+ENERGY_FLOOR = 1e-10
+WORD_BELOW_PEAK_DB = 25.0
+MS_PER_SECOND = 1000
+
+
+class TrainingError(ValueError):
+    """Training cannot proceed; str() is a one-line message for the user."""
+
+
+@dataclass(frozen=True)
+class TrainerConfig:
+    variants_per_example: int = 16
+    reversed_variants_per_example: int = 2
+    other_word_variants_per_example: int = 2
+    gain_db_range: float = 6.0
+    noise_snr_db: tuple[float, float] = (5.0, 25.0)
+    noisy_fraction: float = 0.5
+    # Generated negatives: noise colours at these RMS levels, one second each.
+    noise_levels_dbfs: tuple[float, ...] = (-70.0, -55.0, -40.0, -25.0)
+    noise_clips_per_level: int = 3
+    background_clips: int = 40
+    seed: int = 1234
+    head: HeadConfig = HeadConfig()
+
+
+def model_id_of(path: Path) -> str:
+    """Identity of a model file: the SHA-256 of its bytes (labels and front end included)."""
+    digest = hashlib.sha256()
+    with path.open("rb") as file:
+        for chunk in iter(lambda: file.read(1 << 20), b""):
+            digest.update(chunk)
+    return f"sha256:{digest.hexdigest()}"
+
+
+def to_rate(samples: npt.ArrayLike, rate: int, target_rate: int) -> FloatArray:
+    values = np.asarray(samples, dtype=np.float32).reshape(-1)
+    if rate == target_rate:
+        return values
+    divisor = math.gcd(int(rate), int(target_rate))
+    return resample_poly(values, target_rate // divisor, rate // divisor).astype(np.float32)
+
+
+def _rms_db(samples: FloatArray) -> float:
+    return 10.0 * math.log10(float(np.mean(np.square(samples, dtype=np.float64))) + ENERGY_FLOOR)
+
+
+def word_span(samples: FloatArray, sample_rate: int) -> tuple[int, int]:
+    """(start, end) samples of the loud part: frames within WORD_BELOW_PEAK_DB of the peak."""
+    frame = max(1, sample_rate * ENERGY_FRAME_MS // MS_PER_SECOND)
+    count = samples.shape[0] // frame
+    if count == 0:
+        return 0, samples.shape[0]
+    power = np.mean(np.square(samples[: count * frame].reshape(count, frame)), axis=1)
+    level = 10.0 * np.log10(power + ENERGY_FLOOR)
+    loud = np.flatnonzero(level >= level.max() - WORD_BELOW_PEAK_DB)
+    return int(loud[0] * frame), int((loud[-1] + 1) * frame)
+
+
+class Augmenter:
+    """Windows of one clip length around the spoken part, shifted, scaled and noised."""
+
+    def __init__(self, frontend: FrontendConfig, config: TrainerConfig, rng: np.random.Generator):
+        self.frontend = frontend
+        self.config = config
+        self.rng = rng
+
+    def window(self, samples: FloatArray, centre: int, floor_rms: float) -> FloatArray:
+        clip = self.frontend.clip_samples
+        start = centre - clip // 2
+        padded = np.zeros(clip, dtype=np.float32)
+        source_start, source_end = max(0, start), min(samples.shape[0], start + clip)
+        if source_end > source_start:
+            padded[source_start - start : source_end - start] = samples[source_start:source_end]
+        # Fill what lies outside the recording with noise at the recording's own floor, so the
+        # head never learns "digital silence at the edges" as part of the word.
+        outside = np.ones(clip, dtype=bool)
+        outside[max(0, source_start - start) : max(0, source_end - start)] = False
+        padded[outside] = self.rng.normal(0.0, floor_rms, int(outside.sum())).astype(np.float32)
+        return padded
+
+    def variants(
+        self, samples: FloatArray, count: int, noises: Sequence[FloatArray]
+    ) -> list[FloatArray]:
+        rate = self.frontend.sample_rate
+        clip = self.frontend.clip_samples
+        start, end = word_span(samples, rate)
+        centre = (start + end) // 2
+        slack = max(0, (clip - (end - start)) // 2)
+        frame = max(1, rate * ENERGY_FRAME_MS // MS_PER_SECOND)
+        quiet = np.sort(
+            np.mean(np.square(samples[: samples.shape[0] // frame * frame].reshape(-1, frame)), 1)
+        )
+        floor_rms = float(np.sqrt(quiet[: max(1, quiet.size // 10)].mean())) if quiet.size else 0.0
+        out: list[FloatArray] = []
+        for index in range(count):
+            shift = 0 if index == 0 else int(self.rng.integers(-slack, slack + 1))
+            clip_samples = self.window(samples, centre + shift, floor_rms)
+            if index > 0:
+                gain_db = self.rng.uniform(-self.config.gain_db_range, self.config.gain_db_range)
+                clip_samples = clip_samples * np.float32(10.0 ** (gain_db / 20.0))
+                if noises and self.rng.random() < self.config.noisy_fraction:
+                    clip_samples = self.mix(clip_samples, noises)
+            out.append(clip_samples.astype(np.float32))
+        return out
+
+    def mix(self, clip_samples: FloatArray, noises: Sequence[FloatArray]) -> FloatArray:
+        noise = self.crop(noises[int(self.rng.integers(len(noises)))])
+        snr_db = self.rng.uniform(*self.config.noise_snr_db)
+        noise_db = _rms_db(noise)
+        if noise_db <= 10.0 * math.log10(ENERGY_FLOOR) + 1.0:
+            return clip_samples
+        gain = 10.0 ** ((_rms_db(clip_samples) - snr_db - noise_db) / 20.0)
+        return (clip_samples + np.float32(gain) * noise).astype(np.float32)
+
+    def crop(self, noise: FloatArray) -> FloatArray:
+        clip = self.frontend.clip_samples
+        if noise.shape[0] <= clip:
+            return fit_clip(noise, self.frontend)
+        start = int(self.rng.integers(0, noise.shape[0] - clip))
+        return noise[start : start + clip]
+
+
+def generated_noise(colour: str, samples: int, rng: np.random.Generator) -> FloatArray:
+    """White, pink (1/f) or brown (1/f^2) noise with unit RMS, shaped in the frequency domain."""
+    spectrum = np.fft.rfft(rng.standard_normal(samples))
+    frequencies = np.arange(spectrum.shape[0], dtype=np.float64)
+    frequencies[0] = 1.0
+    exponent = {"white": 0.0, "pink": 0.5, "brown": 1.0}[colour]
+    noise = np.fft.irfft(spectrum / frequencies**exponent, n=samples)
+    return (noise / (np.sqrt(np.mean(noise**2)) + ENERGY_FLOOR)).astype(np.float32)
+
+
+@dataclass(frozen=True)
+class ShippedNegatives:
+    embeddings: FloatArray
+    labels: tuple[str, ...]  # one per row
+
+    def excluding(self, name: str) -> FloatArray:
+        unwanted = name.casefold()
+        keep = np.array([label.casefold() != unwanted for label in self.labels], dtype=bool)
+        return self.embeddings[keep]
+
+
+def load_shipped_negatives(path: Path, model_id: str, size: int) -> ShippedNegatives | None:
+    """The negatives file if it was made with this very model, else None (it is then skipped)."""
+    if not path.is_file():
+        return None
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            if str(data["format"]) != NEGATIVES_FORMAT or str(data["model_id"]) != model_id:
+                logger.info("%s was made for another model; not using it", path.name)
+                return None
+            embeddings = np.asarray(data["embeddings"], dtype=np.float32)
+            label_index = np.asarray(data["label_index"])
+            label_names = [str(name) for name in data["label_names"]]
+    except (OSError, KeyError, ValueError) as error:
+        logger.warning("cannot read %s: %s", path, error)
+        return None
+    if (
+        embeddings.ndim != 2
+        or embeddings.shape[1] != size
+        or not 0 < embeddings.shape[0] <= MAX_SHIPPED_NEGATIVES
+        or label_index.shape != (embeddings.shape[0],)
+        or label_index.min() < 0
+        or label_index.max() >= len(label_names)
+        or not np.all(np.isfinite(embeddings))
+    ):
+        logger.warning("%s has inconsistent shapes; not using it", path.name)
+        return None
+    labels = tuple(label_names[int(index)] for index in label_index)
+    return ShippedNegatives(embeddings, labels)
+
+
+@dataclass
+class _WordAudio:
+    name: str
+    examples: list[FloatArray]
+    background: FloatArray | None
+
+
+class WordTrainer:
+    """Fits heads for a base model; keeps its embedding of the fixed negatives between words."""
+
+    def __init__(
+        self,
+        model: EmbeddingModel,
+        model_path: Path,
+        negatives_path: Path | None = None,
+        config: TrainerConfig | None = None,
+    ) -> None:
+        self.model = model
+        self.config = config or TrainerConfig()
+        self.model_id = model_id_of(model_path)
+        self.frontend = model.frontend
+        self._extractor = FeatureExtractor(self.frontend)
+        probe_probabilities, probe = model.run(
+            np.zeros((1, *self.frontend.input_shape), dtype=np.float32)
+        )
+        if probe is None:
+            raise TrainingError(
+                "this model has no 'embedding' output, so it cannot learn custom words"
+            )
+        self.embedding_size = int(probe.shape[1])
+        if negatives_path is None:
+            from kws_app.paths import assets_dir
+
+            negatives_path = assets_dir() / NEGATIVES_FILE_NAME
+        self.shipped = load_shipped_negatives(negatives_path, self.model_id, self.embedding_size)
+        self._generated: FloatArray | None = None
+
+    def embed(self, clips: Sequence[FloatArray]) -> FloatArray:
+        if not clips:
+            return np.zeros((0, self.embedding_size), dtype=np.float32)
+        features = np.stack([self._extractor.compute(fit_clip(c, self.frontend)) for c in clips])
+        outputs: list[FloatArray] = []
+        batch = 128
+        for start in range(0, features.shape[0], batch):
+            embedding = self.model.run(features[start : start + batch])[1]
+            assert embedding is not None
+            outputs.append(np.asarray(embedding, dtype=np.float32))
+        return np.concatenate(outputs)
+
+    def _generated_negatives(self) -> FloatArray:
+        if self._generated is None:
+            rng = np.random.default_rng(self.config.seed)
+            clip = self.frontend.clip_samples
+            clips = [np.zeros(clip, dtype=np.float32)]
+            for colour in ("white", "pink", "brown"):
+                for level_db in self.config.noise_levels_dbfs:
+                    for _ in range(self.config.noise_clips_per_level):
+                        noise = generated_noise(colour, clip, rng)
+                        clips.append(noise * np.float32(10.0 ** (level_db / 20.0)))
+            self._generated = self.embed(clips)
+        return self._generated
+
+    def _audio(self, store: WordStore, word: StoredWord) -> _WordAudio:
+        rate = self.frontend.sample_rate
+        examples = [to_rate(samples, r, rate) for samples, r in store.examples(word)]
+        background = store.background(word)
+        return _WordAudio(
+            word.name, examples, to_rate(*background, rate) if background is not None else None
+        )
+
+    def _train(self, word: _WordAudio, others: Sequence[_WordAudio]) -> WordHead:
+        config = self.config
+        rng = np.random.default_rng(config.seed)
+        augmenter = Augmenter(self.frontend, config, rng)
+        noises: list[FloatArray] = []
+        if word.background is not None:
+            noises.append(word.background)
+        clip = self.frontend.clip_samples
+        noises.extend(generated_noise(c, clip * 2, rng) for c in ("white", "pink", "brown"))
+
+        positives = [
+            self.embed(augmenter.variants(example, config.variants_per_example, noises))
+            for example in word.examples
+        ]
+        negative_clips: list[FloatArray] = []
+        for example in word.examples:
+            negative_clips += augmenter.variants(
+                example[::-1].copy(), config.reversed_variants_per_example, noises
+            )
+        for other in others:
+            for example in other.examples:
+                negative_clips += augmenter.variants(
+                    example, config.other_word_variants_per_example, noises
+                )
+        if word.background is not None:
+            for _ in range(config.background_clips):
+                gain = np.float32(10.0 ** (rng.uniform(-12.0, 6.0) / 20.0))
+                negative_clips.append(augmenter.crop(word.background) * gain)
+        negatives = [self._generated_negatives(), self.embed(negative_clips)]
+        if self.shipped is not None:
+            negatives.append(self.shipped.excluding(word.name))
+        head = train_head(positives, np.concatenate(negatives), self.model_id, config.head)
+        logger.info("trained custom word %r: %s", word.name, head.details)
+        return head
+
+    def train_words(
+        self, store: WordStore, retrain_all: bool = False
+    ) -> list[tuple[str, WordHead]]:
+        """Heads for every stored word, retraining those that are missing, stale or all of them."""
+        words = store.words()
+        heads: dict[str, WordHead] = {}
+        stale: list[StoredWord] = []
+        for word in words:
+            head = None if retrain_all else store.head(word)
+            if (
+                head is None
+                or head.model_id != self.model_id
+                or head.embedding_size != self.embedding_size
+            ):
+                stale.append(word)
+            else:
+                heads[word.name] = head
+        if stale:
+            started = time.perf_counter()
+            audio = {word.name: self._audio(store, word) for word in words}
+            for word in stale:
+                others = [a for name, a in audio.items() if name != word.name]
+                head = self._train(audio[word.name], others)
+                store.save_head(word, head)
+                heads[word.name] = head
+            logger.info(
+                "trained %d custom word(s) in %.1f s", len(stale), time.perf_counter() - started
+            )
+        return [(word.name, heads[word.name]) for word in words]
+
+    def learn(
+        self,
+        store: WordStore,
+        name: str,
+        examples: Sequence[npt.ArrayLike],
+        sample_rate: int,
+        background: npt.ArrayLike | None = None,
+    ) -> list[tuple[str, WordHead]]:
+        """Store a new word and retrain the vocabulary; on failure the new word is removed."""
+        word = store.add(name, examples, sample_rate, background, reserved=self.model.labels)
+        try:
+            return self.train_words(store, retrain_all=True)
+        except BaseException:
+            store.remove(word.name)
+            raise
+
+    def scorer(self, heads: Sequence[tuple[str, WordHead]]) -> CustomWordScorer:
+        return CustomWordScorer(self.model, heads)
+
+
+def scorer_for_store(
+    model: EmbeddingModel, model_path: Path, store: WordStore
+) -> CustomWordScorer | None:
+    """The model with the store's words, retraining stale heads; None when there are no words."""
+    if not store.words():
+        return None
+    trainer = WordTrainer(model, model_path)
+    heads = trainer.train_words(store)
+    if not heads:
+        return None
+    return trainer.scorer(heads)
+
+
+__all__ = [
+    "TrainerConfig",
+    "TrainingError",
+    "WordStoreError",
+    "WordTrainer",
+    "model_id_of",
+    "scorer_for_store",
+    "with_custom_words",
+]
+
+
+def with_custom_words(model, store: WordStore | None = None):  # type: ignore[no-untyped-def]
+    """The model wrapped with the store's custom words, or the model itself when there are none.
+
+    A broken store or a model without an embedding must not stop the app from listening with its
+    own words, so those problems are logged and the base model is returned.
+    """
+    try:
+        scorer = scorer_for_store(model, Path(model.path), store or WordStore())
+    except (WordStoreError, TrainingError, OSError) as error:
+        logger.warning("custom words are not used: %s", error)
+        return model
+    return scorer if scorer is not None else model

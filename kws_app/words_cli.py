@@ -1,0 +1,182 @@
+"""`kws-app words ...`: add, list, remove, rename, export and import custom words.
+
+The same store, trainer and archive code as the window's "Add word..." dialog, so a word added here
+shows up in the app and the other way round. User mistakes end with one line on stderr and exit
+code 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from kws_app.audio.files import AudioFileError, read_audio
+from kws_app.config import ConfigError
+from kws_app.inference.model import ModelError
+from kws_app.paths import default_model_path
+from kws_app.words.archive import ArchiveError, export_words, import_words
+from kws_app.words.store import MIN_EXAMPLES, WordStore, WordStoreError
+from kws_app.words.trainer import TrainingError, WordTrainer, model_id_of
+
+logger = logging.getLogger(__name__)
+
+EXIT_USER_ERROR = 2
+AUDIO_SUFFIXES = frozenset({".wav", ".flac", ".ogg"})
+USER_ERRORS = (WordStoreError, ArchiveError, ModelError, AudioFileError, TrainingError, ConfigError)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="kws-app words", description="Teach the app your own words from a few recordings."
+    )
+    parser.add_argument(
+        "--store", type=Path, default=None, help="word store folder (default: user data folder)"
+    )
+    parser.add_argument(
+        "--model",
+        type=Path,
+        default=None,
+        help=f"base ONNX model (default: the bundled {default_model_path().name})",
+    )
+    parser.add_argument("--verbose", "-v", action="store_true", help="log what happens")
+    commands = parser.add_subparsers(dest="command", required=True)
+    add = commands.add_parser("add", help="learn a word from a folder of recordings")
+    add.add_argument("name")
+    add.add_argument(
+        "--from-wav-dir",
+        type=Path,
+        required=True,
+        help=f"folder of at least {MIN_EXAMPLES} short recordings of the word (WAV, FLAC, OGG)",
+    )
+    add.add_argument("--background", type=Path, help="optional recording of the room, 10 s+")
+    commands.add_parser("list", help="list the custom words")
+    remove = commands.add_parser("remove", help="forget a word")
+    remove.add_argument("name")
+    rename = commands.add_parser("rename", help="rename a word")
+    rename.add_argument("old")
+    rename.add_argument("new")
+    export = commands.add_parser("export", help="write words to one file")
+    export.add_argument("names", nargs="*", help="words to export (default: all)")
+    export.add_argument("--out", type=Path, required=True, help="output file (.kwswords)")
+    imported = commands.add_parser("import", help="add the words of a word file")
+    imported.add_argument("file", type=Path)
+    return parser
+
+
+def _load_model(path: Path | None):  # type: ignore[no-untyped-def]
+    from kws_app.inference.model import OnnxModel
+
+    return OnnxModel(path or default_model_path(), prefer_gpu=False)
+
+
+def _trainer(args: argparse.Namespace) -> WordTrainer:
+    model = _load_model(args.model)
+    return WordTrainer(model, model.path)
+
+
+def _read_examples(folder: Path, rate: int) -> list:  # type: ignore[type-arg]
+    from kws_app.words.trainer import to_rate
+
+    if not folder.is_dir():
+        raise WordStoreError(f"not a folder: {folder}")
+    files = sorted(p for p in folder.iterdir() if p.suffix.lower() in AUDIO_SUFFIXES)
+    if len(files) < MIN_EXAMPLES:
+        raise WordStoreError(
+            f"{folder} holds {len(files)} recordings; a word needs at least {MIN_EXAMPLES}"
+        )
+    return [to_rate(*read_audio(path), rate) for path in files]
+
+
+def run_add(args: argparse.Namespace, store: WordStore) -> int:
+    from kws_app.words.trainer import to_rate
+
+    trainer = _trainer(args)
+    rate = trainer.frontend.sample_rate
+    examples = _read_examples(args.from_wav_dir, rate)
+    background = to_rate(*read_audio(args.background), rate) if args.background else None
+    heads = trainer.learn(store, args.name, examples, rate, background)
+    print(f"added {args.name!r} from {len(examples)} recordings; words: " + _names(heads))
+    return 0
+
+
+def _names(heads: Sequence[tuple[str, object]]) -> str:
+    return ", ".join(name for name, _ in heads) or "(none)"
+
+
+def run_list(args: argparse.Namespace, store: WordStore) -> int:
+    words = store.words()
+    if not words:
+        print("no custom words")
+        return 0
+    model_path = args.model or default_model_path()
+    model_id = model_id_of(model_path) if model_path.is_file() else None
+    for word in words:
+        head = store.head(word)
+        if head is None:
+            state = "not trained"
+        elif model_id is not None and head.model_id != model_id:
+            state = "trained for another model (retrains on next use)"
+        else:
+            state = "trained"
+        background = ", background" if word.record.background else ""
+        print(f"{word.name}\t{len(word.record.examples)} examples{background}\t{state}")
+    return 0
+
+
+def run_import(args: argparse.Namespace, store: WordStore) -> int:
+    trainer = _trainer(args)
+    installed = import_words(store, args.file, reserved=trainer.model.labels)
+    try:
+        heads = trainer.train_words(store, retrain_all=True)
+    except BaseException:
+        for word in installed:
+            store.remove(word.name)
+        raise
+    print(f"imported {', '.join(w.name for w in installed)}; words: {_names(heads)}")
+    return 0
+
+
+def dispatch(args: argparse.Namespace) -> int:
+    store = WordStore(args.store)
+    if args.command == "add":
+        return run_add(args, store)
+    if args.command == "list":
+        return run_list(args, store)
+    if args.command == "remove":
+        store.remove(args.name)
+        print(f"removed {args.name!r}")
+        return 0
+    if args.command == "rename":
+        model_path = args.model or default_model_path()
+        reserved = _load_model(model_path).labels if model_path.is_file() else ()
+        word = store.rename(args.old, args.new, reserved=reserved)
+        print(f"renamed {args.old!r} to {word.name!r}")
+        return 0
+    if args.command == "export":
+        names = export_words(store, list(args.names), args.out)
+        print(f"exported {', '.join(names)} to {args.out}")
+        return 0
+    if args.command == "import":
+        return run_import(args, store)
+    raise AssertionError(args.command)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(list(sys.argv[1:] if argv is None else argv))
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        return dispatch(args)
+    except USER_ERRORS as error:
+        print(f"kws-app words: error: {error}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    except OSError as error:
+        print(f"kws-app words: error: {error}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    except KeyboardInterrupt:
+        return 1

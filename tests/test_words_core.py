@@ -1,0 +1,159 @@
+"""Custom words end to end on tone models: learn, detect, forget, persist, retrain."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from model_factory import tone_model
+from words_helpers import (
+    HUM_HZ,
+    LOW_HZ,
+    OTHER_HZ,
+    RATE,
+    WHISTLE_HZ,
+    detected_labels,
+    examples,
+    stream,
+)
+
+from kws_app.inference.model import OnnxModel
+from kws_app.inference.pipeline import StreamingPipeline, replay
+from kws_app.words.head import HeadError, WordHead
+from kws_app.words.scorer import CustomWordScorer, combine
+from kws_app.words.store import WordStore, WordStoreError, normalise_name
+from kws_app.words.trainer import TrainingError, WordTrainer, with_custom_words
+
+
+@pytest.fixture
+def model(tone_model_path: Path) -> OnnxModel:
+    return OnnxModel(tone_model_path, prefer_gpu=False)
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> WordStore:
+    return WordStore(tmp_path / "words")
+
+
+def test_learned_word_is_detected_and_others_are_not(model: OnnxModel, store: WordStore) -> None:
+    trainer = WordTrainer(model, model.path)
+    heads = trainer.learn(store, "whistle", examples(WHISTLE_HZ), RATE)
+    scorer = trainer.scorer(heads)
+    assert scorer.labels == (*model.labels, "whistle")
+    # The new word fires on its sound, base words still fire on theirs, and a sound the user
+    # never taught (3 kHz) fires nothing.
+    assert detected_labels(scorer, stream(WHISTLE_HZ, LOW_HZ, OTHER_HZ, WHISTLE_HZ)) == [
+        "whistle",
+        "low",
+        "whistle",
+    ]
+    assert detected_labels(model, stream(WHISTLE_HZ)) == []
+
+
+def test_two_words_are_told_apart(model: OnnxModel, store: WordStore) -> None:
+    trainer = WordTrainer(model, model.path)
+    trainer.learn(store, "whistle", examples(WHISTLE_HZ), RATE)
+    heads = trainer.learn(store, "hum", examples(HUM_HZ, seed=3), RATE)
+    assert [name for name, _ in heads] == ["whistle", "hum"]
+    labels = detected_labels(trainer.scorer(heads), stream(HUM_HZ, WHISTLE_HZ))
+    assert labels == ["hum", "whistle"]
+
+
+def test_removed_word_is_no_longer_detected(model: OnnxModel, store: WordStore) -> None:
+    WordTrainer(model, model.path).learn(store, "whistle", examples(WHISTLE_HZ), RATE)
+    assert detected_labels(with_custom_words(model, store), stream(WHISTLE_HZ)) == ["whistle"]
+    store.remove("whistle")
+    assert store.words() == []
+    assert with_custom_words(model, store) is model
+
+
+def test_set_scorer_makes_a_word_live_in_a_running_pipeline(
+    model: OnnxModel, store: WordStore
+) -> None:
+    pipeline = StreamingPipeline(model, RATE)
+    audio = stream(WHISTLE_HZ, WHISTLE_HZ)
+    half = audio.shape[0] // 2
+    assert replay(pipeline, audio[:half], RATE // 10) == []
+    trainer = WordTrainer(model, model.path)
+    pipeline.set_scorer(trainer.scorer(trainer.learn(store, "whistle", examples(WHISTLE_HZ), RATE)))
+    assert [d.label for d in replay(pipeline, audio[half:], RATE // 10)] == ["whistle"]
+
+
+def test_combined_rows_are_distributions() -> None:
+    base = np.array([[0.7, 0.1, 0.1, 0.1], [0.25, 0.25, 0.25, 0.25]], dtype=np.float32)
+    scores = np.array([[0.0, 0.0], [0.9, 0.3]], dtype=np.float32)
+    rows = combine(base, scores)
+    assert rows.shape == (2, 6)
+    np.testing.assert_allclose(rows.sum(axis=1), 1.0, rtol=1e-6)
+    np.testing.assert_allclose(rows[0, :4], base[0], rtol=1e-6)
+    assert rows[1, 4] == pytest.approx(0.9 * 0.75)
+
+
+def test_a_model_change_retrains_from_the_stored_examples(
+    model: OnnxModel, store: WordStore, tmp_path: Path
+) -> None:
+    WordTrainer(model, model.path).learn(store, "whistle", examples(WHISTLE_HZ), RATE)
+    first = store.head(store.get("whistle"))
+    other_path = tone_model(tmp_path / "other.onnx", metadata={"kws.model_name": "retrained"})
+    other = OnnxModel(other_path, prefer_gpu=False)
+    scorer = with_custom_words(other, store)
+    assert isinstance(scorer, CustomWordScorer)
+    second = store.head(store.get("whistle"))
+    assert first is not None and second is not None and first.model_id != second.model_id
+    assert detected_labels(scorer, stream(WHISTLE_HZ)) == ["whistle"]
+
+
+def test_an_unreadable_head_is_retrained(model: OnnxModel, store: WordStore) -> None:
+    WordTrainer(model, model.path).learn(store, "whistle", examples(WHISTLE_HZ), RATE)
+    word = store.get("whistle")
+    (word.folder / "head.json").write_text("{not json")
+    assert store.head(word) is None
+    assert detected_labels(with_custom_words(model, store), stream(WHISTLE_HZ)) == ["whistle"]
+    assert store.head(word) is not None
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        '{"format": "kws-word-head", "version": 1, "model_id": "x", "embedding_size": 2, '
+        '"weights": [1, 2, 3], "bias": 0}',
+        '{"format": "kws-word-head", "version": 1, "model_id": "x", "embedding_size": 1, '
+        '"weights": ["1"], "bias": 0}',
+        '{"format": "kws-word-head", "version": 1, "model_id": "x", "embedding_size": 1, '
+        '"weights": [1e400], "bias": 0}',
+        '{"format": "kws-word-head", "version": 9}',
+        "[]",
+    ],
+)
+def test_bad_heads_are_refused(text: str) -> None:
+    with pytest.raises(HeadError):
+        WordHead.from_json(text)
+
+
+@pytest.mark.parametrize("name", ["", "   ", "_secret", "../etc", "a/b", "x" * 33, "dot."])
+def test_bad_names_are_refused(name: str) -> None:
+    with pytest.raises(WordStoreError):
+        normalise_name(name)
+
+
+def test_names_are_normalised_and_unique(model: OnnxModel, store: WordStore) -> None:
+    assert normalise_name("  hey   Marvin ") == "hey Marvin"
+    trainer = WordTrainer(model, model.path)
+    with pytest.raises(WordStoreError, match="already a word of the model"):
+        trainer.learn(store, "LOW", examples(WHISTLE_HZ), RATE)
+    with pytest.raises(WordStoreError, match="at least|5 to"):
+        trainer.learn(store, "whistle", examples(WHISTLE_HZ, count=3), RATE)
+    trainer.learn(store, "whistle", examples(WHISTLE_HZ), RATE)
+    with pytest.raises(WordStoreError, match="already exists"):
+        trainer.learn(store, "Whistle", examples(WHISTLE_HZ), RATE)
+    store.rename("whistle", "Pfeife")
+    assert [w.name for w in store.words()] == ["Pfeife"]
+    assert json.loads((store.get("pfeife").folder / "word.json").read_text())["name"] == "Pfeife"
+
+
+def test_a_model_without_embedding_cannot_learn(tmp_path: Path) -> None:
+    path = tone_model(tmp_path / "plain.onnx", with_embedding=False)
+    with pytest.raises(TrainingError, match="embedding"):
+        WordTrainer(OnnxModel(path, prefer_gpu=False), path)
