@@ -515,6 +515,7 @@ def plot_sweep(
     axes.set_xscale("symlog", linthresh=1.0)
     axes.set_xlabel("false accepts per hour")
     axes.set_ylabel("correct % of command words")
+    axes.set_ylim(0.0, PERCENT)
     axes.axvline(1.0, color="grey", linestyle="--", linewidth=0.8)
     axes.set_title(title)
     axes.grid(True, which="both", alpha=0.3)
