@@ -109,6 +109,11 @@ def main() -> None:
     parser.add_argument("--max-fa-per-hour", type=float, default=1.0)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--strides", default=",".join(map(str, CLIP_STRIDES_MS)))
+    parser.add_argument(
+        "--extra-snr-db",
+        default="",
+        help="comma-separated SNRs of further test streams to report the chosen setting on",
+    )
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
 
@@ -162,6 +167,7 @@ def main() -> None:
         print(f"no setting reaches <= {args.max_fa_per_hour:g} false accepts per hour")
     else:
         settings.append(("chosen", best.clip_stride_ms, best.decoder_config()))
+    extra_snrs = [float(v) for v in args.extra_snr_db.split(",") if v.strip()]
     for name, stride, decoder in settings:
         on_commands = _replay(model, commands, stride, decoder)
         on_negatives = _replay(model, negatives, stride, decoder)
@@ -172,6 +178,14 @@ def main() -> None:
             f"{on_negatives.duration_s / 60:.0f} min = "
             f"{on_negatives.false_accepts_per_hour:.2f} per hour"
         )
+        for snr in extra_snrs:
+            tag = f"{snr:g}db_{args.command_minutes:g}min"
+            other = _stream(
+                args.data_dir, args.work_dir / f"test_{tag}", args.command_minutes, snr, False
+            )
+            print(
+                f"  test split, {snr:g} dB SNR: {_replay(model, other, stride, decoder).summary()}"
+            )
 
 
 if __name__ == "__main__":

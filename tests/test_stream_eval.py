@@ -52,7 +52,7 @@ def test_detection_on_an_unknown_word_is_a_false_positive() -> None:
 def test_double_hit_on_one_word_counts_the_second_as_wrong() -> None:
     assert _outcomes((2100, "yes"), (2600, "yes")) == [Outcome.CORRECT, Outcome.WRONG]
     metrics = stream_metrics(WORDS, [Detection(2100, "yes", 1), Detection(2600, "yes", 1)], 10.0)
-    assert (metrics.matched, metrics.correct, metrics.wrong) == (1, 1, 1)
+    assert (metrics.matched, metrics.correct, metrics.wrong, metrics.repeats) == (1, 1, 1, 1)
 
 
 def test_tolerance_edges_are_inclusive() -> None:

@@ -68,6 +68,7 @@ class StreamMetrics:
     wrong: int
     false_positives: int
     duration_s: float
+    repeats: int  # wrong detections that hit a word already matched (TF counts them as wrong)
     latency_median_ms: float | None
     latency_p95_ms: float | None
 
@@ -95,6 +96,7 @@ class StreamMetrics:
             "correct": self.correct,
             "wrong": self.wrong,
             "false_positives": self.false_positives,
+            "repeats": self.repeats,
             "duration_s": round(self.duration_s, 3),
             "matched_percent": round(self.matched_percent, 2),
             "correct_percent": round(self.correct_percent, 2),
@@ -113,7 +115,8 @@ class StreamMetrics:
         return (
             f"{self.command_words} command words in {self.duration_s / 60:.1f} min: "
             f"{self.matched_percent:.1f}% matched, {self.correct_percent:.1f}% correct, "
-            f"{self.wrong_percent:.1f}% wrong, {self.false_positives} false positives "
+            f"{self.wrong_percent:.1f}% wrong ({self.repeats} repeats), "
+            f"{self.false_positives} false positives "
             f"({self.false_accepts_per_hour:.2f} false accepts per hour); "
             f"latency after word end: {latency}"
         )
@@ -166,9 +169,21 @@ def stream_metrics(
         wrong=sum(m.outcome is Outcome.WRONG for m in matches),
         false_positives=sum(m.outcome is Outcome.FALSE_POSITIVE for m in matches),
         duration_s=duration_s,
+        repeats=_repeats(matches),
         latency_median_ms=float(np.median(latencies)) if latencies else None,
         latency_p95_ms=float(np.percentile(latencies, LATENCY_PERCENTILE)) if latencies else None,
     )
+
+
+def _repeats(matches: Sequence[MatchedDetection]) -> int:
+    seen: set[int] = set()
+    repeats = 0
+    for match in matches:
+        if match.word_index is None:
+            continue
+        repeats += match.word_index in seen
+        seen.add(match.word_index)
+    return repeats
 
 
 @dataclass(frozen=True)
