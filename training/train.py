@@ -117,12 +117,49 @@ def prepare_data(config: TrainConfig, frontend: FrontendConfig, progress: bool) 
     return PreparedData(index, splits, noises, skipped, summary)
 
 
-def _lr_factor(step: int, warmup_steps: int, total_steps: int) -> float:
-    """Linear warm-up, then cosine decay to zero."""
-    if step < warmup_steps:
-        return (step + 1) / warmup_steps
-    progress = (step - warmup_steps) / max(1, total_steps - warmup_steps)
-    return 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress)))
+@dataclass
+class Schedule:
+    """Linear warm-up, then cosine decay to zero.
+
+    With a time budget, progress is the larger of steps done and budget used, so on a slow or
+    busy machine the learning rate still reaches zero when the budget ends instead of the run
+    being cut off at a high rate. Training seconds carry over a resume.
+    """
+
+    base_lr: float
+    warmup_steps: int
+    total_steps: int
+    budget_seconds: float
+    step: int = 0
+    elapsed_seconds: float = 0.0
+
+    def progress(self) -> float:
+        by_steps = (self.step - self.warmup_steps) / max(1, self.total_steps - self.warmup_steps)
+        by_time = self.elapsed_seconds / self.budget_seconds if self.budget_seconds else 0.0
+        return min(1.0, max(by_steps, by_time))
+
+    def learning_rate(self) -> float:
+        if self.step < self.warmup_steps:
+            return self.base_lr * (self.step + 1) / self.warmup_steps
+        return self.base_lr * 0.5 * (1.0 + math.cos(math.pi * self.progress()))
+
+    def apply(self, optimizer: torch.optim.Optimizer) -> None:
+        rate = self.learning_rate()
+        for group in optimizer.param_groups:
+            group["lr"] = rate
+
+    @property
+    def finished(self) -> bool:
+        return self.step >= self.total_steps or (
+            self.budget_seconds > 0 and self.elapsed_seconds >= self.budget_seconds
+        )
+
+    def state_dict(self) -> dict[str, float]:
+        return {"step": self.step, "elapsed_seconds": self.elapsed_seconds}
+
+    def load_state_dict(self, state: dict[str, float]) -> None:
+        self.step = int(state["step"])
+        self.elapsed_seconds = float(state["elapsed_seconds"])
 
 
 def _sampling_weights(targets: npt.NDArray[np.int64], power: float) -> npt.NDArray[np.float64]:
@@ -204,8 +241,11 @@ def train(config: TrainConfig, resume: Path | None = None, progress: bool = True
     steps_per_epoch = max(1, len(train_split) // config.batch_size)
     total_steps = steps_per_epoch * config.epochs
     warmup_steps = max(1, int(config.warmup_epochs * steps_per_epoch))
-    scheduler = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda step: _lr_factor(step, warmup_steps, total_steps)
+    scheduler = Schedule(
+        config.learning_rate,
+        warmup_steps,
+        total_steps,
+        config.time_budget_minutes * SECONDS_PER_MINUTE,
     )
     loss_function = nn.CrossEntropyLoss(label_smoothing=config.label_smoothing)
     start_epoch, best_accuracy, best_epoch = 0, -1.0, -1
@@ -220,7 +260,14 @@ def train(config: TrainConfig, resume: Path | None = None, progress: bool = True
         history = list(checkpoint["history"])
         logger.info("resuming at epoch %d (best validation %.4f)", start_epoch + 1, best_accuracy)
 
-    check_features = torch.from_numpy(test_features[:CHECK_CLIPS].copy())
+    # Test clips first; a tiny dataset may have no test (or validation) clips at all.
+    check_features = torch.from_numpy(
+        np.concatenate([test_features[:CHECK_CLIPS], validation_features[:CHECK_CLIPS]])[
+            :CHECK_CLIPS
+        ].copy()
+    )
+    if check_features.shape[0] == 0:
+        check_features = torch.from_numpy(features_of(train_split.waves[:CHECK_CLIPS], extractor))
     weights = _sampling_weights(train_split.targets, config.class_balance_power)
     params = parameter_count(model)
     logger.info("model %s: %d parameters, device %s", config.model_name, params, device)
@@ -243,7 +290,6 @@ def train(config: TrainConfig, resume: Path | None = None, progress: bool = True
             "check_features": check_features,
         }
 
-    budget_seconds = config.time_budget_minutes * SECONDS_PER_MINUTE
     epoch = start_epoch
     try:
         for epoch in range(start_epoch, config.epochs):
@@ -270,14 +316,15 @@ def train(config: TrainConfig, resume: Path | None = None, progress: bool = True
                 }
             )
             logger.info(
-                "epoch %d/%d: loss %.4f, train accuracy %.4f, validation accuracy %.4f%s (%.0f s)",
-                epoch + 1, config.epochs, loss, accuracy, validation.accuracy,
-                " (best)" if improved else "", history[-1]["seconds"],
+                "epoch %d/%d: lr %.2e, loss %.4f, train accuracy %.4f, "
+                "validation accuracy %.4f%s (%.0f s)",
+                epoch + 1, config.epochs, scheduler.learning_rate(), loss, accuracy,
+                validation.accuracy, " (best)" if improved else "", history[-1]["seconds"],
             )  # fmt: skip
             if improved:
                 _save(output / BEST_CHECKPOINT, state(epoch + 1))
             _save(output / LAST_CHECKPOINT, state(epoch + 1))
-            if budget_seconds and time.monotonic() - started > budget_seconds:
+            if scheduler.finished and epoch + 1 < config.epochs:
                 logger.warning(
                     "time budget of %.1f min reached; stopping", config.time_budget_minutes
                 )
@@ -319,7 +366,7 @@ def _train_epoch(
     augmenter: Augmenter,
     extractor: FeatureExtractor,
     optimizer: torch.optim.Optimizer,
-    scheduler: torch.optim.lr_scheduler.LRScheduler,
+    scheduler: Schedule,
     loss_function: nn.Module,
     device: torch.device,
     config: TrainConfig,
@@ -333,7 +380,11 @@ def _train_epoch(
     model.train()
     total_loss, correct, seen = 0.0, 0, 0
     bar = tqdm(range(steps), desc=f"epoch {epoch + 1}/{config.epochs}", disable=not progress)
+    step_started = time.monotonic()
     for step in bar:
+        if scheduler.finished:
+            break  # the time budget ran out mid-epoch; the rate is already zero
+        scheduler.apply(optimizer)
         rows = order[step * config.batch_size : (step + 1) * config.batch_size]
         waves = augmenter.waves(split.waves[rows], rng)
         features = augmenter.features(features_of(waves, extractor), rng)
@@ -344,7 +395,10 @@ def _train_epoch(
         loss = loss_function(logits, targets)
         loss.backward()
         optimizer.step()
-        scheduler.step()
+        scheduler.step += 1
+        now = time.monotonic()
+        scheduler.elapsed_seconds += now - step_started
+        step_started = now
         total_loss += loss.item() * len(rows)
         correct += int((logits.argmax(dim=1) == targets).sum())
         seen += len(rows)
@@ -386,7 +440,11 @@ def add_parser(subparsers: Any) -> None:
     parser.add_argument("--learning-rate", type=float, default=defaults.learning_rate)
     parser.add_argument("--weight-decay", type=float, default=defaults.weight_decay)
     parser.add_argument(
-        "--time-budget-min", type=float, default=0.0, help="stop after the epoch that passes this"
+        "--time-budget-min",
+        type=float,
+        default=0.0,
+        help="training minutes (data loading excluded): the learning rate anneals to reach zero "
+        "by then and training stops after that epoch",
     )
     parser.add_argument("--no-augment", action="store_true", help="train on clean clips only")
     parser.add_argument("--seed", type=int, default=defaults.seed)

@@ -1,0 +1,122 @@
+"""The training loop on a tiny generated dataset: it learns, checkpoints, stops and resumes.
+
+CI must not train a real model: these run a few steps of the smallest network on tones.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from training_helpers import WORD_TONES_HZ, make_dataset
+
+import training.train as train_module
+from kws_app.config import FrontendConfig
+from kws_app.dsp.frontend import FeatureExtractor
+from training.config import AugmentConfig, DataConfig, TrainConfig
+from training.data import TRAINING
+from training.models import build_model
+from training.train import (
+    BEST_CHECKPOINT,
+    CONFUSION_PNG,
+    LAST_CHECKPOINT,
+    METRICS_JSON,
+    TrainingInterrupted,
+    features_of,
+    prepare_data,
+    resolve_device,
+    train,
+)
+
+FAST_MODEL = "tcresnet"
+
+
+def tiny_config(data_dir: Path, output_dir: Path, epochs: int = 1) -> TrainConfig:
+    return TrainConfig(
+        model_name=FAST_MODEL,
+        epochs=epochs,
+        batch_size=8,
+        learning_rate=1e-2,
+        warmup_epochs=0.1,
+        device="cpu",
+        threads=1,
+        output_dir=str(output_dir),
+        data=DataConfig(data_dir=str(data_dir), wanted_words=tuple(WORD_TONES_HZ)),
+        augment=AugmentConfig(),
+    )
+
+
+@pytest.fixture(scope="module")
+def tiny_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return make_dataset(tmp_path_factory.mktemp("tiny") / "data", speakers=16)
+
+
+def _clean_loss(model: torch.nn.Module, config: TrainConfig) -> float:
+    frontend = FrontendConfig()
+    data = prepare_data(config, frontend, progress=False)
+    split = data.splits[TRAINING]
+    features = torch.from_numpy(features_of(split.waves, FeatureExtractor(frontend)))
+    model.eval()
+    with torch.no_grad():
+        logits, _ = model(features)
+    return float(torch.nn.functional.cross_entropy(logits, torch.from_numpy(split.targets)))
+
+
+def test_one_epoch_runs_and_lowers_the_loss(tiny_data: Path, tmp_path: Path) -> None:
+    config = tiny_config(tiny_data, tmp_path / "run")
+    result = train(config, progress=False)
+    frames, bins = FrontendConfig().input_shape
+    checkpoint = torch.load(result.best_checkpoint, weights_only=True)
+    trained = build_model(FAST_MODEL, len(checkpoint["labels"]), frames, bins)
+    trained.load_state_dict(checkpoint["model"])
+    torch.manual_seed(config.seed)
+    untrained = build_model(FAST_MODEL, len(checkpoint["labels"]), frames, bins)
+    untrained.norm.load_state_dict(trained.norm.state_dict())
+    assert _clean_loss(trained, config) < _clean_loss(untrained, config)
+    for name in (BEST_CHECKPOINT, LAST_CHECKPOINT, CONFUSION_PNG, METRICS_JSON):
+        assert (tmp_path / "run" / name).is_file()
+    assert 0.0 <= result.test.accuracy <= 1.0
+    assert checkpoint["labels"][:2] == ["_silence_", "_unknown_"]
+
+
+def test_ctrl_c_saves_a_checkpoint_and_resume_finishes(
+    tiny_data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = tiny_config(tiny_data, tmp_path / "run", epochs=2)
+    real_epoch = train_module._train_epoch
+
+    def interrupt_second_epoch(*args: object, **kwargs: object) -> tuple[float, float]:
+        if args[10] == 1:  # the epoch argument
+            raise KeyboardInterrupt
+        return real_epoch(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(train_module, "_train_epoch", interrupt_second_epoch)
+    with pytest.raises(TrainingInterrupted, match="--resume"):
+        train(config, progress=False)
+    last = tmp_path / "run" / LAST_CHECKPOINT
+    checkpoint = torch.load(last, weights_only=True)
+    assert checkpoint["epoch"] == 1
+    monkeypatch.setattr(train_module, "_train_epoch", real_epoch)
+    result = train(config, resume=last, progress=False)
+    assert result.epochs_run == 1
+    history = torch.load(last, weights_only=True)["history"]
+    assert [entry["epoch"] for entry in history] == [1, 2]
+
+
+def test_device_choice() -> None:
+    assert resolve_device("cpu").type == "cpu"
+    expected = "cuda" if torch.cuda.is_available() else "cpu"
+    assert resolve_device("auto").type == expected
+    with pytest.raises(ValueError):
+        resolve_device("tpu")
+
+
+def test_features_come_from_the_app_front_end() -> None:
+    frontend = FrontendConfig()
+    wave = np.random.default_rng(0).standard_normal((2, frontend.clip_samples)).astype(np.float32)
+    from kws_app.dsp.frontend import compute_features, fit_clip
+
+    expected = compute_features(fit_clip(wave[1], frontend), frontend)
+    np.testing.assert_array_equal(features_of(wave, FeatureExtractor(frontend))[1], expected)
