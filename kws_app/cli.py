@@ -53,6 +53,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--device", help="input device: index or part of its name")
     parser.add_argument(
+        "--words-store",
+        type=Path,
+        default=None,
+        help="custom words folder (default: the user data folder; see 'kws-app words --help')",
+    )
+    parser.add_argument(
         "--provider",
         choices=("auto", "cpu", "cuda"),
         default="auto",
@@ -95,6 +101,14 @@ def load_model(path: Path | None, provider: str):  # type: ignore[no-untyped-def
     return OnnxModel(path or default_model_path(), prefer_gpu=provider == "auto")
 
 
+def load_scorer(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    """The model, wrapped with the user's custom words when there are any."""
+    from kws_app.words.store import WordStore
+    from kws_app.words.trainer import with_custom_words
+
+    return with_custom_words(load_model(args.model, args.provider), WordStore(args.words_store))
+
+
 def run_list_devices() -> int:
     from kws_app.audio.devices import list_input_devices
 
@@ -113,7 +127,7 @@ def run_replay(args: argparse.Namespace) -> int:
 
     audio, rate = read_audio(args.wav)
     stream, decoder = configs_from_args(args)
-    model = load_model(args.model, args.provider)
+    model = load_scorer(args)
     pipeline = StreamingPipeline(model, rate, stream, decoder)
     block = max(1, rate * REPLAY_BLOCK_MS // MS_PER_SECOND)
     for start in range(0, audio.shape[0], block):
@@ -129,7 +143,7 @@ def run_headless(args: argparse.Namespace) -> int:
 
     stream, decoder = configs_from_args(args)
     device = find_input_device(args.device)
-    model = load_model(args.model, args.provider)
+    model = load_scorer(args)
     capture = AudioCapture(device, stream)
     pipeline = StreamingPipeline(model, capture.sample_rate, stream, decoder)
     _stop_on_signals()

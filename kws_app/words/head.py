@@ -20,7 +20,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
-from scipy.optimize import minimize
 
 FloatArray = npt.NDArray[np.float32]
 
@@ -28,6 +27,10 @@ HEAD_FORMAT = "kws-word-head"
 HEAD_VERSION = 1
 MAX_EMBEDDING_SIZE = 4096
 MAX_ABS_PARAMETER = 1e6
+# Newton solver: a tiny ridge keeps the Hessian invertible for a bias-only or separable problem.
+_RIDGE = 1e-9
+_MIN_STEP = 1e-6
+_TOLERANCE = 1e-9
 
 
 class HeadError(ValueError):
@@ -44,7 +47,7 @@ class HeadConfig:
     # The calibrated score of a word at the equal-error point of held-out positives and negatives;
     # below 0.5 makes a word harder to trigger (fewer false accepts) than the decoder threshold.
     positive_prior: float = 0.5
-    max_iterations: int = 200
+    max_iterations: int = 50
     seed: int = 0
 
 
@@ -131,32 +134,45 @@ def _fit_logistic(
     l2_penalty: float,
     max_iterations: int,
 ) -> tuple[npt.NDArray[np.float64], float]:
-    """Class-balanced L2-regularised logistic regression (L-BFGS); returns (weights, bias)."""
+    """Class-balanced L2-regularised logistic regression; returns (weights, bias).
+
+    Newton's method: with at most a few hundred dimensions the Hessian is small, the loss is
+    strictly convex, and a dozen exact steps beat a quasi-Newton solver's hundreds of cheap ones.
+    """
     positives = targets > 0.5
     sample_weight = np.where(positives, 0.5 / positives.sum(), 0.5 / (~positives).sum())
     signs = np.where(positives, 1.0, -1.0)
-    size = features.shape[1]
+    design = np.hstack((features, np.ones((features.shape[0], 1))))
+    penalty = np.full(design.shape[1], l2_penalty)
+    penalty[-1] = 0.0  # the bias is not shrunk
 
-    def loss_and_gradient(params: npt.NDArray[np.float64]) -> tuple[float, npt.NDArray[np.float64]]:
-        weights, bias = params[:size], params[size]
-        margins = signs * (features @ weights + bias)
-        loss = np.sum(sample_weight * np.logaddexp(0.0, -margins))
-        loss += 0.5 * l2_penalty * float(weights @ weights)
-        # d/dz log(1 + e^-m) = -sign * sigmoid(-m)
-        residual = -signs * sample_weight * np.exp(-np.logaddexp(0.0, margins))
-        gradient = np.empty_like(params)
-        gradient[:size] = features.T @ residual + l2_penalty * weights
-        gradient[size] = residual.sum()
-        return float(loss), gradient
+    def loss(params: npt.NDArray[np.float64]) -> float:
+        margins = signs * (design @ params)
+        return float(np.sum(sample_weight * np.logaddexp(0.0, -margins))) + 0.5 * float(
+            np.sum(penalty * params**2)
+        )
 
-    result = minimize(
-        loss_and_gradient,
-        np.zeros(size + 1),
-        jac=True,
-        method="L-BFGS-B",
-        options={"maxiter": max_iterations},
-    )
-    return result.x[:size], float(result.x[size])
+    params = np.zeros(design.shape[1])
+    current = loss(params)
+    for _ in range(max_iterations):
+        probabilities = 1.0 / (1.0 + np.exp(-np.clip(design @ params, -60.0, 60.0)))
+        gradient = design.T @ (sample_weight * (probabilities - positives)) + penalty * params
+        curvature = sample_weight * probabilities * (1.0 - probabilities)
+        hessian = (design * curvature[:, np.newaxis]).T @ design + np.diag(penalty + _RIDGE)
+        step = np.linalg.solve(hessian, gradient)
+        size = 1.0
+        while size > _MIN_STEP:
+            candidate = params - size * step
+            candidate_loss = loss(candidate)
+            if candidate_loss <= current:
+                break
+            size /= 2.0
+        else:
+            break
+        params, previous, current = candidate, current, candidate_loss
+        if previous - current < _TOLERANCE * max(1.0, abs(current)):
+            break
+    return params[:-1], float(params[-1])
 
 
 def train_head(

@@ -1,0 +1,214 @@
+"""`kws-app words ...` and the replay hook, and importing hostile word files."""
+
+from __future__ import annotations
+
+import json
+import os
+import zipfile
+from pathlib import Path
+
+import pytest
+from words_helpers import LOW_HZ, RATE, WHISTLE_HZ, stream, write_examples
+
+from kws_app.cli import main
+from kws_app.words.archive import ArchiveError, import_words, read_archive
+from kws_app.words.store import WordStore
+from kws_app.words.wavio import encode_wav, write_wav
+
+
+def _run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+@pytest.fixture
+def stream_wav(tmp_path: Path) -> Path:
+    path = tmp_path / "stream.wav"
+    write_wav(path, stream(WHISTLE_HZ, LOW_HZ), RATE)
+    return path
+
+
+@pytest.fixture
+def word_store(tmp_path: Path, tone_model_path: Path, capsys: pytest.CaptureFixture[str]) -> Path:
+    """A store holding the word 'whistle', added through the command line."""
+    store = tmp_path / "store"
+    takes = write_examples(tmp_path / "takes", WHISTLE_HZ)
+    code, out, err = _run(
+        capsys, "words", "--store", str(store), "--model", str(tone_model_path),
+        "add", "whistle", "--from-wav-dir", str(takes),
+    )  # fmt: skip
+    assert code == 0, err
+    assert "added 'whistle'" in out
+    return store
+
+
+def _replay_labels(capsys, model: Path, store: Path, wav: Path) -> list[str]:  # type: ignore[no-untyped-def]
+    code, out, err = _run(
+        capsys, "--wav", str(wav), "--model", str(model), "--words-store", str(store)
+    )
+    assert code == 0, err
+    return [json.loads(line)["label"] for line in out.splitlines()]
+
+
+def test_add_replay_remove(
+    capsys: pytest.CaptureFixture[str], tone_model_path: Path, word_store: Path, stream_wav: Path
+) -> None:
+    assert _replay_labels(capsys, tone_model_path, word_store, stream_wav) == ["whistle", "low"]
+    code, out, _ = _run(capsys, "words", "--store", str(word_store), "list")
+    assert code == 0 and out.startswith("whistle\t5 examples")
+    code, out, _ = _run(capsys, "words", "--store", str(word_store), "remove", "whistle")
+    assert code == 0
+    assert _replay_labels(capsys, tone_model_path, word_store, stream_wav) == ["low"]
+
+
+def test_export_import_round_trip(
+    capsys: pytest.CaptureFixture[str],
+    tone_model_path: Path,
+    word_store: Path,
+    stream_wav: Path,
+    tmp_path: Path,
+) -> None:
+    exported = tmp_path / "whistle.kwswords"
+    code, _, err = _run(
+        capsys, "words", "--store", str(word_store), "export", "whistle", "--out", str(exported)
+    )
+    assert code == 0, err
+    other = tmp_path / "other-store"
+    code, out, err = _run(
+        capsys, "words", "--store", str(other), "--model", str(tone_model_path),
+        "import", str(exported),
+    )  # fmt: skip
+    assert code == 0, err
+    original = WordStore(word_store).get("whistle")
+    copy = WordStore(other).get("whistle")
+    for name in original.record.examples:
+        assert (original.folder / name).read_bytes() == (copy.folder / name).read_bytes()
+    assert _replay_labels(capsys, tone_model_path, other, stream_wav) == ["whistle", "low"]
+    # Importing the same word again is refused and changes nothing.
+    code, _, err = _run(
+        capsys, "words", "--store", str(other), "--model", str(tone_model_path),
+        "import", str(exported),
+    )  # fmt: skip
+    assert code == 2 and "already exists" in err
+
+
+def _valid_members(word_store: Path) -> dict[str, bytes]:
+    word = WordStore(word_store).get("whistle")
+    record = word.record.to_dict()
+    record["name"] = "intruder"
+    members = {
+        "kws-words.json": json.dumps(
+            {
+                "format": "kws-words-archive",
+                "version": 1,
+                "words": [{"name": "intruder", "folder": "words/01/"}],
+            }
+        ).encode(),
+        "words/01/word.json": json.dumps(record).encode(),
+    }
+    for name in word.record.examples:
+        members[f"words/01/{name}"] = (word.folder / name).read_bytes()
+    return members
+
+
+def _zip(path: Path, members: dict[str, bytes]) -> Path:
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+    return path
+
+
+def _corruptions(members: dict[str, bytes]) -> dict[str, tuple[dict[str, bytes], str]]:
+    too_long = encode_wav(stream(WHISTLE_HZ), RATE)  # longer than an example may be
+    record = json.loads(members["words/01/word.json"])
+    return {
+        "traversal": ({**members, "../../evil.py": b"print('hi')"}, "unexpected file"),
+        "absolute": ({**members, "/etc/passwd": b"x"}, "unexpected file"),
+        "extra file": ({**members, "words/01/head.pkl": b"x"}, "unexpected file"),
+        "bad json": ({**members, "words/01/word.json": b"{oops"}, "not valid JSON"),
+        "not a wav": ({**members, "words/01/examples/01.wav": b"RIFFnope"}, "not a valid WAV"),
+        "long wav": ({**members, "words/01/examples/02.wav": too_long}, "longer than"),
+        "bad name": (
+            {**members, "words/01/word.json": json.dumps({**record, "name": "../x"}).encode()},
+            "not a valid word name",
+        ),
+        "few examples": (
+            {
+                **members,
+                "words/01/word.json": json.dumps(
+                    {**record, "examples": record["examples"][:2]}
+                ).encode(),
+            },
+            "example files",
+        ),
+    }
+
+
+def test_corrupt_word_files_give_clear_errors_and_change_nothing(
+    capsys: pytest.CaptureFixture[str], tone_model_path: Path, word_store: Path, tmp_path: Path
+) -> None:
+    members = _valid_members(word_store)
+    assert [w.record.name for w in read_archive(_zip(tmp_path / "ok.kwswords", members))] == [
+        "intruder"
+    ]
+    before = sorted(p.relative_to(word_store) for p in word_store.rglob("*"))
+    garbage = tmp_path / "garbage.kwswords"
+    garbage.write_bytes(os.urandom(2000))
+    cases = {
+        name: _zip(tmp_path / f"{index}.kwswords", content)
+        for index, (name, (content, _)) in enumerate(_corruptions(members).items())
+    }
+    expected = {name: message for name, (_, message) in _corruptions(members).items()}
+    cases["garbage"], expected["garbage"] = garbage, "not a zip"
+    for name, path in cases.items():
+        code, out, err = _run(
+            capsys, "words", "--store", str(word_store), "--model", str(tone_model_path),
+            "import", str(path),
+        )  # fmt: skip
+        assert code == 2, name
+        assert err.startswith("kws-app words: error:") and err.count("\n") == 1, name
+        assert expected[name] in err, (name, err)
+        assert sorted(p.relative_to(word_store) for p in word_store.rglob("*")) == before, name
+    assert [w.name for w in WordStore(word_store).words()] == ["whistle"]
+
+
+def test_zip_bombs_and_symlinks_are_refused(word_store: Path, tmp_path: Path) -> None:
+    members = _valid_members(word_store)
+    bomb = tmp_path / "bomb.kwswords"
+    with zipfile.ZipFile(bomb, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        for name, data in members.items():
+            # 20 MB of zeros compress to ~20 kB: the declared size must stop it before reading.
+            archive.writestr(name, b"\0" * (20 * 1024 * 1024) if name.endswith("01.wav") else data)
+    with pytest.raises(ArchiveError, match="too large"):
+        import_words(WordStore(tmp_path / "s1"), bomb)
+    link = tmp_path / "link.kwswords"
+    with zipfile.ZipFile(link, "w") as archive:
+        for name, data in members.items():
+            info = zipfile.ZipInfo(name)
+            if name.endswith("01.wav"):
+                info.external_attr = (0o120777) << 16
+            archive.writestr(info, data)
+    with pytest.raises(ArchiveError, match="symbolic link"):
+        import_words(WordStore(tmp_path / "s2"), link)
+    assert not (tmp_path / "s1").exists() or WordStore(tmp_path / "s1").words() == []
+
+
+def test_user_mistakes_are_one_line(
+    capsys: pytest.CaptureFixture[str], tone_model_path: Path, tmp_path: Path
+) -> None:
+    store = str(tmp_path / "store")
+    few = write_examples(tmp_path / "few", WHISTLE_HZ, count=2)
+    cases = [
+        ("words", "--store", store, "remove", "nothing"),
+        ("words", "--store", store, "--model", str(tone_model_path), "add", "x", "--from-wav-dir",
+         str(few)),
+        ("words", "--store", store, "--model", str(tmp_path / "missing.onnx"), "add", "x",
+         "--from-wav-dir", str(few)),
+        ("words", "--store", store, "export", "--out", str(tmp_path / "o.kwswords")),
+        ("words", "--store", store, "import", str(tmp_path / "missing.kwswords")),
+    ]  # fmt: skip
+    for argv in cases:
+        code, _, err = _run(capsys, *argv)
+        assert code == 2, argv
+        assert err.startswith("kws-app words: error:") and err.count("\n") == 1, (argv, err)
