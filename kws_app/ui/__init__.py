@@ -1,0 +1,1 @@
+"""The desktop window (PySide6 + pyqtgraph); nothing outside kws_app.ui imports Qt."""

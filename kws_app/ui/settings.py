@@ -75,7 +75,9 @@ class AppSettings:
         defaults = DecoderConfig()
         try:
             return DecoderConfig(
-                average_window_ms=int(self.store.value(_AVERAGE_WINDOW, defaults.average_window_ms)),
+                average_window_ms=int(
+                    self.store.value(_AVERAGE_WINDOW, defaults.average_window_ms)
+                ),
                 detection_threshold=float(
                     self.store.value(_THRESHOLD, defaults.detection_threshold)
                 ),

@@ -1,0 +1,79 @@
+"""`kws-app` with no mode flag: builds the QApplication, the settings and the main window."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from PySide6.QtWidgets import QApplication
+
+from kws_app.config import AppConfig, DecoderConfig, StreamConfig
+from kws_app.paths import default_model_path
+from kws_app.ui import theme
+from kws_app.ui.main_window import MainWindow
+from kws_app.ui.settings import APPLICATION_NAME, ORGANIZATION_NAME, AppSettings, user_settings
+
+logger = logging.getLogger(__name__)
+
+
+def make_model_loader(provider: str):  # type: ignore[no-untyped-def]
+    """A loader honouring --provider; cli.load_model refuses 'cuda' where CUDA cannot run."""
+    from kws_app.cli import load_model
+
+    return lambda path: load_model(path, provider)
+
+
+def _decoder_from(args: argparse.Namespace, settings: AppSettings) -> DecoderConfig:
+    """Saved values, except where the command line asks for something other than the default."""
+    saved = settings.decoder_config()
+    default = AppConfig().decoder
+    values = {}
+    for name, arg in (
+        ("detection_threshold", "threshold"),
+        ("average_window_ms", "average_window_ms"),
+        ("suppression_ms", "suppression_ms"),
+        ("minimum_count", "minimum_count"),
+    ):
+        given = getattr(args, arg, None)
+        values[name] = given if given is not None and given != getattr(default, name) else None
+    chosen = {name: value for name, value in values.items() if value is not None}
+    return DecoderConfig(**{**saved.__dict__, **chosen})
+
+
+def create_window(args: argparse.Namespace, settings: AppSettings, **overrides) -> MainWindow:  # type: ignore[no-untyped-def]
+    stream = StreamConfig(
+        clip_stride_ms=getattr(args, "clip_stride_ms", None) or StreamConfig().clip_stride_ms
+    )
+    model_path: Path = args.model or settings.model_path or default_model_path()
+    if args.model is None and not model_path.exists():
+        model_path = default_model_path()
+    return MainWindow(
+        settings=settings,
+        model_loader=make_model_loader(getattr(args, "provider", "auto")),
+        model_path=model_path,
+        stream_config=stream,
+        decoder_config=_decoder_from(args, settings),
+        device_name=args.device,
+        **overrides,
+    )
+
+
+def ensure_application(argv: Sequence[str] | None = None) -> QApplication:
+    app = QApplication.instance()
+    if not isinstance(app, QApplication):
+        app = QApplication(list(argv or sys.argv[:1]))
+    app.setOrganizationName(ORGANIZATION_NAME)
+    app.setApplicationName(APPLICATION_NAME)
+    app.setApplicationDisplayName("kws")
+    theme.apply(app)
+    return app
+
+
+def run_app(args: argparse.Namespace) -> int:
+    app = ensure_application()
+    window = create_window(args, AppSettings(user_settings()))
+    window.show()
+    return app.exec()

@@ -1,0 +1,159 @@
+"""The main window, offscreen: model vocabulary, threshold slider, replay, history, settings."""
+
+from __future__ import annotations
+
+import csv
+import time
+
+import numpy as np
+import pytest
+import soundfile
+from model_factory import HIGH_TONE_HZ, LOW_TONE_HZ, silence, tone
+from ui_support import (
+    FAKE_MIC,
+    OTHER_MIC,
+    TEST_RATE,
+    make_window,
+    replay_factory,
+    silence_factory,
+    temp_settings,
+)
+
+from kws_app.audio.files import read_audio
+from kws_app.paths import default_model_path
+from kws_app.ui.main_window import MainWindow
+
+pytestmark = pytest.mark.gui
+
+
+LISTEN_TIMEOUT_MS = 5000
+
+
+def tone_sequence() -> np.ndarray:
+    """low, high, low: each tone long enough to fill most of a clip, silence in between."""
+    gap = silence(1.5)
+    return np.concatenate(
+        [
+            gap,
+            tone(LOW_TONE_HZ, 1.0),
+            gap,
+            tone(HIGH_TONE_HZ, 1.0),
+            gap,
+            tone(LOW_TONE_HZ, 1.0),
+            gap,
+        ]
+    )
+
+
+def wait_listening(qtbot, window: MainWindow) -> None:  # type: ignore[no-untyped-def]
+    qtbot.waitUntil(
+        lambda: window.worker is not None and window.worker.pipeline is not None,
+        timeout=LISTEN_TIMEOUT_MS,
+    )
+
+
+def test_window_shows_vocabulary_and_slider_sets_running_threshold(
+    qtbot, tmp_path, tone_model_path
+):
+    window = make_window(qtbot, tmp_path, tone_model_path, silence_factory())
+    assert window.tiles.words == ("low", "high")
+    assert window.problem is None
+    wait_listening(qtbot, window)
+    assert "CPU" in window.provider_label.text() or "CUDA" in window.provider_label.text()
+    assert "tone.onnx" in window.model_label.text()
+
+    window.threshold_slider.setValue(35)
+    assert window.threshold_label.text() == "0.35"
+    pipeline = window.worker.pipeline
+    qtbot.waitUntil(lambda: pipeline.decoder_config.detection_threshold == pytest.approx(0.35))
+
+    window.average_window_spin.setValue(800)
+    qtbot.waitUntil(lambda: pipeline.decoder_config.average_window_ms == 800)
+    qtbot.waitUntil(lambda: "input: 16000 Hz" in window.rate_label.text())
+    qtbot.waitUntil(lambda: "ms" in window.stride_label.text())
+
+
+@pytest.mark.skipif(
+    not default_model_path().exists(), reason=f"{default_model_path()} is not trained yet"
+)
+def test_window_opens_with_the_default_model(qtbot, tmp_path):
+    from kws_app.cli import build_parser
+    from kws_app.ui.app import create_window
+
+    args = build_parser().parse_args(["--provider", "cpu"])
+    window = create_window(
+        args,
+        temp_settings(tmp_path),
+        source_factory=silence_factory(),
+        device_lister=lambda: [FAKE_MIC],
+    )
+    qtbot.addWidget(window)
+    window.show()
+    words = [label for label in window.model.labels if not label.startswith("_")]
+    assert window.tiles.words == tuple(words) and len(words) >= 2
+    wait_listening(qtbot, window)
+    window.threshold_slider.setValue(90)
+    qtbot.waitUntil(
+        lambda: window.worker.pipeline.decoder_config.detection_threshold == pytest.approx(0.9)
+    )
+
+
+def test_replayed_wav_lights_tiles_and_fills_history_in_order(qtbot, tmp_path, tone_model_path):
+    wav = tmp_path / "commands.wav"
+    soundfile.write(wav, tone_sequence(), TEST_RATE)
+    samples, rate = read_audio(wav)
+    window = make_window(qtbot, tmp_path, tone_model_path, replay_factory(samples, rate))
+    shown: list[str] = []
+    window.word_shown.connect(lambda word, score, at: shown.append(word))
+    qtbot.waitUntil(lambda: len(shown) == 3 and window.worker is None, timeout=LISTEN_TIMEOUT_MS)
+    assert shown == ["low", "high", "low"]
+    assert [entry.word for entry in window.history.entries] == ["low", "high", "low"]
+    assert window.history.rowCount() == 3
+    assert window.tiles.is_lit("low")
+    assert window.last_word_label.text() == "low"
+    assert window.spectrogram.image.max() > 0  # the tones are on the spectrogram
+
+    saved = tmp_path / "history.csv"
+    window.history.save_csv(saved)
+    with saved.open() as stream:
+        rows = list(csv.DictReader(stream))
+    assert [row["word"] for row in rows] == ["low", "high", "low"]
+    window.clear_history_button.click()
+    assert window.history.rowCount() == 0
+
+
+def test_settings_persist_between_runs(qtbot, tmp_path, tone_model_path):
+    settings = temp_settings(tmp_path)
+    devices = [FAKE_MIC, OTHER_MIC]
+    window = make_window(
+        qtbot, tmp_path, tone_model_path, silence_factory(), devices=devices, settings=settings
+    )
+    window.threshold_slider.setValue(55)
+    window.suppression_spin.setValue(1500)
+    window.device_combo.setCurrentIndex(1)
+    window.device_combo.activated.emit(1)
+    window.close()
+
+    again = make_window(
+        qtbot,
+        tmp_path,
+        tone_model_path,
+        silence_factory(),
+        devices=devices,
+        settings=temp_settings(tmp_path),
+        autostart=False,
+    )
+    assert again.threshold_slider.value() == 55
+    assert again.decoder_config.suppression_ms == 1500
+    assert again.selected_device == OTHER_MIC
+    assert again.settings.model_path == tone_model_path
+
+
+def test_closing_stops_everything_within_a_second(qtbot, tmp_path, tone_model_path):
+    window = make_window(qtbot, tmp_path, tone_model_path, silence_factory())
+    wait_listening(qtbot, window)
+    worker = window.worker
+    started = time.monotonic()
+    window.close()
+    assert time.monotonic() - started < 1.0
+    assert worker.isFinished()

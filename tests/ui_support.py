@@ -1,0 +1,120 @@
+"""Helpers for the window tests: fake devices, scripted audio sources and a window factory.
+
+Sources follow kws_app.ui.sources.AudioSource, so the real worker and window run unchanged; only the
+audio comes from arrays instead of PortAudio.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+from PySide6.QtCore import QSettings
+
+from kws_app.audio.devices import DeviceError, InputDevice
+from kws_app.config import StreamConfig
+from kws_app.inference.model import OnnxModel
+from kws_app.ui.main_window import MainWindow
+from kws_app.ui.settings import AppSettings
+from kws_app.ui.sources import ArraySource, AudioSource, SourceFactory
+
+TEST_RATE = 16000
+FAKE_MIC = InputDevice(0, "Test microphone", "test", 1, TEST_RATE, True)
+OTHER_MIC = InputDevice(1, "Other microphone", "test", 1, 48000, False)
+
+
+def temp_settings(tmp_path: Path) -> AppSettings:
+    return AppSettings(QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat))
+
+
+def silence_factory(seconds: float = 60.0) -> SourceFactory:
+    """A microphone that hears a quiet room in real time."""
+
+    def factory(device: InputDevice | None, config: StreamConfig) -> AudioSource:
+        rate = device.default_rate if device else TEST_RATE
+        return ArraySource(np.zeros(int(seconds * rate), np.float32), rate, config, realtime=True)
+
+    return factory
+
+
+def replay_factory(
+    samples: npt.NDArray[np.float32], rate: int, realtime: bool = False
+) -> SourceFactory:
+    def factory(device: InputDevice | None, config: StreamConfig) -> AudioSource:
+        return ArraySource(samples, rate, config, realtime=realtime, name="replay")
+
+    return factory
+
+
+class ScriptedSource(ArraySource):
+    """Silence in real time that fails on cue: at start, after some blocks, or by going quiet."""
+
+    def __init__(
+        self,
+        config: StreamConfig,
+        fail_on_start: str | None = None,
+        raise_after_blocks: int | None = None,
+        stall_after_blocks: int | None = None,
+    ) -> None:
+        super().__init__(np.zeros(TEST_RATE * 60, np.float32), TEST_RATE, config, realtime=True)
+        self._fail_on_start = fail_on_start
+        self._raise_after = raise_after_blocks
+        self._stall_after = stall_after_blocks
+        self.blocks_read = 0
+
+    def start(self) -> None:
+        if self._fail_on_start:
+            raise DeviceError(self._fail_on_start)
+        super().start()
+
+    def read(self, timeout_s: float) -> npt.NDArray[np.float32] | None:
+        if self._raise_after is not None and self.blocks_read >= self._raise_after:
+            raise DeviceError("input device 'Test microphone' disappeared (unplugged)")
+        if self._stall_after is not None and self.blocks_read >= self._stall_after:
+            time.sleep(timeout_s)
+            return None
+        block = super().read(timeout_s)
+        if block is not None:
+            self.blocks_read += 1
+        return block
+
+
+def sequence_factory(sources: Iterator[Callable[[StreamConfig], AudioSource]]) -> SourceFactory:
+    """Each start of listening takes the next source, so a test can fail once, then recover."""
+
+    def factory(device: InputDevice | None, config: StreamConfig) -> AudioSource:
+        return next(sources)(config)
+
+    return factory
+
+
+def tone_model_loader(path: Path) -> OnnxModel:
+    return OnnxModel(path, prefer_gpu=False)
+
+
+def make_window(
+    qtbot,  # type: ignore[no-untyped-def]
+    tmp_path: Path,
+    model_path: Path,
+    source_factory: SourceFactory,
+    devices: list[InputDevice] | Callable[[], list[InputDevice]] = (FAKE_MIC,),  # type: ignore[assignment]
+    stream_config: StreamConfig | None = None,
+    settings: AppSettings | None = None,
+    autostart: bool = True,
+) -> MainWindow:
+    lister = devices if callable(devices) else (lambda: list(devices))
+    window = MainWindow(
+        settings=settings or temp_settings(tmp_path),
+        model_loader=tone_model_loader,
+        model_path=model_path,
+        stream_config=stream_config,
+        source_factory=source_factory,
+        device_lister=lister,
+        autostart=autostart,
+    )
+    qtbot.addWidget(window)
+    window.show()
+    return window
