@@ -214,7 +214,9 @@ def load_shipped_negatives(path: Path, model_id: str, size: int) -> ShippedNegat
 
 
 @dataclass
-class _WordAudio:
+class WordAudio:
+    """A word's recordings at the model's sample rate."""
+
     name: str
     examples: list[FloatArray]
     background: FloatArray | None
@@ -275,15 +277,15 @@ class WordTrainer:
             self._generated = self.embed(clips)
         return self._generated
 
-    def _audio(self, store: WordStore, word: StoredWord) -> _WordAudio:
+    def _audio(self, store: WordStore, word: StoredWord) -> WordAudio:
         rate = self.frontend.sample_rate
         examples = [to_rate(samples, r, rate) for samples, r in store.examples(word)]
         background = store.background(word)
-        return _WordAudio(
+        return WordAudio(
             word.name, examples, to_rate(*background, rate) if background is not None else None
         )
 
-    def _train(self, word: _WordAudio, others: Sequence[_WordAudio]) -> WordHead:
+    def train_audio(self, word: WordAudio, others: Sequence[WordAudio]) -> WordHead:
         config = self.config
         rng = np.random.default_rng(config.seed)
         augmenter = Augmenter(self.frontend, config, rng)
@@ -340,7 +342,7 @@ class WordTrainer:
             audio = {word.name: self._audio(store, word) for word in words}
             for word in stale:
                 others = [a for name, a in audio.items() if name != word.name]
-                head = self._train(audio[word.name], others)
+                head = self.train_audio(audio[word.name], others)
                 store.save_head(word, head)
                 heads[word.name] = head
             logger.info(

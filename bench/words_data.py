@@ -1,0 +1,62 @@
+"""Shared helpers for the custom-word scripts: the Speech Commands split and clip embedding.
+
+Split rule (../shared/data/README.md): a clip is validation or testing when its path is listed in
+validation_list.txt / testing_list.txt, training otherwise. The reserved false-accept folder
+(negatives/precise/heysavant/not-wake-words) is read only by the benchmark, never for negatives.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import soundfile
+from scipy.signal import resample_poly
+
+DEFAULT_DATA_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+COMMAND_WORDS = ("yes", "no", "up", "down", "left", "right", "on", "off", "stop", "go")
+SILENCE = "_silence_"
+BACKGROUND = "_background_noise_"
+RESERVED_NEGATIVES = Path("negatives") / "precise" / "heysavant" / "not-wake-words"
+
+
+@dataclass(frozen=True)
+class ClipRef:
+    path: Path
+    label: str
+    speaker: str
+    split: str
+
+
+def read_clips(data_dir: Path) -> list[ClipRef]:
+    root = data_dir / "speech_commands"
+    lists = {
+        split: set((root / f"{split}_list.txt").read_text().split())
+        for split in ("validation", "testing")
+    }
+    clips = []
+    with (root / "manifest.csv").open(newline="") as file:
+        for row in csv.DictReader(file):
+            split = next((s for s, names in lists.items() if row["path"] in names), "training")
+            clips.append(ClipRef(root / row["path"], row["label"], row["speaker"], split))
+    return clips
+
+
+def by_label(clips: list[ClipRef]) -> dict[str, list[ClipRef]]:
+    grouped: dict[str, list[ClipRef]] = defaultdict(list)
+    for clip in clips:
+        grouped[clip.label].append(clip)
+    return grouped
+
+
+def read_16k(path: Path, rate: int = 16000) -> np.ndarray:
+    data, file_rate = soundfile.read(str(path), dtype="float32", always_2d=True)
+    mono = data.mean(axis=1)
+    if file_rate != rate:
+        divisor = math.gcd(int(file_rate), rate)
+        mono = resample_poly(mono, rate // divisor, int(file_rate) // divisor)
+    return np.ascontiguousarray(mono, dtype=np.float32)

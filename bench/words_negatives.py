@@ -1,0 +1,92 @@
+"""Build assets/words-negatives.npz: base-model embeddings of negatives for custom-word heads.
+
+Usage: .venv/bin/python bench/words_negatives.py [--model assets/kws-default.onnx]
+           [--data-dir ../shared/data] [--out assets/words-negatives.npz]
+
+Only TRAINING-split clips are used (the split of ../shared/data/README.md): every non-command word,
+a sample of each command word, `_silence_` clips and crops of the background-noise recordings.
+The reserved false-accept folder is never read. Rows are labelled with their word so a custom word
+with the same name as a negative word (e.g. "marvin") leaves those rows out. Embeddings are stored
+as float16 with the model's SHA-256: the app ignores the file for any other model.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+import numpy as np
+from words_data import (
+    BACKGROUND,
+    COMMAND_WORDS,
+    DEFAULT_DATA_DIR,
+    SILENCE,
+    by_label,
+    read_16k,
+    read_clips,
+)
+
+from kws_app.inference.model import OnnxModel
+from kws_app.paths import assets_dir, default_model_path
+from kws_app.words.trainer import NEGATIVES_FILE_NAME, NEGATIVES_FORMAT, WordTrainer, model_id_of
+
+COMMANDS_PER_WORD = 60
+SILENCE_CLIPS = 120
+BACKGROUND_CROPS = 80
+MAX_PER_OTHER_WORD = 100
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", type=Path, default=default_model_path())
+    parser.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR)
+    parser.add_argument("--out", type=Path, default=assets_dir() / NEGATIVES_FILE_NAME)
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    rng = np.random.default_rng(args.seed)
+    model = OnnxModel(args.model, prefer_gpu=False)
+    trainer = WordTrainer(model, args.model, negatives_path=Path("/nonexistent"))
+    clip_samples = model.frontend.clip_samples
+    groups = by_label([c for c in read_clips(args.data_dir) if c.split == "training"])
+
+    waves: list[np.ndarray] = []
+    labels: list[str] = []
+    for label, clips in sorted(groups.items()):
+        if label == BACKGROUND:
+            continue
+        limit = {SILENCE: SILENCE_CLIPS}.get(
+            label, COMMANDS_PER_WORD if label in COMMAND_WORDS else MAX_PER_OTHER_WORD
+        )
+        chosen = rng.permutation(len(clips))[:limit]
+        for index in chosen:
+            waves.append(read_16k(clips[index].path))
+            labels.append(label)
+    noises = [read_16k(c.path) for c in groups.get(BACKGROUND, [])]
+    for _ in range(BACKGROUND_CROPS if noises else 0):
+        noise = noises[int(rng.integers(len(noises)))]
+        start = int(rng.integers(0, noise.size - clip_samples))
+        gain = 10.0 ** (rng.uniform(-30.0, 0.0) / 20.0)
+        waves.append((noise[start : start + clip_samples] * gain).astype(np.float32))
+        labels.append(BACKGROUND)
+
+    embeddings = trainer.embed(waves)
+    names = sorted(set(labels))
+    np.savez_compressed(
+        args.out,
+        format=np.array(NEGATIVES_FORMAT),
+        model_id=np.array(model_id_of(args.model)),
+        embeddings=embeddings.astype(np.float16),
+        label_index=np.array([names.index(label) for label in labels], dtype=np.int16),
+        label_names=np.array(names),
+    )
+    counts = {name: labels.count(name) for name in names}
+    print(f"wrote {args.out}: {len(labels)} x {embeddings.shape[1]} embeddings; {counts}")
+    print(f"size {args.out.stat().st_size} bytes")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
