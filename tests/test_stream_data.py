@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -186,3 +187,16 @@ def test_make_stream_cli_user_errors(tmp_path: Path, capsys: pytest.CaptureFixtu
     err = capsys.readouterr().err
     assert code == 2
     assert err.startswith("error: ") and err.count("\n") == 1
+
+
+def test_silent_recordings_are_skipped(tone_data: Path) -> None:
+    silent = tone_data / "low" / "deadbeef_nohash_0.wav"
+    soundfile.write(silent, silence(1.0), SAMPLE_RATE)
+    with (tone_data / "testing_list.txt").open("a") as listing:
+        listing.write("low/deadbeef_nohash_0.wav\n")
+    stream = _stream(tone_data, seed=9, duration_s=120.0)
+    assert all(Path(w.source) != silent for w in stream.words)
+    only_silent = collect_sources(tone_data, "test", ("low",))
+    only_silent = replace(only_silent, commands=(silent,), unknowns=())
+    with pytest.raises(StreamError, match="audible"):
+        generate_stream(only_silent, StreamSpec(duration_s=10.0))

@@ -391,6 +391,9 @@ class _Cycler:
     def __bool__(self) -> bool:
         return bool(self._files)
 
+    def all_in(self, paths: set[Path]) -> bool:
+        return all(path in paths for path in self._files)
+
     def draw(self) -> Path:
         if not self._order:
             self._order = list(self._rng.permutation(len(self._files)))
@@ -424,7 +427,8 @@ def generate_stream(sources: StreamSources, spec: StreamSpec) -> GeneratedStream
             or not commands
             or (bool(unknowns) and rng.random() < spec.unknown_share)
         )
-        path = (unknowns if pick_unknown else commands).draw()
+        pool = unknowns if pick_unknown else commands
+        path = pool.draw()
         if path not in cache:
             wave = read_mono_16k(path)
             extent = speech_extent(wave)
@@ -432,8 +436,8 @@ def generate_stream(sources: StreamSources, spec: StreamSpec) -> GeneratedStream
         entry = cache[path]
         if entry is None:
             skipped.add(path)
-            if len(skipped) >= len(sources.commands) + len(sources.unknowns):
-                raise StreamError("no clip holds an audible word")
+            if pool.all_in(skipped):
+                raise StreamError("no clip of the chosen words holds an audible word")
             continue
         wave, first, end = entry
         if cursor + wave.shape[0] > total:
