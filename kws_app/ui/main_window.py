@@ -59,6 +59,8 @@ AVERAGE_WINDOW_RANGE_MS = (100, 3000)
 SUPPRESSION_RANGE_MS = (0, 5000)
 MINIMUM_COUNT_RANGE = (1, 50)
 SPIN_STEP_MS = 50
+# Status-bar figures change every stride; refreshing them twice a second keeps them readable.
+STATUS_REFRESH_S = 0.5
 
 
 class LoadedModel(Protocol):
@@ -126,6 +128,7 @@ class MainWindow(QMainWindow):
         self._retry: Callable[[], None] | None = None
         self._stride_time_s: float | None = None
         self._last_counters = (-1, -1)
+        self._status_refreshed_at = 0.0
         self._closed = False
         self._model_problem = False
 
@@ -515,6 +518,7 @@ class MainWindow(QMainWindow):
             device,
             self.stream_config,
             self.decoder_config,
+            emit_interval_s=1 / DRAW_RATE_HZ,
             parent=self,
         )
         worker.listening.connect(self._on_listening)
@@ -660,7 +664,11 @@ class MainWindow(QMainWindow):
             if counters != self._last_counters:
                 self._last_counters = counters
                 self.counters_label.setText(f"overflows {counters[0]} · drops {counters[1]}")
-            if self._stride_time_s is not None:
+            if (
+                self._stride_time_s is not None
+                and now_s - self._status_refreshed_at >= STATUS_REFRESH_S
+            ):
+                self._status_refreshed_at = now_s
                 self.stride_label.setText(f"stride: {self._stride_time_s * 1000:.2f} ms")
         self.spectrogram.draw()
         self.tiles.expire(now_s)

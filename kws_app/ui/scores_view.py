@@ -16,6 +16,7 @@ ROW_HEIGHT_PX = 22
 ROW_GAP_PX = 4
 LABEL_WIDTH_PX = 86
 VALUE_WIDTH_PX = 44
+DISPLAY_DECIMALS = 2
 
 
 class ScoresView(QWidget):
@@ -38,8 +39,10 @@ class ScoresView(QWidget):
         self.update()
 
     def set_scores(self, scores: tuple[float, ...]) -> None:
-        if scores != self._scores and len(scores) == len(self._labels):
-            self._scores = scores
+        # Repaint only for a change the eye can see (the bars show two decimals).
+        shown = tuple(round(score, DISPLAY_DECIMALS) for score in scores)
+        if shown != self._scores and len(shown) == len(self._labels):
+            self._scores = shown
             self.update()
 
     @property

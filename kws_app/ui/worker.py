@@ -18,7 +18,7 @@ from PySide6.QtCore import QObject, QThread, Signal
 
 from kws_app.audio.devices import DeviceError, InputDevice
 from kws_app.config import ConfigError, DecoderConfig, StreamConfig
-from kws_app.inference.pipeline import Detection, Scorer, StreamingPipeline
+from kws_app.inference.pipeline import Detection, PipelineOutput, Scorer, StreamingPipeline
 from kws_app.ui.sources import AudioSource, SourceFactory
 
 logger = logging.getLogger(__name__)
@@ -27,6 +27,8 @@ logger = logging.getLogger(__name__)
 POLL_INTERVAL_S = 0.05
 # Level meter floor: blocks quieter than this show as empty.
 LEVEL_FLOOR_DB = -80.0
+# Updates are batched to about the window's draw rate; a detection is sent at once.
+DEFAULT_EMIT_INTERVAL_S = 1 / 30
 
 
 @dataclass(frozen=True)
@@ -71,9 +73,11 @@ class PipelineWorker(QThread):
         device: InputDevice | None,
         stream_config: StreamConfig,
         decoder_config: DecoderConfig,
+        emit_interval_s: float = DEFAULT_EMIT_INTERVAL_S,
         parent: QObject | None = None,
     ) -> None:
         super().__init__(parent)
+        self._emit_interval_s = emit_interval_s
         self._scorer = scorer
         self._source_factory = source_factory
         self._device = device
@@ -134,11 +138,14 @@ class PipelineWorker(QThread):
             SourceInfo(source.name, source.sample_rate, pipeline.frontend_config.sample_rate)
         )
         stall_timeout_s = self._stream_config.stall_timeout_s
-        last_block_at = time.monotonic()
+        last_block_at = last_emit_at = time.monotonic()
+        batch = _Batch()
         while not self._stop.is_set():
             block = source.read(POLL_INTERVAL_S)
             if block is None:
                 if source.ended:
+                    if batch.blocks:
+                        self.updated.emit(batch.take(pipeline.time_ms, source))
                     self.source_ended.emit()
                     return
                 if time.monotonic() - last_block_at > stall_timeout_s:
@@ -153,16 +160,52 @@ class PipelineWorker(QThread):
             if pending is not None:
                 pipeline.set_decoder_config(pending)
             output = pipeline.process(block)
-            strides = output.strides
-            self.updated.emit(
-                WorkerUpdate(
-                    frames=np.array(output.frames, dtype=np.float32, copy=True),
-                    stream_time_ms=pipeline.time_ms,
-                    average_scores=strides[-1].decision.average_scores if strides else None,
-                    detections=tuple(output.detections),
-                    stride_time_s=output.elapsed_s / len(strides) if strides else None,
-                    level_db=block_level_db(block),
-                    overflows=source.overflows,
-                    drops=source.drops,
-                )
-            )
+            batch.add(output, block_level_db(block))
+            now = time.monotonic()
+            if output.detections or now - last_emit_at >= self._emit_interval_s:
+                self.updated.emit(batch.take(pipeline.time_ms, source))
+                last_emit_at = now
+
+
+class _Batch:
+    """Pipeline outputs gathered between two emits; `take` hands over owned copies."""
+
+    def __init__(self) -> None:
+        self._reset()
+
+    def _reset(self) -> None:
+        self.blocks = 0
+        self._frames: list[npt.NDArray[np.float32]] = []
+        self._detections: list[Detection] = []
+        self._average_scores: tuple[float, ...] | None = None
+        self._elapsed_s = 0.0
+        self._strides = 0
+        self._level_db = LEVEL_FLOOR_DB
+
+    def add(self, output: PipelineOutput, level_db: float) -> None:
+        self.blocks += 1
+        if output.frames.shape[0]:
+            self._frames.append(np.array(output.frames, dtype=np.float32, copy=True))
+        self._detections.extend(output.detections)
+        if output.strides:
+            self._average_scores = output.strides[-1].decision.average_scores
+            self._elapsed_s += output.elapsed_s
+            self._strides += len(output.strides)
+        self._level_db = max(self._level_db, level_db)
+
+    def take(self, stream_time_ms: int, source: AudioSource) -> WorkerUpdate:
+        frames = (
+            np.concatenate(self._frames) if self._frames else np.zeros((0, 0), dtype=np.float32)
+        )
+        update = WorkerUpdate(
+            frames=frames,
+            stream_time_ms=stream_time_ms,
+            average_scores=self._average_scores,
+            detections=tuple(self._detections),
+            stride_time_s=self._elapsed_s / self._strides if self._strides else None,
+            level_db=self._level_db,
+            overflows=source.overflows,
+            drops=source.drops,
+        )
+        self._reset()
+        return update

@@ -1,0 +1,523 @@
+"""The "Add word..." dialog: record a few examples of a new word, then learn it in seconds.
+
+Recording goes through the same `AudioSource` protocol as the main window's worker, built by an
+injected factory, so tests drive the dialog with arrays (a simulated microphone) and the real app
+with PortAudio. Reading is polled from a GUI timer with a zero timeout, so the window never blocks
+on audio; training runs in a QThread, so the window never freezes while the head is fitted.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+import pyqtgraph as pg
+from PySide6.QtCore import QObject, Qt, QThread, QTimer, Signal, Slot
+from PySide6.QtWidgets import (
+    QDialog,
+    QDialogButtonBox,
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QScrollArea,
+    QVBoxLayout,
+    QWidget,
+)
+
+from kws_app.audio.devices import DeviceError, InputDevice
+from kws_app.config import MS_PER_SECOND, FrontendConfig, StreamConfig
+from kws_app.dsp.frontend import compute_features, fit_clip
+from kws_app.ui import theme
+from kws_app.ui.level_meter import LevelMeter
+from kws_app.ui.sources import AudioSource, SourceFactory
+from kws_app.ui.spectrogram_view import COLOUR_MAP, LEVELS, LUT_ENTRIES
+from kws_app.ui.worker import block_level_db
+from kws_app.words.store import MIN_EXAMPLES, WordStore, WordStoreError, normalise_name
+from kws_app.words.trainer import TrainingError, WordTrainer, to_rate
+
+logger = logging.getLogger(__name__)
+
+FloatArray = npt.NDArray[np.float32]
+
+EXAMPLE_SECONDS = 1.0
+BACKGROUND_SECONDS = 10.0
+COUNTDOWN_S = 3
+POLL_INTERVAL_MS = 10
+SPECTROGRAM_SIZE_PX = (150, 56)
+# A take whose peak stays below this is almost certainly a muted or wrong microphone.
+QUIET_TAKE_DBFS = -50.0
+
+Player = Callable[[FloatArray, int], None]
+
+
+def sounddevice_player(samples: FloatArray, rate: int) -> None:
+    """Play through the default output; raises DeviceError when there is none."""
+    try:
+        import sounddevice as sd
+    except (ImportError, OSError) as error:
+        raise DeviceError(f"cannot play audio: {error}") from error
+    try:
+        sd.play(samples, rate)
+    except (sd.PortAudioError, ValueError) as error:
+        raise DeviceError(f"cannot play audio: {error}") from error
+
+
+@dataclass(frozen=True)
+class Take:
+    """One finished recording at the model's sample rate."""
+
+    samples: FloatArray
+    level_db: float
+
+
+class Recorder(QObject):
+    """Counts down, then captures `seconds` of audio from a fresh source, polled by a timer."""
+
+    countdown = Signal(int)  # seconds left before recording starts
+    level = Signal(float)  # peak dBFS of the newest block
+    finished = Signal(object)  # Take
+    failed = Signal(str)
+
+    def __init__(
+        self,
+        source_factory: SourceFactory,
+        device: InputDevice | None,
+        stream_config: StreamConfig,
+        model_rate: int,
+        countdown_s: int = COUNTDOWN_S,
+        parent: QObject | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self._factory = source_factory
+        self._device = device
+        self._stream_config = stream_config
+        self._model_rate = model_rate
+        self._countdown_s = countdown_s
+        self._source: AudioSource | None = None
+        self._blocks: list[FloatArray] = []
+        self._wanted = 0
+        self._seconds = 0.0
+        self._left = 0
+        self._tick = QTimer(self)
+        self._tick.setInterval(MS_PER_SECOND)
+        self._tick.timeout.connect(self._count)
+        self._poll = QTimer(self)
+        self._poll.setInterval(POLL_INTERVAL_MS)
+        self._poll.timeout.connect(self._read)
+
+    @property
+    def busy(self) -> bool:
+        return self._tick.isActive() or self._poll.isActive()
+
+    def record(self, seconds: float) -> None:
+        if self.busy:
+            return
+        self._seconds = seconds
+        self._left = self._countdown_s
+        if self._left <= 0:
+            self._begin()
+            return
+        self.countdown.emit(self._left)
+        self._tick.start()
+
+    @Slot()
+    def _count(self) -> None:
+        self._left -= 1
+        if self._left > 0:
+            self.countdown.emit(self._left)
+            return
+        self._tick.stop()
+        self._begin()
+
+    def _begin(self) -> None:
+        self.countdown.emit(0)
+        try:
+            source = self._factory(self._device, self._stream_config)
+            source.start()
+        except DeviceError as error:
+            self.failed.emit(str(error))
+            return
+        except Exception as error:  # noqa: BLE001 - any audio back-end failure is a message
+            logger.exception("the microphone failed to start")
+            self.failed.emit(f"cannot open the microphone: {error}")
+            return
+        self._source = source
+        self._blocks = []
+        self._wanted = int(round(self._seconds * source.sample_rate))
+        self._poll.start()
+
+    @Slot()
+    def _read(self) -> None:
+        source = self._source
+        if source is None:
+            return
+        try:
+            while sum(b.size for b in self._blocks) < self._wanted:
+                block = source.read(0.0)
+                if block is None:
+                    if source.ended:
+                        break
+                    return
+                self._blocks.append(np.asarray(block, dtype=np.float32).reshape(-1))
+                self.level.emit(block_level_db(self._blocks[-1]))
+        except DeviceError as error:
+            self._finish()
+            self.failed.emit(str(error))
+            return
+        rate = source.sample_rate
+        self._finish()
+        captured = np.concatenate(self._blocks) if self._blocks else np.zeros(0, np.float32)
+        if captured.size < self._wanted:
+            self.failed.emit("the microphone stopped before the recording was complete")
+            return
+        samples = to_rate(captured[: self._wanted], rate, self._model_rate)
+        self.finished.emit(Take(samples, block_level_db(samples)))
+
+    def _finish(self) -> None:
+        self._poll.stop()
+        source, self._source = self._source, None
+        if source is not None:
+            try:
+                source.stop()
+            except Exception:  # noqa: BLE001 - a vanished device may fail to close
+                logger.warning("stopping the recording source failed", exc_info=True)
+
+    def cancel(self) -> None:
+        self._tick.stop()
+        self._finish()
+
+
+class ExampleRow(QFrame):
+    """One recorded example: its spectrogram (what the model will see), Play and Delete."""
+
+    play_requested = Signal(object)
+    delete_requested = Signal(object)
+
+    def __init__(
+        self, index: int, take: Take, frontend: FrontendConfig, parent: QWidget | None = None
+    ) -> None:
+        super().__init__(parent)
+        self.setObjectName("panel")
+        self.take = take
+        row = QHBoxLayout(self)
+        row.setContentsMargins(6, 4, 6, 4)
+        self.title = QLabel(f"#{index}")
+        self.title.setMinimumWidth(28)
+        row.addWidget(self.title)
+        plot = pg.PlotWidget(background=theme.PLOT_BACKGROUND)
+        plot.setFixedSize(*SPECTROGRAM_SIZE_PX)
+        plot.hideAxis("bottom")
+        plot.hideAxis("left")
+        plot.setMenuEnabled(False)
+        plot.setMouseEnabled(x=False, y=False)
+        plot.hideButtons()
+        features = compute_features(fit_clip(take.samples, frontend), frontend)
+        self.image = np.ascontiguousarray(features.T, dtype=np.float32)
+        item = pg.ImageItem(axisOrder="row-major")
+        item.setLookupTable(pg.colormap.get(COLOUR_MAP).getLookupTable(nPts=LUT_ENTRIES))
+        item.setImage(self.image, levels=LEVELS, autoLevels=False)
+        plot.addItem(item)
+        plot.setRange(xRange=(0, self.image.shape[1]), yRange=(0, self.image.shape[0]), padding=0)
+        row.addWidget(plot)
+        level = QLabel(f"{take.level_db:.0f} dBFS")
+        level.setObjectName("lastScore")
+        row.addWidget(level)
+        row.addStretch(1)
+        self.play_button = QPushButton("Play")
+        self.play_button.clicked.connect(lambda: self.play_requested.emit(self))
+        row.addWidget(self.play_button)
+        self.delete_button = QPushButton("Delete")
+        self.delete_button.clicked.connect(lambda: self.delete_requested.emit(self))
+        row.addWidget(self.delete_button)
+
+
+class TrainingThread(QThread):
+    """Runs one training job off the GUI thread; reports heads or a one-line message."""
+
+    succeeded = Signal(object)
+    failed = Signal(str)
+
+    def __init__(self, job: Callable[[], object], parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._job = job
+
+    def run(self) -> None:
+        try:
+            result = self._job()
+        except (WordStoreError, TrainingError, OSError, ValueError) as error:
+            self.failed.emit(str(error))
+        except Exception as error:  # noqa: BLE001 - the window must survive a training bug
+            logger.exception("training a custom word failed")
+            self.failed.emit(f"training failed: {error}")
+        else:
+            self.succeeded.emit(result)
+
+
+class AddWordDialog(QDialog):
+    """Type the word, record examples (and optionally the room), then Train.
+
+    On success `heads` holds the vocabulary's (name, head) pairs and the dialog is accepted; the
+    caller makes the words live with `pipeline.set_scorer`.
+    """
+
+    def __init__(
+        self,
+        trainer: WordTrainer,
+        store: WordStore,
+        source_factory: SourceFactory,
+        device: InputDevice | None,
+        stream_config: StreamConfig | None = None,
+        player: Player = sounddevice_player,
+        countdown_s: int = COUNTDOWN_S,
+        parent: QWidget | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Add a word")
+        self.setMinimumWidth(560)
+        self.trainer = trainer
+        self.store = store
+        self._player = player
+        self.frontend = trainer.frontend
+        self.rows: list[ExampleRow] = []
+        self.background: Take | None = None
+        self.heads: list | None = None  # type: ignore[type-arg]
+        self.training: TrainingThread | None = None
+        self._recording_background = False
+        self.recorder = Recorder(
+            source_factory,
+            device,
+            stream_config or StreamConfig(),
+            self.frontend.sample_rate,
+            countdown_s,
+            parent=self,
+        )
+        self.recorder.countdown.connect(self._on_countdown)
+        self.recorder.level.connect(self._on_level)
+        self.recorder.finished.connect(self._on_take)
+        self.recorder.failed.connect(self._on_record_failed)
+        self._build()
+        self._update_state()
+
+    def _build(self) -> None:
+        layout = QVBoxLayout(self)
+        name_row = QHBoxLayout()
+        name_row.addWidget(QLabel("Word"))
+        self.name_edit = QLineEdit()
+        self.name_edit.setPlaceholderText("e.g. marvin")
+        self.name_edit.textChanged.connect(self._update_state)
+        name_row.addWidget(self.name_edit, 1)
+        layout.addLayout(name_row)
+
+        hint = QLabel(
+            f"Record at least {MIN_EXAMPLES} examples: press Record, wait for the countdown, "
+            f"then say the word once within {EXAMPLE_SECONDS:g} s. Vary your distance and tone."
+        )
+        hint.setWordWrap(True)
+        layout.addWidget(hint)
+
+        record_row = QHBoxLayout()
+        self.record_button = QPushButton("Record example")
+        self.record_button.setObjectName("primary")
+        self.record_button.clicked.connect(self.record_example)
+        record_row.addWidget(self.record_button)
+        self.background_button = QPushButton(f"Record background ({BACKGROUND_SECONDS:g} s)")
+        self.background_button.setToolTip(
+            "optional: the room without speech, so the word does not fire on its noise"
+        )
+        self.background_button.clicked.connect(self.record_background)
+        record_row.addWidget(self.background_button)
+        self.countdown_label = QLabel("")
+        self.countdown_label.setObjectName("lastWord")
+        self.countdown_label.setMinimumWidth(40)
+        record_row.addWidget(self.countdown_label)
+        self.level_meter = LevelMeter()
+        record_row.addWidget(self.level_meter, 1)
+        layout.addLayout(record_row)
+
+        self.examples_box = QWidget()
+        self.examples_layout = QVBoxLayout(self.examples_box)
+        self.examples_layout.setContentsMargins(0, 0, 0, 0)
+        self.examples_layout.addStretch(1)
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setWidget(self.examples_box)
+        scroll.setMinimumHeight(260)
+        layout.addWidget(scroll, 1)
+
+        self.background_label = QLabel("background: none (optional)")
+        layout.addWidget(self.background_label)
+        self.status_label = QLabel("")
+        self.status_label.setWordWrap(True)
+        layout.addWidget(self.status_label)
+
+        self.buttons = QDialogButtonBox()
+        self.train_button = self.buttons.addButton(
+            "Train", QDialogButtonBox.ButtonRole.AcceptRole
+        )
+        self.train_button.clicked.connect(self.train)
+        self.cancel_button = self.buttons.addButton(QDialogButtonBox.StandardButton.Cancel)
+        self.cancel_button.clicked.connect(self.reject)
+        layout.addWidget(self.buttons)
+
+    # ----- state --------------------------------------------------------------------------
+
+    @property
+    def examples(self) -> list[FloatArray]:
+        return [row.take.samples for row in self.rows]
+
+    def name_problem(self) -> str | None:
+        try:
+            name = normalise_name(self.name_edit.text())
+        except WordStoreError as error:
+            return str(error) if self.name_edit.text().strip() else "type the word first"
+        if name.casefold() in {label.casefold() for label in self.trainer.model.labels}:
+            return f"{name!r} is already a word of the model"
+        if self.store.find(name) is not None:
+            return f"a custom word named {name!r} already exists"
+        return None
+
+    @Slot()
+    def _update_state(self) -> None:
+        busy = self.recorder.busy or self.training is not None
+        problem = self.name_problem()
+        missing = MIN_EXAMPLES - len(self.rows)
+        self.record_button.setEnabled(not busy)
+        self.background_button.setEnabled(not busy)
+        self.name_edit.setEnabled(self.training is None)
+        for row in self.rows:
+            row.delete_button.setEnabled(not busy)
+        self.train_button.setEnabled(not busy and problem is None and missing <= 0)
+        if busy:
+            return
+        if problem is not None:
+            self.status_label.setText(problem)
+        elif missing > 0:
+            self.status_label.setText(f"record {missing} more example(s)")
+        else:
+            self.status_label.setText("ready to train")
+
+    # ----- recording ----------------------------------------------------------------------
+
+    @Slot()
+    def record_example(self) -> None:
+        self._recording_background = False
+        self.recorder.record(EXAMPLE_SECONDS)
+        self._update_state()
+
+    @Slot()
+    def record_background(self) -> None:
+        self._recording_background = True
+        self.status_label.setText("keep quiet: recording the room...")
+        self.recorder.record(BACKGROUND_SECONDS)
+        self._update_state()
+
+    @Slot(int)
+    def _on_countdown(self, seconds: int) -> None:
+        self.countdown_label.setText(str(seconds) if seconds > 0 else "REC")
+        if seconds == 0 and not self._recording_background:
+            self.status_label.setText("say the word now")
+
+    @Slot(float)
+    def _on_level(self, level_db: float) -> None:
+        self.level_meter.set_level_db(level_db)
+
+    @Slot(object)
+    def _on_take(self, take: Take) -> None:
+        self.countdown_label.setText("")
+        if self._recording_background:
+            self.background = take
+            self.background_label.setText(
+                f"background: {take.samples.size / self.frontend.sample_rate:.0f} s recorded"
+            )
+        else:
+            row = ExampleRow(len(self.rows) + 1, take, self.frontend, self.examples_box)
+            row.play_requested.connect(self._play)
+            row.delete_requested.connect(self._delete)
+            self.examples_layout.insertWidget(len(self.rows), row)
+            self.rows.append(row)
+        self._update_state()
+        if take.level_db < QUIET_TAKE_DBFS:
+            self.status_label.setText(
+                f"that take is very quiet ({take.level_db:.0f} dBFS): is the right microphone "
+                "selected and unmuted?"
+            )
+
+    @Slot(str)
+    def _on_record_failed(self, message: str) -> None:
+        self.countdown_label.setText("")
+        self._update_state()
+        self.status_label.setText(message)
+
+    @Slot(object)
+    def _play(self, row: ExampleRow) -> None:
+        try:
+            self._player(row.take.samples, self.frontend.sample_rate)
+        except DeviceError as error:
+            self.status_label.setText(str(error))
+
+    @Slot(object)
+    def _delete(self, row: ExampleRow) -> None:
+        self.rows.remove(row)
+        self.examples_layout.removeWidget(row)
+        row.deleteLater()
+        for index, other in enumerate(self.rows, start=1):
+            other.title.setText(f"#{index}")
+        self._update_state()
+
+    # ----- training -----------------------------------------------------------------------
+
+    @Slot()
+    def train(self) -> None:
+        if self.training is not None or self.name_problem() is not None:
+            return
+        name = self.name_edit.text()
+        examples = self.examples
+        background = self.background.samples if self.background else None
+        rate = self.frontend.sample_rate
+
+        def job() -> object:
+            return self.trainer.learn(self.store, name, examples, rate, background)
+
+        self.training = TrainingThread(job, self)
+        self.training.succeeded.connect(self._on_trained)
+        self.training.failed.connect(self._on_train_failed)
+        self.status_label.setText("training...")
+        self._update_state()
+        self.training.start()
+
+    @Slot(object)
+    def _on_trained(self, heads: list) -> None:  # type: ignore[type-arg]
+        self._join_training()
+        self.heads = heads
+        self.accept()
+
+    @Slot(str)
+    def _on_train_failed(self, message: str) -> None:
+        self._join_training()
+        self._update_state()
+        self.status_label.setText(f"could not learn the word: {message}")
+
+    def _join_training(self) -> None:
+        thread, self.training = self.training, None
+        if thread is not None:
+            thread.wait()
+
+    def done(self, result: int) -> None:
+        """Closing never abandons a running recording or training thread."""
+        self.recorder.cancel()
+        if self.training is not None:
+            if result != QDialog.DialogCode.Accepted:
+                self.status_label.setText("finishing training...")
+            self.training.wait()
+        super().done(result)
+
+    def keyPressEvent(self, event) -> None:  # type: ignore[no-untyped-def]  # noqa: N802
+        # Enter in the name field must not "press" Train before the examples exist.
+        if event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
+            return
+        super().keyPressEvent(event)
