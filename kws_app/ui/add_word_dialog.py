@@ -356,9 +356,7 @@ class AddWordDialog(QDialog):
         layout.addWidget(self.status_label)
 
         self.buttons = QDialogButtonBox()
-        self.train_button = self.buttons.addButton(
-            "Train", QDialogButtonBox.ButtonRole.AcceptRole
-        )
+        self.train_button = self.buttons.addButton("Train", QDialogButtonBox.ButtonRole.AcceptRole)
         self.train_button.clicked.connect(self.train)
         self.cancel_button = self.buttons.addButton(QDialogButtonBox.StandardButton.Cancel)
         self.cancel_button.clicked.connect(self.reject)
@@ -389,6 +387,7 @@ class AddWordDialog(QDialog):
         self.record_button.setEnabled(not busy)
         self.background_button.setEnabled(not busy)
         self.name_edit.setEnabled(self.training is None)
+        self.cancel_button.setEnabled(self.training is None)
         for row in self.rows:
             row.delete_button.setEnabled(not busy)
         self.train_button.setEnabled(not busy and problem is None and missing <= 0)
@@ -407,14 +406,16 @@ class AddWordDialog(QDialog):
     def record_example(self) -> None:
         self._recording_background = False
         self.recorder.record(EXAMPLE_SECONDS)
-        self._update_state()
+        if self.recorder.busy:  # a failure to open has already said why
+            self._update_state()
 
     @Slot()
     def record_background(self) -> None:
         self._recording_background = True
-        self.status_label.setText("keep quiet: recording the room...")
         self.recorder.record(BACKGROUND_SECONDS)
-        self._update_state()
+        if self.recorder.busy:
+            self._update_state()
+            self.status_label.setText("keep quiet: recording the room...")
 
     @Slot(int)
     def _on_countdown(self, seconds: int) -> None:

@@ -75,6 +75,19 @@ class CustomWordScorer:
     def frontend(self) -> FrontendConfig:
         return self.base.frontend
 
+    # The window shows where and what the base model runs; these pass its answers through.
+    @property
+    def path(self):  # type: ignore[no-untyped-def]
+        return getattr(self.base, "path", None)
+
+    @property
+    def provider(self) -> str:
+        return str(getattr(self.base, "provider", ""))
+
+    @property
+    def info(self):  # type: ignore[no-untyped-def]
+        return getattr(self.base, "info", None)
+
     def word_scores(self, embeddings: FloatArray) -> FloatArray:
         logits = np.asarray(embeddings, dtype=np.float32) @ self._weights + self._bias
         return (1.0 / (1.0 + np.exp(-np.clip(logits, -60.0, 60.0)))).astype(np.float32)

@@ -1,0 +1,192 @@
+""" "Manage words...": list the custom words; remove, rename, export and import them.
+
+Every change goes through the same WordStore and archive code as `kws-app words`, and reports back
+through `changed` so the window can swap its scorer while it keeps listening.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from PySide6.QtCore import Signal, Slot
+from PySide6.QtWidgets import (
+    QDialog,
+    QFileDialog,
+    QHBoxLayout,
+    QInputDialog,
+    QLabel,
+    QListWidget,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from kws_app.ui.add_word_dialog import TrainingThread
+from kws_app.words.archive import ARCHIVE_SUFFIX, ArchiveError, export_words, import_words
+from kws_app.words.store import WordStore, WordStoreError
+from kws_app.words.trainer import WordTrainer
+
+logger = logging.getLogger(__name__)
+
+FILE_FILTER = f"kws word files (*{ARCHIVE_SUFFIX});;All files (*)"
+
+
+class WordsManagerDialog(QDialog):
+    changed = Signal()
+
+    def __init__(
+        self, trainer: WordTrainer, store: WordStore, parent: QWidget | None = None
+    ) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Custom words")
+        self.setMinimumWidth(420)
+        self.trainer = trainer
+        self.store = store
+        self.training: TrainingThread | None = None
+        self._imported = ""
+        layout = QVBoxLayout(self)
+        self.word_list = QListWidget()
+        layout.addWidget(self.word_list, 1)
+        buttons = QHBoxLayout()
+        self.remove_button = QPushButton("Remove")
+        self.remove_button.clicked.connect(self._remove_selected)
+        self.rename_button = QPushButton("Rename...")
+        self.rename_button.clicked.connect(self._rename_selected)
+        self.export_button = QPushButton("Export...")
+        self.export_button.clicked.connect(self._export_selected)
+        self.import_button = QPushButton("Import...")
+        self.import_button.clicked.connect(self._ask_import)
+        close = QPushButton("Close")
+        close.clicked.connect(self.accept)
+        for button in (
+            self.remove_button,
+            self.rename_button,
+            self.export_button,
+            self.import_button,
+        ):
+            buttons.addWidget(button)
+        buttons.addStretch(1)
+        buttons.addWidget(close)
+        layout.addLayout(buttons)
+        self.status_label = QLabel("")
+        self.status_label.setWordWrap(True)
+        layout.addWidget(self.status_label)
+        self.refresh()
+
+    def refresh(self) -> None:
+        self.word_list.clear()
+        for word in self.store.words():
+            self.word_list.addItem(word.name)
+        has_words = self.word_list.count() > 0
+        if has_words and self.word_list.currentRow() < 0:
+            self.word_list.setCurrentRow(0)
+        for button in (self.remove_button, self.rename_button, self.export_button):
+            button.setEnabled(has_words and self.training is None)
+        self.import_button.setEnabled(self.training is None)
+        if not has_words:
+            self.status_label.setText("no custom words yet: use Words > Add word...")
+
+    def selected(self) -> str | None:
+        item = self.word_list.currentItem()
+        return item.text() if item is not None else None
+
+    def remove(self, name: str) -> None:
+        try:
+            self.store.remove(name)
+        except (WordStoreError, OSError) as error:
+            self.status_label.setText(str(error))
+            return
+        self.status_label.setText(f"removed {name!r}")
+        self.refresh()
+        self.changed.emit()
+
+    def rename(self, old: str, new: str) -> None:
+        try:
+            word = self.store.rename(old, new, reserved=self.trainer.model.labels)
+        except (WordStoreError, OSError) as error:
+            self.status_label.setText(str(error))
+            return
+        self.status_label.setText(f"renamed {old!r} to {word.name!r}")
+        self.refresh()
+        self.changed.emit()
+
+    def export(self, names: list[str], path: Path) -> None:
+        try:
+            written = export_words(self.store, names, path)
+        except (WordStoreError, OSError) as error:
+            self.status_label.setText(f"cannot export: {error}")
+            return
+        self.status_label.setText(f"exported {', '.join(written)} to {path}")
+
+    def import_file(self, path: Path) -> None:
+        """Validate and install, then retrain in a thread; a bad file changes nothing."""
+        try:
+            installed = import_words(self.store, path, reserved=self.trainer.model.labels)
+        except (ArchiveError, WordStoreError, OSError) as error:
+            self.status_label.setText(f"cannot import {path.name}: {error}")
+            return
+        names = ", ".join(word.name for word in installed)
+        self.status_label.setText(f"imported {names}; training...")
+        self.training = TrainingThread(
+            lambda: self.trainer.train_words(self.store, retrain_all=True), self
+        )
+        self._imported = names
+        # Bound slots (not lambdas) so Qt queues the thread's signals onto the GUI thread.
+        self.training.succeeded.connect(self._on_import_trained)
+        self.training.failed.connect(self._on_import_failed)
+        self.refresh()
+        self.training.start()
+
+    @Slot(object)
+    def _on_import_trained(self, _heads: object) -> None:
+        self._trained(f"imported {self._imported}")
+
+    @Slot(str)
+    def _on_import_failed(self, message: str) -> None:
+        self._trained(f"imported {self._imported}, but training failed: {message}")
+
+    def _trained(self, message: str) -> None:
+        thread, self.training = self.training, None
+        if thread is not None:
+            thread.wait()
+        self.status_label.setText(message)
+        self.refresh()
+        self.changed.emit()
+
+    @Slot()
+    def _remove_selected(self) -> None:
+        name = self.selected()
+        if name is not None:
+            self.remove(name)
+
+    @Slot()
+    def _rename_selected(self) -> None:
+        name = self.selected()
+        if name is None:
+            return
+        new, ok = QInputDialog.getText(self, "Rename word", "New name", text=name)
+        if ok and new:
+            self.rename(name, new)
+
+    @Slot()
+    def _export_selected(self) -> None:
+        name = self.selected()
+        if name is None:
+            return
+        path, _ = QFileDialog.getSaveFileName(
+            self, "Export word", f"{name}{ARCHIVE_SUFFIX}", FILE_FILTER
+        )
+        if path:
+            self.export([name], Path(path))
+
+    @Slot()
+    def _ask_import(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Import words", "", FILE_FILTER)
+        if path:
+            self.import_file(Path(path))
+
+    def done(self, result: int) -> None:
+        if self.training is not None:
+            self.training.wait()
+        super().done(result)

@@ -1,0 +1,141 @@
+"""The "Add word..." dialog under pytest-qt, with a simulated microphone (arrays, not PortAudio)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from words_helpers import RATE, WHISTLE_HZ, detected_labels, examples, stream
+
+from kws_app.audio.devices import DeviceError, InputDevice
+from kws_app.config import StreamConfig
+from kws_app.inference.model import OnnxModel
+from kws_app.ui.add_word_dialog import AddWordDialog
+from kws_app.ui.sources import ArraySource, AudioSource
+from kws_app.words.scorer import CustomWordScorer
+from kws_app.words.store import WordStore
+from kws_app.words.trainer import WordTrainer, to_rate
+
+pytestmark = pytest.mark.gui
+
+MIC_RATE = 48000
+TRAIN_TIMEOUT_MS = 30000
+
+
+class SimulatedMicrophone:
+    """Each time the dialog opens the microphone it hears the next queued recording."""
+
+    def __init__(self) -> None:
+        self.queue: list[np.ndarray] = []
+        self.opened = 0
+
+    def factory(self, device: InputDevice | None, config: StreamConfig) -> AudioSource:
+        self.opened += 1
+        if not self.queue:
+            raise DeviceError("input device 'Simulated' is unplugged")
+        samples = to_rate(self.queue.pop(0), RATE, MIC_RATE)
+        return ArraySource(samples, MIC_RATE, config, realtime=False, name="Simulated")
+
+
+@pytest.fixture
+def trainer(tone_model_path: Path) -> WordTrainer:
+    model = OnnxModel(tone_model_path, prefer_gpu=False)
+    return WordTrainer(model, tone_model_path)
+
+
+def _dialog(qtbot, trainer: WordTrainer, tmp_path: Path, mic: SimulatedMicrophone, **kwargs):  # type: ignore[no-untyped-def]
+    dialog = AddWordDialog(
+        trainer, WordStore(tmp_path / "words"), mic.factory, None, countdown_s=0, **kwargs
+    )
+    qtbot.addWidget(dialog)
+    dialog.show()
+    return dialog
+
+
+def _record(qtbot, dialog: AddWordDialog, count: int) -> None:  # type: ignore[no-untyped-def]
+    for _ in range(count):
+        before = len(dialog.rows)
+        dialog.record_button.click()
+        qtbot.waitUntil(lambda before=before: len(dialog.rows) == before + 1, timeout=5000)
+
+
+def test_record_play_delete_train_and_detect(qtbot, trainer, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    mic = SimulatedMicrophone()
+    played: list[tuple[int, int]] = []
+    dialog = _dialog(qtbot, trainer, tmp_path, mic, player=lambda s, r: played.append((s.size, r)))
+    assert not dialog.train_button.isEnabled()
+    dialog.name_edit.setText("whistle")
+    mic.queue += examples(WHISTLE_HZ, count=6)
+    _record(qtbot, dialog, 5)
+    row = dialog.rows[0]
+    assert row.image.shape == (40, 98)  # what the model sees: mel bands x frames
+    assert row.take.samples.size == RATE  # 1 s from a 48 kHz microphone, at the model's rate
+    assert row.take.level_db > -20.0
+    assert dialog.level_meter.level_db > -60.0  # the meter followed the microphone
+    row.play_button.click()
+    assert played == [(RATE, RATE)]
+    dialog.rows[2].delete_button.click()
+    assert len(dialog.rows) == 4 and not dialog.train_button.isEnabled()
+    assert [r.title.text() for r in dialog.rows] == ["#1", "#2", "#3", "#4"]
+    _record(qtbot, dialog, 1)
+
+    rng = np.random.default_rng(5)
+    mic.queue.append((0.01 * rng.standard_normal(10 * RATE)).astype(np.float32))
+    dialog.background_button.click()
+    qtbot.waitUntil(lambda: dialog.background is not None, timeout=5000)
+    assert dialog.train_button.isEnabled()
+
+    dialog.train_button.click()
+    assert dialog.training is not None  # training runs in its thread; the dialog stays live
+    assert not dialog.record_button.isEnabled()
+    qtbot.waitUntil(lambda: dialog.heads is not None, timeout=TRAIN_TIMEOUT_MS)
+    assert dialog.result() == AddWordDialog.DialogCode.Accepted
+    word = dialog.store.get("whistle")
+    assert word.record.background == "background.wav"
+    assert len(word.record.examples) == 5
+    scorer = CustomWordScorer(trainer.model, dialog.heads)
+    assert detected_labels(scorer, stream(WHISTLE_HZ)) == ["whistle"]
+
+
+def test_countdown_then_recording(qtbot, trainer, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    mic = SimulatedMicrophone()
+    mic.queue += examples(WHISTLE_HZ, count=1)
+    dialog = AddWordDialog(trainer, WordStore(tmp_path / "w"), mic.factory, None, countdown_s=1)
+    qtbot.addWidget(dialog)
+    with qtbot.waitSignal(dialog.recorder.countdown, timeout=1000) as first:
+        dialog.record_button.click()
+    assert first.args == [1] and dialog.countdown_label.text() == "1"
+    assert mic.opened == 0  # nothing is recorded during the countdown
+    qtbot.waitUntil(lambda: len(dialog.rows) == 1, timeout=5000)
+    assert mic.opened == 1
+
+
+def test_broken_microphone_and_speaker_are_messages(qtbot, trainer, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    mic = SimulatedMicrophone()  # nothing queued: opening it fails like an unplugged device
+
+    def no_speaker(samples: np.ndarray, rate: int) -> None:
+        raise DeviceError("cannot play audio: no output device")
+
+    dialog = _dialog(qtbot, trainer, tmp_path, mic, player=no_speaker)
+    dialog.name_edit.setText("whistle")
+    dialog.record_button.click()
+    qtbot.waitUntil(lambda: "unplugged" in dialog.status_label.text(), timeout=2000)
+    assert dialog.record_button.isEnabled() and dialog.rows == []
+    mic.queue += examples(WHISTLE_HZ, count=1)
+    _record(qtbot, dialog, 1)
+    dialog.rows[0].play_button.click()
+    assert "no output device" in dialog.status_label.text()
+
+
+def test_names_the_model_or_store_already_has_are_refused(qtbot, trainer, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    mic = SimulatedMicrophone()
+    mic.queue += examples(WHISTLE_HZ, count=5)
+    dialog = _dialog(qtbot, trainer, tmp_path, mic)
+    _record(qtbot, dialog, 5)
+    for name, message in (("low", "already a word of the model"), ("_x", "not a valid")):
+        dialog.name_edit.setText(name)
+        assert message in dialog.status_label.text()
+        assert not dialog.train_button.isEnabled()
+    dialog.name_edit.setText("whistle")
+    assert dialog.train_button.isEnabled()
