@@ -53,8 +53,7 @@ class HistoryView(QTableWidget):
         cells = (entry.wall_time.strftime("%H:%M:%S"), entry.word, f"{entry.score:.2f}")
         for column, text in enumerate(cells):
             item = QTableWidgetItem(text)
-            if column != 1:
-                item.setTextAlignment(Qt.AlignmentFlag.AlignCenter)
+            item.setTextAlignment(Qt.AlignmentFlag.AlignCenter)
             self.setItem(row, column, item)
         self.scrollToBottom()
 

@@ -38,6 +38,7 @@ from kws_app.audio.devices import DeviceError, InputDevice, list_input_devices
 from kws_app.config import MS_PER_SECOND, ConfigError, DecoderConfig, FrontendConfig, StreamConfig
 from kws_app.inference.model import CUDA_PROVIDER, ModelError
 from kws_app.inference.pipeline import Detection
+from kws_app.ui import theme
 from kws_app.ui.history_view import HistoryEntry, HistoryView
 from kws_app.ui.level_meter import LevelMeter
 from kws_app.ui.scores_view import ScoresView
@@ -133,6 +134,7 @@ class MainWindow(QMainWindow):
         self._model_problem = False
 
         self.setWindowTitle("kws — keyword spotting")
+        theme.apply_to(self)
         self._build_menu()
         self._build_body()
         self._build_status_bar()
@@ -266,7 +268,6 @@ class MainWindow(QMainWindow):
         frame, layout = _panel("Probabilities (averaged)")
         self.scores_view = ScoresView()
         layout.addWidget(self.scores_view)
-        layout.addStretch(1)
         threshold_row = QHBoxLayout()
         threshold_row.addWidget(QLabel("Threshold"))
         self.threshold_slider = QSlider(Qt.Orientation.Horizontal)
@@ -305,6 +306,7 @@ class MainWindow(QMainWindow):
             spin.valueChanged.connect(self._advanced_changed)
         self.advanced_box.hide()
         layout.addWidget(self.advanced_box)
+        layout.addStretch(1)
         column.addWidget(frame, 3)
 
         frame, layout = _panel("History")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from PySide6.QtGui import QColor, QPalette
-from PySide6.QtWidgets import QApplication
+from PySide6.QtWidgets import QApplication, QWidget
 
 WINDOW = "#15181e"
 PANEL = "#1d2129"
@@ -62,7 +62,19 @@ QMenu {{ background: {PANEL}; border: 1px solid {PANEL_BORDER}; }}
 
 
 def apply(app: QApplication) -> None:
+    """Fusion everywhere (native styles ignore parts of the stylesheet), plus the palette."""
     app.setStyle("Fusion")
+    app.setPalette(palette())
+    app.setStyleSheet(STYLESHEET)
+
+
+def apply_to(widget: QWidget) -> None:
+    """The theme on one window, for hosts (tests, embedding) that own the QApplication."""
+    widget.setPalette(palette())
+    widget.setStyleSheet(STYLESHEET)
+
+
+def palette() -> QPalette:
     palette = QPalette()
     palette.setColor(QPalette.ColorRole.Window, QColor(WINDOW))
     palette.setColor(QPalette.ColorRole.WindowText, QColor(TEXT))
@@ -75,5 +87,4 @@ def apply(app: QApplication) -> None:
     palette.setColor(QPalette.ColorRole.HighlightedText, QColor(TEXT))
     palette.setColor(QPalette.ColorRole.ToolTipBase, QColor(PANEL))
     palette.setColor(QPalette.ColorRole.ToolTipText, QColor(TEXT))
-    app.setPalette(palette)
-    app.setStyleSheet(STYLESHEET)
+    return palette
