@@ -15,15 +15,24 @@ from kws_app.paths import default_model_path
 from kws_app.ui import theme
 from kws_app.ui.main_window import MainWindow
 from kws_app.ui.settings import APPLICATION_NAME, ORGANIZATION_NAME, AppSettings, user_settings
+from kws_app.ui.sources import microphone_factory
+from kws_app.ui.words_menu import WordsMenu
+from kws_app.words.store import WordStore
+from kws_app.words.trainer import with_custom_words
 
 logger = logging.getLogger(__name__)
 
 
-def make_model_loader(provider: str):  # type: ignore[no-untyped-def]
-    """A loader honouring --provider; cli.load_model refuses 'cuda' where CUDA cannot run."""
+def make_model_loader(provider: str, store: WordStore | None = None):  # type: ignore[no-untyped-def]
+    """A loader honouring --provider; cli.load_model refuses 'cuda' where CUDA cannot run.
+
+    With a word store, the model comes wrapped with the user's custom words.
+    """
     from kws_app.cli import load_model
 
-    return lambda path: load_model(path, provider)
+    if store is None:
+        return lambda path: load_model(path, provider)
+    return lambda path: with_custom_words(load_model(path, provider), store)
 
 
 def _decoder_from(args: argparse.Namespace, settings: AppSettings) -> DecoderConfig:
@@ -50,15 +59,20 @@ def create_window(args: argparse.Namespace, settings: AppSettings, **overrides) 
     model_path: Path = args.model or settings.model_path or default_model_path()
     if args.model is None and not model_path.exists():
         model_path = default_model_path()
-    return MainWindow(
+    store = WordStore(getattr(args, "words_store", None))
+    window = MainWindow(
         settings=settings,
-        model_loader=make_model_loader(getattr(args, "provider", "auto")),
+        model_loader=make_model_loader(getattr(args, "provider", "auto"), store),
         model_path=model_path,
         stream_config=stream,
         decoder_config=_decoder_from(args, settings),
         device_name=args.device,
         **overrides,
     )
+    window.words_menu = WordsMenu(  # type: ignore[attr-defined]
+        window, store, overrides.get("source_factory", microphone_factory)
+    )
+    return window
 
 
 def ensure_application(argv: Sequence[str] | None = None) -> QApplication:

@@ -477,6 +477,14 @@ class MainWindow(QMainWindow):
             self.start_listening()
         return True
 
+    def set_scorer(self, scorer: LoadedModel) -> None:
+        """Swap the vocabulary (custom words changed) without restarting the stream."""
+        self.model = scorer
+        self.tiles.set_labels(scorer.labels)
+        self.scores_view.set_labels(scorer.labels)
+        if self.worker is not None:
+            self.worker.set_scorer(scorer)
+
     def _reload_model(self, path: Path) -> None:
         if self.load_model(path) and self.worker is None and self._devices:
             self.start_listening()

@@ -84,6 +84,7 @@ class PipelineWorker(QThread):
         self._stream_config = stream_config
         self._lock = threading.Lock()
         self._pending_decoder: DecoderConfig | None = None
+        self._pending_scorer: Scorer | None = None
         self._decoder_config = decoder_config
         self._stop = threading.Event()
         self.pipeline: StreamingPipeline | None = None
@@ -93,6 +94,12 @@ class PipelineWorker(QThread):
         with self._lock:
             self._pending_decoder = config
             self._decoder_config = config
+
+    def set_scorer(self, scorer: Scorer) -> None:
+        """Thread-safe; the pipeline swaps to it (custom words changed) before its next block."""
+        with self._lock:
+            self._pending_scorer = scorer
+            self._scorer = scorer
 
     def request_stop(self) -> None:
         self._stop.set()
@@ -157,6 +164,9 @@ class PipelineWorker(QThread):
             last_block_at = time.monotonic()
             with self._lock:
                 pending, self._pending_decoder = self._pending_decoder, None
+                scorer, self._pending_scorer = self._pending_scorer, None
+            if scorer is not None:
+                pipeline.set_scorer(scorer)
             if pending is not None:
                 pipeline.set_decoder_config(pending)
             output = pipeline.process(block)
