@@ -64,6 +64,15 @@ _MEMBER = re.compile(
 _ALLOWED_COMPRESSION = frozenset({zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED})
 
 
+_DEFAULT_FILE_MODE = 0o666
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 class ArchiveError(ValueError):
     """A word file that cannot be imported; str() is a one-line message."""
 
@@ -92,6 +101,7 @@ def export_words(store: WordStore, names: list[str], out_path: Path) -> list[str
                 for name in files:
                     archive.write(word.folder / name, folder + name)
             archive.writestr(ARCHIVE_INDEX, json.dumps(index, indent=1, ensure_ascii=False))
+        os.chmod(temporary, _DEFAULT_FILE_MODE & ~_umask())  # mkstemp made it owner-only
         os.replace(temporary, out_path)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
