@@ -51,7 +51,7 @@ from kws_app.inference.model import OnnxModel
 from kws_app.inference.pipeline import StreamingPipeline, is_command_label
 from kws_app.paths import assets_dir, default_model_path
 from kws_app.words.head import HeadConfig
-from kws_app.words.scorer import CustomWordScorer
+from kws_app.words.scorer import DEFAULT_COMMAND_SHARE, CustomWordScorer
 from kws_app.words.trainer import NEGATIVES_FILE_NAME, TrainerConfig, WordAudio, WordTrainer
 
 RATE = 16000
@@ -194,6 +194,7 @@ def main() -> int:
     parser.add_argument("--trials", type=int, default=3)
     parser.add_argument("--words", nargs="*", help="words to test (default: all with enough clips)")
     parser.add_argument("--positive-prior", type=float, default=HeadConfig().positive_prior)
+    parser.add_argument("--command-share", type=float, default=DEFAULT_COMMAND_SHARE)
     parser.add_argument("--json", type=Path, help="write every trial's figures here")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
@@ -207,7 +208,8 @@ def main() -> int:
     trainer = WordTrainer(model, args.model, negatives_path=args.negatives, config=config)
     print(
         f"model {args.model.name}: {len(model.labels)} labels, embedding {trainer.embedding_size}; "
-        f"shipped negatives: {'yes' if trainer.shipped is not None else 'NO (other model)'}"
+        f"shipped negatives: {'yes' if trainer.shipped is not None else 'NO (other model)'}; "
+        f"positive prior {args.positive_prior}, command share {args.command_share}"
     )
     groups = by_label(read_clips(args.data_dir))
     candidates = sorted(
@@ -247,7 +249,7 @@ def main() -> int:
             train_started = time.perf_counter()
             head = trainer.train_audio(audio, [])
             train_s = time.perf_counter() - train_started
-            scorer = CustomWordScorer(model, [(word, head)])
+            scorer = CustomWordScorer(model, [(word, head)], args.command_share)
             fired = evaluate(scorer, model, positives)
             fired_base = evaluate(None, model, positives)
             on_commands = evaluate(scorer, model, commands)

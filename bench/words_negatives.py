@@ -3,11 +3,14 @@
 Usage: .venv/bin/python bench/words_negatives.py [--model assets/kws-default.onnx]
            [--data-dir ../shared/data] [--out assets/words-negatives.npz]
 
-Only TRAINING-split clips are used (the split of ../shared/data/README.md): every non-command word,
-a sample of each command word, `_silence_` clips and crops of the background-noise recordings.
-The reserved false-accept folder is never read. Rows are labelled with their word so a custom word
-with the same name as a negative word (e.g. "marvin") leaves those rows out. Embeddings are stored
-as float16 with the model's SHA-256: the app ignores the file for any other model.
+Only training data is used: TRAINING-split Speech Commands clips (the split of
+../shared/data/README.md) of every non-command word, a sample of each command word, `_silence_`
+clips and crops of the background-noise recordings, plus 1 s windows of continuous speech from
+negatives/precise (the pool training uses for `_unknown_`). The reserved false-accept folder
+negatives/precise/heysavant/not-wake-words is never read. Rows are labelled with their word so a
+custom word with the same name as a negative word (e.g. "marvin") leaves those rows out.
+Embeddings are stored as float16 with the model's SHA-256: the app ignores the file for any other
+model.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from words_data import (
     BACKGROUND,
     COMMAND_WORDS,
     DEFAULT_DATA_DIR,
+    RESERVED_NEGATIVES,
     SILENCE,
     by_label,
     read_16k,
@@ -32,10 +36,17 @@ from kws_app.inference.model import OnnxModel
 from kws_app.paths import assets_dir, default_model_path
 from kws_app.words.trainer import NEGATIVES_FILE_NAME, NEGATIVES_FORMAT, WordTrainer, model_id_of
 
+AUDIO_SUFFIXES = frozenset({".wav", ".flac", ".ogg"})
 COMMANDS_PER_WORD = 60
 SILENCE_CLIPS = 120
 BACKGROUND_CROPS = 80
 MAX_PER_OTHER_WORD = 100
+# Continuous speech holding none of the words: 1 s windows every WINDOW_HOP_S from the precise
+# negatives that training uses for `_unknown_`, never from the reserved false-accept folder.
+SPEECH_DIR = Path("negatives") / "precise"
+WINDOW_HOP_S = 0.5
+MAX_SPEECH_WINDOWS = 3000
+SPEECH_LABEL = "_speech_"
 
 
 def main() -> int:
@@ -71,6 +82,23 @@ def main() -> int:
         gain = 10.0 ** (rng.uniform(-30.0, 0.0) / 20.0)
         waves.append((noise[start : start + clip_samples] * gain).astype(np.float32))
         labels.append(BACKGROUND)
+
+    speech_root = args.data_dir / SPEECH_DIR
+    reserved = (args.data_dir / RESERVED_NEGATIVES).resolve()
+    speech_files = sorted(
+        path
+        for path in speech_root.rglob("*")
+        if path.suffix in AUDIO_SUFFIXES and not path.resolve().is_relative_to(reserved)
+    )
+    hop = int(WINDOW_HOP_S * model.frontend.sample_rate)
+    windows: list[np.ndarray] = []
+    for path in speech_files:
+        wave = read_16k(path)
+        for start in range(0, max(1, wave.size - clip_samples + 1), hop):
+            windows.append(wave[start : start + clip_samples])
+    for index in rng.permutation(len(windows))[:MAX_SPEECH_WINDOWS]:
+        waves.append(windows[index])
+        labels.append(SPEECH_LABEL)
 
     embeddings = trainer.embed(waves)
     names = sorted(set(labels))

@@ -8,12 +8,18 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from words_helpers import LOW_HZ, RATE, WHISTLE_HZ, stream, write_examples
+from words_helpers import LOW_HZ, RATE, WHISTLE_HZ, stream, words_tone_model, write_examples
 
 from kws_app.cli import main
 from kws_app.words.archive import ArchiveError, import_words, read_archive
 from kws_app.words.store import WordStore
 from kws_app.words.wavio import encode_wav, write_wav
+
+
+@pytest.fixture
+def words_model_path(tmp_path: Path) -> Path:
+    """A tone model whose `_unknown_` fires on loud sounds outside its word bands."""
+    return words_tone_model(tmp_path / "words_tone.onnx")
 
 
 def _run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
@@ -30,12 +36,12 @@ def stream_wav(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def word_store(tmp_path: Path, tone_model_path: Path, capsys: pytest.CaptureFixture[str]) -> Path:
+def word_store(tmp_path: Path, words_model_path: Path, capsys: pytest.CaptureFixture[str]) -> Path:
     """A store holding the word 'whistle', added through the command line."""
     store = tmp_path / "store"
     takes = write_examples(tmp_path / "takes", WHISTLE_HZ)
     code, out, err = _run(
-        capsys, "words", "--store", str(store), "--model", str(tone_model_path),
+        capsys, "words", "--store", str(store), "--model", str(words_model_path),
         "add", "whistle", "--from-wav-dir", str(takes),
     )  # fmt: skip
     assert code == 0, err
@@ -52,19 +58,19 @@ def _replay_labels(capsys, model: Path, store: Path, wav: Path) -> list[str]:  #
 
 
 def test_add_replay_remove(
-    capsys: pytest.CaptureFixture[str], tone_model_path: Path, word_store: Path, stream_wav: Path
+    capsys: pytest.CaptureFixture[str], words_model_path: Path, word_store: Path, stream_wav: Path
 ) -> None:
-    assert _replay_labels(capsys, tone_model_path, word_store, stream_wav) == ["whistle", "low"]
+    assert _replay_labels(capsys, words_model_path, word_store, stream_wav) == ["whistle", "low"]
     code, out, _ = _run(capsys, "words", "--store", str(word_store), "list")
     assert code == 0 and out.startswith("whistle\t5 examples")
     code, out, _ = _run(capsys, "words", "--store", str(word_store), "remove", "whistle")
     assert code == 0
-    assert _replay_labels(capsys, tone_model_path, word_store, stream_wav) == ["low"]
+    assert _replay_labels(capsys, words_model_path, word_store, stream_wav) == ["low"]
 
 
 def test_export_import_round_trip(
     capsys: pytest.CaptureFixture[str],
-    tone_model_path: Path,
+    words_model_path: Path,
     word_store: Path,
     stream_wav: Path,
     tmp_path: Path,
@@ -76,7 +82,7 @@ def test_export_import_round_trip(
     assert code == 0, err
     other = tmp_path / "other-store"
     code, out, err = _run(
-        capsys, "words", "--store", str(other), "--model", str(tone_model_path),
+        capsys, "words", "--store", str(other), "--model", str(words_model_path),
         "import", str(exported),
     )  # fmt: skip
     assert code == 0, err
@@ -84,10 +90,10 @@ def test_export_import_round_trip(
     copy = WordStore(other).get("whistle")
     for name in original.record.examples:
         assert (original.folder / name).read_bytes() == (copy.folder / name).read_bytes()
-    assert _replay_labels(capsys, tone_model_path, other, stream_wav) == ["whistle", "low"]
+    assert _replay_labels(capsys, words_model_path, other, stream_wav) == ["whistle", "low"]
     # Importing the same word again is refused and changes nothing.
     code, _, err = _run(
-        capsys, "words", "--store", str(other), "--model", str(tone_model_path),
+        capsys, "words", "--store", str(other), "--model", str(words_model_path),
         "import", str(exported),
     )  # fmt: skip
     assert code == 2 and "already exists" in err
@@ -146,7 +152,7 @@ def _corruptions(members: dict[str, bytes]) -> dict[str, tuple[dict[str, bytes],
 
 
 def test_corrupt_word_files_give_clear_errors_and_change_nothing(
-    capsys: pytest.CaptureFixture[str], tone_model_path: Path, word_store: Path, tmp_path: Path
+    capsys: pytest.CaptureFixture[str], words_model_path: Path, word_store: Path, tmp_path: Path
 ) -> None:
     members = _valid_members(word_store)
     assert [w.record.name for w in read_archive(_zip(tmp_path / "ok.kwswords", members))] == [
@@ -163,7 +169,7 @@ def test_corrupt_word_files_give_clear_errors_and_change_nothing(
     cases["garbage"], expected["garbage"] = garbage, "not a zip"
     for name, path in cases.items():
         code, out, err = _run(
-            capsys, "words", "--store", str(word_store), "--model", str(tone_model_path),
+            capsys, "words", "--store", str(word_store), "--model", str(words_model_path),
             "import", str(path),
         )  # fmt: skip
         assert code == 2, name
@@ -195,13 +201,13 @@ def test_zip_bombs_and_symlinks_are_refused(word_store: Path, tmp_path: Path) ->
 
 
 def test_user_mistakes_are_one_line(
-    capsys: pytest.CaptureFixture[str], tone_model_path: Path, tmp_path: Path
+    capsys: pytest.CaptureFixture[str], words_model_path: Path, tmp_path: Path
 ) -> None:
     store = str(tmp_path / "store")
     few = write_examples(tmp_path / "few", WHISTLE_HZ, count=2)
     cases = [
         ("words", "--store", store, "remove", "nothing"),
-        ("words", "--store", store, "--model", str(tone_model_path), "add", "x", "--from-wav-dir",
+        ("words", "--store", store, "--model", str(words_model_path), "add", "x", "--from-wav-dir",
          str(few)),
         ("words", "--store", store, "--model", str(tmp_path / "missing.onnx"), "add", "x",
          "--from-wav-dir", str(few)),

@@ -17,19 +17,26 @@ from words_helpers import (
     detected_labels,
     examples,
     stream,
+    words_tone_model,
 )
 
 from kws_app.inference.model import OnnxModel
 from kws_app.inference.pipeline import StreamingPipeline, replay
 from kws_app.words.head import HeadError, WordHead
-from kws_app.words.scorer import CustomWordScorer, combine
+from kws_app.words.scorer import CustomWordScorer, available_shares, combine
 from kws_app.words.store import WordStore, WordStoreError, normalise_name
 from kws_app.words.trainer import TrainingError, WordTrainer, with_custom_words
 
 
 @pytest.fixture
-def model(tone_model_path: Path) -> OnnxModel:
-    return OnnxModel(tone_model_path, prefer_gpu=False)
+def words_model_path(tmp_path: Path) -> Path:
+    """A tone model whose `_unknown_` fires on loud sounds outside its word bands."""
+    return words_tone_model(tmp_path / "words_tone.onnx")
+
+
+@pytest.fixture
+def model(words_model_path: Path) -> OnnxModel:
+    return OnnxModel(words_model_path, prefer_gpu=False)
 
 
 @pytest.fixture
@@ -82,13 +89,17 @@ def test_set_scorer_makes_a_word_live_in_a_running_pipeline(
 
 
 def test_combined_rows_are_distributions() -> None:
-    base = np.array([[0.7, 0.1, 0.1, 0.1], [0.25, 0.25, 0.25, 0.25]], dtype=np.float32)
+    base = np.array([[0.1, 0.1, 0.7, 0.1], [0.25, 0.25, 0.25, 0.25]], dtype=np.float32)
     scores = np.array([[0.0, 0.0], [0.9, 0.3]], dtype=np.float32)
-    rows = combine(base, scores)
-    assert rows.shape == (2, 6)
-    np.testing.assert_allclose(rows.sum(axis=1), 1.0, rtol=1e-6)
-    np.testing.assert_allclose(rows[0, :4], base[0], rtol=1e-6)
-    assert rows[1, 4] == pytest.approx(0.9 * 0.75)
+    for command_share in (0.0, 0.5, 1.0):
+        shares = available_shares(("_silence_", "_unknown_", "low", "high"), command_share)
+        rows = combine(base, scores, shares)
+        assert rows.shape == (2, 6)
+        np.testing.assert_allclose(rows.sum(axis=1), 1.0, rtol=1e-6)
+        np.testing.assert_allclose(rows[0, :4], base[0], rtol=1e-6)  # no word, no change
+        available = 0.25 + 0.5 * command_share  # all of _unknown_, none of _silence_
+        assert rows[1, 4] == pytest.approx(0.9 * available * 0.75, rel=1e-5)
+        assert rows[1, 5] == pytest.approx(0.9 * available * 0.25, rel=1e-5)
 
 
 def test_a_model_change_retrains_from_the_stored_examples(
@@ -96,7 +107,7 @@ def test_a_model_change_retrains_from_the_stored_examples(
 ) -> None:
     WordTrainer(model, model.path).learn(store, "whistle", examples(WHISTLE_HZ), RATE)
     first = store.head(store.get("whistle"))
-    other_path = tone_model(tmp_path / "other.onnx", metadata={"kws.model_name": "retrained"})
+    other_path = words_tone_model(tmp_path / "other.onnx", name="retrained")
     other = OnnxModel(other_path, prefer_gpu=False)
     scorer = with_custom_words(other, store)
     assert isinstance(scorer, CustomWordScorer)

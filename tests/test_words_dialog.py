@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from words_helpers import RATE, WHISTLE_HZ, detected_labels, examples, stream
+from words_helpers import RATE, WHISTLE_HZ, detected_labels, examples, stream, words_tone_model
 
 from kws_app.audio.devices import DeviceError, InputDevice
 from kws_app.config import StreamConfig
@@ -21,6 +21,12 @@ pytestmark = pytest.mark.gui
 
 MIC_RATE = 48000
 TRAIN_TIMEOUT_MS = 30000
+
+
+@pytest.fixture
+def words_model_path(tmp_path: Path) -> Path:
+    """A tone model whose `_unknown_` fires on loud sounds outside its word bands."""
+    return words_tone_model(tmp_path / "words_tone.onnx")
 
 
 class SimulatedMicrophone:
@@ -39,9 +45,9 @@ class SimulatedMicrophone:
 
 
 @pytest.fixture
-def trainer(tone_model_path: Path) -> WordTrainer:
-    model = OnnxModel(tone_model_path, prefer_gpu=False)
-    return WordTrainer(model, tone_model_path)
+def trainer(words_model_path: Path) -> WordTrainer:
+    model = OnnxModel(words_model_path, prefer_gpu=False)
+    return WordTrainer(model, words_model_path)
 
 
 def _dialog(qtbot, trainer: WordTrainer, tmp_path: Path, mic: SimulatedMicrophone, **kwargs):  # type: ignore[no-untyped-def]

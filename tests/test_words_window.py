@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import threading
+from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
 import pytest
 from test_words_dialog import SimulatedMicrophone
 from ui_support import TEST_RATE, make_window
-from words_helpers import WHISTLE_HZ, examples, stream
+from words_helpers import WHISTLE_HZ, examples, stream, words_tone_model
 
 from kws_app.audio.devices import InputDevice
 from kws_app.config import MS_PER_SECOND, StreamConfig
@@ -20,6 +21,12 @@ from kws_app.words.store import WordStore
 pytestmark = pytest.mark.gui
 
 TIMEOUT_MS = 30000
+
+
+@pytest.fixture
+def words_model_path(tmp_path: Path) -> Path:
+    """A tone model whose `_unknown_` fires on loud sounds outside its word bands."""
+    return words_tone_model(tmp_path / "words_tone.onnx")
 
 
 class GatedSource(ArraySource):
@@ -38,13 +45,13 @@ class GatedSource(ArraySource):
         return super().read(timeout_s)
 
 
-def test_word_joins_and_leaves_the_running_window(qtbot, tmp_path, tone_model_path) -> None:  # type: ignore[no-untyped-def]
+def test_word_joins_and_leaves_the_running_window(qtbot, tmp_path, words_model_path) -> None:  # type: ignore[no-untyped-def]
     gate = threading.Event()
 
     def main_microphone(device: InputDevice | None, config: StreamConfig) -> AudioSource:
         return GatedSource(stream(WHISTLE_HZ), config, gate)
 
-    window = make_window(qtbot, tmp_path, tone_model_path, main_microphone)
+    window = make_window(qtbot, tmp_path, words_model_path, main_microphone)
     qtbot.waitUntil(lambda: window.worker is not None and window.worker.pipeline is not None)
     worker = window.worker
     dialog_microphone = SimulatedMicrophone()

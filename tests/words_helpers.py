@@ -6,11 +6,15 @@ somewhere no base label looks, exactly like a new spoken word for a real model.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
-from model_factory import silence, tone
+import onnx
+from model_factory import HIGH_TONE_HZ, LOW_TONE_HZ, TONE_LABELS, _band_weights, silence, tone
+from onnx import TensorProto, helper, numpy_helper
 
+from kws_app.config import FrontendConfig
 from kws_app.words.wavio import write_wav
 
 RATE = 16000
@@ -19,6 +23,80 @@ HUM_HZ = 500.0
 OTHER_HZ = 3000.0
 LOW_HZ = 1000.0
 NOISE_RMS = 0.003
+
+
+_SCALE = 1.5
+# A band's clip-mean log-mel above this (about -1.5) means "something loud is there": quiet room
+# noise sits near -4, a half-second tone at -20 dBFS near +1.7.
+_LOUD_LEVEL = -1.5
+_EXCLUDED = -100.0
+
+
+def words_tone_model(path: Path, name: str = "words_tone") -> Path:
+    """Like model_factory.tone_model, but any loud sound outside the low/high bands is `_unknown_`.
+
+    A real keyword model maps a word it was not trained on to `_unknown_` (not to silence), and
+    custom words are carved out of that class, so the stand-in must behave the same way:
+    unknown's logit follows the loudest mel band outside the two word bands.
+    """
+    config = FrontendConfig()
+    frames, bins = config.input_shape
+    labels = TONE_LABELS
+    weights = np.zeros((bins, len(labels)), dtype=np.float32)
+    weights[:, labels.index("low")] = _SCALE * _band_weights(config, LOW_TONE_HZ)
+    weights[:, labels.index("high")] = _SCALE * _band_weights(config, HIGH_TONE_HZ)
+    bias = np.zeros(len(labels), dtype=np.float32)
+    bias[labels.index("_unknown_")] = -_SCALE * _LOUD_LEVEL
+    unknown = np.zeros(len(labels), dtype=np.float32)
+    unknown[labels.index("_unknown_")] = _SCALE
+    mask = np.zeros(bins, dtype=np.float32)
+    word_bands = (_band_weights(config, LOW_TONE_HZ) + _band_weights(config, HIGH_TONE_HZ)) > 0
+    # The word bands' neighbours too: a loud tone leaks into the next mel filters.
+    mask[np.convolve(word_bands.astype(float), np.ones(3), mode="same") > 0] = _EXCLUDED
+    nodes = [
+        helper.make_node("ReduceMean", ["features", "time_axis"], ["embedding"], keepdims=0),
+        helper.make_node("MatMul", ["embedding", "weights"], ["band_logits"]),
+        helper.make_node("Add", ["embedding", "mask"], ["other_bands"]),
+        helper.make_node("ReduceMax", ["other_bands", "bin_axis"], ["loudest"], keepdims=1),
+        helper.make_node("Mul", ["loudest", "unknown"], ["unknown_logits"]),
+        helper.make_node("Add", ["band_logits", "unknown_logits"], ["summed"]),
+        helper.make_node("Add", ["summed", "bias"], ["logits"]),
+        helper.make_node("Softmax", ["logits"], ["probabilities"], axis=-1),
+    ]
+    initializers = [
+        numpy_helper.from_array(np.array([1], dtype=np.int64), "time_axis"),
+        numpy_helper.from_array(np.array([1], dtype=np.int64), "bin_axis"),
+        numpy_helper.from_array(weights, "weights"),
+        numpy_helper.from_array(bias, "bias"),
+        numpy_helper.from_array(unknown, "unknown"),
+        numpy_helper.from_array(mask, "mask"),
+    ]
+    graph = helper.make_graph(
+        nodes,
+        name,
+        [helper.make_tensor_value_info("features", TensorProto.FLOAT, ["batch", frames, bins])],
+        [
+            helper.make_tensor_value_info(
+                "probabilities", TensorProto.FLOAT, ["batch", len(labels)]
+            ),
+            helper.make_tensor_value_info("embedding", TensorProto.FLOAT, ["batch", bins]),
+        ],
+        initializers,
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)])
+    model.ir_version = 9
+    helper.set_model_props(
+        model,
+        {
+            "kws.format_version": "1",
+            "kws.labels": json.dumps(list(labels)),
+            "kws.frontend": config.to_json(),
+            "kws.model_name": name,
+        },
+    )
+    onnx.checker.check_model(model)
+    onnx.save(model, path)
+    return path
 
 
 def tone_word(frequency_hz: float, rng: np.random.Generator, seconds: float = 0.5) -> np.ndarray:

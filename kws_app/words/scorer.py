@@ -16,9 +16,15 @@ import numpy as np
 import numpy.typing as npt
 
 from kws_app.config import FrontendConfig
+from kws_app.inference.decoder import SILENCE_LABEL
+from kws_app.inference.pipeline import is_command_label
 from kws_app.words.head import WordHead
 
 FloatArray = npt.NDArray[np.float32]
+
+# Share of a command word's probability a confident custom word may take; chosen on
+# bench/words_fewshot.py (docs/custom-words.md).
+DEFAULT_COMMAND_SHARE = 0.0
 
 
 class EmbeddingModel(Protocol):
@@ -33,26 +39,58 @@ class EmbeddingModel(Protocol):
     def run(self, features: FloatArray) -> tuple[FloatArray, FloatArray | None]: ...
 
 
-def combine(base_probabilities: FloatArray, word_scores: FloatArray) -> FloatArray:
-    """(n, base labels) and (n, words) in [0, 1] -> (n, base labels + words), rows summing to 1."""
+def available_shares(labels: Sequence[str], command_share: float) -> FloatArray:
+    """Per base label, the share of its probability a custom word may take (see `combine`).
+
+    All of `_unknown_` (a new word is something the base model does not know), none of
+    `_silence_` (the decoder's reset between words relies on silence winning in quiet gaps), and
+    `command_share` of each command word.
+    """
+    return np.array(
+        [
+            0.0 if label == SILENCE_LABEL else 1.0 if not is_command_label(label) else command_share
+            for label in labels
+        ],
+        dtype=np.float32,
+    )
+
+
+def combine(
+    base_probabilities: FloatArray, word_scores: FloatArray, shares: FloatArray
+) -> FloatArray:
+    """(n, base labels) and (n, words) in [0, 1] -> (n, base labels + words), rows summing to 1.
+
+    The strongest custom word's score is the fraction of each base label's available mass
+    (`shares`, per label) that moves to the custom words, split between them in proportion to
+    their scores. A custom word is a part of what the base model calls `_unknown_`; with a
+    command share of 0 it can never take a command word's place, so adding a word cannot lower
+    the base words' detection, and with 1 a confident custom word also overrides a base model
+    that mistakes it for a command word.
+    """
     base = np.asarray(base_probabilities, dtype=np.float64)
     scores = np.clip(np.asarray(word_scores, dtype=np.float64), 0.0, 1.0)
     if scores.shape[1] == 0:
         return base.astype(np.float32)
-    custom_mass = scores.max(axis=1, keepdims=True)
-    totals = scores.sum(axis=1, keepdims=True)
-    shares = np.divide(scores, totals, out=np.zeros_like(scores), where=totals > 0)
-    base_totals = base.sum(axis=1, keepdims=True)
-    base_shares = np.divide(base, base_totals, out=np.zeros_like(base), where=base_totals > 0)
-    combined = np.concatenate((base_shares * (1.0 - custom_mass), shares * custom_mass), axis=1)
+    totals = base.sum(axis=1, keepdims=True)
+    base = np.divide(base, totals, out=np.zeros_like(base), where=totals > 0)
+    taken = base * np.asarray(shares, dtype=np.float64) * scores.max(axis=1, keepdims=True)
+    score_totals = scores.sum(axis=1, keepdims=True)
+    split = np.divide(scores, score_totals, out=np.zeros_like(scores), where=score_totals > 0)
+    combined = np.concatenate((base - taken, split * taken.sum(axis=1, keepdims=True)), axis=1)
     return combined.astype(np.float32)
 
 
 class CustomWordScorer:
     """Satisfies kws_app.inference.pipeline.Scorer, so `pipeline.set_scorer()` makes words live."""
 
-    def __init__(self, model: EmbeddingModel, words: Sequence[tuple[str, WordHead]]) -> None:
+    def __init__(
+        self,
+        model: EmbeddingModel,
+        words: Sequence[tuple[str, WordHead]],
+        command_share: float = DEFAULT_COMMAND_SHARE,
+    ) -> None:
         self.base = model
+        self._shares = available_shares(model.labels, command_share)
         self.word_names = tuple(name for name, _ in words)
         overlap = {name.casefold() for name in self.word_names} & {
             label.casefold() for label in model.labels
@@ -100,7 +138,7 @@ class CustomWordScorer:
             return np.asarray(probabilities, dtype=np.float32)
         if embeddings is None:
             raise ValueError("the base model has no embedding output")
-        return combine(probabilities, self.word_scores(embeddings))
+        return combine(probabilities, self.word_scores(embeddings), self._shares)
 
     def predict(self, features: FloatArray) -> FloatArray:
         probabilities, embeddings = self.base.run(features)
