@@ -131,3 +131,11 @@ def test_broken_model_while_listening_keeps_the_running_one(qtbot, tmp_path, ton
     assert "Cannot load the model" in (window.problem or "")
     assert window.worker is worker and worker.isRunning()
     assert window.settings.model_path == tone_model_path
+
+
+def test_model_problem_first_then_the_missing_microphone(qtbot, tmp_path, tone_model_path):
+    broken = truncated_copy(tone_model_path, tmp_path / "broken.onnx")
+    window = make_window(qtbot, tmp_path, broken, silence_factory(), devices=lambda: [])
+    assert "Cannot load the model" in (window.problem or "")
+    window._reload_model(tone_model_path)  # File > Open model... with a good file
+    assert "No microphone found" in (window.problem or "")

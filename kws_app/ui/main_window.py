@@ -486,8 +486,12 @@ class MainWindow(QMainWindow):
             self.worker.set_scorer(scorer)
 
     def _reload_model(self, path: Path) -> None:
-        if self.load_model(path) and self.worker is None and self._devices:
+        if not self.load_model(path) or self.worker is not None:
+            return
+        if self._devices:
             self.start_listening()
+        else:
+            self.refresh_devices()  # says so when there is still no microphone
 
     @Slot()
     def _ask_open_model(self) -> None:
