@@ -49,7 +49,10 @@ SECONDS_PER_MINUTE = 60
 COMMAND_SEED = 1
 NEGATIVE_SEED = 2
 NEGATIVE_GAP_MS = (200, 1000)
-THRESHOLDS = (0.3, 0.4, 0.5, 0.6, 0.65, 0.7, 0.75, 0.8, 0.85, 0.9, 0.925, 0.95, 0.975, 0.99)
+# Dense near the top: trained with label smoothing, the model's probabilities rarely pass ~0.96.
+THRESHOLDS = (0.5, 0.6, 0.7, 0.75, 0.8, 0.83, 0.86, 0.88, 0.9, 0.91, 0.92, 0.93, 0.94, 0.95,
+              0.96, 0.97, 0.98)  # fmt: skip
+LATENCY_TARGET_P95_MS = 500.0
 AVERAGE_WINDOWS_MS = (300, 500, 750, 1000)
 SUPPRESSIONS_MS = (500, 1000, 1500)
 MINIMUM_COUNTS = (3, 5)
@@ -145,6 +148,7 @@ def main() -> None:
         writer.writeheader()
         writer.writerows(table)
     best = choose_setting(rows, args.max_fa_per_hour)
+    best_in_time = choose_setting(rows, args.max_fa_per_hour, LATENCY_TARGET_P95_MS)
     plot_sweep(
         rows,
         str(args.work_dir / "sweep.png"),
@@ -166,7 +170,15 @@ def main() -> None:
     if best is None:
         print(f"no setting reaches <= {args.max_fa_per_hour:g} false accepts per hour")
     else:
-        settings.append(("chosen", best.clip_stride_ms, best.decoder_config()))
+        settings.append(("best recall", best.clip_stride_ms, best.decoder_config()))
+    if best_in_time is not None and best_in_time != best:
+        settings.append(
+            (
+                f"best recall with p95 latency <= {LATENCY_TARGET_P95_MS:g} ms",
+                best_in_time.clip_stride_ms,
+                best_in_time.decoder_config(),
+            )
+        )
     extra_snrs = [float(v) for v in args.extra_snr_db.split(",") if v.strip()]
     for name, stride, decoder in settings:
         on_commands = _replay(model, commands, stride, decoder)

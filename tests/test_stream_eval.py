@@ -19,6 +19,9 @@ from training.stream_data import PlacedWord
 from training.stream_eval import (
     DecoderSweep,
     Outcome,
+    StreamMetrics,
+    SweepRow,
+    choose_setting,
     decode,
     match_detections,
     score_stream,
@@ -204,3 +207,22 @@ def test_real_data_stream_words_are_speech(shared_data: Path) -> None:
     durations = np.array([w.end_ms - w.start_ms for w in stream.words if w.is_command])
     assert len(durations) >= 10
     assert 150 < np.median(durations) < 900
+
+
+def _row(threshold: float, correct: int, false_accepts: int, p95_ms: float) -> SweepRow:
+    stream = StreamMetrics(100, correct, correct, 0, 0, 3600.0, 0, 100.0, p95_ms)
+    negatives = StreamMetrics(0, 0, 0, 0, false_accepts, 3600.0, 0, None, None)
+    return SweepRow(30, 500, 1000, 3, threshold, stream, negatives)
+
+
+def test_choice_is_best_recall_within_the_budgets() -> None:
+    rows = [
+        _row(0.5, 95, 4, 300),
+        _row(0.7, 90, 1, 600),
+        _row(0.8, 85, 0, 400),
+        _row(0.9, 85, 0, 400),
+    ]
+    assert choose_setting(rows, 1.0).threshold == 0.7
+    assert choose_setting(rows, 1.0, max_latency_p95_ms=500).threshold == 0.9  # tie: higher
+    assert choose_setting(rows, 5.0).threshold == 0.5
+    assert choose_setting(rows[:1], 1.0) is None

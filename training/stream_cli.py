@@ -196,6 +196,12 @@ def _add_sweep(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
     parser.add_argument("--minimum-count", default=str(decoder.minimum_count))
     parser.add_argument("--clip-stride-ms", default=str(StreamConfig().clip_stride_ms))
     parser.add_argument("--max-fa-per-hour", type=float, default=DEFAULT_MAX_FALSE_ACCEPTS_PER_HOUR)
+    parser.add_argument(
+        "--max-latency-p95-ms",
+        type=float,
+        default=None,
+        help="also require this p95 latency after the word's end when choosing",
+    )
     parser.add_argument("--csv", type=Path, required=True, help="output CSV, one row a setting")
     parser.add_argument("--png", type=Path, required=True, help="output trade-off plot")
     parser.set_defaults(func=_user_errors_as_stream_errors(run_sweep_command))
@@ -331,7 +337,7 @@ def run_sweep_command(args: argparse.Namespace) -> int:
     rows = run_sweep(model, commands, negatives, grid, args.tolerance_ms)
     _write_sweep_csv(rows, args.csv)
     fa_source = "negatives-only stream" if args.negatives_wav is not None else "command stream"
-    best = choose_setting(rows, args.max_fa_per_hour)
+    best = choose_setting(rows, args.max_fa_per_hour, args.max_latency_p95_ms)
     plot_sweep(
         rows,
         str(args.png),

@@ -477,10 +477,26 @@ def run_sweep(
     return rows
 
 
-def choose_setting(rows: Sequence[SweepRow], max_false_accepts_per_hour: float) -> SweepRow | None:
-    """Best recall (correct %) within the false-accept budget; ties: fewer false accepts, fewer
-    wrong words, lower p95 latency, then the higher threshold (the safer one)."""
-    allowed = [r for r in rows if r.false_accepts_per_hour <= max_false_accepts_per_hour]
+def choose_setting(
+    rows: Sequence[SweepRow],
+    max_false_accepts_per_hour: float,
+    max_latency_p95_ms: float | None = None,
+) -> SweepRow | None:
+    """Best recall (correct %) within the false-accept budget (and, if given, the p95 latency
+    limit); ties: fewer false accepts, fewer wrong words, lower p95 latency, then the higher
+    threshold (the safer one)."""
+    allowed = [
+        r
+        for r in rows
+        if r.false_accepts_per_hour <= max_false_accepts_per_hour
+        and (
+            max_latency_p95_ms is None
+            or (
+                r.stream.latency_p95_ms is not None
+                and r.stream.latency_p95_ms <= max_latency_p95_ms
+            )
+        )
+    ]
     if not allowed:
         return None
 
