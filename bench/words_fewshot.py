@@ -50,7 +50,7 @@ from kws_app.inference.decoder import RecognizeCommands
 from kws_app.inference.model import OnnxModel
 from kws_app.inference.pipeline import StreamingPipeline, is_command_label
 from kws_app.paths import assets_dir, default_model_path
-from kws_app.words.head import HeadConfig
+from kws_app.words.head import HeadConfig, WordHead
 from kws_app.words.scorer import DEFAULT_COMMAND_SHARE, CustomWordScorer
 from kws_app.words.trainer import NEGATIVES_FILE_NAME, TrainerConfig, WordAudio, WordTrainer
 
@@ -64,6 +64,8 @@ COMMAND_CLIPS_PER_WORD = 30
 NOISE_DBFS = -60.0
 REPLAY_BLOCK_S = 10
 SECONDS_PER_HOUR = 3600.0
+SWEEP_PRIORS = (0.3, 0.5)
+SWEEP_SHARES = (0.0, 0.5)
 
 
 @dataclass
@@ -169,6 +171,32 @@ def evaluate(
     return per_slot(detections, len(stream.slot_labels))
 
 
+def _logit(probability: float) -> float:
+    return float(np.log(probability / (1.0 - probability)))
+
+
+def measure(
+    scorer: CustomWordScorer,
+    model: OnnxModel,
+    word: str,
+    positives: CachedStream,
+    commands: CachedStream,
+    negatives: CachedStream,
+) -> dict[str, float]:
+    fired = evaluate(scorer, model, positives)
+    fired_base = evaluate(None, model, positives)
+    pairs = list(zip(commands.slot_labels, evaluate(scorer, model, commands), strict=True))
+    false_accepts = [d for d in evaluate(scorer, model, negatives) if d[1] == word]
+    return {
+        "detection": float(np.mean([word in f for f in fired])),
+        "base_on_new": float(np.mean([bool(f - {word}) for f in fired])),
+        "base_on_new_without": float(np.mean([bool(f) for f in fired_base])),
+        "new_on_base": float(np.mean([word in f for _, f in pairs])),
+        "base_hits": float(np.mean([label in f for label, f in pairs])),
+        "fa_per_hour": len(false_accepts) / negatives.seconds * SECONDS_PER_HOUR,
+    }
+
+
 def example_sets(
     clips: list[ClipRef], trials: int, rng: np.random.Generator
 ) -> list[tuple[str, list[ClipRef]]]:
@@ -195,6 +223,9 @@ def main() -> int:
     parser.add_argument("--words", nargs="*", help="words to test (default: all with enough clips)")
     parser.add_argument("--positive-prior", type=float, default=HeadConfig().positive_prior)
     parser.add_argument("--command-share", type=float, default=DEFAULT_COMMAND_SHARE)
+    parser.add_argument(
+        "--sweep", action="store_true", help="also try other priors and command shares"
+    )
     parser.add_argument("--json", type=Path, help="write every trial's figures here")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
@@ -236,6 +267,9 @@ def main() -> int:
     )
     base_negative_fa = len(evaluate(None, model, negatives)) / negatives.seconds * SECONDS_PER_HOUR
 
+    settings = [(args.positive_prior, args.command_share)]
+    if args.sweep:
+        settings = [(p, c) for p in SWEEP_PRIORS for c in SWEEP_SHARES]
     results = []
     for word in words:
         clips = groups[word]
@@ -249,32 +283,33 @@ def main() -> int:
             train_started = time.perf_counter()
             head = trainer.train_audio(audio, [])
             train_s = time.perf_counter() - train_started
-            scorer = CustomWordScorer(model, [(word, head)], args.command_share)
-            fired = evaluate(scorer, model, positives)
-            fired_base = evaluate(None, model, positives)
-            on_commands = evaluate(scorer, model, commands)
-            fa = [d for d in evaluate(scorer, model, negatives) if d[1] == word]
-            pairs = list(zip(commands.slot_labels, on_commands, strict=True))
-            result = {
-                "word": word,
-                "condition": condition,
-                "tests": len(tests),
-                "train_s": round(train_s, 2),
-                "detection": float(np.mean([word in f for f in fired])),
-                "base_on_new": float(np.mean([bool(f - {word}) for f in fired])),
-                "base_on_new_without": float(np.mean([bool(f) for f in fired_base])),
-                "new_on_base": float(np.mean([word in f for _, f in pairs])),
-                "base_hits": float(np.mean([label in f for label, f in pairs])),
-                "fa_per_hour": len(fa) / negatives.seconds * SECONDS_PER_HOUR,
-            }
-            results.append(result)
-            print(
-                f"{word:8s} {condition:10s} n={len(tests):3d} det {result['detection']:.2f} "
-                f"base-on-new {result['base_on_new']:.2f} ({result['base_on_new_without']:.2f} "
-                f"alone) new-on-base {result['new_on_base']:.3f} FA/h {result['fa_per_hour']:.1f} "
-                f"train {train_s:.1f} s",
-                flush=True,
-            )
+            for prior, share in settings:
+                shifted = WordHead(
+                    head.model_id,
+                    head.weights,
+                    head.bias + _logit(prior) - _logit(args.positive_prior),
+                    head.details,
+                )
+                scorer = CustomWordScorer(model, [(word, shifted)], share)
+                result = {
+                    "word": word,
+                    "condition": condition,
+                    "prior": prior,
+                    "share": share,
+                    "tests": len(tests),
+                    "train_s": round(train_s, 2),
+                    **measure(scorer, model, word, positives, commands, negatives),
+                }
+                results.append(result)
+                print(
+                    f"{word:8s} {condition:10s} prior {prior:.2f} share {share:.1f} "
+                    f"n={len(tests):3d} det {result['detection']:.2f} "
+                    f"base-on-new {result['base_on_new']:.2f} "
+                    f"({result['base_on_new_without']:.2f} alone) "
+                    f"new-on-base {result['new_on_base']:.3f} FA/h {result['fa_per_hour']:.1f} "
+                    f"train {train_s:.1f} s",
+                    flush=True,
+                )
 
     print()
     print(
@@ -288,20 +323,26 @@ def main() -> int:
     )
     print("|---|---|---|---|---|---|---|---|")
     for condition in ("5 speakers", "1 speaker"):
-        rows = [r for r in results if r["condition"] == condition]
-        if not rows:
-            continue
+        for prior, share in settings:
+            rows = [
+                r
+                for r in results
+                if r["condition"] == condition and r["prior"] == prior and r["share"] == share
+            ]
+            if not rows:
+                continue
 
-        def mean(key: str, rows: list[dict] = rows) -> float:
-            return float(np.mean([r[key] for r in rows]))
+            def mean(key: str, rows: list[dict] = rows) -> float:
+                return float(np.mean([r[key] for r in rows]))
 
-        print(
-            f"| {condition} | {len(rows)} | {mean('detection'):.1%} | "
-            f"{mean('base_on_new'):.1%} / {mean('base_on_new_without'):.1%} | "
-            f"{mean('new_on_base'):.2%} | {mean('base_hits'):.1%} ({base_command_hits:.1%}) | "
-            f"{mean('fa_per_hour'):.2f} (max {max(r['fa_per_hour'] for r in rows):.1f}) | "
-            f"{mean('train_s'):.1f} |"
-        )
+            label = condition if len(settings) == 1 else f"{condition}, p={prior}, s={share}"
+            print(
+                f"| {label} | {len(rows)} | {mean('detection'):.1%} | "
+                f"{mean('base_on_new'):.1%} / {mean('base_on_new_without'):.1%} | "
+                f"{mean('new_on_base'):.2%} | {mean('base_hits'):.1%} ({base_command_hits:.1%}) | "
+                f"{mean('fa_per_hour'):.2f} (max {max(r['fa_per_hour'] for r in rows):.1f}) | "
+                f"{mean('train_s'):.1f} |"
+            )
     print(f"total {time.perf_counter() - started:.0f} s")
     if args.json:
         args.json.write_text(json.dumps(results, indent=1))

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
-from scipy.signal import resample_poly
+from scipy.signal import resample, resample_poly
 
 from kws_app.config import FrontendConfig
 from kws_app.dsp.frontend import FeatureExtractor, fit_clip
@@ -55,6 +55,10 @@ class TrainerConfig:
     reversed_variants_per_example: int = 2
     other_word_variants_per_example: int = 2
     gain_db_range: float = 6.0
+    # Resampling by a random factor changes tempo and pitch together, a cheap stand-in for the
+    # other speakers the five examples lack (vocal-tract-length perturbation).
+    speed_range: tuple[float, float] = (0.88, 1.12)
+    perturbed_fraction: float = 0.7
     noise_snr_db: tuple[float, float] = (5.0, 25.0)
     noisy_fraction: float = 0.5
     # Generated negatives: noise colours at these RMS levels, one second each.
@@ -123,6 +127,15 @@ class Augmenter:
     def variants(
         self, samples: FloatArray, count: int, noises: Sequence[FloatArray]
     ) -> list[FloatArray]:
+        out = [self._variant(samples, index == 0, noises) for index in range(count)]
+        return out
+
+    def _variant(self, samples: FloatArray, original: bool, noises: Sequence[FloatArray]):  # type: ignore[no-untyped-def]
+        if not original and self.rng.random() < self.config.perturbed_fraction:
+            factor = self.rng.uniform(*self.config.speed_range)
+            samples = resample(samples, max(1, int(round(samples.shape[0] / factor)))).astype(
+                np.float32
+            )
         rate = self.frontend.sample_rate
         clip = self.frontend.clip_samples
         start, end = word_span(samples, rate)
@@ -133,17 +146,14 @@ class Augmenter:
             np.mean(np.square(samples[: samples.shape[0] // frame * frame].reshape(-1, frame)), 1)
         )
         floor_rms = float(np.sqrt(quiet[: max(1, quiet.size // 10)].mean())) if quiet.size else 0.0
-        out: list[FloatArray] = []
-        for index in range(count):
-            shift = 0 if index == 0 else int(self.rng.integers(-slack, slack + 1))
-            clip_samples = self.window(samples, centre + shift, floor_rms)
-            if index > 0:
-                gain_db = self.rng.uniform(-self.config.gain_db_range, self.config.gain_db_range)
-                clip_samples = clip_samples * np.float32(10.0 ** (gain_db / 20.0))
-                if noises and self.rng.random() < self.config.noisy_fraction:
-                    clip_samples = self.mix(clip_samples, noises)
-            out.append(clip_samples.astype(np.float32))
-        return out
+        shift = 0 if original else int(self.rng.integers(-slack, slack + 1))
+        clip_samples = self.window(samples, centre + shift, floor_rms)
+        if not original:
+            gain_db = self.rng.uniform(-self.config.gain_db_range, self.config.gain_db_range)
+            clip_samples = clip_samples * np.float32(10.0 ** (gain_db / 20.0))
+            if noises and self.rng.random() < self.config.noisy_fraction:
+                clip_samples = self.mix(clip_samples, noises)
+        return clip_samples.astype(np.float32)
 
     def mix(self, clip_samples: FloatArray, noises: Sequence[FloatArray]) -> FloatArray:
         noise = self.crop(noises[int(self.rng.integers(len(noises)))])
