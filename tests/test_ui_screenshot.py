@@ -13,67 +13,80 @@ from pathlib import Path
 import numpy as np
 import pytest
 from model_factory import HIGH_TONE_HZ, LOW_TONE_HZ, silence, tone
-from ui_support import FAKE_MIC, TEST_RATE, make_window, replay_factory
+from scipy.signal import resample_poly
+from test_ui_virtual_mic import detected_alone
+from ui_support import TEST_RATE, make_window
 
+from kws_app.audio.devices import InputDevice
 from kws_app.audio.files import read_audio
+from kws_app.config import StreamConfig
+from kws_app.inference.model import OnnxModel
 from kws_app.inference.pipeline import is_command_label
 from kws_app.paths import default_model_path
+from kws_app.ui.sources import ArraySource, AudioSource
 
 pytestmark = [pytest.mark.gui, pytest.mark.slow]
 
 WINDOW_SIZE = (1280, 800)
+# A typical USB microphone: 48 kHz, so the status bar shows the resampling to the model's rate.
+MICROPHONE = InputDevice(0, "USB Audio Device: Microphone", "ALSA", 1, 48000, True)
 SHOWN_WORDS = ("yes", "left", "go")
 NOISE_FLOOR = 0.0007  # a quiet room, so the spectrogram is not pitch black between words
-GAP_S = 0.8
+GAP_S = 1.0
+CLIPS_TRIED_PER_WORD = 20
 TAIL_S = 3.0
 LEAD_S = 2.5
 AFTER_LAST_WORD_MS = 250
 SPEECH = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "speech_commands"
 
 
-def spoken_words(labels: tuple[str, ...]) -> list[np.ndarray] | None:
+def spoken_words(model: OnnxModel) -> list[np.ndarray] | None:
+    """A clip per shown word that the model recognizes on its own (a wrong word would mislead)."""
+    labels = model.labels
     words = [word for word in SHOWN_WORDS if word in labels] or [
         label for label in labels if is_command_label(label)
     ][: len(SHOWN_WORDS)]
     clips = []
     for word in words:
         paths = sorted((SPEECH / word).glob("*.flac"))
-        if not paths:
+        for path in paths[len(paths) // 2 :][:CLIPS_TRIED_PER_WORD]:
+            samples, rate = read_audio(path)
+            if rate == TEST_RATE and detected_alone(model, with_noise(samples), rate) == [word]:
+                clips.append(samples)
+                break
+        else:
             return None
-        samples, rate = read_audio(paths[len(paths) // 2])
-        if rate != TEST_RATE:
-            return None
-        clips.append(samples / max(1e-3, float(np.abs(samples).max())) * 0.5)
     return clips
 
 
-def screenshot_audio(labels: tuple[str, ...]) -> tuple[np.ndarray, int]:
+def screenshot_audio(model: OnnxModel) -> tuple[np.ndarray, int]:
     """The audio and how many words it holds; it goes on listening after the last one."""
-    clips = spoken_words(labels) if default_model_path().exists() else None
+    clips = spoken_words(model) if default_model_path().exists() else None
     if clips is None:
         clips = [tone(LOW_TONE_HZ, 1.0), tone(HIGH_TONE_HZ, 1.0)]
     parts = [silence(LEAD_S)]
     for clip in clips:
         parts += [clip, silence(GAP_S)]
     parts.append(silence(TAIL_S))
-    audio = np.concatenate(parts)
+    return with_noise(np.concatenate(parts)), len(clips)
+
+
+def with_noise(audio: np.ndarray) -> np.ndarray:
     noise = np.random.default_rng(0).normal(0.0, NOISE_FLOOR, audio.shape).astype(np.float32)
-    return audio + noise, len(clips)
+    return audio + noise
 
 
 def test_screenshot_with_a_detection(qtbot, tmp_path, tone_model_path):
     model_path = default_model_path() if default_model_path().exists() else tone_model_path
-    from kws_app.inference.model import OnnxModel
+    audio, words = screenshot_audio(OnnxModel(model_path, prefer_gpu=False))
+    microphone_audio = resample_poly(audio, MICROPHONE.default_rate // TEST_RATE, 1)
 
-    labels = OnnxModel(model_path, prefer_gpu=False).labels
-    audio, words = screenshot_audio(labels)
-    window = make_window(
-        qtbot,
-        tmp_path,
-        model_path,
-        replay_factory(audio, TEST_RATE, realtime=True),
-        devices=[FAKE_MIC],
-    )
+    def microphone(device: InputDevice | None, config: StreamConfig) -> AudioSource:
+        return ArraySource(
+            microphone_audio, MICROPHONE.default_rate, config, realtime=True, name=MICROPHONE.name
+        )
+
+    window = make_window(qtbot, tmp_path, model_path, microphone, devices=[MICROPHONE])
     window.resize(*WINDOW_SIZE)
     shown: list[str] = []
     window.word_shown.connect(lambda word, score, at: shown.append(word))
