@@ -7,6 +7,7 @@ the words played into the virtual microphone, in order.
 from __future__ import annotations
 
 import shutil
+import time
 from pathlib import Path
 
 import numpy as np
@@ -27,6 +28,7 @@ pytestmark = [pytest.mark.gui, pytest.mark.virtual_mic, pytest.mark.slow]
 
 MODEL_RATE = 16000
 GAP_S = 1.2
+CLOSE_LIMIT_S = 1.0
 FIRST_AUDIO_TIMEOUT_MS = 10_000
 WORDS_TO_PLAY = 3
 CLIPS_TRIED_PER_WORD = 12
@@ -77,6 +79,11 @@ def test_virtual_microphone_tones_reach_the_window(
     shown = play_and_collect(qtbot, window, virtual_microphone, wav, expected=3)
     assert shown == ["low", "high", "low"]
     assert f"input: {window.selected_device.default_rate} Hz" in window.rate_label.text()
+    worker = window.worker
+    started = time.monotonic()
+    window.close()  # stops the real PortAudio stream too
+    assert time.monotonic() - started < CLOSE_LIMIT_S
+    assert worker.isFinished()
 
 
 def _speech_for(word: str, tmp_path: Path) -> list[Path]:
