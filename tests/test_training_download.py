@@ -122,6 +122,15 @@ def test_download_extract_and_train_index(
     assert server.range_requests == []
 
 
+def test_train_download_runs_end_to_end(server: _Server, tmp_path: Path) -> None:
+    argv = ["train", "--download", str(tmp_path / "sc"), "--download-url", server.url,
+            "--wanted-words", "yes,no", "--model", "tcresnet", "--epochs", "1",
+            "--batch-size", "4", "--threads", "1", "--device", "cpu",
+            "--output-dir", str(tmp_path / "run"), "--quiet"]  # fmt: skip
+    assert main(argv) == 0
+    assert (tmp_path / "run" / "best.pt").is_file()
+
+
 def test_partial_download_resumes_with_a_range_request(server: _Server, tmp_path: Path) -> None:
     archive = tmp_path / ARCHIVE_NAME
     half = len(server.payload) // 2

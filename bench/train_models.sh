@@ -1,0 +1,30 @@
+#!/bin/bash
+# Trains the shipped default model and the seed architectures on ../shared/data, exactly as
+# recorded in docs/bench-sections/training.md, and evaluates each exported file through the app's
+# runner. Outputs go to runs/ (gitignored). Usage: bench/train_models.sh [default|seeds|all]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+DATA=../shared/data
+COMMON=(--data-dir "$DATA/speech_commands" --unknown-dir "$DATA/negatives/precise"
+        --exclude-dir "$DATA/negatives/precise/heysavant/not-wake-words" --epochs 80 --threads 1 --quiet)
+EVAL=(--data-dir "$DATA/speech_commands" --unknown-dir "$DATA/negatives/precise"
+      --exclude-dir "$DATA/negatives/precise/heysavant/not-wake-words" --quiet)
+
+train() {  # name, minutes, learning rate
+  local started=$SECONDS
+  python -m training train "${COMMON[@]}" --model "$1" --time-budget-min "$2" --learning-rate "$3" \
+    --output-dir "runs/$1" --export "runs/$1/$1.onnx"
+  echo "$1: wall time $(( (SECONDS - started) / 60 )) min"
+  python -m training evaluate --model "runs/$1/$1.onnx" "${EVAL[@]}" --json "runs/$1/app_test.json"
+}
+
+what=${1:-all}
+if [[ $what == default || $what == all ]]; then
+  train ds_tcresnet 35 3e-3
+fi
+if [[ $what == seeds || $what == all ]]; then
+  train tf_conv 12 1e-3
+  train tf_low_latency_conv 8 1e-3
+  train tfjs_convnet 8 1e-3
+  train tcresnet 8 3e-3
+fi
