@@ -67,6 +67,9 @@ def main(argv: list[str] | None = None) -> int:
     except TrainingInterrupted as interrupted:
         print(f"stopped: {interrupted}", file=sys.stderr)
         return INTERRUPTED_EXIT
+    except KeyboardInterrupt:
+        print("stopped", file=sys.stderr)
+        return INTERRUPTED_EXIT
     except _user_errors() as error:
         if args.verbose:
             raise
