@@ -245,6 +245,7 @@ def _measure(args, microphone, wav, expected, child, xvfb, offline) -> int:  # t
         "latency_ms_p95": round(1000 * percentile(latencies, 95)) if latencies else None,
         "latency_ms_min": round(1000 * min(latencies)) if latencies else None,
         "latency_ms_max": round(1000 * max(latencies)) if latencies else None,
+        "model_decoder_only_words_detected": len(offline),
         "model_decoder_only_latency_ms_median": round(1000 * percentile(offline, 50)),
         "model_decoder_only_latency_ms_p95": round(1000 * percentile(offline, 95)),
     }
@@ -257,7 +258,7 @@ def _measure(args, microphone, wav, expected, child, xvfb, offline) -> int:  # t
         f"p95 {result['latency_ms_p95']} ms"
     )
     print(
-        "  of which model + decoder alone (same file replayed in stream time): median "
+        f"model + decoder alone (same file replayed in stream time): {len(offline)} words, median "
         f"{result['model_decoder_only_latency_ms_median']} ms, "
         f"p95 {result['model_decoder_only_latency_ms_p95']} ms"
     )
