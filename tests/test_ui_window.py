@@ -80,7 +80,9 @@ def test_window_opens_with_the_default_model(qtbot, tmp_path):
     from kws_app.cli import build_parser
     from kws_app.ui.app import create_window
 
-    args = build_parser().parse_args(["--provider", "cpu"])
+    args = build_parser().parse_args(
+        ["--provider", "cpu", "--words-store", str(tmp_path / "words")]
+    )
     window = create_window(
         args,
         temp_settings(tmp_path),
