@@ -91,7 +91,10 @@ def run_child(args: argparse.Namespace) -> int:
     from kws_app.ui.settings import AppSettings
 
     app = ensure_application()
-    app_args = build_parser().parse_args(["--model", args.model, "--device", "pulse"])
+    words_store = str(Path(args.settings).parent / "words")  # the user's own words stay out
+    app_args = build_parser().parse_args(
+        ["--model", args.model, "--device", "pulse", "--words-store", words_store]
+    )
     settings = AppSettings(QSettings(args.settings, QSettings.Format.IniFormat))
     window = create_window(app_args, settings)
     window.word_shown.connect(
