@@ -135,3 +135,19 @@ def test_virtual_microphone_spoken_words_light_their_tiles(qtbot, tmp_path, virt
     shown = play_and_collect(qtbot, window, virtual_microphone, wav, expected=len(clips))
     assert shown == [word for word, _ in clips]
     assert [entry.word for entry in window.history.entries] == shown
+
+
+def test_virtual_microphone_unplugged_while_listening(
+    qtbot, tmp_path, tone_model_path, virtual_microphone
+):
+    window = open_on_virtual_mic(qtbot, tmp_path, tone_model_path)
+    virtual_microphone._pactl("exit")  # the sound server, and with it the device, disappears
+    qtbot.waitUntil(lambda: window.problem is not None, timeout=FIRST_AUDIO_TIMEOUT_MS)
+    assert "stopped" in window.problem or "no audio from" in window.problem
+    qtbot.waitUntil(lambda: window.worker is None)
+    window.retry_button.click()  # the device is still gone: a message again, never a hang
+    qtbot.waitUntil(
+        lambda: window.problem is not None and window.worker is None,
+        timeout=FIRST_AUDIO_TIMEOUT_MS,
+    )
+    assert window.start_button.isEnabled()
