@@ -8,7 +8,8 @@ MIN_WORD_CLIPS clips, a head is learned exactly as the app learns one (WordTrain
 from 5 clips, either from 5 different speakers (--trials draws) or, where a speaker recorded the
 word 5 times, from that one speaker. It is then scored on streams replayed through the app's
 pipeline and decoder (default DecoderConfig):
-- detection: share of the word's clips from OTHER speakers (speaker-disjoint) on which it fires;
+- detection: share of the word's clips from OTHER speakers (speaker-disjoint) on which it fires
+  (each clip in its own 3 s slot, in -60 dBFS noise);
 - base-on-new: share of those clips on which a base (command) word fires, with the custom word
   and, for reference, with the base model alone;
 - new-on-base: share of command-word clips (testing split) on which the custom word fires, and
@@ -58,7 +59,10 @@ RATE = 16000
 AUDIO = frozenset({".wav", ".flac", ".ogg"})
 EXAMPLES = 5
 MIN_WORD_CLIPS = 10
-SLOT_S = 2.0  # each clip sits at the start of a 2 s slot; detections are matched per slot
+# Each clip sits at the start of a 3 s slot and detections are matched per slot. The gap must let
+# the decoder report silence between two clips of the same word (its suppression time is 1 s after
+# a detection), as a user pauses between two commands; 2 s slots left too little room for that.
+SLOT_S = 3.0
 NEGATIVE_GAP_S = 0.3
 COMMAND_CLIPS_PER_WORD = 30
 NOISE_DBFS = -60.0
@@ -222,6 +226,7 @@ def main() -> int:
     parser.add_argument("--trials", type=int, default=3)
     parser.add_argument("--words", nargs="*", help="words to test (default: all with enough clips)")
     parser.add_argument("--positive-prior", type=float, default=HeadConfig().positive_prior)
+    parser.add_argument("--l2", type=float, default=HeadConfig().l2_penalty)
     parser.add_argument("--command-share", type=float, default=DEFAULT_COMMAND_SHARE)
     parser.add_argument(
         "--sweep", action="store_true", help="also try other priors and command shares"
@@ -234,7 +239,8 @@ def main() -> int:
     started = time.perf_counter()
     model = OnnxModel(args.model, prefer_gpu=False)
     config = replace(
-        TrainerConfig(), head=replace(HeadConfig(), positive_prior=args.positive_prior)
+        TrainerConfig(),
+        head=replace(HeadConfig(), positive_prior=args.positive_prior, l2_penalty=args.l2),
     )
     trainer = WordTrainer(model, args.model, negatives_path=args.negatives, config=config)
     print(
@@ -255,6 +261,7 @@ def main() -> int:
         testing = [c for c in groups[word] if c.split == "testing"]
         picks = rng.choice(len(testing), min(COMMAND_CLIPS_PER_WORD, len(testing)), replace=False)
         command_clips += [testing[i] for i in picks]
+    command_clips = [command_clips[i] for i in rng.permutation(len(command_clips))]
     commands = slot_stream(model, command_clips, rng)
     negatives = negatives_stream(model, args.data_dir, rng)
     print(
