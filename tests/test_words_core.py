@@ -168,3 +168,21 @@ def test_a_model_without_embedding_cannot_learn(tmp_path: Path) -> None:
     path = tone_model(tmp_path / "plain.onnx", with_embedding=False)
     with pytest.raises(TrainingError, match="embedding"):
         WordTrainer(OnnxModel(path, prefer_gpu=False), path)
+
+
+def test_shipped_negatives_match_the_shipped_model() -> None:
+    """A new default model needs `bench/words_negatives.py` rerun, or heads lose their negatives."""
+    from kws_app.paths import assets_dir, default_model_path
+    from kws_app.words.trainer import NEGATIVES_FILE_NAME, load_shipped_negatives, model_id_of
+
+    model_path = default_model_path()
+    if not model_path.is_file():
+        pytest.skip("no shipped model in assets/")
+    model = OnnxModel(model_path, prefer_gpu=False)
+    assert model.info.embedding_size is not None
+    negatives = load_shipped_negatives(
+        assets_dir() / NEGATIVES_FILE_NAME, model_id_of(model_path), model.info.embedding_size
+    )
+    assert negatives is not None, "assets/words-negatives.npz was made for another model"
+    assert "_speech_" in negatives.labels and "marvin" in negatives.labels
+    assert negatives.excluding("Marvin").shape[0] < negatives.embeddings.shape[0]
