@@ -204,7 +204,17 @@ def load_checkpoint(path: Path) -> dict[str, Any]:
     return torch.load(path, map_location="cpu", weights_only=True)
 
 
-def train(config: TrainConfig, resume: Path | None = None, progress: bool = True) -> TrainResult:
+def train(
+    config: TrainConfig,
+    resume: Path | None = None,
+    progress: bool = True,
+    data: PreparedData | None = None,
+) -> TrainResult:
+    """Train, keep the best checkpoint by validation accuracy, then test it.
+
+    `data` lets a caller that trains several models on the same data decode it once; it must come
+    from `prepare_data` with the same data settings.
+    """
     started = time.monotonic()
     torch.manual_seed(config.seed)
     torch.set_num_threads(config.threads)
@@ -219,7 +229,8 @@ def train(config: TrainConfig, resume: Path | None = None, progress: bool = True
         logger.warning("resuming with the checkpoint's settings; command-line settings are ignored")
         config = TrainConfig.from_dict(checkpoint["config"])
 
-    data = prepare_data(config, frontend, progress)
+    if data is None:
+        data = prepare_data(config, frontend, progress)
     labels = data.index.labels
     train_split = data.splits[TRAINING]
     validation_features = features_of(data.splits[VALIDATION].waves, extractor)
