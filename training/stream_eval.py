@@ -112,6 +112,12 @@ class StreamMetrics:
             if self.latency_median_ms is None
             else f"median {self.latency_median_ms:.0f} ms, p95 {self.latency_p95_ms:.0f} ms"
         )
+        if self.command_words == 0:
+            return (
+                f"no command words in {self.duration_s / 60:.1f} min: "
+                f"{self.false_positives} false positives "
+                f"({self.false_accepts_per_hour:.2f} false accepts per hour)"
+            )
         return (
             f"{self.command_words} command words in {self.duration_s / 60:.1f} min: "
             f"{self.matched_percent:.1f}% matched, {self.correct_percent:.1f}% correct, "
