@@ -8,7 +8,15 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from words_helpers import LOW_HZ, RATE, WHISTLE_HZ, stream, words_tone_model, write_examples
+from words_helpers import (
+    LOW_HZ,
+    RATE,
+    TEST_DECODER_ARGS,
+    WHISTLE_HZ,
+    stream,
+    words_tone_model,
+    write_examples,
+)
 
 from kws_app.cli import main
 from kws_app.words.archive import ArchiveError, import_words, read_archive
@@ -51,7 +59,14 @@ def word_store(tmp_path: Path, words_model_path: Path, capsys: pytest.CaptureFix
 
 def _replay_labels(capsys, model: Path, store: Path, wav: Path) -> list[str]:  # type: ignore[no-untyped-def]
     code, out, err = _run(
-        capsys, "--wav", str(wav), "--model", str(model), "--words-store", str(store)
+        capsys,
+        "--wav",
+        str(wav),
+        "--model",
+        str(model),
+        "--words-store",
+        str(store),
+        *TEST_DECODER_ARGS,
     )
     assert code == 0, err
     return [json.loads(line)["label"] for line in out.splitlines()]

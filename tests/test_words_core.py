@@ -13,6 +13,8 @@ from words_helpers import (
     LOW_HZ,
     OTHER_HZ,
     RATE,
+    TEST_DECODER,
+    TEST_STREAM,
     WHISTLE_HZ,
     detected_labels,
     examples,
@@ -79,7 +81,7 @@ def test_removed_word_is_no_longer_detected(model: OnnxModel, store: WordStore) 
 def test_set_scorer_makes_a_word_live_in_a_running_pipeline(
     model: OnnxModel, store: WordStore
 ) -> None:
-    pipeline = StreamingPipeline(model, RATE)
+    pipeline = StreamingPipeline(model, RATE, TEST_STREAM, TEST_DECODER)
     audio = stream(WHISTLE_HZ, WHISTLE_HZ)
     half = audio.shape[0] // 2
     assert replay(pipeline, audio[:half], RATE // 10) == []

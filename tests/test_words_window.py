@@ -9,11 +9,12 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 from test_words_dialog import SimulatedMicrophone
-from ui_support import TEST_RATE, make_window
-from words_helpers import WHISTLE_HZ, examples, stream, words_tone_model
+from ui_support import FAKE_MIC, TEST_RATE, temp_settings, tone_model_loader
+from words_helpers import TEST_DECODER, TEST_STREAM, WHISTLE_HZ, examples, stream, words_tone_model
 
 from kws_app.audio.devices import InputDevice
 from kws_app.config import MS_PER_SECOND, StreamConfig
+from kws_app.ui.main_window import MainWindow
 from kws_app.ui.sources import ArraySource, AudioSource
 from kws_app.ui.words_menu import WordsMenu
 from kws_app.words.store import WordStore
@@ -51,7 +52,17 @@ def test_word_joins_and_leaves_the_running_window(qtbot, tmp_path, words_model_p
     def main_microphone(device: InputDevice | None, config: StreamConfig) -> AudioSource:
         return GatedSource(stream(WHISTLE_HZ), config, gate)
 
-    window = make_window(qtbot, tmp_path, words_model_path, main_microphone)
+    window = MainWindow(
+        settings=temp_settings(tmp_path),
+        model_loader=tone_model_loader,
+        model_path=words_model_path,
+        stream_config=TEST_STREAM,
+        decoder_config=TEST_DECODER,
+        source_factory=main_microphone,
+        device_lister=lambda: [FAKE_MIC],
+    )
+    qtbot.addWidget(window)
+    window.show()
     qtbot.waitUntil(lambda: window.worker is not None and window.worker.pipeline is not None)
     worker = window.worker
     dialog_microphone = SimulatedMicrophone()

@@ -14,10 +14,20 @@ import onnx
 from model_factory import HIGH_TONE_HZ, LOW_TONE_HZ, TONE_LABELS, _band_weights, silence, tone
 from onnx import TensorProto, helper, numpy_helper
 
-from kws_app.config import FrontendConfig
+from kws_app.config import DecoderConfig, FrontendConfig, StreamConfig
 from kws_app.words.wavio import write_wav
 
 RATE = 16000
+# The tone words are calibrated for these decoder settings; tests pass them explicitly so the
+# app's defaults (chosen on real speech) can change without breaking them.
+TEST_DECODER = DecoderConfig(
+    average_window_ms=500, detection_threshold=0.7, suppression_ms=1000, minimum_count=3
+)
+TEST_STREAM = StreamConfig(clip_stride_ms=30)
+TEST_DECODER_ARGS = (
+    "--threshold", "0.7", "--average-window-ms", "500", "--suppression-ms", "1000",
+    "--minimum-count", "3", "--clip-stride-ms", "30",
+)  # fmt: skip
 WHISTLE_HZ = 2000.0
 HUM_HZ = 500.0
 OTHER_HZ = 3000.0
@@ -137,5 +147,5 @@ def stream(*frequencies: float, seed: int = 1) -> np.ndarray:
 def detected_labels(scorer, audio: np.ndarray) -> list[str]:  # type: ignore[no-untyped-def]
     from kws_app.inference.pipeline import StreamingPipeline, replay
 
-    pipeline = StreamingPipeline(scorer, RATE)
+    pipeline = StreamingPipeline(scorer, RATE, TEST_STREAM, TEST_DECODER)
     return [detection.label for detection in replay(pipeline, audio, RATE // 10)]
