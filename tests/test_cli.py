@@ -10,14 +10,17 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile
-from model_factory import HIGH_TONE_HZ, LOW_TONE_HZ, silence, tone
+from model_factory import HIGH_TONE_HZ, LOW_TONE_HZ, TONE_DECODER_ARGS, silence, tone
 
 from kws_app.cli import main
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "kws_app", *args], capture_output=True, text=True, timeout=120
+        [sys.executable, "-m", "kws_app", *TONE_DECODER_ARGS, *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
 
 
@@ -50,7 +53,7 @@ def test_replay_reads_flac_at_another_rate(
     audio = np.concatenate([silence(1.5), tone(LOW_TONE_HZ, 0.8), silence(1.0)])
     path = tmp_path / "word.flac"
     soundfile.write(path, resample_poly(audio, 441, 160), 44100)
-    assert main(["--wav", str(path), "--model", str(tone_model_path)]) == 0
+    assert main([*TONE_DECODER_ARGS, "--wav", str(path), "--model", str(tone_model_path)]) == 0
     assert [json.loads(line)["label"] for line in capsys.readouterr().out.splitlines()] == ["low"]
 
 

@@ -4,14 +4,22 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pytest
-from model_factory import HIGH_TONE_HZ, LOW_TONE_HZ, silence, tone
+from model_factory import (
+    HIGH_TONE_HZ,
+    LOW_TONE_HZ,
+    TONE_DECODER,
+    TONE_STREAM,
+    silence,
+    tone,
+)
 from scipy.signal import resample_poly
 
-from kws_app.config import DecoderConfig, StreamConfig
+from kws_app.config import StreamConfig
 from kws_app.inference.model import OnnxModel
 from kws_app.inference.pipeline import StreamingPipeline, replay
 
@@ -29,6 +37,10 @@ def tone_words() -> tuple[np.ndarray, list[tuple[str, int]]]:
     return np.concatenate(parts), ends
 
 
+def tone_pipeline(model: OnnxModel, rate: int = RATE) -> StreamingPipeline:
+    return StreamingPipeline(model, rate, TONE_STREAM, TONE_DECODER)
+
+
 @pytest.fixture
 def model(tone_model_path: Path) -> OnnxModel:
     return OnnxModel(tone_model_path, prefer_gpu=False)
@@ -36,7 +48,7 @@ def model(tone_model_path: Path) -> OnnxModel:
 
 def test_tone_words_are_detected_in_order_shortly_after_they_end(model: OnnxModel) -> None:
     audio, ends = tone_words()
-    detections = replay(StreamingPipeline(model, RATE), audio, 480)
+    detections = replay(tone_pipeline(model), audio, 480)
     assert [d.label for d in detections] == [label for label, _ in ends]
     for detection, (_, end_ms) in zip(detections, ends, strict=True):
         assert -800 < detection.time_ms - end_ms < 500
@@ -45,10 +57,10 @@ def test_tone_words_are_detected_in_order_shortly_after_they_end(model: OnnxMode
 @pytest.mark.parametrize("block", [1, 7, 160, 333, 4096, 10**6])
 def test_block_size_does_not_change_detections(model: OnnxModel, block: int) -> None:
     audio, _ = tone_words()
-    reference = replay(StreamingPipeline(model, RATE), audio, 480)
+    reference = replay(tone_pipeline(model), audio, 480)
     audio = audio if block > 1 else audio[: RATE * 3]
     expected = reference if block > 1 else reference[:1]
-    found = replay(StreamingPipeline(model, RATE), audio, block)
+    found = replay(tone_pipeline(model), audio, block)
     assert [(d.label, d.time_ms) for d in found] == [(d.label, d.time_ms) for d in expected]
     for mine, theirs in zip(found, expected, strict=True):
         assert mine.score == pytest.approx(theirs.score, abs=1e-5)
@@ -56,9 +68,9 @@ def test_block_size_does_not_change_detections(model: OnnxModel, block: int) -> 
 
 def test_random_block_sizes_give_the_same_scores_at_the_same_times(model: OnnxModel) -> None:
     audio, _ = tone_words()
-    whole = StreamingPipeline(model, RATE).process(audio).strides
+    whole = tone_pipeline(model).process(audio).strides
     pipeline, rng, strides, position = (
-        StreamingPipeline(model, RATE),
+        tone_pipeline(model),
         np.random.default_rng(0),
         [],
         0,
@@ -78,10 +90,10 @@ def test_the_same_clip_at_another_device_rate_detects_the_same_words(
     audio, ends = tone_words()
     if rate <= 2 * HIGH_TONE_HZ:  # an 8 kHz device cannot carry the 4 kHz tone
         ends = [(label, end) for label, end in ends if label == "low"]
-    expected = replay(StreamingPipeline(model, RATE), audio, 480)
+    expected = replay(tone_pipeline(model), audio, 480)
     expected = [d for d in expected if d.label in {label for label, _ in ends}]
     resampled = resample_poly(audio, rate // 100, RATE // 100).astype(np.float32)
-    found = replay(StreamingPipeline(model, rate), resampled, rate // 50)
+    found = replay(tone_pipeline(model, rate), resampled, rate // 50)
     assert [d.label for d in found] == [d.label for d in expected]
     for mine, theirs in zip(found, expected, strict=True):
         assert abs(mine.time_ms - theirs.time_ms) <= 60
@@ -97,7 +109,7 @@ def test_strides_come_every_clip_stride_once_a_clip_is_full(model: OnnxModel) ->
 
 
 def test_spectrogram_frames_are_returned_as_owned_arrays(model: OnnxModel) -> None:
-    pipeline = StreamingPipeline(model, RATE)
+    pipeline = tone_pipeline(model)
     first = pipeline.process(tone(LOW_TONE_HZ, 0.5)).frames
     snapshot = first.copy()
     pipeline.process(tone(HIGH_TONE_HZ, 2.0))
@@ -107,21 +119,21 @@ def test_spectrogram_frames_are_returned_as_owned_arrays(model: OnnxModel) -> No
 
 def test_a_threshold_change_applies_on_the_next_stride(model: OnnxModel) -> None:
     audio, _ = tone_words()
-    strict = DecoderConfig(detection_threshold=0.99)
-    pipeline = StreamingPipeline(model, RATE, decoder=strict)
+    strict = replace(TONE_DECODER, detection_threshold=0.99)
+    pipeline = StreamingPipeline(model, RATE, TONE_STREAM, strict)
     assert replay(pipeline, audio, 480) == []
-    pipeline.set_decoder_config(DecoderConfig(detection_threshold=0.5))
+    pipeline.set_decoder_config(replace(TONE_DECODER, detection_threshold=0.5))
     assert [d.label for d in replay(pipeline, audio, 480)] == ["low", "high", "low"]
 
 
 def test_silence_and_unknown_are_never_reported(model: OnnxModel) -> None:
-    detections = replay(StreamingPipeline(model, RATE), silence(5.0), 480)
+    detections = replay(tone_pipeline(model), silence(5.0), 480)
     assert detections == []
 
 
 def test_detections_serialise_as_the_documented_json(model: OnnxModel) -> None:
     audio, _ = tone_words()
-    line = replay(StreamingPipeline(model, RATE), audio, 480)[0].to_json()
+    line = replay(tone_pipeline(model), audio, 480)[0].to_json()
     import json
 
     assert set(json.loads(line)) == {"time_ms", "label", "score"}
