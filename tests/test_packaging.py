@@ -21,7 +21,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile
-from model_factory import HIGH_TONE_HZ, LOW_TONE_HZ, silence, tone, tone_model
+from model_factory import (
+    HIGH_TONE_HZ,
+    LOW_TONE_HZ,
+    TONE_DECODER_ARGS,
+    silence,
+    tone,
+    tone_model,
+)
 
 pytestmark = [
     pytest.mark.slow,
@@ -104,7 +111,9 @@ def test_built_app_replays_a_wav_like_the_source_install(
 ) -> None:
     wav, model = tone_files
     source, frozen = run_both(
-        built_app, ["--wav", str(wav), "--model", str(model)], app_env(tmp_path)
+        built_app,
+        [*TONE_DECODER_ARGS, "--wav", str(wav), "--model", str(model)],
+        app_env(tmp_path),
     )
     assert source.returncode == 0, source.stderr
     assert frozen.returncode == 0, frozen.stderr
@@ -117,8 +126,8 @@ def test_built_app_bundles_every_model_in_assets_and_the_default_one_works(
     built_app: Path, tone_files: tuple[Path, Path], tmp_path: Path
 ) -> None:
     bundled = built_app.parent / "_internal" / "assets"
-    for model in (REPO_DIR / "assets").glob("*.onnx"):
-        assert (bundled / model.name).read_bytes() == model.read_bytes()
+    for asset in [*(REPO_DIR / "assets").glob("*.onnx"), *(REPO_DIR / "assets").glob("*.npz")]:
+        assert (bundled / asset.name).read_bytes() == asset.read_bytes()
     assert (bundled / "kws.png").is_file()
     if not (REPO_DIR / "assets" / "kws-default.onnx").is_file():
         pytest.skip("assets/kws-default.onnx is not in this checkout yet")
