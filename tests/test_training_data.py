@@ -145,6 +145,45 @@ def test_unknown_dirs_added_and_excluded_dirs_never_used(tmp_path: Path) -> None
     np.testing.assert_array_equal(first.waves, second.waves)
 
 
+def test_long_negative_recordings_give_one_window_per_hop(tmp_path: Path) -> None:
+    root = make_dataset(tmp_path / "data", speakers=30)
+    negatives = tmp_path / "negatives"
+    negatives.mkdir()
+    rng = np.random.default_rng(2)
+    seconds = 2.5
+    # A rising ramp shows which part of the recording each window holds.
+    ramp = np.linspace(0.0, 1.0, int(seconds * SAMPLE_RATE), dtype=np.float32)
+    for n in range(12):
+        sf.write(negatives / f"sentence-{n}.flac", ramp * 0.5, SAMPLE_RATE)
+    sf.write(negatives / "short.flac", tone(300.0, rng, 0.5), SAMPLE_RATE)
+    hop_ms = 500
+    config = DataConfig(
+        data_dir=str(root),
+        wanted_words=WANTED,
+        unknown_dirs=(str(negatives),),
+        unknown_percentage=1000,  # more than the pool: every window is drawn
+        unknown_window_hop_ms=hop_ms,
+    )
+    index = build_index(config)
+    windows = [c for c in index.clips if c.path and "sentence-" in c.path]
+    starts = Counter(c.start_ms for c in windows)
+    # 2.5 s recordings, 1 s clips: windows at 0, 0.5, 1.0 and 1.5 s (the last ends with the file).
+    assert set(starts) == {0, 500, 1000, 1500}
+    assert len({c.path for c in windows}) == 12
+    assert all(starts[s] == 12 for s in starts)
+    short = [c for c in index.clips if c.path and "short" in c.path]
+    assert [c.start_ms for c in short] == [None]
+
+    frontend = FrontendConfig()
+    for split in SPLITS:
+        loaded, _ = load_split(index, split, frontend, [], seed=0, progress=False)
+        for row, clip in enumerate(loaded.clips):
+            if clip.path and "sentence-" in clip.path:
+                first = int(clip.start_ms * SAMPLE_RATE / 1000)
+                expected = ramp[first : first + frontend.clip_samples] * 0.5
+                np.testing.assert_allclose(loaded.waves[row], expected, atol=1e-4)
+
+
 def test_corrupt_empty_and_resampled_files(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:

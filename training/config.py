@@ -30,6 +30,9 @@ class DataConfig:
     testing_percentage: float = 10.0
     silence_percentage: float = 10.0
     unknown_percentage: float = 10.0
+    # 0: one random clip-long window of each extra negative recording. Above 0: a window every
+    # this many ms, so continuous speech (sentences, wake phrases) yields several negatives.
+    unknown_window_hop_ms: int = 0
     seed: int = 59185
 
     @property

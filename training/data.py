@@ -24,7 +24,7 @@ import soundfile as sf
 from scipy.signal import resample_poly
 from tqdm import tqdm
 
-from kws_app.config import FrontendConfig
+from kws_app.config import MS_PER_SECOND, FrontendConfig
 from kws_app.dsp.frontend import fit_clip
 from training.config import BACKGROUND_NOISE_DIR, SILENCE_LABEL, UNKNOWN_LABEL, DataConfig
 
@@ -51,12 +51,16 @@ class DataError(Exception):
 
 @dataclass(frozen=True)
 class Clip:
-    """One example. `path` is None for generated silence, which `seed` makes reproducible."""
+    """One example. `path` is None for generated silence, which `seed` makes reproducible.
+
+    `start_ms` picks a fixed window of a longer recording; None takes a random one.
+    """
 
     path: str | None
     label: str
     split: str
     seed: int = 0
+    start_ms: int | None = None
 
 
 @dataclass(frozen=True)
@@ -112,8 +116,10 @@ def _is_excluded(path: Path, excluded: list[Path]) -> bool:
     return any(resolved.is_relative_to(folder) for folder in excluded)
 
 
-def build_index(config: DataConfig) -> DatasetIndex:
-    """All clips of every split with their labels; no audio is read here."""
+def build_index(config: DataConfig, frontend: FrontendConfig | None = None) -> DatasetIndex:
+    """All clips of every split with their labels; no audio is read here (only the lengths of
+    extra negative recordings, when they are cut into several windows)."""
+    clip_ms = (frontend or FrontendConfig()).clip_ms
     root = Path(config.data_dir)
     if not root.is_dir():
         raise DataError(f"data folder not found: {root}")
@@ -155,7 +161,10 @@ def build_index(config: DataConfig) -> DatasetIndex:
         for path in _audio_files(extra_root):
             if not _is_excluded(path, excluded):
                 split = split_of(path, listed=False)
-                unknown_pool[split].append(Clip(str(path), UNKNOWN_LABEL, split))
+                unknown_pool[split].extend(
+                    Clip(str(path), UNKNOWN_LABEL, split, start_ms=start_ms)
+                    for start_ms in _window_starts_ms(path, config.unknown_window_hop_ms, clip_ms)
+                )
     silence_root = root / SILENCE_DIR
     if silence_root.is_dir():
         for path in _audio_files(silence_root):
@@ -180,6 +189,25 @@ def build_index(config: DataConfig) -> DatasetIndex:
     if not any(c.label in config.wanted_words for c in clips if c.split == TRAINING):
         raise DataError(f"no training clips of the wanted words in {root}")
     return DatasetIndex(tuple(clips), background, config.labels, used_lists)
+
+
+def _window_starts_ms(path: Path, hop_ms: int, clip_ms: int) -> list[int | None]:
+    """Where the negative windows of one recording start; [None] is one random window.
+
+    Windows step by `unknown_window_hop_ms` while a whole clip still fits, so a recording shorter
+    than two clips still gives its one window. An unreadable file keeps its single entry and is
+    counted as skipped when the audio is loaded.
+    """
+    if hop_ms <= 0:
+        return [None]
+    try:
+        duration_ms = int(sf.info(str(path)).duration * MS_PER_SECOND)
+    except (sf.LibsndfileError, RuntimeError, OSError, ValueError):
+        return [None]
+    last_start_ms = duration_ms - clip_ms
+    if last_start_ms < hop_ms:
+        return [None]
+    return list(range(0, last_start_ms + 1, hop_ms))
 
 
 def _silence_clips(
@@ -232,8 +260,17 @@ def try_read_audio(path: str | Path, sample_rate: int, skipped: SkipCounter) -> 
     return wave
 
 
-def crop_clip(wave: FloatArray, frontend: FrontendConfig, rng: np.random.Generator) -> FloatArray:
-    """A clip-long window: a random one of longer recordings, else the padded start."""
+def crop_clip(
+    wave: FloatArray,
+    frontend: FrontendConfig,
+    rng: np.random.Generator,
+    start_ms: int | None = None,
+) -> FloatArray:
+    """A clip-long window: at `start_ms`, else a random one of longer recordings, else the
+    padded start."""
+    if start_ms is not None:
+        start = start_ms * frontend.sample_rate // MS_PER_SECOND
+        return fit_clip(wave[start : start + frontend.clip_samples], frontend)
     if wave.shape[0] > frontend.clip_samples:
         start = int(rng.integers(wave.shape[0] - frontend.clip_samples + 1))
         return wave[start : start + frontend.clip_samples].copy()
@@ -282,7 +319,7 @@ def load_split(
         wave = try_read_audio(clip.path, frontend.sample_rate, skipped)
         if wave is None:
             continue
-        waves.append(crop_clip(wave, frontend, rng))
+        waves.append(crop_clip(wave, frontend, rng, clip.start_ms))
         kept.append(clip)
     if skipped.total:
         logger.warning(

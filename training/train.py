@@ -87,7 +87,7 @@ class PreparedData:
 
 
 def prepare_data(config: TrainConfig, frontend: FrontendConfig, progress: bool) -> PreparedData:
-    index = build_index(config.data)
+    index = build_index(config.data, frontend)
     noises, skipped_noise = load_background(index, frontend.sample_rate)
     splits: dict[str, LoadedSplit] = {}
     skipped = skipped_noise.total
@@ -445,6 +445,14 @@ def add_parser(subparsers: Any) -> None:
     parser.add_argument(
         "--unknown-percentage", type=float, default=data_defaults.unknown_percentage
     )
+    parser.add_argument(
+        "--unknown-window-hop-ms",
+        type=int,
+        default=data_defaults.unknown_window_hop_ms,
+        help="cut --unknown-dir recordings into a clip-long window every this many ms "
+        "(0: one random window per recording)",
+    )
+    parser.add_argument("--label-smoothing", type=float, default=defaults.label_smoothing)
     parser.add_argument("--model", default=DEFAULT_MODEL, choices=sorted(ARCHITECTURES))
     parser.add_argument("--epochs", type=int, default=defaults.epochs)
     parser.add_argument("--batch-size", type=int, default=defaults.batch_size)
@@ -485,6 +493,7 @@ def run_command(args: Any) -> int:
         batch_size=args.batch_size,
         learning_rate=args.learning_rate,
         weight_decay=args.weight_decay,
+        label_smoothing=args.label_smoothing,
         time_budget_minutes=args.time_budget_min,
         seed=args.seed,
         device=args.device,
@@ -497,6 +506,7 @@ def run_command(args: Any) -> int:
             exclude_dirs=tuple(args.exclude_dir),
             silence_percentage=args.silence_percentage,
             unknown_percentage=args.unknown_percentage,
+            unknown_window_hop_ms=args.unknown_window_hop_ms,
         ),
         augment=augment,
     )
