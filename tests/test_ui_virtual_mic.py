@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from model_factory import HIGH_TONE_HZ, LOW_TONE_HZ, silence, tone
+from model_factory import HIGH_TONE_HZ, LOW_TONE_HZ, TONE_DECODER, TONE_STREAM, silence, tone
 from ui_support import temp_settings, tone_model_loader
 from virtual_mic import PORTAUDIO_DEVICE, speak, virtual_microphone, write_wav
 
@@ -35,11 +35,17 @@ CLIPS_TRIED_PER_WORD = 12
 SHARED_SPEECH = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "speech_commands"
 
 
-def open_on_virtual_mic(qtbot, tmp_path: Path, model_path: Path) -> MainWindow:  # type: ignore[no-untyped-def]
+def open_on_virtual_mic(  # type: ignore[no-untyped-def]
+    qtbot, tmp_path: Path, model_path: Path, tone_words: bool = True
+) -> MainWindow:
+    """The window on the virtual microphone; tone models get the tone words' decoder settings,
+    the shipped model the app's own defaults."""
     window = MainWindow(
         settings=temp_settings(tmp_path),
         model_loader=tone_model_loader,
         model_path=model_path,
+        stream_config=TONE_STREAM if tone_words else None,
+        decoder_config=TONE_DECODER if tone_words else None,
         device_name=PORTAUDIO_DEVICE,
     )
     qtbot.addWidget(window)
@@ -131,7 +137,7 @@ def test_virtual_microphone_spoken_words_light_their_tiles(qtbot, tmp_path, virt
         np.concatenate([part for _, samples in clips for part in (samples, gap)]),
         MODEL_RATE,
     )
-    window = open_on_virtual_mic(qtbot, tmp_path, default_model_path())
+    window = open_on_virtual_mic(qtbot, tmp_path, default_model_path(), tone_words=False)
     shown = play_and_collect(qtbot, window, virtual_microphone, wav, expected=len(clips))
     assert shown == [word for word, _ in clips]
     assert [entry.word for entry in window.history.entries] == shown

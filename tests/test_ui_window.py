@@ -144,6 +144,7 @@ def test_settings_persist_between_runs(qtbot, tmp_path, tone_model_path):
         devices=devices,
         settings=temp_settings(tmp_path),
         autostart=False,
+        decoder_config=None,  # the saved values, as a real launch uses
     )
     assert again.threshold_slider.value() == 55
     assert again.decoder_config.suppression_ms == 1500

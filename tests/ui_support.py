@@ -12,10 +12,11 @@ from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
+from model_factory import TONE_DECODER, TONE_STREAM
 from PySide6.QtCore import QSettings
 
 from kws_app.audio.devices import DeviceError, InputDevice
-from kws_app.config import StreamConfig
+from kws_app.config import DecoderConfig, StreamConfig
 from kws_app.inference.model import OnnxModel
 from kws_app.ui.main_window import MainWindow
 from kws_app.ui.settings import AppSettings
@@ -101,16 +102,19 @@ def make_window(
     model_path: Path,
     source_factory: SourceFactory,
     devices: list[InputDevice] | Callable[[], list[InputDevice]] = (FAKE_MIC,),  # type: ignore[assignment]
-    stream_config: StreamConfig | None = None,
+    stream_config: StreamConfig | None = TONE_STREAM,
     settings: AppSettings | None = None,
     autostart: bool = True,
+    decoder_config: DecoderConfig | None = TONE_DECODER,
 ) -> MainWindow:
+    """The window on a simulated source; the decoder defaults to the tone words' settings."""
     lister = devices if callable(devices) else (lambda: list(devices))
     window = MainWindow(
         settings=settings or temp_settings(tmp_path),
         model_loader=tone_model_loader,
         model_path=model_path,
         stream_config=stream_config,
+        decoder_config=decoder_config,
         source_factory=source_factory,
         device_lister=lister,
         autostart=autostart,
