@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from model_factory import HIGH_TONE_HZ, LOW_TONE_HZ, silence, tone
+from model_factory import HIGH_TONE_HZ, LOW_TONE_HZ, TONE_DECODER, TONE_STREAM, silence, tone
 from scipy.signal import resample_poly
 from test_ui_virtual_mic import detected_alone
 from ui_support import TEST_RATE, make_window
@@ -86,7 +86,17 @@ def test_screenshot_with_a_detection(qtbot, tmp_path, tone_model_path):
             microphone_audio, MICROPHONE.default_rate, config, realtime=True, name=MICROPHONE.name
         )
 
-    window = make_window(qtbot, tmp_path, model_path, microphone, devices=[MICROPHONE])
+    # The shipped model runs with the app's own decoder defaults, as a user sees it.
+    shipped = model_path == default_model_path()
+    window = make_window(
+        qtbot,
+        tmp_path,
+        model_path,
+        microphone,
+        devices=[MICROPHONE],
+        stream_config=None if shipped else TONE_STREAM,
+        decoder_config=None if shipped else TONE_DECODER,
+    )
     window.resize(*WINDOW_SIZE)
     shown: list[str] = []
     window.word_shown.connect(lambda word, score, at: shown.append(word))
