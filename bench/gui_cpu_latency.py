@@ -94,6 +94,7 @@ def run_child(args: argparse.Namespace) -> int:
     words_store = str(Path(args.settings).parent / "words")  # the user's own words stay out
     app_args = build_parser().parse_args(
         ["--model", args.model, "--device", "pulse", "--words-store", words_store]
+        + args.decoder.split()
     )
     settings = AppSettings(QSettings(args.settings, QSettings.Format.IniFormat))
     window = create_window(app_args, settings)
@@ -151,11 +152,12 @@ def run_bench(args: argparse.Namespace) -> int:
             parts += [samples, np.zeros(int(GAP_S * MODEL_RATE), np.float32)]
             position_s += samples.shape[0] / MODEL_RATE + GAP_S
         wav = write_wav(Path(folder) / "words.wav", np.concatenate(parts), MODEL_RATE)
-        offline = offline_latencies(model, wav, expected)
+        offline = offline_latencies(model, wav, expected, args.decoder)
         xvfb, display = start_xvfb()
         env = {**os.environ, **microphone.env, "DISPLAY": display, "QT_QPA_PLATFORM": "xcb"}
         child = subprocess.Popen(
             [sys.executable, __file__, "--child", "--model", str(model)]
+            + [f"--decoder={args.decoder}"]
             + ["--settings", str(Path(folder) / "settings.ini")],
             env=env,
             stdout=subprocess.PIPE,
@@ -174,17 +176,19 @@ def run_bench(args: argparse.Namespace) -> int:
 
 
 def offline_latencies(
-    model_path: Path, wav: Path, expected: list[tuple[str, float, float]]
+    model_path: Path, wav: Path, expected: list[tuple[str, float, float]], decoder_args: str
 ) -> list[float]:
-    """Word end -> detection in stream time (model + decoder alone), replaying the same file."""
+    """Word end -> detection in stream time (model + decoder alone), replaying the same file
+    with the decoder settings the app gets from the same options."""
     from kws_app.audio.files import read_audio
+    from kws_app.cli import build_parser, configs_from_args
     from kws_app.inference.model import OnnxModel
     from kws_app.inference.pipeline import StreamingPipeline, replay
 
+    stream, decoder = configs_from_args(build_parser().parse_args(decoder_args.split()))
     samples, rate = read_audio(wav)
-    detections = replay(
-        StreamingPipeline(OnnxModel(model_path, prefer_gpu=False), rate), samples, rate // 50
-    )
+    model = OnnxModel(model_path, prefer_gpu=False)
+    detections = replay(StreamingPipeline(model, rate, stream, decoder), samples, rate // 50)
     found = [(d.label, d.time_ms / 1000) for d in detections]
     return match(expected, found, offset_s=0.0)
 
@@ -278,6 +282,12 @@ def main() -> int:
     parser.add_argument("--idle-s", type=float, default=20.0)
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--settings", help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--decoder",
+        default="",
+        help="decoder options for the app, as one value: --decoder='--threshold 0.7 "
+        "--average-window-ms 500 --clip-stride-ms 30' (default: the app's own defaults)",
+    )
     args = parser.parse_args()
     return run_child(args) if args.child else run_bench(args)
 

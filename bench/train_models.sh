@@ -1,6 +1,6 @@
 #!/bin/bash
 # Trains the shipped default model and the seed architectures on ../shared/data, exactly as
-# recorded in docs/bench-sections/training.md, and evaluates each exported file through the app's
+# recorded in docs/benchmarks.md ("Training"), and evaluates each exported file through the app's
 # runner. Outputs go to runs/ (gitignored). Usage: bench/train_models.sh [default|seeds|all]
 set -euo pipefail
 cd "$(dirname "$0")/.."

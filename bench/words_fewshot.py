@@ -23,7 +23,7 @@ word fares against a model that has heard it as "unknown", not against a truly u
 The base model runs once per stream (its probabilities and embeddings are cached per stride);
 each head is applied to the cached embeddings with CustomWordScorer.scores_from_outputs and the
 rows go through RecognizeCommands, which is what StreamingPipeline does stride by stride.
-Decoder: BENCH_DECODER (threshold 0.7, 500 ms average, 1 s suppression, 3 results), 30 ms stride.
+Decoder: the app's defaults (config.py) unless --threshold/--average-window-ms/... say otherwise.
 """
 
 from __future__ import annotations
@@ -69,13 +69,7 @@ COMMAND_CLIPS_PER_WORD = 30
 NOISE_DBFS = -60.0
 REPLAY_BLOCK_S = 10
 SECONDS_PER_HOUR = 3600.0
-# The decoder settings the figures in docs/bench-sections/words.md were measured with (the app's
-# defaults when they were taken); pinned so the figures stay reproducible when the defaults move.
-BENCH_DECODER = DecoderConfig(
-    average_window_ms=500, detection_threshold=0.7, suppression_ms=1000, minimum_count=3
-)
-BENCH_STREAM = StreamConfig(clip_stride_ms=30)
-SWEEP_PRIORS = (0.3, 0.5)
+SWEEP_PRIORS = (0.5, 0.8, 0.9, 0.95, 0.99)
 SWEEP_SHARES = (0.0, 0.5)
 
 
@@ -111,9 +105,11 @@ def _noise(samples: int, rng: np.random.Generator) -> np.ndarray:
     return (rng.standard_normal(samples) * 10 ** (NOISE_DBFS / 20)).astype(np.float32)
 
 
-def run_stream(model: OnnxModel, audio: np.ndarray, slot_labels: list[str]) -> CachedStream:
+def run_stream(
+    model: OnnxModel, audio: np.ndarray, slot_labels: list[str], stream: StreamConfig
+) -> CachedStream:
     recorder = RecordingModel(model)
-    pipeline = StreamingPipeline(recorder, RATE, BENCH_STREAM)
+    pipeline = StreamingPipeline(recorder, RATE, stream)
     times: list[int] = []
     block = REPLAY_BLOCK_S * RATE
     for start in range(0, audio.size, block):
@@ -129,26 +125,32 @@ def run_stream(model: OnnxModel, audio: np.ndarray, slot_labels: list[str]) -> C
     )
 
 
-def slot_stream(model: OnnxModel, clips: list[ClipRef], rng: np.random.Generator) -> CachedStream:
+def slot_stream(
+    model: OnnxModel, clips: list[ClipRef], rng: np.random.Generator, stream: StreamConfig
+) -> CachedStream:
     slot = int(SLOT_S * RATE)
     audio = _noise(slot * (len(clips) + 1), rng)
     for index, clip in enumerate(clips):
         wave = read_16k(clip.path)[:RATE]
         audio[index * slot : index * slot + wave.size] += wave
-    return run_stream(model, audio, [clip.label for clip in clips])
+    return run_stream(model, audio, [clip.label for clip in clips], stream)
 
 
-def negatives_stream(model: OnnxModel, data_dir: Path, rng: np.random.Generator) -> CachedStream:
+def negatives_stream(
+    model: OnnxModel, data_dir: Path, rng: np.random.Generator, stream: StreamConfig
+) -> CachedStream:
     files = sorted(p for p in (data_dir / RESERVED_NEGATIVES).rglob("*") if p.suffix in AUDIO)
     gap = _noise(int(NEGATIVE_GAP_S * RATE), rng)
     parts = [gap]
     for path in files:
         parts += [read_16k(path), _noise(int(NEGATIVE_GAP_S * RATE), rng)]
-    return run_stream(model, np.concatenate(parts), [])
+    return run_stream(model, np.concatenate(parts), [], stream)
 
 
-def decode(labels: tuple[str, ...], rows: np.ndarray, times: np.ndarray) -> list[tuple[int, str]]:
-    decoder = RecognizeCommands(labels, BENCH_DECODER)
+def decode(
+    labels: tuple[str, ...], rows: np.ndarray, times: np.ndarray, config: DecoderConfig
+) -> list[tuple[int, str]]:
+    decoder = RecognizeCommands(labels, config)
     found = []
     for row, time_ms in zip(rows, times, strict=True):
         decision = decoder.process(row, int(time_ms))
@@ -170,13 +172,14 @@ def evaluate(
     scorer: CustomWordScorer | None,
     model: OnnxModel,
     stream: CachedStream,
+    decoder: DecoderConfig,
 ) -> list[set[str]] | list[tuple[int, str]]:
     if scorer is None:
         rows, labels = stream.probabilities, model.labels
     else:
         rows = scorer.scores_from_outputs(stream.probabilities, stream.embeddings)
         labels = scorer.labels
-    detections = decode(labels, rows, stream.times_ms)
+    detections = decode(labels, rows, stream.times_ms, decoder)
     if not stream.slot_labels:
         return detections
     return per_slot(detections, len(stream.slot_labels))
@@ -193,11 +196,12 @@ def measure(
     positives: CachedStream,
     commands: CachedStream,
     negatives: CachedStream,
+    decoder: DecoderConfig,
 ) -> dict[str, float]:
-    fired = evaluate(scorer, model, positives)
-    fired_base = evaluate(None, model, positives)
-    pairs = list(zip(commands.slot_labels, evaluate(scorer, model, commands), strict=True))
-    false_accepts = [d for d in evaluate(scorer, model, negatives) if d[1] == word]
+    fired = evaluate(scorer, model, positives, decoder)
+    fired_base = evaluate(None, model, positives, decoder)
+    pairs = list(zip(commands.slot_labels, evaluate(scorer, model, commands, decoder), strict=True))
+    false_accepts = [d for d in evaluate(scorer, model, negatives, decoder) if d[1] == word]
     return {
         "detection": float(np.mean([word in f for f in fired])),
         "base_on_new": float(np.mean([bool(f - {word}) for f in fired])),
@@ -240,7 +244,20 @@ def main() -> int:
     )
     parser.add_argument("--json", type=Path, help="write every trial's figures here")
     parser.add_argument("--seed", type=int, default=0)
+    app_decoder, app_stream = DecoderConfig(), StreamConfig()
+    parser.add_argument("--threshold", type=float, default=app_decoder.detection_threshold)
+    parser.add_argument("--average-window-ms", type=int, default=app_decoder.average_window_ms)
+    parser.add_argument("--suppression-ms", type=int, default=app_decoder.suppression_ms)
+    parser.add_argument("--minimum-count", type=int, default=app_decoder.minimum_count)
+    parser.add_argument("--clip-stride-ms", type=int, default=app_stream.clip_stride_ms)
     args = parser.parse_args()
+    decoder = DecoderConfig(
+        average_window_ms=args.average_window_ms,
+        detection_threshold=args.threshold,
+        suppression_ms=args.suppression_ms,
+        minimum_count=args.minimum_count,
+    )
+    stream = replace(app_stream, clip_stride_ms=args.clip_stride_ms)
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
     rng = np.random.default_rng(args.seed)
     started = time.perf_counter()
@@ -255,6 +272,7 @@ def main() -> int:
         f"shipped negatives: {'yes' if trainer.shipped is not None else 'NO (other model)'}; "
         f"positive prior {args.positive_prior}, command share {args.command_share}"
     )
+    print(f"decoder: {decoder}, clip stride {stream.clip_stride_ms} ms")
     groups = by_label(read_clips(args.data_dir))
     candidates = sorted(
         label
@@ -269,17 +287,19 @@ def main() -> int:
         picks = rng.choice(len(testing), min(COMMAND_CLIPS_PER_WORD, len(testing)), replace=False)
         command_clips += [testing[i] for i in picks]
     command_clips = [command_clips[i] for i in rng.permutation(len(command_clips))]
-    commands = slot_stream(model, command_clips, rng)
-    negatives = negatives_stream(model, args.data_dir, rng)
+    commands = slot_stream(model, command_clips, rng, stream)
+    negatives = negatives_stream(model, args.data_dir, rng, stream)
     print(
         f"streams: {len(command_clips)} command clips, negatives {negatives.seconds / 60:.1f} min "
         f"({time.perf_counter() - started:.0f} s so far)"
     )
-    base_commands = evaluate(None, model, commands)
+    base_commands = evaluate(None, model, commands, decoder)
     base_command_hits = np.mean(
         [label in fired for label, fired in zip(commands.slot_labels, base_commands, strict=True)]
     )
-    base_negative_fa = len(evaluate(None, model, negatives)) / negatives.seconds * SECONDS_PER_HOUR
+    base_negative_fa = (
+        len(evaluate(None, model, negatives, decoder)) / negatives.seconds * SECONDS_PER_HOUR
+    )
 
     settings = [(args.positive_prior, args.command_share)]
     if args.sweep:
@@ -292,7 +312,7 @@ def main() -> int:
             tests = [c for c in clips if c.speaker not in speakers]
             if not tests:
                 continue
-            positives = slot_stream(model, tests, rng)
+            positives = slot_stream(model, tests, rng, stream)
             audio = WordAudio(word, [read_16k(c.path) for c in chosen], None)
             train_started = time.perf_counter()
             head = trainer.train_audio(audio, [])
@@ -312,7 +332,7 @@ def main() -> int:
                     "share": share,
                     "tests": len(tests),
                     "train_s": round(train_s, 2),
-                    **measure(scorer, model, word, positives, commands, negatives),
+                    **measure(scorer, model, word, positives, commands, negatives, decoder),
                 }
                 results.append(result)
                 print(
