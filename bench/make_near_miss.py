@@ -1,0 +1,75 @@
+"""Synthesise near-miss negatives: words one sound away from a command word, spoken by espeak-ng.
+
+Usage: .venv/bin/python bench/make_near_miss.py --out runs/near_miss [--per-voice 5] [--seed 0]
+
+The false accepts left on negative speech are words that sound like a command ("gone" for "on",
+"shop" for "stop"), and the recorded negatives hold few of them. This writes one WAV per draw of
+(word, accent, voice variant, speed, pitch) so that `python -m training train --unknown-dir
+runs/near_miss` adds them to `_unknown_`. Homophones of a command word ("know", "write") are left
+out on purpose: the model cannot and must not tell them apart. The list was written from the
+command words alone, not from the false-accept test material.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+
+NEAR_MISSES = {
+    "yes": ("yet", "yell", "less", "mess", "chess", "guess"),
+    "no": ("note", "nose", "snow", "nope", "gnome"),
+    "up": ("cup", "pup", "hub", "sup", "pub"),
+    "down": ("town", "gown", "clown", "drown", "dawn"),
+    "left": ("lift", "loft", "theft", "deft"),
+    "right": ("light", "bright", "ride", "rice", "ripe"),
+    "on": ("gone", "john", "con", "don", "honk"),
+    "off": ("cough", "scoff", "doff", "awful"),
+    "stop": ("shop", "top", "step", "stock", "stomp"),
+    "go": ("goat", "ghost", "gold", "grow", "goal"),
+}
+ACCENTS = ("en-us", "en-gb", "en-gb-scotland", "en-gb-x-rp", "en-029", "en-gb-x-gbcwmd")
+VARIANTS = ("m1", "m2", "m3", "m4", "m5", "m6", "m7", "f1", "f2", "f3", "f4", "f5")
+WORDS_PER_MINUTE = (120, 200)
+PITCH = (25, 75)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--per-voice", type=int, default=5, help="draws per word and accent")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+    espeak = shutil.which("espeak-ng")
+    if espeak is None:
+        print("espeak-ng not found (apt-get install espeak-ng)", file=sys.stderr)
+        return 2
+    rng = np.random.default_rng(args.seed)
+    written = 0
+    for command, words in NEAR_MISSES.items():
+        folder = args.out / command
+        folder.mkdir(parents=True, exist_ok=True)
+        for word in words:
+            for accent in ACCENTS:
+                for draw in range(args.per_voice):
+                    variant = VARIANTS[int(rng.integers(len(VARIANTS)))]
+                    speed = int(rng.integers(*WORDS_PER_MINUTE))
+                    pitch = int(rng.integers(*PITCH))
+                    path = folder / f"{word}-{accent}-{variant}-{draw}.wav"
+                    subprocess.run(
+                        [espeak, "-v", f"{accent}+{variant}", "-s", str(speed), "-p", str(pitch)]
+                        + ["-w", str(path), word],
+                        check=True,
+                        capture_output=True,
+                    )
+                    written += 1
+    print(f"wrote {written} near-miss clips to {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
