@@ -7,7 +7,8 @@ The false accepts left on negative speech are words that sound like a command ("
 (word, accent, voice variant, speed, pitch) so that `python -m training train --unknown-dir
 runs/near_miss` adds them to `_unknown_`. Homophones of a command word ("know", "write") are left
 out on purpose: the model cannot and must not tell them apart. The list was written from the
-command words alone, not from the false-accept test material.
+command words alone, not from the false-accept test material. The shipped model does not use
+them: what they did is in docs/benchmarks.md ("What was tried").
 """
 
 from __future__ import annotations
