@@ -6,7 +6,6 @@ the words played into the virtual microphone, in order.
 
 from __future__ import annotations
 
-import math
 import shutil
 import time
 from pathlib import Path
@@ -14,7 +13,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 from model_factory import HIGH_TONE_HZ, LOW_TONE_HZ, TONE_DECODER, TONE_STREAM, silence, tone
-from scipy.signal import resample_poly
 from ui_support import temp_settings, tone_model_loader
 from virtual_mic import PORTAUDIO_DEVICE, speak, virtual_microphone, write_wav
 
@@ -24,6 +22,7 @@ from kws_app.inference.model import OnnxModel
 from kws_app.inference.pipeline import StreamingPipeline, is_command_label, replay
 from kws_app.paths import default_model_path
 from kws_app.ui.main_window import MainWindow
+from kws_app.words.trainer import to_rate
 
 __all__ = ["virtual_microphone"]  # the fixture, imported for pytest
 
@@ -120,10 +119,7 @@ def pick_clips(model: OnnxModel, tmp_path: Path) -> list[tuple[str, np.ndarray]]
     for word in [label for label in model.labels if is_command_label(label)]:
         for path in _speech_for(word, tmp_path)[:CLIPS_TRIED_PER_WORD]:
             samples, rate = read_audio(path)
-            if rate != MODEL_RATE:  # espeak-ng speaks at 22.05 kHz
-                divisor = math.gcd(rate, MODEL_RATE)
-                samples = resample_poly(samples, MODEL_RATE // divisor, rate // divisor)
-                samples = samples.astype(np.float32)
+            samples = to_rate(samples, rate, MODEL_RATE)  # espeak-ng speaks at 22.05 kHz
             if detected_alone(model, samples, MODEL_RATE, TONE_STREAM, TONE_DECODER) == [word]:
                 picked.append((word, samples))
                 break

@@ -194,9 +194,9 @@ def build_index(config: DataConfig, frontend: FrontendConfig | None = None) -> D
 def _window_starts_ms(path: Path, hop_ms: int, clip_ms: int) -> list[int | None]:
     """Where the negative windows of one recording start; [None] is one random window.
 
-    Windows step by `unknown_window_hop_ms` while a whole clip still fits, so a recording shorter
-    than two clips still gives its one window. An unreadable file keeps its single entry and is
-    counted as skipped when the audio is loaded.
+    Windows step by `hop_ms` while a whole clip still fits; a recording too short for a second
+    window keeps its one random window. An unreadable file keeps its single entry and is counted
+    as skipped when the audio is loaded.
     """
     if hop_ms <= 0:
         return [None]
