@@ -233,3 +233,17 @@ def test_user_mistakes_are_one_line(
         code, _, err = _run(capsys, *argv)
         assert code == 2, argv
         assert err.startswith("kws-app words: error:") and err.count("\n") == 1, (argv, err)
+
+
+def test_a_renamed_words_old_name_can_be_added_again(
+    capsys: pytest.CaptureFixture[str], words_model_path: Path, word_store: Path, tmp_path: Path
+) -> None:
+    common = ("words", "--store", str(word_store), "--model", str(words_model_path))
+    code, out, err = _run(capsys, *common, "rename", "whistle", "lamp")
+    assert code == 0, err
+    takes = write_examples(tmp_path / "new-takes", WHISTLE_HZ, seed=7)
+    code, out, err = _run(capsys, *common, "add", "whistle", "--from-wav-dir", str(takes))
+    assert code == 0, err
+    code, out, err = _run(capsys, *common, "list")
+    assert code == 0, err
+    assert sorted(line.split("\t")[0] for line in out.splitlines()) == ["lamp", "whistle"]

@@ -23,7 +23,7 @@ import shutil
 import tempfile
 import unicodedata
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -55,6 +55,7 @@ MAX_NAME_LENGTH = 32
 MAX_JSON_BYTES = 64 * 1024
 _NAME_PATTERN = re.compile(r"^[^\W_](?:[\w' -]*[^\W_])?$")
 _SLUG_HASH_CHARS = 8
+MAX_FOLDER_ATTEMPTS = 100
 
 
 class WordStoreError(ValueError):
@@ -105,10 +106,30 @@ def read_json_file(path: Path, what: str) -> dict:
 
 
 def _write_json_atomic(path: Path, data: dict | str) -> None:
+    """Write to a temporary file of its own, then rename it over `path`.
+
+    Each write gets a unique temporary name, so two writers of the same file (the window and
+    `kws-app words` retraining one head) never rename or truncate each other's half-written file;
+    the last complete write wins and a reader never sees a partial one.
+    """
     text = data if isinstance(data, str) else json.dumps(data, indent=1, ensure_ascii=False)
-    temporary = path.with_name(f"{TEMP_PREFIX}{path.name}")
-    temporary.write_text(text, encoding="utf-8")
-    os.replace(temporary, path)
+    temporary: Path | None = None
+    try:
+        with tempfile.NamedTemporaryFile(
+            "w",
+            encoding="utf-8",
+            dir=path.parent,
+            prefix=f"{TEMP_PREFIX}{path.stem}-",
+            suffix=path.suffix,
+            delete=False,
+        ) as file:
+            temporary = Path(file.name)
+            file.write(text)
+        os.replace(temporary, path)
+    except BaseException:
+        if temporary is not None:
+            temporary.unlink(missing_ok=True)
+        raise
 
 
 @dataclass(frozen=True)
@@ -295,9 +316,7 @@ class WordStore:
             word = self._load(staging)
             if word.name != canonical:
                 raise WordStoreError(f"word folder holds {word.name!r}, expected {canonical!r}")
-            final = self.root / _slug(canonical)
-            if final.exists():
-                raise WordStoreError(f"a custom word named {canonical!r} already exists")
+            final = self._free_folder(canonical)
             os.replace(staging, final)
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)
@@ -314,19 +333,39 @@ class WordStore:
         logger.info("removed custom word %r", word.name)
 
     def rename(self, old: str, new: str, reserved: Sequence[str] = ()) -> StoredWord:
+        """Give a word a new name; its folder moves to the new name's, so the old name is free."""
         word = self.get(old)
         canonical = normalise_name(new)
         if canonical.casefold() != word.name.casefold():
             self._check_free(canonical, reserved)
-        record = WordRecord(
-            canonical,
-            word.record.sample_rate,
-            word.record.examples,
-            word.record.background,
-            word.record.created,
-        )
-        _write_json_atomic(word.folder / WORD_FILE, record.to_dict())
-        return StoredWord(record, word.folder)
+        record = replace(word.record, name=canonical)
+        folder = self._free_folder(canonical, current=word.folder)
+        # One rename moves the whole word; word.json follows. Should that write fail, the folder
+        # goes back, so the word is never left under a folder of one name holding another.
+        if folder != word.folder:
+            os.rename(word.folder, folder)
+        try:
+            _write_json_atomic(folder / WORD_FILE, record.to_dict())
+        except BaseException:
+            if folder != word.folder:
+                os.rename(folder, word.folder)
+            raise
+        logger.info("renamed custom word %r to %r", word.name, canonical)
+        return StoredWord(record, folder)
+
+    def _free_folder(self, name: str, current: Path | None = None) -> Path:
+        """The folder a word of this name goes to: its slug, or a numbered variant when taken.
+
+        Names are looked up in word.json, never from folder names, so a folder left under an old
+        name (stores renamed by older versions kept the folder) only shifts the new one aside.
+        `current` is the word's own folder, which counts as free.
+        """
+        slug = _slug(name)
+        for attempt in range(1, MAX_FOLDER_ATTEMPTS + 1):
+            folder = self.root / (slug if attempt == 1 else f"{slug}-{attempt}")
+            if folder == current or not folder.exists():
+                return folder
+        raise WordStoreError(f"no free folder for {name!r} in {self.root}: tidy the word store")
 
     def examples(self, word: StoredWord) -> list[tuple[FloatArray, int]]:
         try:
