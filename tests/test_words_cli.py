@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 import zipfile
 from pathlib import Path
 
 import pytest
+from model_factory import TONE_LABELS, tone_model
 from words_helpers import (
+    HUM_HZ,
     LOW_HZ,
     RATE,
     TEST_DECODER_ARGS,
@@ -18,10 +22,12 @@ from words_helpers import (
     write_examples,
 )
 
-from kws_app.cli import main
+from kws_app.cli import build_parser, load_scorer, main
 from kws_app.words.archive import ArchiveError, import_words, read_archive
 from kws_app.words.store import WordStore
 from kws_app.words.wavio import encode_wav, write_wav
+
+SUBPROCESS_TIMEOUT_S = 120
 
 
 @pytest.fixture
@@ -247,3 +253,36 @@ def test_a_renamed_words_old_name_can_be_added_again(
     code, out, err = _run(capsys, *common, "list")
     assert code == 0, err
     assert sorted(line.split("\t")[0] for line in out.splitlines()) == ["lamp", "whistle"]
+
+
+def test_a_model_with_a_custom_words_name_skips_that_word_with_one_warning_line(
+    capsys: pytest.CaptureFixture[str],
+    words_model_path: Path,
+    word_store: Path,
+    stream_wav: Path,
+    tmp_path: Path,
+) -> None:
+    """A model that has its own 'whistle' wins over the custom 'whistle'; other words stay."""
+    takes = write_examples(tmp_path / "hum-takes", HUM_HZ, seed=3)
+    code, _, err = _run(
+        capsys, "words", "--store", str(word_store), "--model", str(words_model_path),
+        "add", "hum", "--from-wav-dir", str(takes),
+    )  # fmt: skip
+    assert code == 0, err
+    clash_model = tone_model(tmp_path / "clash.onnx", labels=(*TONE_LABELS[:3], "whistle"))
+    for mode in (("--wav", str(stream_wav)), ("--headless",)):
+        args = build_parser().parse_args(
+            [*mode, "--model", str(clash_model), "--words-store", str(word_store)]
+        )
+        assert load_scorer(args).labels == (*TONE_LABELS[:3], "whistle", "hum")
+    result = subprocess.run(
+        [sys.executable, "-m", "kws_app", "--wav", str(stream_wav), "--model", str(clash_model),
+         "--words-store", str(word_store), "--provider", "cpu", *TEST_DECODER_ARGS],
+        capture_output=True, text=True, timeout=SUBPROCESS_TIMEOUT_S,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr
+    assert result.stderr.count("\n") == 1, result.stderr
+    assert "custom word 'whistle' is not used" in result.stderr
+    for line in result.stdout.splitlines():
+        assert json.loads(line)["label"] in (*TONE_LABELS, "whistle", "hum")

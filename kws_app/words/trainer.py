@@ -333,8 +333,8 @@ class WordTrainer:
     def train_words(
         self, store: WordStore, retrain_all: bool = False
     ) -> list[tuple[str, WordHead]]:
-        """Heads for every stored word, retraining those that are missing, stale or all of them."""
-        words = store.words()
+        """Heads for every usable stored word, retraining those missing, stale or all of them."""
+        words = self.usable_words(store)
         heads: dict[str, WordHead] = {}
         stale: list[StoredWord] = []
         for word in words:
@@ -359,6 +359,28 @@ class WordTrainer:
                 "trained %d custom word(s) in %.1f s", len(stale), time.perf_counter() - started
             )
         return [(word.name, heads[word.name]) for word in words]
+
+    def usable_words(self, store: WordStore) -> list[StoredWord]:
+        """The stored words, less those whose name is already one of the model's labels.
+
+        A model trained later on a word the user had taught (or one that happens to share its
+        name) must still load: its own word wins, and the custom word waits, untouched, until it
+        is renamed or another model is used.
+        """
+        labels = {label.casefold(): label for label in self.model.labels}
+        usable: list[StoredWord] = []
+        for word in store.words():
+            clash = labels.get(word.name.casefold())
+            if clash is None:
+                usable.append(word)
+                continue
+            logger.warning(
+                "custom word %r is not used: the model has its own word %r "
+                "(rename the custom word to use both)",
+                word.name,
+                clash,
+            )
+        return usable
 
     def learn(
         self,
