@@ -10,9 +10,10 @@ import argparse
 import logging
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 from kws_app.audio.devices import DeviceError
 from kws_app.audio.files import AudioFileError
@@ -24,6 +25,14 @@ logger = logging.getLogger(__name__)
 
 EXIT_USER_ERROR = 2
 REPLAY_BLOCK_MS = 10_000
+# Config field -> argparse destination of its flag.
+DECODER_FLAGS: Mapping[str, str] = {
+    "detection_threshold": "threshold",
+    "average_window_ms": "average_window_ms",
+    "suppression_ms": "suppression_ms",
+    "minimum_count": "minimum_count",
+}
+STREAM_FLAGS: Mapping[str, str] = {"clip_stride_ms": "clip_stride_ms"}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -64,29 +73,54 @@ def build_parser() -> argparse.ArgumentParser:
         default="auto",
         help="where the model runs; auto uses CUDA when it works",
     )
+    # Decoder and stream flags default to None, so "not given" stays distinguishable from "given
+    # the default value": the window lays only the flags actually given over its saved settings.
     decoder = defaults.decoder
     parser.add_argument(
         "--threshold",
         type=float,
-        default=decoder.detection_threshold,
-        help="detection threshold on the averaged probability (0-1)",
+        default=None,
+        help="detection threshold on the averaged probability, 0-1 "
+        f"(default: {decoder.detection_threshold:g})",
     )
-    parser.add_argument("--average-window-ms", type=int, default=decoder.average_window_ms)
-    parser.add_argument("--suppression-ms", type=int, default=decoder.suppression_ms)
-    parser.add_argument("--minimum-count", type=int, default=decoder.minimum_count)
-    parser.add_argument("--clip-stride-ms", type=int, default=defaults.stream.clip_stride_ms)
+    parser.add_argument(
+        "--average-window-ms",
+        type=int,
+        default=None,
+        help=f"averaging window in ms (default: {decoder.average_window_ms})",
+    )
+    parser.add_argument(
+        "--suppression-ms",
+        type=int,
+        default=None,
+        help=f"quiet time after a detection in ms (default: {decoder.suppression_ms})",
+    )
+    parser.add_argument(
+        "--minimum-count",
+        type=int,
+        default=None,
+        help=f"fewest scores in the window for a decision (default: {decoder.minimum_count})",
+    )
+    parser.add_argument(
+        "--clip-stride-ms",
+        type=int,
+        default=None,
+        help=f"time between model runs in ms (default: {defaults.stream.clip_stride_ms})",
+    )
     parser.add_argument("--verbose", "-v", action="store_true", help="log what happens")
     return parser
 
 
+def given_options(args: argparse.Namespace, fields: Mapping[str, str]) -> dict[str, Any]:
+    """{config field: value} for the flags the user gave; `fields` maps config fields to flags."""
+    values = {field: getattr(args, flag, None) for field, flag in fields.items()}
+    return {field: value for field, value in values.items() if value is not None}
+
+
 def configs_from_args(args: argparse.Namespace) -> tuple[StreamConfig, DecoderConfig]:
-    stream = replace(StreamConfig(), clip_stride_ms=args.clip_stride_ms)
-    decoder = DecoderConfig(
-        average_window_ms=args.average_window_ms,
-        detection_threshold=args.threshold,
-        suppression_ms=args.suppression_ms,
-        minimum_count=args.minimum_count,
-    )
+    """The stream and decoder settings: each flag given, the app's default for the others."""
+    stream = replace(StreamConfig(), **given_options(args, STREAM_FLAGS))
+    decoder = replace(DecoderConfig(), **given_options(args, DECODER_FLAGS))
     return stream, decoder
 
 

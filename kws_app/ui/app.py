@@ -6,11 +6,13 @@ import argparse
 import logging
 import sys
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
 from PySide6.QtWidgets import QApplication
 
-from kws_app.config import AppConfig, DecoderConfig, StreamConfig
+from kws_app.cli import DECODER_FLAGS, STREAM_FLAGS, given_options
+from kws_app.config import DecoderConfig, StreamConfig
 from kws_app.paths import default_model_path
 from kws_app.ui import theme
 from kws_app.ui.main_window import MainWindow
@@ -36,26 +38,12 @@ def make_model_loader(provider: str, store: WordStore | None = None):  # type: i
 
 
 def _decoder_from(args: argparse.Namespace, settings: AppSettings) -> DecoderConfig:
-    """Saved values, except where the command line asks for something other than the default."""
-    saved = settings.decoder_config()
-    default = AppConfig().decoder
-    values = {}
-    for name, arg in (
-        ("detection_threshold", "threshold"),
-        ("average_window_ms", "average_window_ms"),
-        ("suppression_ms", "suppression_ms"),
-        ("minimum_count", "minimum_count"),
-    ):
-        given = getattr(args, arg, None)
-        values[name] = given if given is not None and given != getattr(default, name) else None
-    chosen = {name: value for name, value in values.items() if value is not None}
-    return DecoderConfig(**{**saved.__dict__, **chosen})
+    """The saved decoder values, with each decoder flag the user actually gave laid over them."""
+    return replace(settings.decoder_config(), **given_options(args, DECODER_FLAGS))
 
 
 def create_window(args: argparse.Namespace, settings: AppSettings, **overrides) -> MainWindow:  # type: ignore[no-untyped-def]
-    stream = StreamConfig(
-        clip_stride_ms=getattr(args, "clip_stride_ms", None) or StreamConfig().clip_stride_ms
-    )
+    stream = replace(StreamConfig(), **given_options(args, STREAM_FLAGS))
     model_path: Path = args.model or settings.model_path or default_model_path()
     if args.model is None and not model_path.exists():
         model_path = default_model_path()
