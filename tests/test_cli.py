@@ -60,10 +60,21 @@ def test_replay_reads_flac_at_another_rate(
 def test_threshold_option_reaches_the_decoder(
     tone_wav: Path, tone_model_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert (
-        main(["--wav", str(tone_wav), "--model", str(tone_model_path), "--threshold", "0.99"]) == 0
-    )
-    assert capsys.readouterr().out == ""
+    """The tone words fire at the tone settings; the threshold flag alone moves or stops them."""
+
+    def detections(threshold: float) -> list[dict]:
+        argv = [*TONE_DECODER_ARGS, "--threshold", str(threshold)]
+        assert main([*argv, "--wav", str(tone_wav), "--model", str(tone_model_path)]) == 0
+        return [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+
+    lower, tone_threshold, unreachable = 0.6, 0.7, 0.99
+    early, late = detections(lower), detections(tone_threshold)
+    assert [d["label"] for d in early] == [d["label"] for d in late] == ["low", "high"]
+    assert all(d["score"] >= lower for d in early)
+    assert all(d["score"] >= tone_threshold for d in late)
+    # A lower threshold is crossed sooner as the average rises over each tone.
+    assert all(a["time_ms"] < b["time_ms"] for a, b in zip(early, late, strict=True))
+    assert detections(unreachable) == []
 
 
 def assert_one_line_error(result: subprocess.CompletedProcess[str], text: str) -> None:
