@@ -66,6 +66,49 @@ class AugmentConfig:
 
 
 @dataclass(frozen=True)
+class StreamExampleConfig:
+    """Stream-shaped examples and hard-negative mining (training/streams.py says why).
+
+    Shares are of each batch; times are in ms of audio; mining points are fractions of training
+    progress (steps or time budget, whichever is further) after which the pool is mined again.
+    """
+
+    enabled: bool = False
+    speech_dirs: tuple[str, ...] = ()
+    end_delay_ms: tuple[float, float] = (0.0, 250.0)
+    context_probability: float = 0.5
+    context_gap_ms: tuple[float, float] = (30.0, 500.0)
+    context_gain_db: tuple[float, float] = (-15.0, 0.0)
+    cut_share: float = 0.05
+    cut_fraction: tuple[float, float] = (0.2, 0.6)
+    speech_share: float = 0.25
+    join_probability: float = 0.3
+    join_gap_ms: tuple[float, float] = (0.0, 300.0)
+    hard_share: float = 0.15
+    mining_points: tuple[float, ...] = (0.3, 0.6)
+    mining_hop_ms: int = 100
+    mining_threshold: float = 0.3
+    mining_max_windows: int = 4000
+
+    def __post_init__(self) -> None:
+        shares = (self.cut_share, self.speech_share, self.hard_share)
+        if min(shares) < 0 or sum(shares) >= 1:
+            raise ValueError("stream example shares must be >= 0 and leave room for words")
+        for low, high in (
+            self.end_delay_ms,
+            self.context_gap_ms,
+            self.cut_fraction,
+            self.join_gap_ms,
+        ):
+            if not 0 <= low <= high:
+                raise ValueError("stream example ranges must satisfy 0 <= low <= high")
+        if not 0 <= self.context_probability <= 1 or not 0 <= self.join_probability <= 1:
+            raise ValueError("stream example probabilities must be between 0 and 1")
+        if self.mining_hop_ms <= 0 or self.mining_max_windows < 0:
+            raise ValueError("mining hop must be positive and the window count >= 0")
+
+
+@dataclass(frozen=True)
 class TrainConfig:
     model_name: str = "tcresnet"
     epochs: int = 40
@@ -82,6 +125,7 @@ class TrainConfig:
     output_dir: str = "runs/default"
     data: DataConfig = field(default_factory=DataConfig)
     augment: AugmentConfig = field(default_factory=AugmentConfig)
+    stream: StreamExampleConfig = field(default_factory=StreamExampleConfig)
 
     @property
     def output_path(self) -> Path:
@@ -94,8 +138,9 @@ class TrainConfig:
     def from_dict(cls, values: dict[str, Any]) -> TrainConfig:
         data = DataConfig(**_tuples(values["data"]))
         augment = AugmentConfig(**_tuples(values["augment"]))
-        rest = {k: v for k, v in values.items() if k not in ("data", "augment")}
-        return cls(data=data, augment=augment, **rest)
+        stream = StreamExampleConfig(**_tuples(values.get("stream", {})))
+        rest = {k: v for k, v in values.items() if k not in ("data", "augment", "stream")}
+        return cls(data=data, augment=augment, stream=stream, **rest)
 
 
 def _tuples(values: dict[str, Any]) -> dict[str, Any]:

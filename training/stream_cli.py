@@ -22,7 +22,9 @@ import numpy as np
 from kws_app.audio.files import AudioFileError, read_audio
 from kws_app.config import ConfigError, DecoderConfig, StreamConfig
 from kws_app.inference.model import ModelError
+from training.calibrate import CalibrationTarget, calibrate, write_operating_points
 from training.config import DEFAULT_WANTED_WORDS
+from training.speech_negatives import SpeechNegativesError, speech_negatives
 from training.stream_data import (
     StreamError,
     StreamSpec,
@@ -64,7 +66,7 @@ def _user_errors_as_stream_errors(
     def run(args: argparse.Namespace) -> int:
         try:
             return handler(args)
-        except AudioFileError as error:
+        except (AudioFileError, SpeechNegativesError) as error:
             raise StreamError(str(error)) from error
         except OSError as error:
             where = f"{error.filename}: " if error.filename else ""
@@ -77,6 +79,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
     _add_make_stream(subparsers)
     _add_eval_stream(subparsers)
     _add_sweep(subparsers)
+    _add_calibrate(subparsers)
 
 
 def _add_make_stream(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -118,6 +121,26 @@ def _add_make_stream(subparsers: argparse._SubParsersAction) -> None:  # type: i
         default=[],
         metavar="DIR",
         help="extra folder of speech without command words (repeatable); unknown clips",
+    )
+    parser.add_argument(
+        "--speech-negatives",
+        type=Path,
+        action="append",
+        default=[],
+        metavar="DIR",
+        help="folder of speech with a manifest.csv (negatives/speech): its --speech-split "
+        "speakers' recordings without command words are negatives (repeatable)",
+    )
+    parser.add_argument(
+        "--speech-split",
+        default="testing",
+        choices=("training", "validation", "testing"),
+        help="which speakers of --speech-negatives to use (default: testing)",
+    )
+    parser.add_argument(
+        "--no-repeat",
+        action="store_true",
+        help="use each negative recording at most once (the stream may end early)",
     )
     parser.add_argument(
         "--negatives-only",
@@ -221,8 +244,16 @@ def run_make_stream(args: argparse.Namespace) -> int:
         speech_dbfs=args.speech_dbfs,
         seed=args.seed,
         negatives_only=args.negatives_only,
+        no_repeat=args.no_repeat,
     )
-    sources = collect_sources(args.data_dir, args.split, words, args.negatives, args.negatives_only)
+    speech_files = [
+        recording.path
+        for folder in args.speech_negatives
+        for recording in speech_negatives(folder, args.speech_split)
+    ]
+    sources = collect_sources(
+        args.data_dir, args.split, words, args.negatives, args.negatives_only, speech_files
+    )
     stream = generate_stream(sources, spec)
     write_stream(stream, args.out, args.labels)
     commands = sum(word.is_command for word in stream.words)
@@ -353,6 +384,84 @@ def run_sweep_command(args: argparse.Namespace) -> int:
     print(f"  command stream: {best.stream.summary()}")
     if best.negatives is not None:
         print(f"  negatives-only stream: {best.negatives.summary()}")
+    return 0
+
+
+def _add_calibrate(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    target = CalibrationTarget()
+    parser = subparsers.add_parser(
+        "calibrate",
+        help="per-label thresholds from validation streams, written into a copy of the model",
+        description=(
+            "Scores a validation command stream and a validation negatives-only stream, finds each "
+            "command word's lowest threshold within its share of the false-accept budget for every "
+            "decoder candidate, keeps the candidate with the best validation recall (within "
+            "--max-latency-p95-ms) and writes its thresholds into --out (kws.operating_points)."
+        ),
+    )
+    _add_model_options(parser)
+    parser.add_argument("--wav", type=Path, required=True, help="validation command stream")
+    parser.add_argument("--labels", type=Path, required=True)
+    parser.add_argument("--negatives-wav", type=Path, required=True)
+    parser.add_argument("--negatives-labels", type=Path, required=True)
+    parser.add_argument("--clip-stride-ms", default=str(StreamConfig().clip_stride_ms))
+    parser.add_argument("--average-window-ms", default=str(DecoderConfig().average_window_ms))
+    parser.add_argument("--minimum-count", default=str(DecoderConfig().minimum_count))
+    parser.add_argument("--suppression-ms", type=int, default=DecoderConfig().suppression_ms)
+    parser.add_argument("--target-fa-per-hour", type=float, default=target.false_accepts_per_hour)
+    parser.add_argument("--margin-logit", type=float, default=target.margin_logit)
+    parser.add_argument("--max-latency-p95-ms", type=float, default=None)
+    parser.add_argument("--out", type=Path, required=True, help="calibrated copy of the model")
+    parser.add_argument("--json", type=Path, help="also write every candidate's figures here")
+    parser.set_defaults(func=_user_errors_as_stream_errors(run_calibrate))
+
+
+def run_calibrate(args: argparse.Namespace) -> int:
+    strides = _number_list(args.clip_stride_ms, int, "--clip-stride-ms")
+    windows = _number_list(args.average_window_ms, int, "--average-window-ms")
+    counts = _number_list(args.minimum_count, int, "--minimum-count")
+    commands = EvalStream(
+        args.wav.name, *_read_stream_audio(args.wav), tuple(read_ground_truth(args.labels))
+    )
+    negatives = EvalStream(
+        args.negatives_wav.name,
+        *_read_stream_audio(args.negatives_wav),
+        tuple(read_ground_truth(args.negatives_labels)),
+    )
+    model = _load_model(args)
+    target = CalibrationTarget(args.target_fa_per_hour, args.margin_logit, args.tolerance_ms)
+    best, results = calibrate(
+        model,
+        commands,
+        negatives,
+        strides,
+        windows,
+        counts,
+        args.suppression_ms,
+        target,
+        args.max_latency_p95_ms,
+    )
+    write_operating_points(args.model, best.points, args.out)
+    print(f"chosen: {best.summary()}")
+    print(f"wrote {args.out}")
+    if args.json:
+        args.json.write_text(
+            json.dumps(
+                [
+                    {
+                        "clip_stride_ms": r.stream.clip_stride_ms,
+                        "average_window_ms": r.decoder.average_window_ms,
+                        "minimum_count": r.decoder.minimum_count,
+                        "thresholds": dict(r.points.thresholds),
+                        "commands": r.commands.as_dict(),
+                        "negatives": r.negatives.as_dict(),
+                    }
+                    for r in results
+                ],
+                indent=1,
+            )
+            + "\n"
+        )
     return 0
 
 

@@ -97,6 +97,9 @@ class StreamSpec:
     lead_in_ms: int = 1000
     seed: int = 0
     negatives_only: bool = False
+    # Use every unknown/negative recording at most once; the stream ends early when they run out,
+    # so an hour of stream is an hour of distinct sentences.
+    no_repeat: bool = False
 
     def __post_init__(self) -> None:
         if self.duration_s <= 0:
@@ -216,6 +219,7 @@ def collect_sources(
     words: Sequence[str] = DEFAULT_WANTED_WORDS,
     negative_dirs: Sequence[Path] = (),
     negatives_only: bool = False,
+    negative_files: Sequence[Path] = (),
 ) -> StreamSources:
     """Files for a stream: command words and unknown words of `split`, plus extra negatives.
 
@@ -232,8 +236,9 @@ def collect_sources(
         if not found:
             raise StreamError(f"no audio files in negatives folder {folder}")
         extra.extend(found)
+    extra.extend(negative_files)
     if negatives_only:
-        if not negative_dirs:
+        if not negative_dirs and not negative_files:
             default = reserved_negatives_dir(data_dir)
             if not default.is_dir():
                 raise StreamError(
@@ -383,10 +388,13 @@ def _loop_crop(wave: FloatArray, length: int, rng: np.random.Generator) -> Float
 class _Cycler:
     """Draws files without replacement, reshuffling when a pool is used up."""
 
-    def __init__(self, files: Sequence[Path], rng: np.random.Generator) -> None:
+    def __init__(
+        self, files: Sequence[Path], rng: np.random.Generator, repeat: bool = True
+    ) -> None:
         self._files = list(files)
         self._rng = rng
-        self._order: list[int] = []
+        self._repeat = repeat
+        self._order: list[int] = list(rng.permutation(len(self._files)))
 
     def __bool__(self) -> bool:
         return bool(self._files)
@@ -394,8 +402,11 @@ class _Cycler:
     def all_in(self, paths: set[Path]) -> bool:
         return all(path in paths for path in self._files)
 
-    def draw(self) -> Path:
+    def draw(self) -> Path | None:
+        """The next file; None once every file was used and repeats are off."""
         if not self._order:
+            if not self._repeat:
+                return None
             self._order = list(self._rng.permutation(len(self._files)))
         return self._files[self._order.pop()]
 
@@ -409,7 +420,7 @@ def generate_stream(sources: StreamSources, spec: StreamSpec) -> GeneratedStream
     rng = np.random.default_rng(spec.seed)
     total = spec.total_samples
     commands = _Cycler(sources.commands, rng)
-    unknowns = _Cycler(sources.unknowns, rng)
+    unknowns = _Cycler(sources.unknowns, rng, repeat=not spec.no_repeat)
     if spec.negatives_only and not unknowns:
         raise StreamError("a negatives-only stream needs negative audio files")
     if not commands and not unknowns:
@@ -429,6 +440,11 @@ def generate_stream(sources: StreamSources, spec: StreamSpec) -> GeneratedStream
         )
         pool = unknowns if pick_unknown else commands
         path = pool.draw()
+        if path is None:
+            logger.info("every negative recording used once; the stream ends here")
+            total = min(total, cursor)
+            speech = speech[:total]
+            break
         if path not in cache:
             wave = read_mono_16k(path)
             extent = speech_extent(wave)

@@ -26,7 +26,14 @@ import numpy.typing as npt
 
 from kws_app.config import MS_PER_SECOND, DecoderConfig, StreamConfig
 from kws_app.inference.decoder import SILENCE_LABEL, RecognizeCommands
-from kws_app.inference.pipeline import Detection, Scorer, StreamingPipeline, is_command_label
+from kws_app.inference.operating_points import OperatingPoints, label_thresholds
+from kws_app.inference.pipeline import (
+    Detection,
+    Scorer,
+    StreamingPipeline,
+    is_command_label,
+    operating_points_of,
+)
 from training.stream_data import PlacedWord
 
 logger = logging.getLogger(__name__)
@@ -234,9 +241,11 @@ def score_stream(
     return result, detections
 
 
-def decode(scores: StreamScores, config: DecoderConfig) -> list[Detection]:
+def decode(
+    scores: StreamScores, config: DecoderConfig, points: OperatingPoints | None = None
+) -> list[Detection]:
     """The detections the pipeline reports for these scores: the app's decoder, stride by stride."""
-    recognizer = RecognizeCommands(scores.labels, config)
+    recognizer = RecognizeCommands(scores.labels, config, points)
     detections: list[Detection] = []
     for time_ms, row in zip(scores.times_ms.tolist(), scores.scores, strict=True):
         decision = recognizer.process(row, time_ms)
@@ -281,8 +290,12 @@ class DecoderSweep:
             self._top_index[i] = label_index[decision.label]
             self._top_score[i] = decision.score
 
-    def detections(self, threshold: float, suppression_ms: int) -> list[Detection]:
-        candidates = np.flatnonzero(self._top_score > threshold)
+    def detections(
+        self, threshold: float | npt.NDArray[np.float64], suppression_ms: int
+    ) -> list[Detection]:
+        """`threshold` is one value for every label or one per label (in label order)."""
+        per_label = np.broadcast_to(np.asarray(threshold, dtype=np.float64), (len(self.labels),))
+        candidates = np.flatnonzero(self._top_score > per_label[self._top_index])
         previous_label = SILENCE_LABEL
         previous_time: int | None = None
         found: list[Detection] = []
@@ -363,8 +376,12 @@ def sweep_rows(
     suppressions_ms: Sequence[int],
     minimum_counts: Sequence[int],
     tolerance_ms: int = DEFAULT_TOLERANCE_MS,
+    points: OperatingPoints | None = None,
 ) -> list[SweepRow]:
-    """Every combination of the decoder settings over stored scores of one clip stride."""
+    """Every combination of the decoder settings over stored scores of one clip stride.
+
+    With operating points, a threshold is the slider's value: each label gets its own.
+    """
     rows: list[SweepRow] = []
     for window in average_windows_ms:
         for count in minimum_counts:
@@ -378,9 +395,10 @@ def sweep_rows(
             for suppression in suppressions_ms:
                 for threshold in thresholds:
                     DecoderConfig(detection_threshold=threshold, suppression_ms=suppression)
+                    per_label = label_thresholds(scores.labels, threshold, points)
                     metrics = stream_metrics(
                         words,
-                        sweep.detections(threshold, suppression),
+                        sweep.detections(per_label, suppression),
                         scores.duration_s,
                         tolerance_ms,
                     )
@@ -388,7 +406,7 @@ def sweep_rows(
                     if negative_sweep is not None and negative_scores is not None:
                         negatives = stream_metrics(
                             negative_words or (),
-                            negative_sweep.detections(threshold, suppression),
+                            negative_sweep.detections(per_label, suppression),
                             negative_scores.duration_s,
                             tolerance_ms,
                         )
@@ -478,6 +496,7 @@ def run_sweep(
                 grid.suppressions_ms,
                 grid.minimum_counts,
                 tolerance_ms,
+                operating_points_of(scorer),
             )
         )
     return rows

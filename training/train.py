@@ -11,7 +11,7 @@ import json
 import logging
 import math
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +24,7 @@ from tqdm import tqdm
 from kws_app.config import FrontendConfig
 from kws_app.dsp.frontend import FeatureExtractor, fit_clip
 from training.augment import Augmenter
-from training.config import TrainConfig
+from training.config import SILENCE_LABEL, UNKNOWN_LABEL, TrainConfig
 from training.data import (
     TESTING,
     TRAINING,
@@ -37,6 +37,8 @@ from training.data import (
 )
 from training.metrics import Evaluation
 from training.models import KwsModel, build_model, parameter_count
+from training.speech_negatives import speech_negatives
+from training.streams import SpeechPool, StreamShaper, load_speech_pool, mining_due, word_extents
 
 logger = logging.getLogger(__name__)
 
@@ -84,6 +86,7 @@ class PreparedData:
     noises: list[npt.NDArray[np.float32]]
     skipped_files: int
     summary: dict[str, Any] = field(default_factory=dict)
+    speech_pool: SpeechPool | None = None
 
 
 def prepare_data(config: TrainConfig, frontend: FrontendConfig, progress: bool) -> PreparedData:
@@ -114,7 +117,48 @@ def prepare_data(config: TrainConfig, frontend: FrontendConfig, progress: bool) 
         "skipped_files": skipped,
         "background_files": len(noises),
     }
-    return PreparedData(index, splits, noises, skipped, summary)
+    pool = None
+    if config.stream.enabled:
+        recordings = [
+            recording
+            for folder in config.stream.speech_dirs
+            for recording in speech_negatives(Path(folder), TRAINING)
+        ]
+        pool, skipped_speech = load_speech_pool(recordings, frontend.sample_rate, progress)
+        summary["speech_dirs"] = list(config.stream.speech_dirs)
+        summary["speech_training_s"] = round(pool.seconds, 1)
+        summary["speech_training_recordings"] = len(pool)
+        summary["skipped_files"] = skipped + skipped_speech.total
+    return PreparedData(index, splits, noises, skipped, summary, pool)
+
+
+def build_shaper(
+    config: TrainConfig, data: PreparedData, frontend: FrontendConfig
+) -> StreamShaper | None:
+    """The stream-shaped example builder for the training split, when the config asks for one."""
+    if not config.stream.enabled:
+        return None
+    labels = data.index.labels
+    split = data.splits[TRAINING]
+    word_ids = [labels.index(word) for word in config.data.wanted_words]
+    whole_clips = np.array([c.path is not None and c.start_ms is None for c in split.clips])
+    shapeable = whole_clips & (split.targets != labels.index(SILENCE_LABEL))
+    extents = word_extents(split.waves, shapeable)
+    logger.info(
+        "stream-shaped examples: %d of %d clips have a word extent; speech pool %.0f s",
+        int((extents[:, 0] >= 0).sum()),
+        len(split),
+        data.speech_pool.seconds if data.speech_pool else 0.0,
+    )
+    return StreamShaper(
+        config.stream,
+        frontend,
+        split.waves,
+        extents,
+        np.isin(split.targets, word_ids),
+        labels.index(UNKNOWN_LABEL),
+        data.speech_pool or SpeechPool([], frontend.sample_rate),
+    )
 
 
 @dataclass
@@ -235,7 +279,11 @@ def train(
     train_split = data.splits[TRAINING]
     validation_features = features_of(data.splits[VALIDATION].waves, extractor)
     test_features = features_of(data.splits[TESTING].waves, extractor)
-    augmenter = Augmenter(config.augment, frontend, data.noises, config.seed)
+    shaper = build_shaper(config, data, frontend)
+    # A stream-shaped example is already placed where the stream puts it: no random shift.
+    augment = replace(config.augment, time_shift_ms=0) if shaper else config.augment
+    augmenter = Augmenter(augment, frontend, data.noises, config.seed)
+    command_columns = [labels.index(word) for word in config.data.wanted_words]
     logger.info("clips: %s", {s: len(d) for s, d in data.splits.items()})
 
     frames, bins = frontend.input_shape
@@ -305,16 +353,25 @@ def train(
     try:
         for epoch in range(start_epoch, config.epochs):
             epoch_started = time.monotonic()
+            progress_before = scheduler.progress()
             loss, accuracy = _train_epoch(
                 model, train_split, weights, augmenter, extractor, optimizer, scheduler,
-                loss_function, device, config, epoch, steps_per_epoch, progress,
+                loss_function, device, config, epoch, steps_per_epoch, progress, shaper=shaper,
             )  # fmt: skip
+            if shaper is not None and mining_due(
+                config.stream.mining_points, progress_before, scheduler.progress()
+            ):
+                mining_started = time.monotonic()
+                shaper.mine(model, extractor, command_columns, device)
+                logger.info("mining took %.0f s", time.monotonic() - mining_started)
             validation = Evaluation.from_predictions(
                 labels,
                 data.splits[VALIDATION].targets,
                 predict(model, validation_features, device),
             )
-            improved = validation.accuracy > best_accuracy
+            # Stream-shaped training keeps the last epoch: mining makes later epochs better on
+            # streams even where clip accuracy dips, and the schedule anneals to the end.
+            improved = validation.accuracy > best_accuracy or shaper is not None
             if improved:
                 best_accuracy, best_epoch = validation.accuracy, epoch + 1
             history.append(
@@ -384,6 +441,7 @@ def _train_epoch(
     epoch: int,
     steps: int,
     progress: bool,
+    shaper: StreamShaper | None = None,
 ) -> tuple[float, float]:
     rng = np.random.default_rng([config.seed, epoch])
     torch.manual_seed(config.seed * 1000 + epoch)
@@ -397,10 +455,14 @@ def _train_epoch(
             break  # the time budget ran out mid-epoch; the rate is already zero
         scheduler.apply(optimizer)
         rows = order[step * config.batch_size : (step + 1) * config.batch_size]
-        waves = augmenter.waves(split.waves[rows], rng)
+        if shaper is None:
+            clean, row_targets = split.waves[rows], split.targets[rows]
+        else:
+            clean, row_targets = shaper.shape(rows, split.targets[rows], rng)
+        waves = augmenter.waves(clean, rng)
         features = augmenter.features(features_of(waves, extractor), rng)
         inputs = torch.from_numpy(features).to(device)
-        targets = torch.from_numpy(split.targets[rows]).to(device)
+        targets = torch.from_numpy(row_targets).to(device)
         optimizer.zero_grad(set_to_none=True)
         logits, _ = model(inputs)
         loss = loss_function(logits, targets)
@@ -410,16 +472,21 @@ def _train_epoch(
         now = time.monotonic()
         scheduler.elapsed_seconds += now - step_started
         step_started = now
-        total_loss += loss.item() * len(rows)
+        total_loss += loss.item() * len(row_targets)
         correct += int((logits.argmax(dim=1) == targets).sum())
-        seen += len(rows)
+        seen += len(row_targets)
         bar.set_postfix(loss=f"{total_loss / seen:.4f}", acc=f"{correct / seen:.3f}")
     return total_loss / max(seen, 1), correct / max(seen, 1)
 
 
 def add_parser(subparsers: Any) -> None:
     """`python -m training train`: the flags mirror TF speech_commands' train.py where they can."""
-    from training.config import DEFAULT_WANTED_WORDS, AugmentConfig, DataConfig
+    from training.config import (
+        DEFAULT_WANTED_WORDS,
+        AugmentConfig,
+        DataConfig,
+        StreamExampleConfig,
+    )
     from training.models import ARCHITECTURES, DEFAULT_MODEL
 
     defaults, data_defaults = TrainConfig(), DataConfig()
@@ -453,6 +520,29 @@ def add_parser(subparsers: Any) -> None:
         "(0: one random window per recording)",
     )
     parser.add_argument("--label-smoothing", type=float, default=defaults.label_smoothing)
+    stream = StreamExampleConfig()
+    parser.add_argument(
+        "--stream-examples",
+        action="store_true",
+        help="stream-shaped examples: words end-aligned in context, continuous speech and "
+        "mined hard negatives as _unknown_ (training/streams.py)",
+    )
+    parser.add_argument(
+        "--speech-negatives",
+        action="append",
+        default=[],
+        metavar="DIR",
+        help="folder of continuous speech with a manifest.csv (its training speakers are used)",
+    )
+    parser.add_argument("--speech-share", type=float, default=stream.speech_share)
+    parser.add_argument("--hard-share", type=float, default=stream.hard_share)
+    parser.add_argument("--cut-share", type=float, default=stream.cut_share)
+    parser.add_argument(
+        "--mining-points",
+        default=",".join(str(p) for p in stream.mining_points),
+        help="comma-separated fractions of training after which hard negatives are mined",
+    )
+    parser.add_argument("--mining-threshold", type=float, default=stream.mining_threshold)
     parser.add_argument("--model", default=DEFAULT_MODEL, choices=sorted(ARCHITECTURES))
     parser.add_argument("--epochs", type=int, default=defaults.epochs)
     parser.add_argument("--batch-size", type=int, default=defaults.batch_size)
@@ -477,7 +567,7 @@ def add_parser(subparsers: Any) -> None:
 
 
 def run_command(args: Any) -> int:
-    from training.config import DataConfig
+    from training.config import DataConfig, StreamExampleConfig
 
     data_dir = args.data_dir
     if args.download:
@@ -509,6 +599,15 @@ def run_command(args: Any) -> int:
             unknown_window_hop_ms=args.unknown_window_hop_ms,
         ),
         augment=augment,
+        stream=StreamExampleConfig(
+            enabled=args.stream_examples,
+            speech_dirs=tuple(args.speech_negatives),
+            speech_share=args.speech_share,
+            hard_share=args.hard_share,
+            cut_share=args.cut_share,
+            mining_points=tuple(float(p) for p in args.mining_points.split(",") if p.strip()),
+            mining_threshold=args.mining_threshold,
+        ),
     )
     result = train(config, resume=args.resume, progress=not args.quiet)
     test = result.test

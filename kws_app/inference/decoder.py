@@ -5,6 +5,10 @@ single-clip scores flicker, so they are averaged over a time window, and a comma
 when the averaged top label clears the threshold, differs from the last reported label, and the
 suppression time has passed (a reported silence lifts the suppression). Pure: time is passed in, so
 the same scores always give the same detections.
+
+The one change from TensorFlow's version: the top label is compared with its own threshold. A
+model may carry calibrated per-label operating points (kws_app/inference/operating_points.py);
+the configured `detection_threshold` is then the sensitivity that moves all of them together.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ import numpy as np
 import numpy.typing as npt
 
 from kws_app.config import DecoderConfig
+from kws_app.inference.operating_points import OperatingPoints, label_thresholds
 
 SILENCE_LABEL = "_silence_"
 _QUARTER = 4
@@ -35,11 +40,20 @@ class DecoderResult:
 
 
 class RecognizeCommands:
-    def __init__(self, labels: tuple[str, ...] | list[str], config: DecoderConfig) -> None:
+    def __init__(
+        self,
+        labels: tuple[str, ...] | list[str],
+        config: DecoderConfig,
+        operating_points: OperatingPoints | None = None,
+    ) -> None:
         if not labels:
             raise ValueError("the decoder needs at least one label")
         self.labels = tuple(labels)
+        self.operating_points = operating_points
         self.config = config
+        self.thresholds = label_thresholds(
+            self.labels, config.detection_threshold, operating_points
+        )
         self._results: deque[tuple[int, npt.NDArray[np.float64]]] = deque()
         self._previous_top_label = SILENCE_LABEL
         self._previous_top_time_ms: int | None = None
@@ -47,6 +61,9 @@ class RecognizeCommands:
     def update_config(self, config: DecoderConfig) -> None:
         """New settings apply from the next `process` call; the averaging history is kept."""
         self.config = config
+        self.thresholds = label_thresholds(
+            self.labels, config.detection_threshold, self.operating_points
+        )
 
     def reset(self) -> None:
         self._results.clear()
@@ -85,7 +102,7 @@ class RecognizeCommands:
             time_since_last_top = time_ms - self._previous_top_time_ms
 
         is_new = (
-            top_score > config.detection_threshold
+            top_score > self.thresholds[top_index]
             and top_label != self._previous_top_label
             and time_since_last_top > config.suppression_ms
         )

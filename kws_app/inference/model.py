@@ -16,6 +16,7 @@ import numpy as np
 import numpy.typing as npt
 
 from kws_app.config import ConfigError, FrontendConfig
+from kws_app.inference.operating_points import OperatingPoints, OperatingPointsError
 
 logger = logging.getLogger(__name__)
 
@@ -32,6 +33,7 @@ META_PARAMETER_COUNT = "kws.parameter_count"
 META_TRAINING_DATA = "kws.training_data"
 META_TEST_ACCURACY = "kws.test_accuracy"
 META_CREATED = "kws.created"
+META_OPERATING_POINTS = "kws.operating_points"
 
 CUDA_PROVIDER = "CUDAExecutionProvider"
 CPU_PROVIDER = "CPUExecutionProvider"
@@ -53,6 +55,7 @@ class ModelInfo:
     has_embedding: bool
     embedding_size: int | None
     metadata: dict[str, str]
+    operating_points: OperatingPoints | None = None
 
 
 class OnnxModel:
@@ -90,6 +93,10 @@ class OnnxModel:
     @property
     def frontend(self) -> FrontendConfig:
         return self.info.frontend
+
+    @property
+    def operating_points(self) -> OperatingPoints | None:
+        return self.info.operating_points
 
     @property
     def uses_gpu(self) -> bool:
@@ -209,7 +216,28 @@ def _validate(session, path: Path) -> ModelInfo:  # type: ignore[no-untyped-def]
         has_embedding=embedding is not None,
         embedding_size=embedding_size if isinstance(embedding_size, int) else None,
         metadata=metadata,
+        operating_points=_parse_operating_points(metadata, labels, path.name),
     )
+
+
+def _parse_operating_points(
+    metadata: dict[str, str], labels: tuple[str, ...], name: str
+) -> OperatingPoints | None:
+    """Calibrated thresholds, when the file has them; they must name only the model's labels."""
+    text = metadata.get(META_OPERATING_POINTS)
+    if text is None:
+        return None
+    try:
+        points = OperatingPoints.from_json(text)
+    except OperatingPointsError as error:
+        raise ModelError(f"{name}: {META_OPERATING_POINTS}: {error}") from None
+    unknown = sorted(set(points.thresholds) - set(labels))
+    if unknown:
+        raise ModelError(
+            f"{name}: {META_OPERATING_POINTS} names labels the model does not have: "
+            f"{', '.join(unknown)}"
+        )
+    return points
 
 
 def _parse_labels(text: str, name: str) -> tuple[str, ...]:

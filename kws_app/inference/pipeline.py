@@ -21,6 +21,7 @@ from kws_app.audio.ringbuffer import RingBuffer
 from kws_app.config import DecoderConfig, FrontendConfig, StreamConfig
 from kws_app.dsp.frontend import StreamingFrontend
 from kws_app.inference.decoder import DecoderResult, RecognizeCommands
+from kws_app.inference.operating_points import OperatingPoints
 
 FloatArray = npt.NDArray[np.float32]
 
@@ -38,6 +39,13 @@ class Scorer(Protocol):
     def frontend(self) -> FrontendConfig: ...
 
     def predict(self, features: FloatArray) -> FloatArray: ...
+
+
+def operating_points_of(scorer: Scorer) -> OperatingPoints | None:
+    """The scorer's calibrated per-label thresholds; scorers without any (tests' tone models,
+    older model files) give None and the slider value is every label's threshold."""
+    points = getattr(scorer, "operating_points", None)
+    return points if isinstance(points, OperatingPoints) else None
 
 
 def is_command_label(label: str) -> bool:
@@ -91,7 +99,9 @@ class StreamingPipeline:
         self._clip_frames = self.frontend_config.frames_per_clip
         self._frames = RingBuffer(self._clip_frames, (self.frontend_config.num_mel_bins,))
         self.scorer = scorer
-        self.decoder = RecognizeCommands(scorer.labels, decoder or DecoderConfig())
+        self.decoder = RecognizeCommands(
+            scorer.labels, decoder or DecoderConfig(), operating_points_of(scorer)
+        )
 
     @property
     def labels(self) -> tuple[str, ...]:
@@ -110,7 +120,9 @@ class StreamingPipeline:
         if scorer.frontend != self.frontend_config:
             raise ValueError("the new model needs a different front end; build a new pipeline")
         self.scorer = scorer
-        self.decoder = RecognizeCommands(scorer.labels, self.decoder.config)
+        self.decoder = RecognizeCommands(
+            scorer.labels, self.decoder.config, operating_points_of(scorer)
+        )
 
     @property
     def time_ms(self) -> int:

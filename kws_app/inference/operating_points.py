@@ -1,0 +1,143 @@
+"""Per-class operating points: a threshold per label, moved together by one sensitivity value.
+
+Words differ in how often ordinary speech resembles them ("no", "down" fire far more often than
+"left"), so one shared threshold is too strict for some and too loose for others. Training
+calibrates a threshold per label on validation streams for a target false-accept rate and stores
+them in the model file (docs/model-format.md, `kws.operating_points`). The user still sets one
+"probability threshold" (the slider): at the model's `reference_threshold` every label sits at its
+calibrated point, and moving the slider shifts every label's threshold by the same amount in
+log-odds, so all of them become stricter or looser together and none leaves (0, 1).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+FORMAT = "kws-operating-points"
+VERSION = 1
+# Log-odds are unbounded at 0 and 1; the slider's ends map to these instead.
+_PROBABILITY_EPSILON = 1e-6
+MAX_LABELS = 4096
+MAX_JSON_BYTES = 1 << 20
+
+
+class OperatingPointsError(ValueError):
+    """Operating points that cannot be used; str() is a one-line message for the user."""
+
+
+def logit(probability: float) -> float:
+    p = min(max(float(probability), _PROBABILITY_EPSILON), 1.0 - _PROBABILITY_EPSILON)
+    return math.log(p / (1.0 - p))
+
+
+def sigmoid(value: float) -> float:
+    if value >= 0:
+        return 1.0 / (1.0 + math.exp(-value))
+    exp = math.exp(value)
+    return exp / (1.0 + exp)
+
+
+def shift_threshold(calibrated: float, slider: float, reference: float) -> float:
+    """`calibrated` moved by the slider's log-odds distance from the reference.
+
+    At the slider's ends (0 and 1) the threshold is exactly 0 or 1, so "fire on anything" and
+    "never fire" stay what they say.
+    """
+    if slider <= 0.0 or slider >= 1.0:
+        return float(min(max(slider, 0.0), 1.0))
+    return sigmoid(logit(calibrated) + logit(slider) - logit(reference))
+
+
+@dataclass(frozen=True)
+class OperatingPoints:
+    """Calibrated thresholds per label, relative to `reference_threshold` on the slider.
+
+    Labels without a calibrated threshold (custom words, `_silence_`, `_unknown_`) use the
+    slider's value itself. `details` records how the points were chosen (streams, target rate).
+    """
+
+    reference_threshold: float
+    thresholds: Mapping[str, float]
+    details: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not 0.0 < self.reference_threshold < 1.0:
+            raise OperatingPointsError("the reference threshold must lie strictly between 0 and 1")
+        if len(self.thresholds) > MAX_LABELS:
+            raise OperatingPointsError("too many calibrated labels")
+        for label, value in self.thresholds.items():
+            if not isinstance(label, str) or not label:
+                raise OperatingPointsError("calibrated labels must be non-empty strings")
+            if not 0.0 < float(value) < 1.0:
+                raise OperatingPointsError(
+                    f"the calibrated threshold of {label!r} must lie strictly between 0 and 1"
+                )
+
+    def threshold_for(self, label: str, slider: float) -> float:
+        calibrated = self.thresholds.get(label)
+        if calibrated is None:
+            return float(slider)
+        return shift_threshold(calibrated, slider, self.reference_threshold)
+
+    def to_json(self) -> str:
+        return json.dumps(
+            {
+                "format": FORMAT,
+                "version": VERSION,
+                "reference_threshold": self.reference_threshold,
+                "thresholds": dict(self.thresholds),
+                "details": dict(self.details),
+            },
+            sort_keys=True,
+        )
+
+    @classmethod
+    def from_json(cls, text: str) -> OperatingPoints:
+        if len(text) > MAX_JSON_BYTES:
+            raise OperatingPointsError("operating points are implausibly large")
+        try:
+            data = json.loads(text, parse_constant=_refuse_constant)
+        except (json.JSONDecodeError, ValueError, RecursionError) as error:
+            raise OperatingPointsError(f"operating points are not valid JSON: {error}") from None
+        if not isinstance(data, dict) or data.get("format") != FORMAT:
+            raise OperatingPointsError(f"operating points must be a {FORMAT!r} object")
+        if data.get("version") != VERSION:
+            raise OperatingPointsError(
+                f"operating points version {data.get('version')!r} is not supported"
+            )
+        reference = data.get("reference_threshold")
+        thresholds = data.get("thresholds")
+        details = data.get("details", {})
+        if not _is_number(reference):
+            raise OperatingPointsError("operating points need a numeric reference_threshold")
+        if not isinstance(thresholds, dict) or not all(_is_number(v) for v in thresholds.values()):
+            raise OperatingPointsError("operating points thresholds must map labels to numbers")
+        if not isinstance(details, dict):
+            raise OperatingPointsError("operating points details must be an object")
+        return cls(
+            float(reference), {str(k): float(v) for k, v in thresholds.items()}, dict(details)
+        )
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _refuse_constant(name: str) -> float:
+    raise ValueError(f"{name} is not a number")
+
+
+def label_thresholds(
+    labels: Sequence[str], slider: float, points: OperatingPoints | None
+) -> npt.NDArray[np.float64]:
+    """The threshold of every label, in label order, for this slider value."""
+    if points is None:
+        return np.full(len(labels), float(slider), dtype=np.float64)
+    return np.array([points.threshold_for(label, slider) for label in labels], dtype=np.float64)

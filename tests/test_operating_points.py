@@ -1,0 +1,155 @@
+"""Per-label operating points: one slider moves calibrated thresholds together, in the decoder,
+the model file and the pipeline."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+from model_factory import HIGH_TONE_HZ, LOW_TONE_HZ, silence, tone, tone_model
+
+from kws_app.config import DecoderConfig, StreamConfig
+from kws_app.inference.decoder import RecognizeCommands
+from kws_app.inference.model import ModelError, OnnxModel
+from kws_app.inference.operating_points import (
+    OperatingPoints,
+    OperatingPointsError,
+    label_thresholds,
+    shift_threshold,
+)
+from kws_app.inference.pipeline import StreamingPipeline, replay
+
+LABELS = ("_silence_", "_unknown_", "yes", "no")
+POINTS = OperatingPoints(0.5, {"yes": 0.6, "no": 0.9})
+
+
+def test_at_the_reference_every_label_sits_at_its_calibrated_threshold() -> None:
+    thresholds = label_thresholds(LABELS, 0.5, POINTS)
+    assert thresholds == pytest.approx([0.5, 0.5, 0.6, 0.9])
+
+
+def test_the_slider_moves_every_threshold_the_same_way() -> None:
+    stricter = label_thresholds(LABELS, 0.7, POINTS)
+    looser = label_thresholds(LABELS, 0.3, POINTS)
+    reference = label_thresholds(LABELS, 0.5, POINTS)
+    assert np.all(stricter > reference) and np.all(looser < reference)
+    assert np.all((stricter > 0) & (stricter < 1)) and np.all((looser > 0) & (looser < 1))
+    # The order of the words never changes: "no" stays stricter than "yes".
+    assert stricter[3] > stricter[2] and looser[3] > looser[2]
+
+
+def test_the_slider_ends_mean_always_and_never() -> None:
+    assert shift_threshold(0.9, 0.0, 0.5) == 0.0
+    assert shift_threshold(0.6, 1.0, 0.5) == 1.0
+
+
+def test_operating_points_round_trip_through_json() -> None:
+    points = OperatingPoints(0.5, {"yes": 0.61}, {"target_false_accepts_per_hour": 1.0})
+    assert OperatingPoints.from_json(points.to_json()) == points
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "not json",
+        json.dumps({"format": "other", "version": 1}),
+        json.dumps({"format": "kws-operating-points", "version": 99}),
+        '{"format": "kws-operating-points", "version": 1, "reference_threshold": NaN,'
+        ' "thresholds": {}}',
+        json.dumps(
+            {
+                "format": "kws-operating-points",
+                "version": 1,
+                "reference_threshold": 0.5,
+                "thresholds": {"yes": 1.5},
+            }
+        ),  # fmt: skip
+        json.dumps(
+            {
+                "format": "kws-operating-points",
+                "version": 1,
+                "reference_threshold": 0.5,
+                "thresholds": {"yes": "high"},
+            }
+        ),  # fmt: skip
+    ],
+)
+def test_broken_operating_points_are_refused_with_a_message(text: str) -> None:
+    with pytest.raises(OperatingPointsError):
+        OperatingPoints.from_json(text)
+
+
+def test_the_decoder_compares_the_top_label_with_its_own_threshold() -> None:
+    config = DecoderConfig(
+        average_window_ms=100, detection_threshold=0.5, suppression_ms=0, minimum_count=1
+    )
+    recognizer = RecognizeCommands(LABELS, config, POINTS)
+    # 0.8 clears "yes" (0.6) but not "no" (0.9).
+    recognizer.process([0.0, 0.2, 0.8, 0.0], 0)
+    assert recognizer.process([0.0, 0.2, 0.8, 0.0], 30).is_new_command
+    recognizer.reset()
+    recognizer.process([0.0, 0.2, 0.0, 0.8], 0)
+    assert not recognizer.process([0.0, 0.2, 0.0, 0.8], 30).is_new_command
+
+
+def test_a_new_sensitivity_applies_to_every_label_on_the_next_stride() -> None:
+    config = DecoderConfig(
+        average_window_ms=100, detection_threshold=0.5, suppression_ms=0, minimum_count=1
+    )
+    recognizer = RecognizeCommands(LABELS, config, POINTS)
+    recognizer.process([0.0, 0.2, 0.0, 0.8], 0)
+    assert not recognizer.process([0.0, 0.2, 0.0, 0.8], 30).is_new_command
+    recognizer.update_config(replace(config, detection_threshold=0.2))
+    assert recognizer.process([0.0, 0.2, 0.0, 0.8], 60).is_new_command
+
+
+def _tone_stream() -> np.ndarray:
+    return np.concatenate(
+        [silence(1.0), tone(LOW_TONE_HZ, 0.9), silence(1.5), tone(HIGH_TONE_HZ, 0.9), silence(1.5)]
+    )
+
+
+TONE_DECODER = DecoderConfig(
+    average_window_ms=500, detection_threshold=0.5, suppression_ms=500, minimum_count=3
+)
+
+
+def test_a_model_file_brings_its_operating_points_to_the_pipeline(tmp_path: Path) -> None:
+    # "high" is calibrated out of reach at the reference, "low" left at the slider's value.
+    points = OperatingPoints(0.5, {"high": 0.999999})
+    path = tone_model(
+        tmp_path / "calibrated.onnx", metadata={"kws.operating_points": points.to_json()}
+    )
+    model = OnnxModel(path, prefer_gpu=False)
+    assert model.operating_points == points
+    pipeline = StreamingPipeline(model, 16000, StreamConfig(), TONE_DECODER)
+    labels = [d.label for d in replay(pipeline, _tone_stream(), 320)]
+    assert labels == ["low"]
+    plain = OnnxModel(tone_model(tmp_path / "plain.onnx"), prefer_gpu=False)
+    assert plain.operating_points is None
+    plain_labels = [
+        d.label
+        for d in replay(
+            StreamingPipeline(plain, 16000, StreamConfig(), TONE_DECODER), _tone_stream(), 320
+        )
+    ]
+    assert plain_labels == ["low", "high"]
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "{broken",
+        OperatingPoints(0.5, {"not-a-label": 0.7}).to_json(),
+    ],
+)
+def test_a_model_with_broken_operating_points_is_refused_in_one_line(
+    tmp_path: Path, value: str
+) -> None:
+    path = tone_model(tmp_path / "broken.onnx", metadata={"kws.operating_points": value})
+    with pytest.raises(ModelError) as caught:
+        OnnxModel(path, prefer_gpu=False)
+    assert "kws.operating_points" in str(caught.value) and "\n" not in str(caught.value)

@@ -1,0 +1,244 @@
+"""Calibrate per-label operating points on validation streams and write them into the model.
+
+For every command label the threshold is the lowest one at which that label alone stays within
+its share of the false-accept budget on the validation streams (the negatives-only stream plus the
+command stream's own non-command words and noise). Lower thresholds catch more words, so the
+lowest threshold that meets the budget is the best operating point for that label. Labels are
+calibrated one at a time with the others silenced; RecognizeCommands reports only the top label of
+the average, so a label's false accepts depend on the others only through suppression, and the
+joint result is measured again after.
+
+The decoder setting itself (clip stride, averaging window, minimum count) can be searched too:
+each candidate is calibrated the same way and the one with the best validation recall within the
+latency limit wins. Test streams never enter here (bench/stream_decoder_defaults.py proves the
+result on them).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from kws_app.config import DecoderConfig, StreamConfig
+from kws_app.inference.operating_points import OperatingPoints, label_thresholds, logit, sigmoid
+from kws_app.inference.pipeline import Scorer, is_command_label
+from training.stream_eval import (
+    DEFAULT_TOLERANCE_MS,
+    DecoderSweep,
+    EvalStream,
+    StreamMetrics,
+    StreamScores,
+    score_stream,
+    stream_metrics,
+)
+
+logger = logging.getLogger(__name__)
+
+META_OPERATING_POINTS = "kws.operating_points"
+# The slider value at which every label sits at its calibrated threshold (the app's default).
+REFERENCE_THRESHOLD = 0.5
+# Candidate thresholds: evenly spaced in log-odds, so the top of the scale (where command
+# thresholds live) is resolved as finely as the middle.
+GRID_LOGIT_RANGE = (-3.0, 9.0)
+GRID_STEPS = 241
+NEVER = 2.0  # above any probability: a silenced label
+SECONDS_PER_HOUR = 3600.0
+
+
+@dataclass(frozen=True)
+class CalibrationTarget:
+    false_accepts_per_hour: float = 1.0
+    # Added to every calibrated threshold in log-odds: a safety margin for unseen speakers.
+    margin_logit: float = 0.0
+    tolerance_ms: int = DEFAULT_TOLERANCE_MS
+
+
+@dataclass(frozen=True)
+class Calibration:
+    points: OperatingPoints
+    stream: StreamConfig
+    decoder: DecoderConfig
+    commands: StreamMetrics
+    negatives: StreamMetrics
+
+    def summary(self) -> str:
+        thresholds = ", ".join(f"{k} {v:.3f}" for k, v in self.points.thresholds.items())
+        return (
+            f"stride {self.stream.clip_stride_ms} ms, window {self.decoder.average_window_ms} ms, "
+            f"min count {self.decoder.minimum_count}, suppression {self.decoder.suppression_ms} ms"
+            f"\n  thresholds: {thresholds}"
+            f"\n  validation commands: {self.commands.summary()}"
+            f"\n  validation negatives: {self.negatives.summary()}"
+        )
+
+
+def threshold_grid() -> np.ndarray:
+    low, high = GRID_LOGIT_RANGE
+    return np.array([sigmoid(v) for v in np.linspace(low, high, GRID_STEPS)])
+
+
+@dataclass
+class _Scored:
+    commands: StreamScores
+    negatives: StreamScores
+    command_sweep: DecoderSweep
+    negative_sweep: DecoderSweep
+
+
+def _false_accepts(
+    scored: _Scored,
+    commands: EvalStream,
+    negatives: EvalStream,
+    thresholds: np.ndarray,
+    suppression_ms: int,
+    tolerance_ms: int,
+) -> tuple[StreamMetrics, StreamMetrics]:
+    on_commands = stream_metrics(
+        commands.words,
+        scored.command_sweep.detections(thresholds, suppression_ms),
+        scored.commands.duration_s,
+        tolerance_ms,
+    )
+    on_negatives = stream_metrics(
+        negatives.words,
+        scored.negative_sweep.detections(thresholds, suppression_ms),
+        scored.negatives.duration_s,
+        tolerance_ms,
+    )
+    return on_commands, on_negatives
+
+
+def calibrate_scored(
+    scored: _Scored,
+    commands: EvalStream,
+    negatives: EvalStream,
+    stream: StreamConfig,
+    decoder: DecoderConfig,
+    target: CalibrationTarget,
+) -> Calibration:
+    labels = scored.commands.labels
+    words = [label for label in labels if is_command_label(label)]
+    hours = (scored.commands.duration_s + scored.negatives.duration_s) / SECONDS_PER_HOUR
+    allowed = math.floor(target.false_accepts_per_hour / max(1, len(words)) * hours + 1e-9)
+    grid = threshold_grid()
+    chosen: dict[str, float] = {}
+    for word in words:
+        column = labels.index(word)
+        best = float(grid[-1])
+        # Scan from the strictest threshold down; stop at the first that breaks the budget.
+        for value in grid[::-1]:
+            thresholds = np.full(len(labels), NEVER)
+            thresholds[column] = value
+            on_commands, on_negatives = _false_accepts(
+                scored, commands, negatives, thresholds, decoder.suppression_ms, target.tolerance_ms
+            )
+            if on_commands.false_positives + on_negatives.false_positives > allowed:
+                break
+            best = float(value)
+        chosen[word] = sigmoid(logit(best) + target.margin_logit)
+    details: dict[str, Any] = {
+        "target_false_accepts_per_hour": target.false_accepts_per_hour,
+        "margin_logit": target.margin_logit,
+        "clip_stride_ms": stream.clip_stride_ms,
+        "average_window_ms": decoder.average_window_ms,
+        "minimum_count": decoder.minimum_count,
+        "suppression_ms": decoder.suppression_ms,
+        "validation_streams": [commands.name, negatives.name],
+        "validation_hours": round(hours, 3),
+    }
+    points = OperatingPoints(REFERENCE_THRESHOLD, chosen, details)
+    all_thresholds = label_thresholds(labels, REFERENCE_THRESHOLD, points)
+    # The non-command labels are never reported; keep them out of the joint check's way.
+    for index, label in enumerate(labels):
+        if not is_command_label(label):
+            all_thresholds[index] = NEVER
+    on_commands, on_negatives = _false_accepts(
+        scored, commands, negatives, all_thresholds, decoder.suppression_ms, target.tolerance_ms
+    )
+    return Calibration(points, stream, decoder, on_commands, on_negatives)
+
+
+def score_pair(
+    scorer: Scorer, commands: EvalStream, negatives: EvalStream, stream: StreamConfig
+) -> tuple[StreamScores, StreamScores]:
+    command_scores, _ = score_stream(scorer, commands.audio, commands.rate, stream, DecoderConfig())
+    negative_scores, _ = score_stream(
+        scorer, negatives.audio, negatives.rate, stream, DecoderConfig()
+    )
+    return command_scores, negative_scores
+
+
+def calibrate(
+    scorer: Scorer,
+    commands: EvalStream,
+    negatives: EvalStream,
+    strides_ms: Sequence[int],
+    windows_ms: Sequence[int],
+    minimum_counts: Sequence[int],
+    suppression_ms: int,
+    target: CalibrationTarget,
+    max_latency_p95_ms: float | None = None,
+) -> tuple[Calibration, list[Calibration]]:
+    """Calibrate every decoder candidate; the best validation recall within the latency limit.
+
+    Ties go to fewer wrong words, then lower p95 latency.
+    """
+    results: list[Calibration] = []
+    for stride_ms in strides_ms:
+        stream = replace(StreamConfig(), clip_stride_ms=stride_ms)
+        logger.info("scoring the validation streams at a %d ms stride", stride_ms)
+        command_scores, negative_scores = score_pair(scorer, commands, negatives, stream)
+        for window in windows_ms:
+            for count in minimum_counts:
+                decoder = DecoderConfig(
+                    average_window_ms=window,
+                    detection_threshold=REFERENCE_THRESHOLD,
+                    suppression_ms=suppression_ms,
+                    minimum_count=count,
+                )
+                scored = _Scored(
+                    command_scores,
+                    negative_scores,
+                    DecoderSweep(command_scores, window, count),
+                    DecoderSweep(negative_scores, window, count),
+                )
+                result = calibrate_scored(scored, commands, negatives, stream, decoder, target)
+                logger.info("%s", result.summary())
+                results.append(result)
+
+    def allowed(result: Calibration) -> bool:
+        latency = result.commands.latency_p95_ms
+        return max_latency_p95_ms is None or (latency is not None and latency <= max_latency_p95_ms)
+
+    candidates = [r for r in results if allowed(r)] or results
+
+    def key(result: Calibration) -> tuple[float, float, float]:
+        latency = result.commands.latency_p95_ms
+        return (
+            -result.commands.correct_percent,
+            result.commands.wrong_percent,
+            latency if latency is not None else math.inf,
+        )
+
+    return min(candidates, key=key), results
+
+
+def write_operating_points(model_path: Path, points: OperatingPoints, out_path: Path) -> None:
+    """Copy the model with `kws.operating_points` set (replacing any earlier value)."""
+    import onnx
+
+    proto = onnx.load(str(model_path), load_external_data=False)
+    kept = [p for p in proto.metadata_props if p.key != META_OPERATING_POINTS]
+    del proto.metadata_props[:]
+    for prop in kept:
+        proto.metadata_props.add(key=prop.key, value=prop.value)
+    proto.metadata_props.add(key=META_OPERATING_POINTS, value=points.to_json())
+    partial = out_path.with_suffix(out_path.suffix + ".partial")
+    onnx.save(proto, str(partial))
+    partial.replace(out_path)
