@@ -1,31 +1,141 @@
-"""Reading audio files for replay, with errors a user can act on."""
+"""Reading audio files for replay, with errors a user can act on.
+
+`AudioFileStream` reads a file of any length block by block, so replaying a two-hour recording
+holds one block in memory, not the whole decoded file; `read_audio` reads a short file at once.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
+from types import TracebackType
 
 import numpy as np
 import numpy.typing as npt
 import soundfile
+
+from kws_app.config import MS_PER_SECOND
+
+FloatArray = npt.NDArray[np.float32]
+
+# A header outside these rates is damaged or not audio we can use; refusing it before reading keeps
+# a lying header from sizing blocks (or a resampler) absurdly.
+MIN_FILE_SAMPLE_RATE_HZ = 1000
+MAX_FILE_SAMPLE_RATE_HZ = 768_000
+# Upper bound on the samples (frames x channels) decoded at once, whatever the channel count.
+MAX_BLOCK_SAMPLES = 1 << 20
+_READ_ERRORS = (soundfile.LibsndfileError, RuntimeError, ValueError, OSError)
 
 
 class AudioFileError(Exception):
     """An audio file that cannot be used; str() is a one-line message."""
 
 
-def read_audio(path: str | Path) -> tuple[npt.NDArray[np.float32], int]:
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
+
+
+class AudioFileStream:
+    """An open audio file read as mono float32 blocks in [-1, 1] (channels are averaged).
+
+    The header is checked on opening (existence, format, sample rate, a non-empty length), so a
+    caller learns about an unusable file before it builds anything on the file's rate.
+    """
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        if not self.path.exists():
+            raise AudioFileError(f"audio file not found: {self.path}")
+        if not self.path.is_file():
+            raise AudioFileError(f"not a file: {self.path}")
+        try:
+            self._file = soundfile.SoundFile(self.path)
+        except _READ_ERRORS as error:
+            raise AudioFileError(
+                f"cannot read audio file {self.path.name}: {_first_line(error)}"
+            ) from error
+        try:
+            self._check_header()
+        except AudioFileError:
+            self._file.close()
+            raise
+
+    def _check_header(self) -> None:
+        rate = int(self._file.samplerate)
+        if not MIN_FILE_SAMPLE_RATE_HZ <= rate <= MAX_FILE_SAMPLE_RATE_HZ:
+            raise AudioFileError(
+                f"audio file {self.path.name} claims a sample rate of {rate} Hz; "
+                f"usable rates are {MIN_FILE_SAMPLE_RATE_HZ}-{MAX_FILE_SAMPLE_RATE_HZ} Hz"
+            )
+        if self._file.frames == 0:
+            raise AudioFileError(f"audio file {self.path.name} holds no samples")
+
+    @property
+    def sample_rate(self) -> int:
+        return int(self._file.samplerate)
+
+    @property
+    def channels(self) -> int:
+        return int(self._file.channels)
+
+    def block_frames(self, block_ms: int) -> int:
+        """Frames per block of `block_ms`, fewer where many channels would make it large."""
+        wanted = self.sample_rate * block_ms // MS_PER_SECOND
+        return max(1, min(wanted, MAX_BLOCK_SAMPLES // max(1, self.channels)))
+
+    def blocks(self, block_ms: int) -> Iterator[FloatArray]:
+        """Mono blocks of about `block_ms` each, until the end of the file.
+
+        Each block is a new array the caller may keep; the decoding buffer is reused.
+        """
+        buffer = np.empty((self.block_frames(block_ms), self.channels), dtype=np.float32)
+        while True:
+            try:
+                block = self._file.read(buffer.shape[0], dtype="float32", out=buffer)
+            except _READ_ERRORS as error:
+                raise AudioFileError(
+                    f"cannot read audio file {self.path.name}: {_first_line(error)}"
+                ) from error
+            if block.shape[0] == 0:
+                return
+            yield _mono(block)
+
+    def read_all(self) -> FloatArray:
+        """The rest of the file as one mono array (for short files)."""
+        try:
+            samples = self._file.read(dtype="float32", always_2d=True)
+        except _READ_ERRORS as error:
+            raise AudioFileError(
+                f"cannot read audio file {self.path.name}: {_first_line(error)}"
+            ) from error
+        if samples.shape[0] == 0:
+            raise AudioFileError(f"audio file {self.path.name} holds no samples")
+        return _mono(samples)
+
+    def close(self) -> None:
+        self._file.close()
+
+    def __enter__(self) -> AudioFileStream:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+def _mono(samples: npt.NDArray[np.float32]) -> FloatArray:
+    """A new contiguous mono array: the channels' mean, or a copy of the only channel."""
+    if samples.shape[1] > 1:
+        return np.ascontiguousarray(samples.mean(axis=1, dtype=np.float32))
+    return np.array(samples[:, 0], dtype=np.float32)
+
+
+def read_audio(path: str | Path) -> tuple[FloatArray, int]:
     """Mono float32 samples in [-1, 1] and the file's sample rate (channels are averaged)."""
-    file_path = Path(path)
-    if not file_path.exists():
-        raise AudioFileError(f"audio file not found: {file_path}")
-    if not file_path.is_file():
-        raise AudioFileError(f"not a file: {file_path}")
-    try:
-        samples, rate = soundfile.read(file_path, dtype="float32", always_2d=True)
-    except (soundfile.LibsndfileError, RuntimeError, ValueError, OSError) as error:
-        message = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise AudioFileError(f"cannot read audio file {file_path.name}: {message}") from error
-    if samples.shape[0] == 0:
-        raise AudioFileError(f"audio file {file_path.name} holds no samples")
-    mono = samples.mean(axis=1) if samples.shape[1] > 1 else samples[:, 0]
-    return np.ascontiguousarray(mono, dtype=np.float32), int(rate)
+    with AudioFileStream(path) as stream:
+        return stream.read_all(), stream.sample_rate
