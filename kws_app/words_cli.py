@@ -13,12 +13,21 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+import numpy as np
+import numpy.typing as npt
+
 from kws_app.audio.files import AudioFileError, read_audio
 from kws_app.config import ConfigError
 from kws_app.inference.model import ModelError
 from kws_app.paths import default_model_path
 from kws_app.words.archive import ArchiveError, export_words, import_words
-from kws_app.words.store import MIN_EXAMPLES, WordStore, WordStoreError
+from kws_app.words.store import (
+    MIN_EXAMPLES,
+    SILENT_TAKE_PEAK_DBFS,
+    WordStore,
+    WordStoreError,
+    is_silent_take,
+)
 from kws_app.words.trainer import TrainingError, WordTrainer, model_id_of
 
 logger = logging.getLogger(__name__)
@@ -77,7 +86,8 @@ def _trainer(args: argparse.Namespace) -> WordTrainer:
     return WordTrainer(model, model.path)
 
 
-def _read_examples(folder: Path, rate: int) -> list:  # type: ignore[type-arg]
+def _read_examples(folder: Path, rate: int) -> list[npt.NDArray[np.float32]]:
+    """The folder's recordings at `rate`; a take without sound is refused by name, not trained."""
     from kws_app.words.trainer import to_rate
 
     if not folder.is_dir():
@@ -87,7 +97,16 @@ def _read_examples(folder: Path, rate: int) -> list:  # type: ignore[type-arg]
         raise WordStoreError(
             f"{folder} holds {len(files)} recordings; a word needs at least {MIN_EXAMPLES}"
         )
-    return [to_rate(*read_audio(path), rate) for path in files]
+    examples: list[npt.NDArray[np.float32]] = []
+    for path in files:
+        samples, file_rate = read_audio(path)
+        if is_silent_take(samples):
+            raise WordStoreError(
+                f"{path} holds no sound (peak below {SILENT_TAKE_PEAK_DBFS:g} dBFS): "
+                "record it again or remove it"
+            )
+        examples.append(to_rate(samples, file_rate, rate))
+    return examples
 
 
 def run_add(args: argparse.Namespace, store: WordStore) -> int:

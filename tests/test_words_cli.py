@@ -9,6 +9,7 @@ import sys
 import zipfile
 from pathlib import Path
 
+import numpy as np
 import pytest
 from model_factory import TONE_LABELS, tone_model
 from words_helpers import (
@@ -286,3 +287,24 @@ def test_a_model_with_a_custom_words_name_skips_that_word_with_one_warning_line(
     assert "custom word 'whistle' is not used" in result.stderr
     for line in result.stdout.splitlines():
         assert json.loads(line)["label"] in (*TONE_LABELS, "whistle", "hum")
+
+
+def test_adding_a_word_from_silent_takes_is_refused_naming_the_file(
+    capsys: pytest.CaptureFixture[str], words_model_path: Path, tmp_path: Path
+) -> None:
+    store = tmp_path / "store"
+    common = ("words", "--store", str(store), "--model", str(words_model_path))
+    silent = tmp_path / "silent"
+    silent.mkdir()
+    for index in range(6):
+        write_wav(silent / f"take{index}.wav", np.zeros(RATE, dtype=np.float32), RATE)
+    code, out, err = _run(capsys, *common, "add", "lights", "--from-wav-dir", str(silent))
+    assert code == 2 and out == ""
+    assert err.startswith("kws-app words: error:") and err.count("\n") == 1, err
+    assert "take0.wav holds no sound" in err
+    # One silent take among good ones is named too, and nothing is stored.
+    mixed = write_examples(tmp_path / "mixed", WHISTLE_HZ)
+    write_wav(mixed / "take9.wav", np.zeros(RATE, dtype=np.float32), RATE)
+    code, _, err = _run(capsys, *common, "add", "lights", "--from-wav-dir", str(mixed))
+    assert code == 2 and err.count("\n") == 1 and "take9.wav holds no sound" in err, err
+    assert WordStore(store).words() == []

@@ -10,7 +10,7 @@ import pytest
 from words_helpers import RATE, WHISTLE_HZ, examples
 
 from kws_app.words.head import WordHead
-from kws_app.words.store import WORD_FILE, WordStore
+from kws_app.words.store import WORD_FILE, WordStore, WordStoreError
 
 WRITER_THREADS = 8
 WRITES_PER_THREAD = 40
@@ -81,3 +81,11 @@ def test_concurrent_head_writes_never_fail_and_leave_a_whole_head(store: WordSto
     head = store.head(word)
     assert head is not None and head.embedding_size == EMBEDDING_SIZE
     assert [p.name for p in word.folder.iterdir() if p.name.startswith(".")] == []
+
+
+def test_a_silent_example_is_refused_and_nothing_is_stored(store: WordStore) -> None:
+    takes = examples(WHISTLE_HZ)
+    takes[1] = np.zeros_like(takes[1])
+    with pytest.raises(WordStoreError, match="example 2 holds no sound"):
+        store.add("lights", takes, RATE)
+    assert store.words() == []

@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import math
 import os
 import re
 import shutil
@@ -53,6 +54,10 @@ MAX_EXAMPLE_SECONDS = 3.0
 MAX_BACKGROUND_SECONDS = 120.0
 MAX_NAME_LENGTH = 32
 MAX_JSON_BYTES = 64 * 1024
+# A take whose peak stays below this holds no sound a word could be learned from (digital silence,
+# a muted microphone); the recorder only warns below -50 dBFS, so a quiet real take passes.
+SILENT_TAKE_PEAK_DBFS = -60.0
+_PEAK_FLOOR = 1e-12
 _NAME_PATTERN = re.compile(r"^[^\W_](?:[\w' -]*[^\W_])?$")
 _SLUG_HASH_CHARS = 8
 MAX_FOLDER_ATTEMPTS = 100
@@ -83,6 +88,18 @@ def normalise_name(name: str) -> str:
             "apostrophes, starting and ending with a letter or digit"
         )
     return text
+
+
+def peak_dbfs(samples: npt.ArrayLike) -> float:
+    """Peak level in dBFS (full scale is 1.0); an empty or all-zero signal gives about -240."""
+    values = np.asarray(samples, dtype=np.float32).reshape(-1)
+    peak = float(np.max(np.abs(values))) if values.size else 0.0
+    return 20.0 * math.log10(max(peak, _PEAK_FLOOR))
+
+
+def is_silent_take(samples: npt.ArrayLike) -> bool:
+    """True when a take holds no sound to learn from: its peak is below SILENT_TAKE_PEAK_DBFS."""
+    return peak_dbfs(samples) < SILENT_TAKE_PEAK_DBFS
 
 
 def _slug(name: str) -> str:
@@ -265,6 +282,11 @@ class WordStore:
             if samples.size == 0 or samples.size > MAX_EXAMPLE_SECONDS * sample_rate:
                 raise WordStoreError(
                     f"example {index + 1} must hold 0-{MAX_EXAMPLE_SECONDS:g} s of audio"
+                )
+            if is_silent_take(samples):
+                raise WordStoreError(
+                    f"example {index + 1} holds no sound (peak below "
+                    f"{SILENT_TAKE_PEAK_DBFS:g} dBFS): record it again"
                 )
         if background is not None:
             samples = np.asarray(background, dtype=np.float32).reshape(-1)
