@@ -27,6 +27,19 @@ HEAD_FORMAT = "kws-word-head"
 HEAD_VERSION = 1
 MAX_EMBEDDING_SIZE = 4096
 MAX_ABS_PARAMETER = 1e6
+MAX_HEAD_JSON_BYTES = 256 * 1024
+"""Longest head.json accepted: MAX_EMBEDDING_SIZE weights written by `to_json` (indent 1, at
+most 28 characters per float with its newline, indent and comma) take about 115 kB; twice that
+leaves room for other writers' spacing and refuses anything else before json sees it."""
+MAX_JSON_NUMBER_CHARS = 32
+"""Longest number literal accepted in untrusted JSON. The longest number this app writes is a
+float's repr (24 characters: sign, 17 digits, point, exponent), so a longer one is not ours; it is
+refused before int() or float() see it, because Python refuses integers of over 4,300 digits with a
+bare ValueError that json passes on instead of a JSONDecodeError."""
+MAX_JSON_DEPTH = 16
+"""Deepest nesting accepted in untrusted JSON: the app's files nest 3 levels (an object holding a
+list of objects); 16 leaves room for new fields and keeps far below the interpreter's recursion
+limit, which json's decoder spends one level of per bracket."""
 # Newton solver: a tiny ridge keeps the Hessian invertible for a bias-only or separable problem.
 _RIDGE = 1e-9
 _MIN_STEP = 1e-6
@@ -35,6 +48,85 @@ _TOLERANCE = 1e-9
 
 class HeadError(ValueError):
     """A head file that cannot be used; str() is a one-line message."""
+
+
+class UntrustedJsonError(ValueError):
+    """JSON text refused by `parse_untrusted_json`; str() is a one-line message that reads after
+    the name of what was parsed ("is not valid JSON: ...", "holds a 5001-character number ...")."""
+
+
+def parse_untrusted_json(text: str | bytes, max_bytes: int) -> object:
+    """`json.loads` for text from strangers (word files, head files): every refusal is one line.
+
+    Plain `json.loads` lets a 5,001-digit integer escape as a bare ValueError (a traceback for the
+    user), turns NaN, Infinity and 1e999 into floats every validator would have to remember to
+    check, and recurses once per bracket. Here the size is checked before parsing, every number
+    literal is bounded before it is converted, and non-finite numbers and deep nesting are refused.
+    """
+    if len(text) > max_bytes or (
+        isinstance(text, str) and len(text.encode("utf-8", "surrogatepass")) > max_bytes
+    ):
+        raise UntrustedJsonError(f"is larger than {max_bytes} bytes")
+    if isinstance(text, bytes):
+        try:
+            text = text.decode("utf-8")
+        except UnicodeDecodeError as error:
+            raise UntrustedJsonError(
+                f"is not UTF-8 text ({error.reason} at byte {error.start})"
+            ) from error
+    try:
+        value = json.loads(
+            text,
+            parse_int=_bounded_int,
+            parse_float=_bounded_float,
+            parse_constant=_refuse_constant,
+        )
+    except RecursionError as error:
+        raise UntrustedJsonError(f"is nested more than {MAX_JSON_DEPTH} levels deep") from error
+    except json.JSONDecodeError as error:
+        raise UntrustedJsonError(f"is not valid JSON: {error}") from error
+    _check_depth(value)
+    return value
+
+
+def _check_number_length(literal: str) -> None:
+    if len(literal) > MAX_JSON_NUMBER_CHARS:
+        raise UntrustedJsonError(
+            f"holds a {len(literal)}-character number; at most {MAX_JSON_NUMBER_CHARS} are accepted"
+        )
+
+
+def _bounded_int(literal: str) -> int:
+    _check_number_length(literal)
+    return int(literal)
+
+
+def _bounded_float(literal: str) -> float:
+    _check_number_length(literal)
+    value = float(literal)
+    if not math.isfinite(value):  # 1e999 overflows to infinity
+        raise UntrustedJsonError(f"holds the number {literal}, which is out of range")
+    return value
+
+
+def _refuse_constant(name: str) -> float:
+    raise UntrustedJsonError(f"holds {name}, which is not a JSON number")
+
+
+def _check_depth(value: object) -> None:
+    """Refuse nesting deeper than MAX_JSON_DEPTH; iterative, so no recursion limit applies."""
+    pending: list[tuple[object, int]] = [(value, 1)]
+    while pending:
+        item, depth = pending.pop()
+        if isinstance(item, dict):
+            children = list(item.values())
+        elif isinstance(item, list):
+            children = item
+        else:
+            continue
+        if depth > MAX_JSON_DEPTH:
+            raise UntrustedJsonError(f"is nested more than {MAX_JSON_DEPTH} levels deep")
+        pending.extend((child, depth + 1) for child in children)
 
 
 @dataclass(frozen=True)
@@ -94,9 +186,9 @@ class WordHead:
     def from_json(cls, text: str) -> WordHead:
         """Parses and validates untrusted JSON: types, sizes and finite values."""
         try:
-            data = json.loads(text)
-        except (json.JSONDecodeError, RecursionError) as error:
-            raise HeadError(f"head is not valid JSON: {error}") from error
+            data = parse_untrusted_json(text, MAX_HEAD_JSON_BYTES)
+        except UntrustedJsonError as error:
+            raise HeadError(f"head {error}") from error
         if not isinstance(data, dict) or data.get("format") != HEAD_FORMAT:
             raise HeadError("not a kws word head")
         if data.get("version") != HEAD_VERSION:
