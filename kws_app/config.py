@@ -14,6 +14,12 @@ from dataclasses import dataclass, field
 from typing import Any, Self, TypeVar
 
 MS_PER_SECOND = 1000
+# Upper bounds that no useful setting reaches: a stride longer than any clip, an average or a
+# suppression longer than anyone waits for a word, more results than such a window holds.
+MAX_CLIP_STRIDE_MS = 1000
+MAX_AVERAGE_WINDOW_MS = 10_000
+MAX_SUPPRESSION_MS = 60_000
+MAX_MINIMUM_COUNT = 1000
 
 _Config = TypeVar("_Config")
 
@@ -113,8 +119,8 @@ class StreamConfig:
     stall_timeout_s: float = 2.0
 
     def __post_init__(self) -> None:
-        if self.clip_stride_ms <= 0:
-            raise ConfigError("clip stride must be positive")
+        if not 0 < self.clip_stride_ms <= MAX_CLIP_STRIDE_MS:
+            raise ConfigError(f"clip stride must be between 1 and {MAX_CLIP_STRIDE_MS} ms")
         if self.queue_blocks <= 0 or self.block_ms <= 0:
             raise ConfigError("queue size and block length must be positive")
 
@@ -154,14 +160,14 @@ class DecoderConfig:
     minimum_count: int = 3
 
     def __post_init__(self) -> None:
-        if self.average_window_ms <= 0:
-            raise ConfigError("averaging window must be positive")
+        if not 0 < self.average_window_ms <= MAX_AVERAGE_WINDOW_MS:
+            raise ConfigError(f"averaging window must be between 1 and {MAX_AVERAGE_WINDOW_MS} ms")
         if not 0.0 <= self.detection_threshold <= 1.0:
             raise ConfigError("detection threshold must be between 0 and 1")
-        if self.suppression_ms < 0:
-            raise ConfigError("suppression time cannot be negative")
-        if self.minimum_count < 1:
-            raise ConfigError("minimum count must be at least 1")
+        if not 0 <= self.suppression_ms <= MAX_SUPPRESSION_MS:
+            raise ConfigError(f"suppression time must be between 0 and {MAX_SUPPRESSION_MS} ms")
+        if not 1 <= self.minimum_count <= MAX_MINIMUM_COUNT:
+            raise ConfigError(f"minimum count must be between 1 and {MAX_MINIMUM_COUNT}")
 
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self), sort_keys=True)

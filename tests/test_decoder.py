@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from kws_app.config import DecoderConfig
+from kws_app.config import ConfigError, DecoderConfig, StreamConfig
 from kws_app.inference.decoder import DecoderError, RecognizeCommands
 
 LABELS = ("_silence_", "_unknown_", "yes", "no")
@@ -134,3 +134,22 @@ def test_results_are_frozen() -> None:
     result = decoder().process(YES, 0)
     with pytest.raises(AttributeError):
         result.label = "no"  # type: ignore[misc]
+
+
+@pytest.mark.parametrize(
+    "settings",
+    [
+        dict(average_window_ms=2_000_000_000),
+        dict(suppression_ms=10**9),
+        dict(minimum_count=10**6),
+        dict(average_window_ms=0),
+    ],
+)
+def test_absurd_decoder_settings_are_refused(settings: dict[str, int]) -> None:
+    with pytest.raises(ConfigError):
+        DecoderConfig(**settings)
+
+
+def test_an_absurd_clip_stride_is_refused() -> None:
+    with pytest.raises(ConfigError):
+        StreamConfig(clip_stride_ms=1_000_000_000)

@@ -37,7 +37,8 @@ from PySide6.QtWidgets import (
 from kws_app.audio.devices import DeviceError, InputDevice, list_input_devices
 from kws_app.config import MS_PER_SECOND, ConfigError, DecoderConfig, FrontendConfig, StreamConfig
 from kws_app.inference.model import CUDA_PROVIDER, ModelError
-from kws_app.inference.pipeline import Detection
+from kws_app.inference.operating_points import label_thresholds
+from kws_app.inference.pipeline import Detection, is_command_label, operating_points_of
 from kws_app.ui import theme
 from kws_app.ui.history_view import HistoryEntry, HistoryView
 from kws_app.ui.level_meter import LevelMeter
@@ -52,6 +53,12 @@ logger = logging.getLogger(__name__)
 
 DRAW_RATE_HZ = 30
 SLIDER_STEPS = 100
+THRESHOLD_TOOLTIP = (
+    "How sure the model must be before a word counts. A model with calibrated operating points "
+    "has its own threshold per word, each set for about one false accept per hour of ordinary "
+    "speech at the default 0.50; the slider moves them all together. Lower catches more "
+    "words, higher fires less often."
+)
 SHUTDOWN_TIMEOUT_S = 1.0
 DEFAULT_WINDOW_SIZE = (1280, 800)
 # Smoothing of the per-stride time shown in the status bar (weight of the newest stride).
@@ -269,8 +276,11 @@ class MainWindow(QMainWindow):
         self.scores_view = ScoresView()
         layout.addWidget(self.scores_view)
         threshold_row = QHBoxLayout()
-        threshold_row.addWidget(QLabel("Threshold"))
+        threshold_title = QLabel("Threshold")
+        threshold_row.addWidget(threshold_title)
         self.threshold_slider = QSlider(Qt.Orientation.Horizontal)
+        for widget in (threshold_title, self.threshold_slider):
+            widget.setToolTip(THRESHOLD_TOOLTIP)
         self.threshold_slider.setRange(0, SLIDER_STEPS)
         self.threshold_slider.setValue(
             round(self.decoder_config.detection_threshold * SLIDER_STEPS)
@@ -281,7 +291,6 @@ class MainWindow(QMainWindow):
         self.threshold_label.setMinimumWidth(40)
         threshold_row.addWidget(self.threshold_label)
         layout.addLayout(threshold_row)
-        self.scores_view.set_threshold(self.decoder_config.detection_threshold)
 
         self.advanced_button = QToolButton()
         self.advanced_button.setText("Advanced")
@@ -304,6 +313,10 @@ class MainWindow(QMainWindow):
         form.addRow("Minimum count", self.minimum_count_spin)
         for spin in (self.average_window_spin, self.suppression_spin, self.minimum_count_spin):
             spin.valueChanged.connect(self._advanced_changed)
+        self.word_thresholds_label = QLabel()
+        self.word_thresholds_label.setWordWrap(True)
+        self.word_thresholds_label.setToolTip(THRESHOLD_TOOLTIP)
+        form.addRow("Word thresholds", self.word_thresholds_label)
         self.advanced_box.hide()
         layout.addWidget(self.advanced_box)
         layout.addStretch(1)
@@ -464,6 +477,7 @@ class MainWindow(QMainWindow):
         labels = model.labels
         self.tiles.set_labels(labels)
         self.scores_view.set_labels(labels)
+        self._show_word_thresholds()
         self.spectrogram.set_frontend(model.frontend)
         provider = "CUDA" if model.provider == CUDA_PROVIDER else "CPU"
         self.provider_label.setText(f"provider: {provider}")
@@ -482,6 +496,7 @@ class MainWindow(QMainWindow):
         self.model = scorer
         self.tiles.set_labels(scorer.labels)
         self.scores_view.set_labels(scorer.labels)
+        self._show_word_thresholds()
         if self.worker is not None:
             self.worker.set_scorer(scorer)
 
@@ -593,9 +608,36 @@ class MainWindow(QMainWindow):
     def _apply_decoder_config(self, config: DecoderConfig) -> None:
         self.decoder_config = config
         self.settings.save_decoder_config(config)
-        self.scores_view.set_threshold(config.detection_threshold)
+        self._show_word_thresholds()
         if self.worker is not None:
             self.worker.set_decoder_config(config)
+
+    def word_thresholds(self) -> tuple[float, ...]:
+        """Each label's threshold at the slider's value (calibrated points moved together)."""
+        if self.model is None:
+            return ()
+        return tuple(
+            label_thresholds(
+                self.model.labels,
+                self.decoder_config.detection_threshold,
+                operating_points_of(self.model),
+            ).tolist()
+        )
+
+    def _show_word_thresholds(self) -> None:
+        thresholds = self.word_thresholds()
+        self.scores_view.set_thresholds(thresholds)
+        if self.model is None:
+            self.word_thresholds_label.setText("")
+            return
+        calibrated = operating_points_of(self.model) is not None
+        words = [
+            f"{label} {value:.2f}"
+            for label, value in zip(self.model.labels, thresholds, strict=True)
+            if is_command_label(label)
+        ]
+        source = "calibrated per word" if calibrated else "the same for every word"
+        self.word_thresholds_label.setText(f"{', '.join(words)} ({source})")
 
     @Slot(int)
     def _threshold_moved(self, value: int) -> None:

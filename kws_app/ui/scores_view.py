@@ -1,4 +1,7 @@
-"""Per-class probability bars (the decoder's averaged scores) with the threshold as a line.
+"""Per-class probability bars (the decoder's averaged scores), each with its own threshold mark.
+
+A model may carry a calibrated threshold per word (kws_app/inference/operating_points.py), so
+every bar shows where its own word would fire.
 
 Painted by hand: a dozen bars redrawn 30 times a second cost less this way than as plot items,
 and the labels line up with their bars at any window size.
@@ -24,19 +27,26 @@ class ScoresView(QWidget):
         super().__init__(parent)
         self._labels: tuple[str, ...] = ()
         self._scores: tuple[float, ...] = ()
-        self._threshold = 0.0
+        self._thresholds: tuple[float, ...] = ()
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Minimum)
 
     def set_labels(self, labels: tuple[str, ...]) -> None:
         self._labels = labels
         self._scores = tuple(0.0 for _ in labels)
+        if len(self._thresholds) != len(labels):
+            self._thresholds = tuple(0.0 for _ in labels)
         self.setMinimumHeight(len(labels) * (ROW_HEIGHT_PX + ROW_GAP_PX))
         self.updateGeometry()
         self.update()
 
-    def set_threshold(self, threshold: float) -> None:
-        self._threshold = threshold
+    def set_thresholds(self, thresholds: tuple[float, ...]) -> None:
+        """One threshold per label, in label order."""
+        self._thresholds = tuple(float(value) for value in thresholds)
         self.update()
+
+    @property
+    def thresholds(self) -> tuple[float, ...]:
+        return self._thresholds
 
     def set_scores(self, scores: tuple[float, ...]) -> None:
         # Repaint only for a change the eye can see (the bars show two decimals).
@@ -56,7 +66,14 @@ class ScoresView(QWidget):
         bar_width = max(1, self.width() - LABEL_WIDTH_PX - VALUE_WIDTH_PX)
         font = QFont(self.font())
         painter.setFont(font)
-        for row, (label, score) in enumerate(zip(self._labels, self._scores, strict=True)):
+        thresholds = (
+            self._thresholds
+            if len(self._thresholds) == len(self._labels)
+            else tuple(0.0 for _ in self._labels)
+        )
+        marker = QPen(QColor(theme.LEVEL_HIGH), 2, Qt.PenStyle.DashLine)
+        rows = zip(self._labels, self._scores, thresholds, strict=True)
+        for row, (label, score, threshold) in enumerate(rows):
             top = row * (ROW_HEIGHT_PX + ROW_GAP_PX)
             painter.setPen(QColor(theme.TEXT_DIM if label.startswith("_") else theme.TEXT))
             painter.drawText(
@@ -69,7 +86,7 @@ class ScoresView(QWidget):
             painter.setBrush(QColor(theme.PANEL_BORDER))
             painter.drawRoundedRect(track, 3, 3)
             filled = QRectF(track.left(), track.top(), track.width() * score, track.height())
-            above = score >= self._threshold and not label.startswith("_")
+            above = score >= threshold and not label.startswith("_")
             painter.setBrush(QColor(theme.BAR_ABOVE if above else theme.BAR))
             painter.drawRoundedRect(filled, 3, 3)
             painter.setPen(QColor(theme.TEXT_DIM))
@@ -78,9 +95,8 @@ class ScoresView(QWidget):
                 Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
                 f"{score:.2f}",
             )
-        if self._labels:
-            x = bar_left + bar_width * self._threshold
-            height = len(self._labels) * (ROW_HEIGHT_PX + ROW_GAP_PX) - ROW_GAP_PX
-            painter.setPen(QPen(QColor(theme.LEVEL_HIGH), 2, Qt.PenStyle.DashLine))
-            painter.drawLine(int(x), 0, int(x), height)
+            if not label.startswith("_"):
+                x = int(bar_left + bar_width * threshold)
+                painter.setPen(marker)
+                painter.drawLine(x, top, x, top + ROW_HEIGHT_PX)
         painter.end()

@@ -21,10 +21,14 @@ APPLICATION_NAME = "kws-app"
 _DEVICE = "audio/device_name"
 _MODEL = "model/last_path"
 _GEOMETRY = "window/geometry"
-_THRESHOLD = "decoder/detection_threshold"
-_AVERAGE_WINDOW = "decoder/average_window_ms"
-_SUPPRESSION = "decoder/suppression_ms"
-_MINIMUM_COUNT = "decoder/minimum_count"
+# Version 2 of the decoder group: the threshold became a sensitivity relative to each word's
+# calibrated operating point (0.5 = calibrated), so values saved by earlier versions, which were
+# raw probabilities for one shared threshold, are not carried over.
+_DECODER_GROUP = "decoder-v2"
+_THRESHOLD = f"{_DECODER_GROUP}/detection_threshold"
+_AVERAGE_WINDOW = f"{_DECODER_GROUP}/average_window_ms"
+_SUPPRESSION = f"{_DECODER_GROUP}/suppression_ms"
+_MINIMUM_COUNT = f"{_DECODER_GROUP}/minimum_count"
 
 
 def user_settings() -> QSettings:

@@ -17,7 +17,8 @@ import numpy.typing as npt
 
 from kws_app.config import FrontendConfig
 from kws_app.inference.decoder import SILENCE_LABEL
-from kws_app.inference.pipeline import is_command_label
+from kws_app.inference.operating_points import OperatingPoints
+from kws_app.inference.pipeline import is_command_label, operating_points_of
 from kws_app.words.head import WordHead
 
 FloatArray = npt.NDArray[np.float32]
@@ -25,6 +26,9 @@ FloatArray = npt.NDArray[np.float32]
 # Share of a command word's probability a confident custom word may take; chosen on
 # bench/words_fewshot.py (docs/custom-words.md).
 DEFAULT_COMMAND_SHARE = 0.0
+# Until each custom word is calibrated when it is trained, a custom word's threshold at the
+# model's reference sensitivity: the 0.8 that custom words were tuned for (docs/custom-words.md).
+CUSTOM_WORD_THRESHOLD = 0.8
 
 
 class EmbeddingModel(Protocol):
@@ -125,6 +129,15 @@ class CustomWordScorer:
     @property
     def info(self):  # type: ignore[no-untyped-def]
         return getattr(self.base, "info", None)
+
+    @property
+    def operating_points(self) -> OperatingPoints | None:
+        """The base model's calibrated points, plus one for each custom word."""
+        base = operating_points_of(self.base)  # type: ignore[arg-type]
+        if base is None:
+            return None
+        words = {name: CUSTOM_WORD_THRESHOLD for name in self.word_names}
+        return OperatingPoints(base.reference_threshold, {**base.thresholds, **words}, base.details)
 
     def word_scores(self, embeddings: FloatArray) -> FloatArray:
         logits = np.asarray(embeddings, dtype=np.float32) @ self._weights + self._bias
