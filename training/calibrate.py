@@ -10,7 +10,7 @@ joint result is measured again after.
 
 The decoder setting itself (clip stride, averaging window, minimum count) can be searched too:
 each candidate is calibrated the same way and the one with the best validation recall within the
-latency limit wins. Test streams never enter here (bench/stream_decoder_defaults.py proves the
+latency limit wins. Test streams never enter here (bench/stream_benchmark.py proves the
 result on them).
 """
 
