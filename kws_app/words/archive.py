@@ -456,7 +456,8 @@ def _read_index(
         raise ArchiveError(f"{file_name} is not a kws word file")
     if index.get("version") != ARCHIVE_VERSION:
         raise ArchiveError(
-            f"{file_name} has version {index.get('version')!r}; this app reads {ARCHIVE_VERSION}"
+            f"{file_name} has version {index.get('version')!r:.40}; this app reads "
+            f"{ARCHIVE_VERSION}"
         )
     entries = index.get("words")
     if not isinstance(entries, list) or not 0 < len(entries) <= MAX_ARCHIVE_WORDS:
