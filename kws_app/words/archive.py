@@ -68,8 +68,8 @@ travel; MAX_ARCHIVE_TAKES is what bounds the training an import starts."""
 MAX_ARCHIVE_TAKES = 200
 """Takes in one file: training time grows with them (one held-out regression per take, 18
 augmented windows of it, 2 of every other word's). The file of 2,500 takes trained for 15 minutes;
-on a busy 2-core machine 20 words of 10 takes (this limit) retrained in 150 s, one word of 50 in
-33 s. 200 holds a generous vocabulary: 20 words of 10 takes, or 4 of 50."""
+on a busy 2-core machine 200 takes retrained in 150 s as 20 words of 10 and in 180 s as 4 words of
+50 (one word of 50: 33 s). 200 still holds a generous vocabulary of 20 words of 10 takes."""
 MAX_TAKE_SECONDS = MAX_EXAMPLE_SECONDS
 """Longest take: the store's limit (a word lasts about a second; 3 s allows slow speech and loose
 trimming)."""
