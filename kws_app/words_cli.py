@@ -16,24 +16,20 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
-from kws_app.audio.files import AudioFileError, read_audio
+from kws_app.audio.files import AudioFileError, AudioFileStream, read_audio
 from kws_app.config import ConfigError
 from kws_app.inference.model import ModelError
 from kws_app.paths import default_model_path
 from kws_app.words.archive import ArchiveError, export_words, import_words
-from kws_app.words.store import (
-    MIN_EXAMPLES,
-    SILENT_TAKE_PEAK_DBFS,
-    WordStore,
-    WordStoreError,
-    is_silent_take,
-)
+from kws_app.words.store import MIN_EXAMPLES, WordStore, WordStoreError
+from kws_app.words.takes import MAX_TAKE_SECONDS, check_take_duration, take_label, trim_take
 from kws_app.words.trainer import TrainingError, WordTrainer, model_id_of
 
 logger = logging.getLogger(__name__)
 
 EXIT_USER_ERROR = 2
 AUDIO_SUFFIXES = frozenset({".wav", ".flac", ".ogg"})
+READ_BLOCK_MS = 500
 USER_ERRORS = (WordStoreError, ArchiveError, ModelError, AudioFileError, TrainingError, ConfigError)
 
 
@@ -58,7 +54,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--from-wav-dir",
         type=Path,
         required=True,
-        help=f"folder of at least {MIN_EXAMPLES} short recordings of the word (WAV, FLAC, OGG)",
+        help=(
+            f"folder of at least {MIN_EXAMPLES} recordings of the word (WAV, FLAC, OGG), each "
+            f"up to {MAX_TAKE_SECONDS:g} s holding the word once; silence around it is trimmed"
+        ),
     )
     add.add_argument("--background", type=Path, help="optional recording of the room, 10 s+")
     commands.add_parser("list", help="list the custom words")
@@ -86,8 +85,27 @@ def _trainer(args: argparse.Namespace) -> WordTrainer:
     return WordTrainer(model, model.path)
 
 
+def _read_take(path: Path, what: str) -> tuple[npt.NDArray[np.float32], int]:
+    """A recording's samples and rate, read in blocks so an hour-long file stops at the limit."""
+    blocks: list[npt.NDArray[np.float32]] = []
+    read = 0
+    with AudioFileStream(path) as stream:
+        for block in stream.blocks(READ_BLOCK_MS):
+            read += block.shape[0]
+            check_take_duration(read, stream.sample_rate, what)
+            blocks.append(block)
+        rate = stream.sample_rate
+    if not blocks:
+        raise AudioFileError(f"audio file {path.name} holds no samples")
+    return np.concatenate(blocks), rate
+
+
 def _read_examples(folder: Path, rate: int) -> list[npt.NDArray[np.float32]]:
-    """The folder's recordings at `rate`; a take without sound is refused by name, not trained."""
+    """The folder's recordings at `rate`, each trimmed to its one utterance.
+
+    A take that is not exactly one word (silent, noise only, the word twice, too long) is refused
+    by number and file name, with the same words the Add-word dialog shows next to a take.
+    """
     from kws_app.words.trainer import to_rate
 
     if not folder.is_dir():
@@ -98,14 +116,10 @@ def _read_examples(folder: Path, rate: int) -> list[npt.NDArray[np.float32]]:
             f"{folder} holds {len(files)} recordings; a word needs at least {MIN_EXAMPLES}"
         )
     examples: list[npt.NDArray[np.float32]] = []
-    for path in files:
-        samples, file_rate = read_audio(path)
-        if is_silent_take(samples):
-            raise WordStoreError(
-                f"{path} holds no sound (peak below {SILENT_TAKE_PEAK_DBFS:g} dBFS): "
-                "record it again or remove it"
-            )
-        examples.append(to_rate(samples, file_rate, rate))
+    for number, path in enumerate(files, start=1):
+        what = take_label(number, path.name)
+        samples, file_rate = _read_take(path, what)
+        examples.append(trim_take(to_rate(samples, file_rate, rate), rate, what))
     return examples
 
 

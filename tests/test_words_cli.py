@@ -301,10 +301,10 @@ def test_adding_a_word_from_silent_takes_is_refused_naming_the_file(
     code, out, err = _run(capsys, *common, "add", "lights", "--from-wav-dir", str(silent))
     assert code == 2 and out == ""
     assert err.startswith("kws-app words: error:") and err.count("\n") == 1, err
-    assert "take0.wav holds no sound" in err
+    assert "take 1 (take0.wav) holds no speech" in err
     # One silent take among good ones is named too, and nothing is stored.
     mixed = write_examples(tmp_path / "mixed", WHISTLE_HZ)
     write_wav(mixed / "take9.wav", np.zeros(RATE, dtype=np.float32), RATE)
     code, _, err = _run(capsys, *common, "add", "lights", "--from-wav-dir", str(mixed))
-    assert code == 2 and err.count("\n") == 1 and "take9.wav holds no sound" in err, err
+    assert code == 2 and err.count("\n") == 1 and "take 6 (take9.wav) holds no speech" in err, err
     assert WordStore(store).words() == []

@@ -6,21 +6,34 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from words_helpers import RATE, WHISTLE_HZ, detected_labels, examples, stream, words_tone_model
+from model_factory import silence, tone
+from words_helpers import (
+    NOISE_RMS,
+    RATE,
+    WHISTLE_HZ,
+    detected_labels,
+    examples,
+    stream,
+    words_tone_model,
+)
 
 from kws_app.audio.devices import DeviceError, InputDevice
 from kws_app.config import StreamConfig
 from kws_app.inference.model import OnnxModel
-from kws_app.ui.add_word_dialog import AddWordDialog
+from kws_app.ui.add_word_dialog import TAKE_SECONDS, AddWordDialog
 from kws_app.ui.sources import ArraySource, AudioSource
 from kws_app.words.scorer import CustomWordScorer
 from kws_app.words.store import WordStore
+from kws_app.words.takes import TRIM_MARGIN_SECONDS
 from kws_app.words.trainer import WordTrainer, to_rate
 
 pytestmark = pytest.mark.gui
 
 MIC_RATE = 48000
 TRAIN_TIMEOUT_MS = 30000
+# A microphone keeps delivering the room after the queued sound, so no take ends early.
+ROOM_TAIL_SECONDS = 12.0
+TONE_WORD_SECONDS = 0.5  # words_helpers.tone_word's tone
 
 
 @pytest.fixture
@@ -30,17 +43,19 @@ def words_model_path(tmp_path: Path) -> Path:
 
 
 class SimulatedMicrophone:
-    """Each time the dialog opens the microphone it hears the next queued recording."""
+    """Each time the dialog opens the microphone it hears the next queued sound, then the room."""
 
     def __init__(self) -> None:
         self.queue: list[np.ndarray] = []
         self.opened = 0
+        self._rng = np.random.default_rng(11)
 
     def factory(self, device: InputDevice | None, config: StreamConfig) -> AudioSource:
         self.opened += 1
         if not self.queue:
             raise DeviceError("input device 'Simulated' is unplugged")
-        samples = to_rate(self.queue.pop(0), RATE, MIC_RATE)
+        room = self._rng.normal(0.0, NOISE_RMS, int(ROOM_TAIL_SECONDS * RATE)).astype(np.float32)
+        samples = to_rate(np.concatenate((self.queue.pop(0), room)), RATE, MIC_RATE)
         return ArraySource(samples, MIC_RATE, config, realtime=False, name="Simulated")
 
 
@@ -76,11 +91,13 @@ def test_record_play_delete_train_and_detect(qtbot, trainer, tmp_path) -> None: 
     _record(qtbot, dialog, 5)
     row = dialog.rows[0]
     assert row.image.shape == (40, 98)  # what the model sees: mel bands x frames
-    assert row.take.samples.size == RATE  # 1 s from a 48 kHz microphone, at the model's rate
-    assert row.take.level_db > -20.0
+    # A whole take from a 48 kHz microphone at the model's rate, trimmed to the word and margins.
+    assert row.take.recorded.samples.size == TAKE_SECONDS * RATE
+    assert row.take.samples.size <= (TONE_WORD_SECONDS + 2 * TRIM_MARGIN_SECONDS + 0.05) * RATE
+    assert row.take.recorded.level_db > -20.0
     assert dialog.level_meter.level_db > -60.0  # the meter followed the microphone
     row.play_button.click()
-    assert played == [(RATE, RATE)]
+    assert played == [(row.take.samples.size, RATE)]  # what is played is what is stored
     dialog.rows[2].delete_button.click()
     assert len(dialog.rows) == 4 and not dialog.train_button.isEnabled()
     assert [r.title.text() for r in dialog.rows] == ["#1", "#2", "#3", "#4"]
@@ -100,6 +117,8 @@ def test_record_play_delete_train_and_detect(qtbot, trainer, tmp_path) -> None: 
     word = dialog.store.get("whistle")
     assert word.record.background == "background.wav"
     assert len(word.record.examples) == 5
+    stored = [samples for samples, _ in dialog.store.examples(word)]
+    assert [s.size for s in stored] == [r.take.samples.size for r in dialog.rows]
     scorer = CustomWordScorer(trainer.model, dialog.heads)
     assert detected_labels(scorer, stream(WHISTLE_HZ)) == ["whistle"]
 
@@ -145,3 +164,32 @@ def test_names_the_model_or_store_already_has_are_refused(qtbot, trainer, tmp_pa
         assert not dialog.train_button.isEnabled()
     dialog.name_edit.setText("whistle")
     assert dialog.train_button.isEnabled()
+
+
+def _said_twice() -> np.ndarray:
+    rng = np.random.default_rng(9)
+    parts = [silence(0.3), tone(WHISTLE_HZ, 0.4, amplitude=0.4), silence(1.0)]
+    parts += [tone(WHISTLE_HZ, 0.4, amplitude=0.4), silence(0.9)]
+    wave = np.concatenate(parts)
+    return (wave + rng.normal(0.0, NOISE_RMS, wave.size)).astype(np.float32)
+
+
+def test_a_refused_take_says_why_next_to_it_and_is_not_trained(qtbot, trainer, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    mic = SimulatedMicrophone()
+    dialog = _dialog(qtbot, trainer, tmp_path, mic)
+    dialog.name_edit.setText("whistle")
+    good = examples(WHISTLE_HZ, count=5)
+    mic.queue += [*good[:2], _said_twice(), *good[2:]]
+    _record(qtbot, dialog, 3)
+    refused = dialog.rows[2]
+    message = "take 3 holds two utterances: record the word once per take"
+    assert refused.problem_label.text() == message and not refused.problem_label.isHidden()
+    assert dialog.status_label.text() == message
+    assert dialog.rows[0].problem_label.isHidden()
+    assert len(dialog.examples) == 2
+    _record(qtbot, dialog, 3)
+    assert len(dialog.examples) == 5 and dialog.train_button.isEnabled()
+    assert "refused takes are left out" in dialog.status_label.text()
+    dialog.rows[0].delete_button.click()
+    assert refused.problem_label.text().startswith("take 2 holds two utterances")
+    assert not dialog.train_button.isEnabled()  # four usable takes are not enough

@@ -4,6 +4,10 @@ Recording goes through the same `AudioSource` protocol as the main window's work
 injected factory, so tests drive the dialog with arrays (a simulated microphone) and the real app
 with PortAudio. Reading is polled from a GUI timer with a zero timeout, so the window never blocks
 on audio; training runs in a QThread, so the window never freezes while the head is fitted.
+
+Each take is a few seconds, with room for a pause before and after the word; `trim_take` keeps the
+word and a short margin (what is shown, played and stored), or refuses the take with the same
+message the command line gives, shown next to the take. A refused take is not trained on.
 """
 
 from __future__ import annotations
@@ -38,13 +42,15 @@ from kws_app.ui.sources import AudioSource, SourceFactory
 from kws_app.ui.spectrogram_view import COLOUR_MAP, LEVELS, LUT_ENTRIES
 from kws_app.ui.worker import block_level_db
 from kws_app.words.store import MIN_EXAMPLES, WordStore, WordStoreError, normalise_name
+from kws_app.words.takes import MAX_UTTERANCE_SECONDS, TakeError, take_label, trim_take
 from kws_app.words.trainer import TrainingError, WordTrainer, to_rate
 
 logger = logging.getLogger(__name__)
 
 FloatArray = npt.NDArray[np.float32]
 
-EXAMPLE_SECONDS = 1.0
+# Long enough to start speaking late and stop early; the pauses are trimmed off.
+TAKE_SECONDS = 3.0
 BACKGROUND_SECONDS = 10.0
 COUNTDOWN_S = 3
 POLL_INTERVAL_MS = 10
@@ -73,6 +79,28 @@ class Take:
 
     samples: FloatArray
     level_db: float
+
+
+@dataclass(frozen=True)
+class CheckedTake:
+    """A recorded take and what became of it: trimmed to its word, or refused and why."""
+
+    recorded: Take
+    trimmed: FloatArray | None
+    problem: TakeError | None
+
+    @classmethod
+    def check(cls, take: Take, sample_rate: int, number: int) -> CheckedTake:
+        try:
+            trimmed = trim_take(take.samples, sample_rate, take_label(number))
+        except TakeError as error:
+            return cls(take, None, error)
+        return cls(take, trimmed, None)
+
+    @property
+    def samples(self) -> FloatArray:
+        """What is shown and played: the trimmed word, or the whole take when it was refused."""
+        return self.trimmed if self.trimmed is not None else self.recorded.samples
 
 
 class Recorder(QObject):
@@ -193,20 +221,26 @@ class Recorder(QObject):
 
 
 class ExampleRow(QFrame):
-    """One recorded example: its spectrogram (what the model will see), Play and Delete."""
+    """One recorded take: its spectrogram (what the model will see), Play and Delete.
+
+    A refused take keeps its row, with the reason beside it, so the user sees which take to
+    record again; it is not trained on.
+    """
 
     play_requested = Signal(object)
     delete_requested = Signal(object)
 
     def __init__(
-        self, index: int, take: Take, frontend: FrontendConfig, parent: QWidget | None = None
+        self, index: int, take: CheckedTake, frontend: FrontendConfig, parent: QWidget | None = None
     ) -> None:
         super().__init__(parent)
         self.setObjectName("panel")
         self.take = take
-        row = QHBoxLayout(self)
-        row.setContentsMargins(6, 4, 6, 4)
-        self.title = QLabel(f"#{index}")
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(6, 4, 6, 4)
+        row = QHBoxLayout()
+        outer.addLayout(row)
+        self.title = QLabel()
         self.title.setMinimumWidth(28)
         row.addWidget(self.title)
         plot = pg.PlotWidget(background=theme.PLOT_BACKGROUND)
@@ -224,7 +258,7 @@ class ExampleRow(QFrame):
         plot.addItem(item)
         plot.setRange(xRange=(0, self.image.shape[1]), yRange=(0, self.image.shape[0]), padding=0)
         row.addWidget(plot)
-        level = QLabel(f"{take.level_db:.0f} dBFS")
+        level = QLabel(f"{take.recorded.level_db:.0f} dBFS")
         level.setObjectName("lastScore")
         row.addWidget(level)
         row.addStretch(1)
@@ -234,6 +268,22 @@ class ExampleRow(QFrame):
         self.delete_button = QPushButton("Delete")
         self.delete_button.clicked.connect(lambda: self.delete_requested.emit(self))
         row.addWidget(self.delete_button)
+        self.problem_label = QLabel()
+        self.problem_label.setWordWrap(True)
+        self.problem_label.setStyleSheet(f"color: {theme.WARNING_BORDER};")
+        self.problem_label.setVisible(take.problem is not None)
+        outer.addWidget(self.problem_label)
+        self.set_number(index)
+
+    @property
+    def accepted(self) -> bool:
+        return self.take.problem is None
+
+    def set_number(self, number: int) -> None:
+        """Number the take; a refusal names the take by its current number."""
+        self.title.setText(f"#{number}")
+        if self.take.problem is not None:
+            self.problem_label.setText(f"{take_label(number)} {self.take.problem.reason}")
 
 
 class TrainingThread(QThread):
@@ -315,7 +365,8 @@ class AddWordDialog(QDialog):
 
         hint = QLabel(
             f"Record at least {MIN_EXAMPLES} examples: press Record, wait for the countdown, "
-            f"then say the word once within {EXAMPLE_SECONDS:g} s. Vary your distance and tone."
+            f"then say the word once (at most {MAX_UTTERANCE_SECONDS:g} s) within the next "
+            f"{TAKE_SECONDS:g} s; the pauses around it are trimmed. Vary your distance and tone."
         )
         hint.setWordWrap(True)
         layout.addWidget(hint)
@@ -366,7 +417,8 @@ class AddWordDialog(QDialog):
 
     @property
     def examples(self) -> list[FloatArray]:
-        return [row.take.samples for row in self.rows]
+        """The accepted takes, trimmed to their word: what is stored and trained on."""
+        return [row.take.samples for row in self.rows if row.accepted]
 
     def name_problem(self) -> str | None:
         try:
@@ -383,7 +435,7 @@ class AddWordDialog(QDialog):
     def _update_state(self) -> None:
         busy = self.recorder.busy or self.training is not None
         problem = self.name_problem()
-        missing = MIN_EXAMPLES - len(self.rows)
+        missing = MIN_EXAMPLES - len(self.examples)
         self.record_button.setEnabled(not busy)
         self.background_button.setEnabled(not busy)
         self.name_edit.setEnabled(self.training is None)
@@ -397,6 +449,8 @@ class AddWordDialog(QDialog):
             self.status_label.setText(problem)
         elif missing > 0:
             self.status_label.setText(f"record {missing} more example(s)")
+        elif len(self.examples) < len(self.rows):
+            self.status_label.setText("ready to train (the refused takes are left out)")
         else:
             self.status_label.setText("ready to train")
 
@@ -405,7 +459,7 @@ class AddWordDialog(QDialog):
     @Slot()
     def record_example(self) -> None:
         self._recording_background = False
-        self.recorder.record(EXAMPLE_SECONDS)
+        self.recorder.record(TAKE_SECONDS)
         if self.recorder.busy:  # a failure to open has already said why
             self._update_state()
 
@@ -436,17 +490,27 @@ class AddWordDialog(QDialog):
                 f"background: {take.samples.size / self.frontend.sample_rate:.0f} s recorded"
             )
         else:
-            row = ExampleRow(len(self.rows) + 1, take, self.frontend, self.examples_box)
-            row.play_requested.connect(self._play)
-            row.delete_requested.connect(self._delete)
-            self.examples_layout.insertWidget(len(self.rows), row)
-            self.rows.append(row)
+            self._add_row(take)
         self._update_state()
-        if take.level_db < QUIET_TAKE_DBFS:
+        problem = None if self._recording_background else self.rows[-1].take.problem
+        if problem is not None:
+            self.status_label.setText(str(problem))
+        elif take.level_db < QUIET_TAKE_DBFS:
             self.status_label.setText(
                 f"that take is very quiet ({take.level_db:.0f} dBFS): is the right microphone "
                 "selected and unmuted?"
             )
+
+    def _add_row(self, take: Take) -> None:
+        number = len(self.rows) + 1
+        checked = CheckedTake.check(take, self.frontend.sample_rate, number)
+        if checked.problem is not None:
+            logger.info("refused a take: %s", checked.problem)
+        row = ExampleRow(number, checked, self.frontend, self.examples_box)
+        row.play_requested.connect(self._play)
+        row.delete_requested.connect(self._delete)
+        self.examples_layout.insertWidget(len(self.rows), row)
+        self.rows.append(row)
 
     @Slot(str)
     def _on_record_failed(self, message: str) -> None:
@@ -467,7 +531,7 @@ class AddWordDialog(QDialog):
         self.examples_layout.removeWidget(row)
         row.deleteLater()
         for index, other in enumerate(self.rows, start=1):
-            other.title.setText(f"#{index}")
+            other.set_number(index)
         self._update_state()
 
     # ----- training -----------------------------------------------------------------------
