@@ -117,6 +117,12 @@ def test_the_margin_stops_at_the_takes_edges() -> None:
     assert trimmed.size < take.size
 
 
+def test_a_file_cut_close_around_the_word_is_accepted() -> None:
+    """Someone else's recordings are often cut tight: 0.1 s either side is quiet enough."""
+    take = _in_room([silence(0.1), tone(WHISTLE_HZ, WORD_SECONDS, amplitude=0.4), silence(0.1)])
+    np.testing.assert_array_equal(trim_take(take, RATE, "take 1"), take)
+
+
 def test_short_gaps_inside_a_word_are_bridged_and_a_click_is_not_a_word() -> None:
     """Two syllables 150 ms apart are one word; a key click far from it is not a second one."""
     word = [_burst(0.3), silence(0.15), _burst(0.3, 2)]

@@ -44,8 +44,9 @@ MAX_TRIMMED_SECONDS = MAX_UTTERANCE_SECONDS + 2 * TRIM_MARGIN_SECONDS
 MS_PER_SECOND = 1000
 FRAME_MS = 10
 SMOOTH_MS = 30
-# The floor is the level most of the take's quiet part stays above.
-FLOOR_PERCENTILE = 10.0
+# The floor: the level all but the quietest frames stay above. Low, so that a file cut close
+# around the word (little quiet part) still shows its dynamic range.
+FLOOR_PERCENTILE = 5.0
 # A frame is sound when it is within this of the peak ...
 SOUND_BELOW_PEAK_DB = 30.0
 # ... and at least this far above the floor.
@@ -158,7 +159,11 @@ def word_extent(samples: npt.ArrayLike, sample_rate: int, what: str) -> tuple[in
         )
     found = utterances(values, sample_rate)
     if not found:
-        raise TakeError(what, "holds no speech: nothing in it rises above its own noise")
+        raise TakeError(
+            what,
+            f"holds no speech: nothing in it rises {MIN_SPEECH_ABOVE_FLOOR_DB:g} dB above its "
+            "quietest part; say the word with a short pause before and after it",
+        )
     if len(found) > 1:
         raise TakeError(
             what, f"holds {_count_text(len(found))} utterances: record the word once per take"
