@@ -274,7 +274,12 @@ class WordStore:
         background: npt.ArrayLike | None = None,
         reserved: Sequence[str] = (),
     ) -> StoredWord:
-        """Store a new word's recordings; `reserved` are labels it may not take (the model's)."""
+        """Store a new word's recordings; `reserved` are labels it may not take (the model's).
+
+        `examples` are takes already trimmed to their word by `kws_app.words.takes.trim_take`
+        (the dialog and the command line do it, naming a refused take); a raw take longer than
+        MAX_EXAMPLE_SECONDS is refused here.
+        """
         record = self._new_record(name, len(examples), sample_rate, background is not None)
         self._check_free(record.name, reserved)
         for index, example in enumerate(examples):

@@ -390,7 +390,10 @@ class WordTrainer:
         sample_rate: int,
         background: npt.ArrayLike | None = None,
     ) -> list[tuple[str, WordHead]]:
-        """Store a new word and retrain the vocabulary; on failure the new word is removed."""
+        """Store a new word and retrain the vocabulary; on failure the new word is removed.
+
+        `examples` are trimmed takes (`kws_app.words.takes.trim_take`), as the store keeps them.
+        """
         word = store.add(name, examples, sample_rate, background, reserved=self.model.labels)
         try:
             return self.train_words(store, retrain_all=True)
