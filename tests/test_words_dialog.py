@@ -90,7 +90,8 @@ def test_record_play_delete_train_and_detect(qtbot, trainer, tmp_path) -> None: 
     mic.queue += examples(WHISTLE_HZ, count=6)
     _record(qtbot, dialog, 5)
     row = dialog.rows[0]
-    assert row.image.shape == (40, 98)  # what the model sees: mel bands x frames
+    bands, frames = row.image.shape  # what the model sees: mel bands x frames, a clip at least
+    assert bands == 40 and frames >= 98
     # A whole take from a 48 kHz microphone at the model's rate, trimmed to the word and margins.
     assert row.take.recorded.samples.size == TAKE_SECONDS * RATE
     assert row.take.samples.size <= (TONE_WORD_SECONDS + 2 * TRIM_MARGIN_SECONDS + 0.05) * RATE

@@ -220,8 +220,13 @@ class Recorder(QObject):
         self._finish()
 
 
+def _at_least_a_clip(samples: FloatArray, frontend: FrontendConfig) -> FloatArray:
+    """The whole take, padded to one clip: a refused take shows why (two words, a long sound)."""
+    return samples if samples.shape[0] >= frontend.clip_samples else fit_clip(samples, frontend)
+
+
 class ExampleRow(QFrame):
-    """One recorded take: its spectrogram (what the model will see), Play and Delete.
+    """One take: a spectrogram (the trimmed word, or all of a refused take), Play and Delete.
 
     A refused take keeps its row, with the reason beside it, so the user sees which take to
     record again; it is not trained on.
@@ -250,7 +255,7 @@ class ExampleRow(QFrame):
         plot.setMenuEnabled(False)
         plot.setMouseEnabled(x=False, y=False)
         plot.hideButtons()
-        features = compute_features(fit_clip(take.samples, frontend), frontend)
+        features = compute_features(_at_least_a_clip(take.samples, frontend), frontend)
         self.image = np.ascontiguousarray(features.T, dtype=np.float32)
         item = pg.ImageItem(axisOrder="row-major")
         item.setLookupTable(pg.colormap.get(COLOUR_MAP).getLookupTable(nPts=LUT_ENTRIES))
