@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 from dataclasses import dataclass, field
 from typing import Any, Self, TypeVar
 
@@ -20,6 +21,16 @@ MAX_CLIP_STRIDE_MS = 1000
 MAX_AVERAGE_WINDOW_MS = 10_000
 MAX_SUPPRESSION_MS = 60_000
 MAX_MINIMUM_COUNT = 1000
+
+# Front-end settings a model file may carry: anything outside these ranges is a damaged or hostile
+# file, and sizes derived from it (an FFT of 2^30 points, a filterbank of millions of bins) would
+# exhaust memory instead of failing with a message.
+FRONTEND_SAMPLE_RATE_RANGE_HZ = (1000, 192_000)
+FRONTEND_WINDOW_RANGE_MS = (1, 1000)
+FRONTEND_HOP_RANGE_MS = (1, 1000)
+FRONTEND_FFT_SIZE_RANGE = (16, 65_536)
+FRONTEND_MEL_BINS_RANGE = (1, 512)
+FRONTEND_CLIP_RANGE_MS = (10, 10_000)
 
 _Config = TypeVar("_Config")
 
@@ -53,8 +64,7 @@ class FrontendConfig:
             raise ConfigError(f"front end kind {self.kind!r} is not supported (only 'log_mel')")
         if self.window_type != "hann":
             raise ConfigError(f"window {self.window_type!r} is not supported (only 'hann')")
-        if self.sample_rate <= 0 or self.hop_ms <= 0 or self.window_ms <= 0:
-            raise ConfigError("sample rate, window and hop must be positive")
+        self._check_ranges()
         if (self.sample_rate * self.window_ms) % MS_PER_SECOND or (
             self.sample_rate * self.hop_ms
         ) % MS_PER_SECOND:
@@ -65,12 +75,21 @@ class FrontendConfig:
             )
         if not 0 <= self.lower_hz < self.upper_hz <= self.sample_rate / 2:
             raise ConfigError("mel band edges must satisfy 0 <= lower < upper <= sample_rate/2")
-        if self.num_mel_bins <= 0:
-            raise ConfigError("num_mel_bins must be positive")
         if self.clip_samples < self.window_samples:
             raise ConfigError("a clip must hold at least one window")
-        if self.log_offset <= 0:
-            raise ConfigError("log_offset must be positive")
+        if not math.isfinite(self.log_offset) or self.log_offset <= 0:
+            raise ConfigError("log_offset must be a positive number")
+
+    def _check_ranges(self) -> None:
+        """Every size first, so nothing below derives an absurd one from a bad file."""
+        _check_range("sample rate", self.sample_rate, FRONTEND_SAMPLE_RATE_RANGE_HZ, " Hz")
+        _check_range("window", self.window_ms, FRONTEND_WINDOW_RANGE_MS, " ms")
+        _check_range("hop", self.hop_ms, FRONTEND_HOP_RANGE_MS, " ms")
+        _check_range("FFT size", self.fft_size, FRONTEND_FFT_SIZE_RANGE, "")
+        _check_range("number of mel bins", self.num_mel_bins, FRONTEND_MEL_BINS_RANGE, "")
+        _check_range("clip length", self.clip_ms, FRONTEND_CLIP_RANGE_MS, " ms")
+        if not (math.isfinite(self.lower_hz) and math.isfinite(self.upper_hz)):
+            raise ConfigError("mel band edges must be finite numbers")
 
     @property
     def window_samples(self) -> int:
@@ -184,6 +203,12 @@ class AppConfig:
     stream: StreamConfig = field(default_factory=StreamConfig)
     decoder: DecoderConfig = field(default_factory=DecoderConfig)
     prefer_gpu: bool = True
+
+
+def _check_range(what: str, value: int, bounds: tuple[int, int], unit: str) -> None:
+    low, high = bounds
+    if not low <= value <= high:
+        raise ConfigError(f"{what} {value}{unit} is outside {low}-{high}{unit}")
 
 
 def _load_json_object(text: str, what: str) -> dict[str, Any]:

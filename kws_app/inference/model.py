@@ -7,8 +7,13 @@ with a one-line reason instead of producing silently wrong scores.
 
 from __future__ import annotations
 
+import contextlib
+import errno
+import io
 import json
 import logging
+import os
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -40,6 +45,24 @@ CPU_PROVIDER = "CPUExecutionProvider"
 _ORT_SEVERITY_ERROR = 3
 # onnxruntime-gpu logs a failed CUDA load at ERROR level; only FATAL keeps it off the terminal.
 _ORT_SEVERITY_FATAL = 4
+BYTES_PER_MB = 1 << 20
+# A kws model is a few MB. A file far larger is not one, and reading it would cost its size in
+# memory twice over (our bytes, then onnxruntime's copy) before anything could refuse it.
+MAX_MODEL_MB = 512
+MAX_MODEL_BYTES = MAX_MODEL_MB * BYTES_PER_MB
+# More digits than any real parameter count; int() of a huge digit string raises (Python 3.11).
+MAX_PARAMETER_COUNT_DIGITS = 15
+# What went wrong, in words, for the errors a user meets when a model file cannot be read.
+_OS_ERROR_REASONS = {
+    errno.EACCES: "permission denied",
+    errno.EPERM: "permission denied",
+    errno.EISDIR: "it is a folder, not a file",
+    errno.ENOTDIR: "a part of the path is a file, not a folder",
+    errno.ENAMETOOLONG: "the path is too long",
+    errno.ELOOP: "too many levels of symbolic links",
+    errno.EIO: "input/output error (a damaged disk or a disconnected drive?)",
+    errno.ENXIO: "no such device (a disconnected drive?)",
+}
 
 
 class ModelError(Exception):
@@ -134,18 +157,68 @@ class OnnxModel:
             raise ModelError(f"{self.path.name}: output {EMBEDDING_OUTPUT!r} must be 2-D")
 
 
-def _read_model_bytes(path: Path) -> bytes:
-    if not path.exists():
-        raise ModelError(f"model file not found: {path}")
-    if not path.is_file():
-        raise ModelError(f"model path is not a file: {path}")
+def _os_reason(error: OSError) -> str:
+    """Plain words for a failed open or read; the errno's name when there are none."""
+    reason = _OS_ERROR_REASONS.get(error.errno or 0)
+    if reason is not None:
+        return reason
+    name = errno.errorcode.get(error.errno or 0, "unknown error")
+    return f"{error.strerror or 'operating system error'} ({name})"
+
+
+def _model_file_size(path: Path) -> int:
+    """The size of a regular file, checked before any byte is read."""
     try:
-        data = path.read_bytes()
+        status = path.stat()
+    except FileNotFoundError as error:
+        if os.path.lexists(path):
+            raise ModelError(f"model file is a link to a missing file: {path}") from error
+        raise ModelError(f"model file not found: {path}") from error
     except OSError as error:
-        raise ModelError(f"cannot read model file {path}: {error.strerror}") from error
+        raise ModelError(f"cannot read model file {path}: {_os_reason(error)}") from error
+    if stat.S_ISDIR(status.st_mode):
+        raise ModelError(f"model path is a folder, not a file: {path}")
+    if not stat.S_ISREG(status.st_mode):
+        raise ModelError(f"model path is not a regular file (a device, pipe or socket): {path}")
+    return status.st_size
+
+
+def _too_large(path: Path, size: int) -> ModelError:
+    return ModelError(
+        f"{path.name} is {size // BYTES_PER_MB} MB, over the {MAX_MODEL_MB} MB limit for a kws "
+        "model: is it the right file?"
+    )
+
+
+def _read_model_bytes(path: Path) -> bytes:
+    size = _model_file_size(path)
+    if size > MAX_MODEL_BYTES:
+        raise _too_large(path, size)
+    try:
+        with path.open("rb") as file:
+            data = file.read(MAX_MODEL_BYTES + 1)  # a file growing meanwhile stops at the limit
+    except OSError as error:
+        raise ModelError(f"cannot read model file {path}: {_os_reason(error)}") from error
+    if len(data) > MAX_MODEL_BYTES:
+        raise _too_large(path, len(data))
     if not data:
         raise ModelError(f"{path.name} is empty, not an ONNX model")
     return data
+
+
+def _new_session(ort, model_bytes: bytes, options, providers: list[str]):  # type: ignore[no-untyped-def]
+    """An InferenceSession with onnxruntime's own fallback off: it prints "EP Error" banners on
+    stdout, where --wav and --headless print JSON, and parses the model a second time. Anything
+    else it prints goes to the log instead of stdout."""
+    printed = io.StringIO()
+    try:
+        with contextlib.redirect_stdout(printed):
+            return ort.InferenceSession(
+                model_bytes, sess_options=options, providers=providers, enable_fallback=0
+            )
+    finally:
+        if printed.getvalue().strip():
+            logger.info("onnxruntime said: %s", printed.getvalue().strip())
 
 
 def _create_session(ort, model_bytes: bytes, path: Path, prefer_gpu: bool, cpu_threads: int):  # type: ignore[no-untyped-def]
@@ -156,12 +229,27 @@ def _create_session(ort, model_bytes: bytes, path: Path, prefer_gpu: bool, cpu_t
     wants_cuda = prefer_gpu and CUDA_PROVIDER in ort.get_available_providers()
     providers = [CUDA_PROVIDER, CPU_PROVIDER] if wants_cuda else [CPU_PROVIDER]
     try:
-        session = ort.InferenceSession(model_bytes, sess_options=options, providers=providers)
+        session = _new_session(ort, model_bytes, options, providers)
     except Exception as error:  # onnxruntime raises Fail/InvalidProtobuf/RuntimeException
-        raise ModelError(f"{path.name} is not a valid ONNX model: {_first_line(error)}") from error
+        # onnxruntime's own fallback retried only these, on the CPU; so does this one.
+        if not (wants_cuda and isinstance(error, ValueError | RuntimeError)):
+            raise _invalid_model(path, error) from error
+        logger.info("the CUDA session failed (%s); trying the CPU", _first_line(error))
+        session = _cpu_session(ort, model_bytes, options, path)
     if wants_cuda and session.get_providers()[0] != CUDA_PROVIDER:
         logger.info("CUDA is not usable on this machine; running the model on the CPU")
     return session
+
+
+def _cpu_session(ort, model_bytes: bytes, options, path: Path):  # type: ignore[no-untyped-def]
+    try:
+        return _new_session(ort, model_bytes, options, [CPU_PROVIDER])
+    except Exception as error:  # onnxruntime raises its own exception types
+        raise _invalid_model(path, error) from error
+
+
+def _invalid_model(path: Path, error: BaseException) -> ModelError:
+    return ModelError(f"{path.name} is not a valid ONNX model: {_first_line(error)}")
 
 
 def _validate(session, path: Path) -> ModelInfo:  # type: ignore[no-untyped-def]
@@ -207,17 +295,23 @@ def _validate(session, path: Path) -> ModelInfo:  # type: ignore[no-untyped-def]
         raise ModelError(f"{name}: model has {classes} outputs but {len(labels)} labels")
     embedding = outputs.get(EMBEDDING_OUTPUT)
     embedding_size = embedding.shape[-1] if embedding is not None else None
-    parameter_count = metadata.get(META_PARAMETER_COUNT, "")
     return ModelInfo(
         labels=labels,
         frontend=frontend,
         model_name=metadata.get(META_MODEL_NAME, path.stem),
-        parameter_count=int(parameter_count) if parameter_count.isdigit() else None,
+        parameter_count=_parse_parameter_count(metadata.get(META_PARAMETER_COUNT, "")),
         has_embedding=embedding is not None,
         embedding_size=embedding_size if isinstance(embedding_size, int) else None,
         metadata=metadata,
         operating_points=_parse_operating_points(metadata, labels, path.name),
     )
+
+
+def _parse_parameter_count(text: str) -> int | None:
+    """Informational only: a count that is not a plain number of sane length is ignored."""
+    if text.isascii() and text.isdigit() and len(text) <= MAX_PARAMETER_COUNT_DIGITS:
+        return int(text)
+    return None
 
 
 def _parse_operating_points(
