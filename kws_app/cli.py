@@ -8,14 +8,19 @@ from __future__ import annotations
 
 import argparse
 import logging
+import math
+import os
 import signal
 import sys
-from collections.abc import Mapping, Sequence
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, TextIO
 
-from kws_app.audio.devices import DeviceError
+from kws_app.audio.devices import DeviceError, StreamStalledError
 from kws_app.audio.files import AudioFileError
 from kws_app.config import AppConfig, ConfigError, DecoderConfig, StreamConfig
 from kws_app.inference.model import ModelError
@@ -36,6 +41,10 @@ DECODER_FLAGS: Mapping[str, str] = {
     "minimum_count": "minimum_count",
 }
 STREAM_FLAGS: Mapping[str, str] = {"clip_stride_ms": "clip_stride_ms"}
+# --headless wakes up this often without audio, to answer Ctrl-C / SIGTERM and to notice a stall.
+HEADLESS_POLL_S = 0.1
+# Input overflow / dropped block counters go to stderr when they change, at most this often.
+COUNTER_REPORT_INTERVAL_S = 5.0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -173,51 +182,119 @@ def run_replay(args: argparse.Namespace) -> int:
     return 0
 
 
+class CounterReporter:
+    """Prints the input overflow / dropped block counters to stderr as they change.
+
+    At most once per `interval_s`, so a struggling machine does not flood the terminal, and once
+    more at exit when they changed since: a user watching a long run sees trouble when it starts.
+    """
+
+    def __init__(
+        self,
+        interval_s: float = COUNTER_REPORT_INTERVAL_S,
+        clock: Callable[[], float] = time.monotonic,
+        stream: TextIO | None = None,
+    ) -> None:
+        self._interval_s = interval_s
+        self._clock = clock
+        self._stream = stream
+        self._reported = (0, 0)
+        self._reported_at = -math.inf
+
+    def update(self, overflows: int, drops: int, final: bool = False) -> None:
+        counters = (overflows, drops)
+        if counters == self._reported:
+            return
+        now = self._clock()
+        if not final and now - self._reported_at < self._interval_s:
+            return
+        self._reported, self._reported_at = counters, now
+        print(
+            f"kws-app: input overflows: {overflows}, dropped blocks: {drops}",
+            file=self._stream or sys.stderr,
+            flush=True,
+        )
+
+
+class HeadlessCapture(Protocol):
+    """What headless listening needs of a capture (AudioCapture; a fake in tests)."""
+
+    overflows: int
+    drops: int
+
+    def read(self, timeout_s: float) -> Any: ...
+
+
+def listen_headless(
+    capture: HeadlessCapture,
+    pipeline: Any,
+    device_name: str,
+    stall_timeout_s: float,
+    stop: threading.Event,
+    reporter: CounterReporter,
+) -> None:
+    """Print a JSON line per detection until `stop` is set; raises StreamStalledError when no
+    audio came for `stall_timeout_s`. Never blocks longer than HEADLESS_POLL_S at a time."""
+    last_block_at = time.monotonic()
+    while not stop.is_set():
+        block = capture.read(HEADLESS_POLL_S)
+        reporter.update(capture.overflows, capture.drops)
+        if block is None:
+            if time.monotonic() - last_block_at > stall_timeout_s:
+                raise StreamStalledError.after(device_name, stall_timeout_s)
+            continue
+        last_block_at = time.monotonic()
+        for detection in pipeline.process(block).detections:
+            print(detection.to_json(), flush=True)
+
+
 def run_headless(args: argparse.Namespace) -> int:
-    from kws_app.audio.capture import AudioCapture, StreamStalledError
+    from kws_app.audio.capture import AudioCapture
     from kws_app.audio.devices import find_input_device
     from kws_app.inference.pipeline import StreamingPipeline
 
     stream, decoder = configs_from_args(args)
-    device = find_input_device(args.device)
-    model = load_scorer(args)
-    capture = AudioCapture(device, stream)
-    pipeline = StreamingPipeline(model, capture.sample_rate, stream, decoder)
-    _stop_on_signals()
-    capture.start()
-    print(
-        f"listening on {device.name} at {capture.sample_rate} Hz; Ctrl-C to stop",
-        file=sys.stderr,
-        flush=True,
-    )
+    with _stop_on_signals() as stop:
+        device = find_input_device(args.device)
+        model = load_scorer(args)
+        if stop.is_set():
+            return 0
+        capture = AudioCapture(device, stream)
+        pipeline = StreamingPipeline(model, capture.sample_rate, stream, decoder)
+        capture.start()
+        print(
+            f"listening on {device.name} at {capture.sample_rate} Hz; Ctrl-C to stop",
+            file=sys.stderr,
+            flush=True,
+        )
+        reporter = CounterReporter()
+        try:
+            listen_headless(capture, pipeline, device.name, stream.stall_timeout_s, stop, reporter)
+        finally:
+            capture.stop()  # bounded: a stalled stream is left to a daemon thread
+            reporter.update(capture.overflows, capture.drops, final=True)
+    return 0
+
+
+@contextmanager
+def _stop_on_signals() -> Iterator[threading.Event]:
+    """Ctrl-C and `kill` set an event that listening checks every HEADLESS_POLL_S.
+
+    A handler that raised KeyboardInterrupt could fire inside the clean-up and replace its outcome
+    (a stall message) with a traceback; an event cannot. It also works where a parent shell
+    ignored SIGINT.
+    """
+    stop = threading.Event()
+
+    def request_stop(signum: int, frame: object) -> None:
+        stop.set()
+
+    previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
-        while True:
-            block = capture.read(stream.stall_timeout_s)
-            if block is None:
-                raise StreamStalledError(
-                    f"no audio from {device.name!r} for {stream.stall_timeout_s:g} s: "
-                    "is it unplugged or used by another program?"
-                )
-            for detection in pipeline.process(block).detections:
-                print(detection.to_json(), flush=True)
-    except KeyboardInterrupt:
-        return 0
+        yield stop
     finally:
-        capture.stop()
-        if capture.overflows or capture.drops:
-            logger.warning(
-                "input overflows: %d, dropped blocks: %d", capture.overflows, capture.drops
-            )
-
-
-def _stop_on_signals() -> None:
-    """Ctrl-C and `kill` both end listening cleanly, even where a parent shell ignored SIGINT."""
-
-    def interrupt(signum: int, frame: object) -> None:
-        raise KeyboardInterrupt
-
-    signal.signal(signal.SIGINT, interrupt)
-    signal.signal(signal.SIGTERM, interrupt)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 def run_gui(args: argparse.Namespace) -> int:
@@ -239,6 +316,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=logging.INFO if args.verbose else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",
     )
+    return _leave(_run(args))
+
+
+def _run(args: argparse.Namespace) -> int:
     try:
         if args.list_devices:
             return run_list_devices()
@@ -252,6 +333,32 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USER_ERROR
     except KeyboardInterrupt:
         return 0
+
+
+def _shutdown_is_unsafe() -> bool:
+    """A thread is still inside PortAudio (a stalled stream), or a detached worker still runs:
+    the interpreter's shutdown would terminate PortAudio under it (a hang or a double free)
+    or destroy a running QThread (an abort)."""
+    capture = sys.modules.get("kws_app.audio.capture")
+    worker = sys.modules.get("kws_app.ui.worker")
+    return bool(
+        (capture is not None and capture.portaudio_busy())
+        or (worker is not None and worker.workers_still_running())
+    )
+
+
+def _leave(code: int) -> int:
+    """The exit code, after making sure nothing stuck can hold up or crash the exit."""
+    if not _shutdown_is_unsafe():
+        return code
+    logger.info("an audio stream is stuck; leaving without terminating PortAudio")
+    logging.shutdown()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):  # a closed pipe or file: nothing left to save
+            pass
+    os._exit(code)
 
 
 if __name__ == "__main__":

@@ -12,6 +12,26 @@ class DeviceError(Exception):
     """No usable input device; str() is a one-line message."""
 
 
+class RateRefusedError(DeviceError):
+    """The device answered but refuses this sample rate: another rate may still work."""
+
+
+class DeviceUnavailableError(DeviceError):
+    """The device or the sound server behind it does not answer: no other rate will help."""
+
+
+class StreamStalledError(DeviceError):
+    """No audio arrived for longer than the stall timeout (device unplugged, suspended or hung)."""
+
+    @classmethod
+    def after(cls, device_name: str, timeout_s: float) -> StreamStalledError:
+        """The one message the window, --headless and the log all give for a stall."""
+        return cls(
+            f"no audio from {device_name!r} for {timeout_s:g} s: "
+            "is it unplugged or used by another program?"
+        )
+
+
 @dataclass(frozen=True)
 class InputDevice:
     index: int

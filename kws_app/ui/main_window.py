@@ -41,13 +41,13 @@ from kws_app.inference.operating_points import label_thresholds
 from kws_app.inference.pipeline import Detection, is_command_label, operating_points_of
 from kws_app.ui import theme
 from kws_app.ui.history_view import HistoryEntry, HistoryView
-from kws_app.ui.level_meter import LevelMeter
+from kws_app.ui.level_meter import FLOOR_DB, LevelMeter
 from kws_app.ui.scores_view import ScoresView
 from kws_app.ui.settings import AppSettings
 from kws_app.ui.sources import SourceFactory, microphone_factory
 from kws_app.ui.spectrogram_view import SpectrogramView
 from kws_app.ui.word_tiles import WordTiles
-from kws_app.ui.worker import PipelineWorker, SourceInfo, WorkerUpdate
+from kws_app.ui.worker import PipelineWorker, SourceInfo, WorkerUpdate, keep_until_exit
 
 logger = logging.getLogger(__name__)
 
@@ -59,7 +59,14 @@ THRESHOLD_TOOLTIP = (
     "speech at the default 0.50; the slider moves them all together. Lower catches more "
     "words, higher fires less often."
 )
-SHUTDOWN_TIMEOUT_S = 1.0
+# Closing waits this long for the workers: each closes its stream within the capture's own
+# deadline, so only a worker stuck in opening a hung device is still running after it.
+CLOSE_WAIT_S = 4.0
+LEVEL_CAPTION = "Level"
+# While the device is stalled the button restarts listening, and both it and the meter say so.
+STALLED_LEVEL_CAPTION = "Level: stalled"
+STALLED_BUTTON_TEXT = "Start (stalled)"
+STALLED_BUTTON_TOOLTIP = "no audio arrives from the microphone; press to start listening again"
 DEFAULT_WINDOW_SIZE = (1280, 800)
 # Smoothing of the per-stride time shown in the status bar (weight of the newest stride).
 STRIDE_TIME_SMOOTHING = 0.1
@@ -139,6 +146,9 @@ class MainWindow(QMainWindow):
         self._status_refreshed_at = 0.0
         self._closed = False
         self._model_problem = False
+        self._stalled = False
+        # Workers asked to stop that may still be closing their stream; never waited for here.
+        self._retired_workers: list[PipelineWorker] = []
 
         self.setWindowTitle("kws — keyword spotting")
         theme.apply_to(self)
@@ -209,7 +219,8 @@ class MainWindow(QMainWindow):
         self.device_rate_label.setObjectName("lastScore")
         row.addWidget(self.device_rate_label)
         row.addSpacing(16)
-        row.addWidget(QLabel("Level"))
+        self.level_caption = QLabel(LEVEL_CAPTION)
+        row.addWidget(self.level_caption)
         self.level_meter = LevelMeter()
         row.addWidget(self.level_meter)
         row.addSpacing(16)
@@ -520,12 +531,33 @@ class MainWindow(QMainWindow):
     # ----- listening ----------------------------------------------------------------------
 
     def _update_start_button(self) -> None:
-        self.start_button.setText("Stop" if self.worker is not None else "Start")
+        if self._stalled:
+            self.start_button.setText(STALLED_BUTTON_TEXT)
+            self.start_button.setToolTip(STALLED_BUTTON_TOOLTIP)
+        else:
+            self.start_button.setText("Stop" if self.worker is not None else "Start")
+            self.start_button.setToolTip("")
         self.start_button.setEnabled(self.model is not None)
+
+    def _show_stalled(self, stalled: bool) -> None:
+        """The button and the level meter say "stalled"; the meters drop their last values."""
+        self._stalled = stalled
+        self.level_caption.setText(STALLED_LEVEL_CAPTION if stalled else LEVEL_CAPTION)
+        self.level_meter.setToolTip(STALLED_BUTTON_TOOLTIP if stalled else "")
+        if stalled:
+            self._pending_updates.clear()
+            self.level_meter.set_level_db(FLOOR_DB)
+            if self.model is not None:
+                self.scores_view.set_scores(tuple(0.0 for _ in self.model.labels))
+        self._update_start_button()
+
+    @property
+    def stalled(self) -> bool:
+        return self._stalled
 
     @Slot()
     def _toggle_listening(self) -> None:
-        if self.worker is not None:
+        if self.worker is not None and not self._stalled:
             self.stop_listening()
             self.state_label.setText("stopped")
         else:
@@ -535,6 +567,8 @@ class MainWindow(QMainWindow):
     @Slot()
     def start_listening(self) -> None:
         self.stop_listening()
+        if self._stalled:
+            self._show_stalled(False)
         if self._closed:  # a start queued before the window closed
             return
         if self.model is None:
@@ -549,10 +583,12 @@ class MainWindow(QMainWindow):
             self.decoder_config,
             emit_interval_s=1 / DRAW_RATE_HZ,
             parent=self,
+            previous=self._retired_workers[-1] if self._retired_workers else None,
         )
         worker.listening.connect(self._on_listening)
         worker.updated.connect(self._on_update)
         worker.failed.connect(self._on_failed)
+        worker.stalled.connect(self._on_stalled)
         worker.source_ended.connect(self._on_source_ended)
         worker.finished.connect(self._on_worker_finished)
         self.worker = worker
@@ -561,12 +597,29 @@ class MainWindow(QMainWindow):
         self._update_start_button()
 
     def stop_listening(self) -> None:
+        """Ask the worker to stop, without waiting: a stalled device must never freeze the window.
+
+        The worker closes its stream on its own thread within the capture's deadline; the next
+        worker waits for it there before opening the device, and closing the window waits for all.
+        """
         worker, self.worker = self.worker, None
+        self._retired_workers = [w for w in self._retired_workers if not w.isFinished()]
         if worker is not None:
-            if not worker.stop_and_wait(SHUTDOWN_TIMEOUT_S):
-                logger.warning("the pipeline worker did not stop within %g s", SHUTDOWN_TIMEOUT_S)
+            worker.request_stop()
+            self._retired_workers.append(worker)
         self._pending_updates.clear()
         self._update_start_button()
+
+    def _wait_for_workers(self, timeout_s: float) -> None:
+        """On closing: a worker still running after `timeout_s` is kept alive until the process
+        exits (destroying a running QThread aborts the process)."""
+        deadline = time.monotonic() + timeout_s
+        for worker in self._retired_workers:
+            remaining_ms = max(0, int((deadline - time.monotonic()) * MS_PER_SECOND))
+            if not worker.wait(remaining_ms):
+                logger.warning("a pipeline worker did not stop within %g s", timeout_s)
+                keep_until_exit(worker)
+        self._retired_workers.clear()
 
     def _from_current_worker(self) -> bool:
         return self.worker is not None and self.sender() is self.worker
@@ -588,6 +641,13 @@ class MainWindow(QMainWindow):
     def _on_failed(self, message: str) -> None:
         if not self._from_current_worker():
             return
+        self.show_problem(message, self.start_listening, offer_model=False)
+
+    @Slot(str)
+    def _on_stalled(self, message: str) -> None:
+        if not self._from_current_worker():
+            return
+        self._show_stalled(True)
         self.show_problem(message, self.start_listening, offer_model=False)
 
     @Slot()
@@ -735,6 +795,7 @@ class MainWindow(QMainWindow):
         self._closed = True
         self._draw_timer.stop()
         self.stop_listening()
+        self._wait_for_workers(CLOSE_WAIT_S)
         self.settings.geometry = self.saveGeometry()
         self.settings.save_decoder_config(self.decoder_config)
         device = self.selected_device

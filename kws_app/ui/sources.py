@@ -15,7 +15,7 @@ from typing import Protocol
 import numpy as np
 import numpy.typing as npt
 
-from kws_app.audio.devices import DeviceError, InputDevice
+from kws_app.audio.devices import DeviceError, InputDevice, RateRefusedError
 from kws_app.config import MS_PER_SECOND, StreamConfig
 
 logger = logging.getLogger(__name__)
@@ -97,9 +97,11 @@ class MicrophoneSource:
             capture = AudioCapture(self.device, self.config, sample_rate=rate)
             try:
                 capture.start()
-            except DeviceError as error:
+            except RateRefusedError as error:
                 first_error = first_error or error
                 continue
+            # Any other DeviceError (sound server down, device gone) is raised as it is: no
+            # other rate can help, and "refuses 44100 Hz" would send the user the wrong way.
             if rate != self.device.default_rate:
                 logger.warning("%s refused %d Hz; using %d Hz", self.name, rates[0], rate)
             self._capture = capture

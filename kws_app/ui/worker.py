@@ -16,7 +16,7 @@ import numpy as np
 import numpy.typing as npt
 from PySide6.QtCore import QObject, QThread, Signal
 
-from kws_app.audio.devices import DeviceError, InputDevice
+from kws_app.audio.devices import DeviceError, InputDevice, StreamStalledError
 from kws_app.config import ConfigError, DecoderConfig, StreamConfig
 from kws_app.inference.pipeline import Detection, PipelineOutput, Scorer, StreamingPipeline
 from kws_app.ui.sources import AudioSource, SourceFactory
@@ -29,6 +29,9 @@ POLL_INTERVAL_S = 0.05
 LEVEL_FLOOR_DB = -80.0
 # Updates are batched to about the window's draw rate; a detection is sent at once.
 DEFAULT_EMIT_INTERVAL_S = 1 / 30
+# A new worker waits this long for the one it replaces to let go of the device (closing is bounded
+# by the capture's own deadline), so the GUI thread never waits for either.
+PREVIOUS_WORKER_WAIT_S = 2.0
 
 
 @dataclass(frozen=True)
@@ -52,6 +55,21 @@ class WorkerUpdate:
     drops: int
 
 
+# Workers that outlived their window; a running QThread must not be destroyed (Qt aborts).
+_kept_until_exit: list[QThread] = []
+
+
+def keep_until_exit(worker: QThread) -> None:
+    """Detach a worker that is still running from its window and keep it alive from here on."""
+    worker.setParent(None)
+    _kept_until_exit.append(worker)
+
+
+def workers_still_running() -> bool:
+    """True when a detached worker still runs: the process must leave without normal shutdown."""
+    return any(worker.isRunning() for worker in _kept_until_exit)
+
+
 def block_level_db(block: npt.NDArray[np.float32]) -> float:
     """Peak level in dBFS, the usual reading of a recording level meter."""
     if block.size == 0:
@@ -64,6 +82,7 @@ class PipelineWorker(QThread):
     listening = Signal(object)  # SourceInfo
     updated = Signal(object)  # WorkerUpdate
     failed = Signal(str)  # a one-line message for the user
+    stalled = Signal(str)  # the device went silent (a one-line message); the worker then ends
     source_ended = Signal()
 
     def __init__(
@@ -75,8 +94,10 @@ class PipelineWorker(QThread):
         decoder_config: DecoderConfig,
         emit_interval_s: float = DEFAULT_EMIT_INTERVAL_S,
         parent: QObject | None = None,
+        previous: QThread | None = None,
     ) -> None:
         super().__init__(parent)
+        self._previous = previous
         self._emit_interval_s = emit_interval_s
         self._scorer = scorer
         self._source_factory = source_factory
@@ -108,7 +129,16 @@ class PipelineWorker(QThread):
         self.request_stop()
         return self.wait(int(timeout_s * 1000))
 
+    def _wait_for_previous(self) -> None:
+        """Let the worker this one replaces close the device first (a device may allow one user)."""
+        previous, self._previous = self._previous, None
+        if previous is not None and not previous.wait(int(PREVIOUS_WORKER_WAIT_S * 1000)):
+            logger.warning("the previous pipeline worker is still closing; starting anyway")
+
     def run(self) -> None:
+        self._wait_for_previous()
+        if self._stop.is_set():
+            return
         try:
             source = self._source_factory(self._device, self._stream_config)
             source.start()
@@ -121,6 +151,8 @@ class PipelineWorker(QThread):
             return
         try:
             self._listen(source)
+        except StreamStalledError as error:
+            self.stalled.emit(str(error))
         except DeviceError as error:
             self.failed.emit(str(error))
         except ConfigError as error:
@@ -156,10 +188,7 @@ class PipelineWorker(QThread):
                     self.source_ended.emit()
                     return
                 if time.monotonic() - last_block_at > stall_timeout_s:
-                    raise DeviceError(
-                        f"no audio from {source.name!r} for {stall_timeout_s:g} s: "
-                        "is it unplugged or used by another program?"
-                    )
+                    raise StreamStalledError.after(source.name, stall_timeout_s)
                 continue
             last_block_at = time.monotonic()
             with self._lock:
