@@ -89,3 +89,16 @@ def test_a_silent_example_is_refused_and_nothing_is_stored(store: WordStore) -> 
     with pytest.raises(WordStoreError, match="example 2 holds no sound"):
         store.add("lights", takes, RATE)
     assert store.words() == []
+
+
+@pytest.mark.parametrize("number", ["1" * 5001, "NaN", "1e999"])
+def test_a_word_file_with_an_absurd_number_is_skipped_not_a_traceback(
+    store: WordStore, number: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    store.add("lamp", examples(WHISTLE_HZ, 5), RATE)
+    folder = store.get("lamp").folder
+    text = (folder / WORD_FILE).read_text()
+    (folder / WORD_FILE).write_text(text.replace("{", '{"huge": ' + number + ",", 1))
+    with caplog.at_level("WARNING"):
+        assert store.words() == []
+    assert any("skipping custom word folder" in r.message for r in caplog.records)

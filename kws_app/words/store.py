@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
-from kws_app.words.head import HeadError, WordHead
+from kws_app.words.head import HeadError, UntrustedJsonError, WordHead, parse_untrusted_json
 from kws_app.words.wavio import WavError, read_wav, write_wav
 
 logger = logging.getLogger(__name__)
@@ -112,9 +112,11 @@ def read_json_file(path: Path, what: str) -> dict:
     try:
         if path.stat().st_size > MAX_JSON_BYTES:
             raise WordStoreError(f"{what} is too large")
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = parse_untrusted_json(path.read_bytes(), MAX_JSON_BYTES)
     except FileNotFoundError as error:
         raise WordStoreError(f"{what} is missing") from error
+    except UntrustedJsonError as error:
+        raise WordStoreError(f"{what} {error}") from error
     except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as error:
         raise WordStoreError(f"{what} is unreadable: {error}") from error
     if not isinstance(data, dict):

@@ -60,7 +60,7 @@ def decode_wav(data: bytes, what: str, max_seconds: float) -> tuple[FloatArray, 
             if frames > max_seconds * rate:
                 raise WavError(f"{what}: longer than {max_seconds:g} s")
             raw = reader.readframes(frames)
-    except (wave.Error, EOFError) as error:
+    except (wave.Error, EOFError, RuntimeError) as error:
         raise WavError(f"{what}: not a valid WAV file ({error})") from error
     if len(raw) != frames * PCM16_BYTES:
         raise WavError(f"{what}: truncated WAV data")
