@@ -14,8 +14,7 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, Protocol, TextIO
@@ -43,6 +42,8 @@ DECODER_FLAGS: Mapping[str, str] = {
 STREAM_FLAGS: Mapping[str, str] = {"clip_stride_ms": "clip_stride_ms"}
 # --headless wakes up this often without audio, to answer Ctrl-C / SIGTERM and to notice a stall.
 HEADLESS_POLL_S = 0.1
+# Ctrl-C and `kill`: --headless stops listening on either.
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 # Input overflow / dropped block counters go to stderr when they change, at most this often.
 COUNTER_REPORT_INTERVAL_S = 5.0
 
@@ -249,35 +250,42 @@ def listen_headless(
 
 
 def run_headless(args: argparse.Namespace) -> int:
+    """Listen until Ctrl-C / SIGTERM (exit 0) or a device problem (DeviceError, exit 2)."""
+    stop = _stop_on_signals()
+    try:
+        return _listen_until_stopped(args, stop)
+    finally:
+        _ignore_signals_while_exiting()
+
+
+def _listen_until_stopped(args: argparse.Namespace, stop: threading.Event) -> int:
     from kws_app.audio.capture import AudioCapture
     from kws_app.audio.devices import find_input_device
     from kws_app.inference.pipeline import StreamingPipeline
 
     stream, decoder = configs_from_args(args)
-    with _stop_on_signals() as stop:
-        device = find_input_device(args.device)
-        model = load_scorer(args)
-        if stop.is_set():
-            return 0
-        capture = AudioCapture(device, stream)
-        pipeline = StreamingPipeline(model, capture.sample_rate, stream, decoder)
-        capture.start()
-        print(
-            f"listening on {device.name} at {capture.sample_rate} Hz; Ctrl-C to stop",
-            file=sys.stderr,
-            flush=True,
-        )
-        reporter = CounterReporter()
-        try:
-            listen_headless(capture, pipeline, device.name, stream.stall_timeout_s, stop, reporter)
-        finally:
-            capture.stop()  # bounded: a stalled stream is left to a daemon thread
-            reporter.update(capture.overflows, capture.drops, final=True)
+    device = find_input_device(args.device)
+    model = load_scorer(args)
+    if stop.is_set():
+        return 0
+    capture = AudioCapture(device, stream)
+    pipeline = StreamingPipeline(model, capture.sample_rate, stream, decoder)
+    capture.start()
+    print(
+        f"listening on {device.name} at {capture.sample_rate} Hz; Ctrl-C to stop",
+        file=sys.stderr,
+        flush=True,
+    )
+    reporter = CounterReporter()
+    try:
+        listen_headless(capture, pipeline, device.name, stream.stall_timeout_s, stop, reporter)
+    finally:
+        capture.stop()  # bounded: a stalled stream is left to a daemon thread
+        reporter.update(capture.overflows, capture.drops, final=True)
     return 0
 
 
-@contextmanager
-def _stop_on_signals() -> Iterator[threading.Event]:
+def _stop_on_signals() -> threading.Event:
     """Ctrl-C and `kill` set an event that listening checks every HEADLESS_POLL_S.
 
     A handler that raised KeyboardInterrupt could fire inside the clean-up and replace its outcome
@@ -289,12 +297,17 @@ def _stop_on_signals() -> Iterator[threading.Event]:
     def request_stop(signum: int, frame: object) -> None:
         stop.set()
 
-    previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield stop
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
+    for sig in STOP_SIGNALS:
+        signal.signal(sig, request_stop)
+    return stop
+
+
+def _ignore_signals_while_exiting() -> None:
+    """Listening is over and the exit (code and message) is under way. Python resets its signal
+    handlers to the default while it shuts down, so a late Ctrl-C or `kill` would otherwise turn
+    exit code 2 into a kill or a KeyboardInterrupt traceback."""
+    for sig in STOP_SIGNALS:
+        signal.signal(sig, signal.SIG_IGN)
 
 
 def run_gui(args: argparse.Namespace) -> int:

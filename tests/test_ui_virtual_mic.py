@@ -165,3 +165,6 @@ def test_virtual_microphone_unplugged_while_listening(
         timeout=FIRST_AUDIO_TIMEOUT_MS,
     )
     assert window.start_button.isEnabled()
+    # The sound server is gone: say so, not that the device refuses its sample rate.
+    assert "unavailable" in window.problem and "sound server" in window.problem
+    assert "refuses" not in window.problem

@@ -62,9 +62,18 @@ def speak(word: str, path: Path) -> Path:
 
 
 def _reinitialise_portaudio() -> None:
-    """PortAudio reads PULSE_SERVER only when it initialises: start it over if it already ran."""
+    """PortAudio reads PULSE_SERVER only when it initialises: start it over if it already ran.
+
+    Never while a stream may still be inside PortAudio (one abandoned after a stall): terminating
+    then waits on that stream's thread forever or frees it twice.
+    """
     sounddevice = sys.modules.get("sounddevice")
     if sounddevice is None:
+        return
+    from kws_app.audio.capture import portaudio_busy
+
+    if portaudio_busy():
+        logger.warning("a stream is stuck inside PortAudio: not re-initialising it")
         return
     sounddevice._terminate()
     sounddevice._initialize()
@@ -150,6 +159,15 @@ class VirtualMicrophone:
         _reinitialise_portaudio()
         logger.info("virtual microphone on %s", self.env["PULSE_SERVER"])
         return self
+
+    def suspend(self, suspended: bool = True) -> None:
+        """Suspend (or resume) the microphone's source: streams stay open but no audio flows,
+        like a hung or stalled device."""
+        self._pactl("suspend-source", SOURCE_NAME, "1" if suspended else "0")
+
+    def child_env(self, **extra: str) -> dict[str, str]:
+        """The environment for a child process that records from this microphone."""
+        return {**os.environ, **self.env, **extra}
 
     def play(self, path: Path, wait: bool = True) -> subprocess.Popen[bytes]:
         """Play a sound file into the microphone; with wait=False the caller owns the process."""
