@@ -284,3 +284,14 @@ def test_paths_that_are_not_model_files_say_what_they_are(
     with pytest.raises(ModelError) as error:
         OnnxModel(special_path(kind, tmp_path, tone_model_path))
     assert reason in one_line(error)
+
+
+def test_a_model_that_grows_while_it_is_read_is_refused(
+    tone_model_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Only the size checked before reading is ever read: a growing file cannot pass the limit."""
+    smaller = tone_model_path.stat().st_size - 1
+    monkeypatch.setattr(model_module, "_model_file_size", lambda path: smaller)
+    with pytest.raises(ModelError) as error:
+        OnnxModel(tone_model_path, prefer_gpu=False)
+    assert "changed while it was read" in one_line(error)

@@ -196,11 +196,14 @@ def _read_model_bytes(path: Path) -> bytes:
         raise _too_large(path, size)
     try:
         with path.open("rb") as file:
-            data = file.read(MAX_MODEL_BYTES + 1)  # a file growing meanwhile stops at the limit
+            # Exactly the size checked above: read(n) reserves n bytes up front, and a file that
+            # grows meanwhile (a download in progress) must not slip past the limit.
+            data = file.read(size)
+            grew = bool(file.read(1))
     except OSError as error:
         raise ModelError(f"cannot read model file {path}: {_os_reason(error)}") from error
-    if len(data) > MAX_MODEL_BYTES:
-        raise _too_large(path, len(data))
+    if grew:
+        raise ModelError(f"{path.name} changed while it was read: is it still being written?")
     if not data:
         raise ModelError(f"{path.name} is empty, not an ONNX model")
     return data
