@@ -224,6 +224,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", type=Path, default=default_model_path())
     parser.add_argument("--name", default="new model")
+    parser.add_argument(
+        "--average-window-ms", type=int, default=None, help="default: the app's (config.py)"
+    )
+    parser.add_argument("--minimum-count", type=int, default=None)
     parser.add_argument("--baseline", type=Path, help="an older model to compare with")
     parser.add_argument("--baseline-name", default="old model")
     parser.add_argument("--baseline-window-ms", type=int, default=1000)
@@ -248,7 +252,11 @@ def main() -> None:
             args.name,
             OnnxModel(args.model, prefer_gpu=False, cpu_threads=args.threads),
             StreamConfig(),
-            DecoderConfig(),
+            replace(
+                DecoderConfig(),
+                average_window_ms=args.average_window_ms or DecoderConfig().average_window_ms,
+                minimum_count=args.minimum_count or DecoderConfig().minimum_count,
+            ),
         )
     ]
     if args.baseline is not None:

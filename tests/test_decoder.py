@@ -153,3 +153,10 @@ def test_absurd_decoder_settings_are_refused(settings: dict[str, int]) -> None:
 def test_an_absurd_clip_stride_is_refused() -> None:
     with pytest.raises(ConfigError):
         StreamConfig(clip_stride_ms=1_000_000_000)
+
+
+def test_a_reported_unknown_does_not_suppress_the_command_after_it() -> None:
+    # Speech just before a command wins the average as _unknown_; the command must still fire.
+    recognizer = decoder(suppression_ms=1000)
+    assert feed(recognizer, UNKNOWN, 0, 5)[0][1] == "_unknown_"
+    assert [label for _, label in feed(recognizer, YES, 200, 5)] == ["yes"]

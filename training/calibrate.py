@@ -57,6 +57,9 @@ class CalibrationTarget:
     # Added to every calibrated threshold in log-odds: a safety margin for unseen speakers.
     margin_logit: float = 0.0
     tolerance_ms: int = DEFAULT_TOLERANCE_MS
+    # No word is calibrated below this: a label that never won the average on the validation
+    # negatives would otherwise get the grid's bottom and fire on anything it tops on new speech.
+    min_threshold: float = 0.5
 
 
 @dataclass(frozen=True)
@@ -127,13 +130,19 @@ def calibrate_scored(
     hours = (scored.commands.duration_s + scored.negatives.duration_s) / SECONDS_PER_HOUR
     allowed = math.floor(target.false_accepts_per_hour / max(1, len(words)) * hours + 1e-9)
     grid = threshold_grid()
+    grid = grid[grid >= target.min_threshold]
     chosen: dict[str, float] = {}
+    # Other words silenced; the non-command labels keep the app's threshold, since a reported
+    # `_unknown_` or `_silence_` changes what the decoder lets through next.
+    silenced = np.array(
+        [NEVER if is_command_label(label) else REFERENCE_THRESHOLD for label in labels]
+    )
     for word in words:
         column = labels.index(word)
         best = float(grid[-1])
         # Scan from the strictest threshold down; stop at the first that breaks the budget.
         for value in grid[::-1]:
-            thresholds = np.full(len(labels), NEVER)
+            thresholds = silenced.copy()
             thresholds[column] = value
             on_commands, on_negatives = _false_accepts(
                 scored, commands, negatives, thresholds, decoder.suppression_ms, target.tolerance_ms
@@ -154,10 +163,6 @@ def calibrate_scored(
     }
     points = OperatingPoints(REFERENCE_THRESHOLD, chosen, details)
     all_thresholds = label_thresholds(labels, REFERENCE_THRESHOLD, points)
-    # The non-command labels are never reported; keep them out of the joint check's way.
-    for index, label in enumerate(labels):
-        if not is_command_label(label):
-            all_thresholds[index] = NEVER
     on_commands, on_negatives = _false_accepts(
         scored, commands, negatives, all_thresholds, decoder.suppression_ms, target.tolerance_ms
     )

@@ -410,6 +410,7 @@ def _add_calibrate(subparsers: argparse._SubParsersAction) -> None:  # type: ign
     parser.add_argument("--suppression-ms", type=int, default=DecoderConfig().suppression_ms)
     parser.add_argument("--target-fa-per-hour", type=float, default=target.false_accepts_per_hour)
     parser.add_argument("--margin-logit", type=float, default=target.margin_logit)
+    parser.add_argument("--min-threshold", type=float, default=target.min_threshold)
     parser.add_argument("--max-latency-p95-ms", type=float, default=None)
     parser.add_argument("--out", type=Path, required=True, help="calibrated copy of the model")
     parser.add_argument("--json", type=Path, help="also write every candidate's figures here")
@@ -429,7 +430,9 @@ def run_calibrate(args: argparse.Namespace) -> int:
         tuple(read_ground_truth(args.negatives_labels)),
     )
     model = _load_model(args)
-    target = CalibrationTarget(args.target_fa_per_hour, args.margin_logit, args.tolerance_ms)
+    target = CalibrationTarget(
+        args.target_fa_per_hour, args.margin_logit, args.tolerance_ms, args.min_threshold
+    )
     best, results = calibrate(
         model,
         commands,

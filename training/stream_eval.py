@@ -302,7 +302,7 @@ class DecoderSweep:
         for i in candidates.tolist():
             label = self.labels[int(self._top_index[i])]
             time_ms = int(self._times[i])
-            if previous_label == SILENCE_LABEL or previous_time is None:
+            if not is_command_label(previous_label) or previous_time is None:
                 since = math.inf
             else:
                 since = time_ms - previous_time

@@ -538,6 +538,14 @@ def add_parser(subparsers: Any) -> None:
     parser.add_argument("--hard-share", type=float, default=stream.hard_share)
     parser.add_argument("--cut-share", type=float, default=stream.cut_share)
     parser.add_argument(
+        "--end-delay-ms",
+        type=float,
+        nargs=2,
+        default=stream.end_delay_ms,
+        metavar=("MIN", "MAX"),
+        help="a word is a positive in windows ending this long after the word's end",
+    )
+    parser.add_argument(
         "--mining-points",
         default=",".join(str(p) for p in stream.mining_points),
         help="comma-separated fractions of training after which hard negatives are mined",
@@ -605,6 +613,7 @@ def run_command(args: Any) -> int:
             speech_share=args.speech_share,
             hard_share=args.hard_share,
             cut_share=args.cut_share,
+            end_delay_ms=tuple(args.end_delay_ms),
             mining_points=tuple(float(p) for p in args.mining_points.split(",") if p.strip()),
             mining_threshold=args.mining_threshold,
         ),

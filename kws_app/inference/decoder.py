@@ -6,9 +6,14 @@ when the averaged top label clears the threshold, differs from the last reported
 suppression time has passed (a reported silence lifts the suppression). Pure: time is passed in, so
 the same scores always give the same detections.
 
-The one change from TensorFlow's version: the top label is compared with its own threshold. A
-model may carry calibrated per-label operating points (kws_app/inference/operating_points.py);
-the configured `detection_threshold` is then the sensitivity that moves all of them together.
+Two changes from TensorFlow's version:
+- the top label is compared with its own threshold: a model may carry calibrated per-label
+  operating points (kws_app/inference/operating_points.py), and the configured
+  `detection_threshold` is then the sensitivity that moves all of them together;
+- any reported non-command label (`_unknown_` as well as `_silence_`) lifts the suppression. In
+  TensorFlow's version a reported `_unknown_` (speech just before a command) suppressed the
+  command that followed within the suppression time, though the user never sees `_unknown_`.
+  It still changes the last reported label, so the same word said twice can fire twice.
 """
 
 from __future__ import annotations
@@ -23,6 +28,8 @@ from kws_app.config import DecoderConfig
 from kws_app.inference.operating_points import OperatingPoints, label_thresholds
 
 SILENCE_LABEL = "_silence_"
+# Labels starting with this (`_silence_`, `_unknown_`) are never shown as detections.
+NON_COMMAND_PREFIX = "_"
 _QUARTER = 4
 
 
@@ -96,7 +103,10 @@ class RecognizeCommands:
         top_label = self.labels[top_index]
         top_score = float(average[top_index])
 
-        if self._previous_top_label == SILENCE_LABEL or self._previous_top_time_ms is None:
+        if (
+            self._previous_top_label.startswith(NON_COMMAND_PREFIX)
+            or self._previous_top_time_ms is None
+        ):
             time_since_last_top = float("inf")
         else:
             time_since_last_top = time_ms - self._previous_top_time_ms
