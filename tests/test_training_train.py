@@ -17,6 +17,7 @@ from kws_app.config import FrontendConfig
 from kws_app.dsp.frontend import FeatureExtractor
 from training.config import AugmentConfig, DataConfig, TrainConfig
 from training.data import TRAINING
+from training.loop import EpochPlan
 from training.models import build_model
 from training.train import (
     BEST_CHECKPOINT,
@@ -85,20 +86,20 @@ def test_ctrl_c_saves_a_checkpoint_and_resume_finishes(
     tiny_data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     config = tiny_config(tiny_data, tmp_path / "run", epochs=2)
-    real_epoch = train_module._train_epoch
+    real_epoch = train_module.train_epoch
 
-    def interrupt_second_epoch(*args: object, **kwargs: object) -> tuple[float, float]:
-        if args[10] == 1:  # the epoch argument
+    def interrupt_second_epoch(plan: EpochPlan, epoch: int) -> tuple[float, float]:
+        if epoch == 1:
             raise KeyboardInterrupt
-        return real_epoch(*args, **kwargs)  # type: ignore[arg-type]
+        return real_epoch(plan, epoch)
 
-    monkeypatch.setattr(train_module, "_train_epoch", interrupt_second_epoch)
+    monkeypatch.setattr(train_module, "train_epoch", interrupt_second_epoch)
     with pytest.raises(TrainingInterrupted, match="--resume"):
         train(config, progress=False)
     last = tmp_path / "run" / LAST_CHECKPOINT
     checkpoint = torch.load(last, weights_only=True)
     assert checkpoint["epoch"] == 1
-    monkeypatch.setattr(train_module, "_train_epoch", real_epoch)
+    monkeypatch.setattr(train_module, "train_epoch", real_epoch)
     result = train(config, resume=last, progress=False)
     assert result.epochs_run == 1
     history = torch.load(last, weights_only=True)["history"]

@@ -34,6 +34,7 @@ from kws_app.inference.model import (
     PROBABILITIES_OUTPUT,
     OnnxModel,
 )
+from training.checkpoint import load_checkpoint
 from training.models import ExportModel, KwsModel, build_model, parameter_count
 
 logger = logging.getLogger(__name__)
@@ -148,8 +149,6 @@ def verify_export(path: Path, wrapper: ExportModel, check_features: torch.Tensor
 
 
 def export_checkpoint(checkpoint_path: Path, onnx_path: Path) -> ExportReport:
-    from training.train import load_checkpoint
-
     try:
         checkpoint = load_checkpoint(checkpoint_path)
     except FileNotFoundError:

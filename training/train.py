@@ -1,5 +1,7 @@
-"""The training loop: seeded, resumable, with the app's own front end computing every feature.
+"""Training a model: seeded, resumable, with the app's own front end computing every feature.
 
+`train()` is the orchestration: load the data, build the model and its optimizer, run epochs
+(training/loop.py), validate and checkpoint after each (training/checkpoint.py), test the best.
 Waveforms are decoded once and kept in memory; each batch is augmented as audio, turned into
 log-mel features by `kws_app.dsp.frontend` (the code the app runs), then masked SpecAugment-style.
 Randomness comes from (seed, epoch), so `--resume` continues the run it interrupted.
@@ -9,7 +11,6 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -19,11 +20,21 @@ import numpy as np
 import numpy.typing as npt
 import torch
 from torch import nn
-from tqdm import tqdm
 
 from kws_app.config import FrontendConfig
-from kws_app.dsp.frontend import FeatureExtractor, fit_clip
+from kws_app.dsp.frontend import FeatureExtractor
 from training.augment import Augmenter
+from training.checkpoint import (
+    BEST_CHECKPOINT,
+    LAST_CHECKPOINT,
+    RunCheckpoints,
+    RunProgress,
+    RunRecord,
+    check_features,
+    load_checkpoint,
+    resume_from,
+    save_checkpoint,
+)
 from training.config import SILENCE_LABEL, UNKNOWN_LABEL, TrainConfig
 from training.data import (
     TESTING,
@@ -35,20 +46,24 @@ from training.data import (
     load_background,
     load_split,
 )
+from training.loop import (
+    EpochPlan,
+    Schedule,
+    features_of,
+    mine_if_due,
+    sampling_weights,
+    train_epoch,
+)
 from training.metrics import Evaluation
 from training.models import KwsModel, build_model, parameter_count
 from training.speech_negatives import speech_negatives
-from training.streams import SpeechPool, StreamShaper, load_speech_pool, mining_due, word_extents
+from training.streams import SpeechPool, StreamShaper, load_speech_pool, word_extents
 
 logger = logging.getLogger(__name__)
 
-LAST_CHECKPOINT = "last.pt"
-BEST_CHECKPOINT = "best.pt"
 CONFUSION_PNG = "confusion_matrix.png"
 METRICS_JSON = "test_metrics.json"
 HISTORY_JSON = "history.json"
-# Real clips stored in the checkpoint so export can compare onnxruntime with torch without data.
-CHECK_CLIPS = 32
 EVAL_BATCH = 256
 SECONDS_PER_MINUTE = 60.0
 
@@ -66,17 +81,6 @@ def resolve_device(name: str) -> torch.device:
     if name not in ("cpu", "cuda"):
         raise ValueError(f"unknown device {name!r}; use auto, cpu or cuda")
     return torch.device(name)
-
-
-def features_of(
-    waves: npt.NDArray[np.float32], extractor: FeatureExtractor
-) -> npt.NDArray[np.float32]:
-    """Log-mel features of clip waveforms through the app's front end, shape (n, frames, bins)."""
-    frames, bins = extractor.config.input_shape
-    out = np.empty((waves.shape[0], frames, bins), dtype=np.float32)
-    for row, wave in enumerate(waves):
-        out[row] = extractor.compute(fit_clip(wave, extractor.config))
-    return out
 
 
 @dataclass
@@ -161,58 +165,6 @@ def build_shaper(
     )
 
 
-@dataclass
-class Schedule:
-    """Linear warm-up, then cosine decay to zero.
-
-    With a time budget, progress is the larger of steps done and budget used, so on a slow or
-    busy machine the learning rate still reaches zero when the budget ends instead of the run
-    being cut off at a high rate. Training seconds carry over a resume.
-    """
-
-    base_lr: float
-    warmup_steps: int
-    total_steps: int
-    budget_seconds: float
-    step: int = 0
-    elapsed_seconds: float = 0.0
-
-    def progress(self) -> float:
-        by_steps = (self.step - self.warmup_steps) / max(1, self.total_steps - self.warmup_steps)
-        by_time = self.elapsed_seconds / self.budget_seconds if self.budget_seconds else 0.0
-        return min(1.0, max(by_steps, by_time))
-
-    def learning_rate(self) -> float:
-        if self.step < self.warmup_steps:
-            return self.base_lr * (self.step + 1) / self.warmup_steps
-        return self.base_lr * 0.5 * (1.0 + math.cos(math.pi * self.progress()))
-
-    def apply(self, optimizer: torch.optim.Optimizer) -> None:
-        rate = self.learning_rate()
-        for group in optimizer.param_groups:
-            group["lr"] = rate
-
-    @property
-    def finished(self) -> bool:
-        return self.step >= self.total_steps or (
-            self.budget_seconds > 0 and self.elapsed_seconds >= self.budget_seconds
-        )
-
-    def state_dict(self) -> dict[str, float]:
-        return {"step": self.step, "elapsed_seconds": self.elapsed_seconds}
-
-    def load_state_dict(self, state: dict[str, float]) -> None:
-        self.step = int(state["step"])
-        self.elapsed_seconds = float(state["elapsed_seconds"])
-
-
-def _sampling_weights(targets: npt.NDArray[np.int64], power: float) -> npt.NDArray[np.float64]:
-    """Draw rare classes more often: a class of n clips gets total weight n^(1-power)."""
-    counts = np.bincount(targets).astype(np.float64)
-    weights = counts[targets] ** -power
-    return weights / weights.sum()
-
-
 def predict(
     model: KwsModel, features: npt.NDArray[np.float32], device: torch.device
 ) -> npt.NDArray[np.int64]:
@@ -233,19 +185,6 @@ class TrainResult:
     epochs_run: int
     seconds: float
     parameter_count: int
-
-
-def _save(path: Path, state: dict[str, Any]) -> None:
-    """Write then rename, so Ctrl-C during the write never leaves a half checkpoint behind."""
-    partial = path.with_suffix(".partial")
-    torch.save(state, partial)
-    partial.replace(path)
-
-
-def load_checkpoint(path: Path) -> dict[str, Any]:
-    if not path.is_file():
-        raise FileNotFoundError(f"checkpoint not found: {path}")
-    return torch.load(path, map_location="cpu", weights_only=True)
 
 
 def train(
@@ -286,84 +225,50 @@ def train(
     command_columns = [labels.index(word) for word in config.data.wanted_words]
     logger.info("clips: %s", {s: len(d) for s, d in data.splits.items()})
 
-    frames, bins = frontend.input_shape
-    model = build_model(config.model_name, len(labels), frames, bins)
-    if checkpoint is None:
-        clean = features_of(train_split.waves, extractor)
-        model.norm.set_statistics(
-            torch.from_numpy(clean.mean(axis=(0, 1))), torch.from_numpy(clean.std(axis=(0, 1)))
-        )
+    model = _new_model(config, labels, frontend, train_split, extractor, checkpoint is None)
     model.to(device)
     optimizer = torch.optim.AdamW(
         model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay
     )
     steps_per_epoch = max(1, len(train_split) // config.batch_size)
-    total_steps = steps_per_epoch * config.epochs
-    warmup_steps = max(1, int(config.warmup_epochs * steps_per_epoch))
-    scheduler = Schedule(
-        config.learning_rate,
-        warmup_steps,
-        total_steps,
-        config.time_budget_minutes * SECONDS_PER_MINUTE,
-    )
+    scheduler = _schedule(config, steps_per_epoch)
     loss_function = nn.CrossEntropyLoss(label_smoothing=config.label_smoothing)
-    start_epoch, best_accuracy, best_epoch = 0, -1.0, -1
-    history: list[dict[str, float]] = []
+    start_epoch, run = 0, RunProgress()
     if checkpoint is not None:
-        model.load_state_dict(checkpoint["model"])
-        optimizer.load_state_dict(checkpoint["optimizer"])
-        scheduler.load_state_dict(checkpoint["scheduler"])
-        start_epoch = int(checkpoint["epoch"])
-        best_accuracy = float(checkpoint["best_accuracy"])
-        best_epoch = int(checkpoint["best_epoch"])
-        history = list(checkpoint["history"])
-        logger.info("resuming at epoch %d (best validation %.4f)", start_epoch + 1, best_accuracy)
+        start_epoch, run = resume_from(checkpoint, model, optimizer, scheduler)
+        logger.info(
+            "resuming at epoch %d (best validation %.4f)", start_epoch + 1, run.best_accuracy
+        )
 
-    # Test clips first; a tiny dataset may have no test (or validation) clips at all.
-    check_features = torch.from_numpy(
-        np.concatenate([test_features[:CHECK_CLIPS], validation_features[:CHECK_CLIPS]])[
-            :CHECK_CLIPS
-        ].copy()
-    )
-    if check_features.shape[0] == 0:
-        check_features = torch.from_numpy(features_of(train_split.waves[:CHECK_CLIPS], extractor))
-    weights = _sampling_weights(train_split.targets, config.class_balance_power)
+    checked = check_features(test_features, validation_features, train_split.waves, extractor)
+    weights = sampling_weights(train_split.targets, config.class_balance_power)
     params = parameter_count(model)
     logger.info("model %s: %d parameters, device %s", config.model_name, params, device)
-
-    def state(epoch: int) -> dict[str, Any]:
-        return {
-            "model": model.state_dict(),
-            "optimizer": optimizer.state_dict(),
-            "scheduler": scheduler.state_dict(),
-            "epoch": epoch,
-            "best_accuracy": best_accuracy,
-            "best_epoch": best_epoch,
-            "history": history,
-            "config": config.to_dict(),
-            "labels": list(labels),
-            "frontend": frontend.to_json(),
-            "model_name": config.model_name,
-            "parameter_count": params,
-            "training_data": json.dumps(data.summary),
-            "check_features": check_features,
-        }
+    record = RunRecord(config, labels, frontend, params, json.dumps(data.summary), checked)
+    checkpoints = RunCheckpoints(record, model, optimizer, scheduler)
+    plan = EpochPlan(
+        model=model,
+        split=train_split,
+        weights=weights,
+        augmenter=augmenter,
+        extractor=extractor,
+        optimizer=optimizer,
+        scheduler=scheduler,
+        loss_function=loss_function,
+        device=device,
+        config=config,
+        steps_per_epoch=steps_per_epoch,
+        progress=progress,
+        shaper=shaper,
+    )
 
     epoch = start_epoch
     try:
         for epoch in range(start_epoch, config.epochs):
             epoch_started = time.monotonic()
             progress_before = scheduler.progress()
-            loss, accuracy = _train_epoch(
-                model, train_split, weights, augmenter, extractor, optimizer, scheduler,
-                loss_function, device, config, epoch, steps_per_epoch, progress, shaper=shaper,
-            )  # fmt: skip
-            if shaper is not None and mining_due(
-                config.stream.mining_points, progress_before, scheduler.progress()
-            ):
-                mining_started = time.monotonic()
-                shaper.mine(model, extractor, command_columns, device)
-                logger.info("mining took %.0f s", time.monotonic() - mining_started)
+            loss, accuracy = train_epoch(plan, epoch)
+            mine_if_due(plan, command_columns, progress_before)
             validation = Evaluation.from_predictions(
                 labels,
                 data.splits[VALIDATION].targets,
@@ -371,27 +276,25 @@ def train(
             )
             # Stream-shaped training keeps the last epoch: mining makes later epochs better on
             # streams even where clip accuracy dips, and the schedule anneals to the end.
-            improved = validation.accuracy > best_accuracy or shaper is not None
-            if improved:
-                best_accuracy, best_epoch = validation.accuracy, epoch + 1
-            history.append(
+            improved = run.add_epoch(
                 {
                     "epoch": epoch + 1,
                     "loss": loss,
                     "train_accuracy": accuracy,
                     "validation_accuracy": validation.accuracy,
                     "seconds": time.monotonic() - epoch_started,
-                }
+                },
+                always_best=shaper is not None,
             )
             logger.info(
                 "epoch %d/%d: lr %.2e, loss %.4f, train accuracy %.4f, "
                 "validation accuracy %.4f%s (%.0f s)",
                 epoch + 1, config.epochs, scheduler.learning_rate(), loss, accuracy,
-                validation.accuracy, " (best)" if improved else "", history[-1]["seconds"],
+                validation.accuracy, " (best)" if improved else "", run.history[-1]["seconds"],
             )  # fmt: skip
             if improved:
-                _save(output / BEST_CHECKPOINT, state(epoch + 1))
-            _save(output / LAST_CHECKPOINT, state(epoch + 1))
+                checkpoints.save(output / BEST_CHECKPOINT, epoch + 1, run)
+            checkpoints.save(output / LAST_CHECKPOINT, epoch + 1, run)
             if scheduler.finished and epoch + 1 < config.epochs:
                 logger.warning(
                     "time budget of %.1f min reached; stopping", config.time_budget_minutes
@@ -402,24 +305,18 @@ def train(
             epoch = config.epochs
     except KeyboardInterrupt:
         path = output / LAST_CHECKPOINT
-        _save(path, state(epoch))
+        checkpoints.save(path, epoch, run)
         raise TrainingInterrupted(
             f"interrupted in epoch {epoch + 1}; checkpoint saved to {path} (continue with --resume)"
         ) from None
 
-    best = load_checkpoint(output / BEST_CHECKPOINT)
-    model.load_state_dict(best["model"])
-    test = Evaluation.from_predictions(
-        labels, data.splits[TESTING].targets, predict(model, test_features, device)
-    )
-    best["test_accuracy"] = json.dumps(test.accuracy_summary())
-    _save(output / BEST_CHECKPOINT, best)
+    test = _test_best(model, output, labels, data.splits[TESTING].targets, test_features, device)
     test.save_json(output / METRICS_JSON)
     test.save_png(output / CONFUSION_PNG, f"{config.model_name}: test accuracy {test.accuracy:.3f}")
-    (output / HISTORY_JSON).write_text(json.dumps(history, indent=2))
+    (output / HISTORY_JSON).write_text(json.dumps(run.history, indent=2))
     return TrainResult(
         output / BEST_CHECKPOINT,
-        best_accuracy,
+        run.best_accuracy,
         test,
         epoch - start_epoch,
         time.monotonic() - started,
@@ -427,56 +324,53 @@ def train(
     )
 
 
-def _train_epoch(
-    model: KwsModel,
-    split: LoadedSplit,
-    weights: npt.NDArray[np.float64],
-    augmenter: Augmenter,
-    extractor: FeatureExtractor,
-    optimizer: torch.optim.Optimizer,
-    scheduler: Schedule,
-    loss_function: nn.Module,
-    device: torch.device,
+def _new_model(
     config: TrainConfig,
-    epoch: int,
-    steps: int,
-    progress: bool,
-    shaper: StreamShaper | None = None,
-) -> tuple[float, float]:
-    rng = np.random.default_rng([config.seed, epoch])
-    torch.manual_seed(config.seed * 1000 + epoch)
-    order = rng.choice(len(split), size=steps * config.batch_size, p=weights)
-    model.train()
-    total_loss, correct, seen = 0.0, 0, 0
-    bar = tqdm(range(steps), desc=f"epoch {epoch + 1}/{config.epochs}", disable=not progress)
-    step_started = time.monotonic()
-    for step in bar:
-        if scheduler.finished:
-            break  # the time budget ran out mid-epoch; the rate is already zero
-        scheduler.apply(optimizer)
-        rows = order[step * config.batch_size : (step + 1) * config.batch_size]
-        if shaper is None:
-            clean, row_targets = split.waves[rows], split.targets[rows]
-        else:
-            clean, row_targets = shaper.shape(rows, split.targets[rows], rng)
-        waves = augmenter.waves(clean, rng)
-        features = augmenter.features(features_of(waves, extractor), rng)
-        inputs = torch.from_numpy(features).to(device)
-        targets = torch.from_numpy(row_targets).to(device)
-        optimizer.zero_grad(set_to_none=True)
-        logits, _ = model(inputs)
-        loss = loss_function(logits, targets)
-        loss.backward()
-        optimizer.step()
-        scheduler.step += 1
-        now = time.monotonic()
-        scheduler.elapsed_seconds += now - step_started
-        step_started = now
-        total_loss += loss.item() * len(row_targets)
-        correct += int((logits.argmax(dim=1) == targets).sum())
-        seen += len(row_targets)
-        bar.set_postfix(loss=f"{total_loss / seen:.4f}", acc=f"{correct / seen:.3f}")
-    return total_loss / max(seen, 1), correct / max(seen, 1)
+    labels: tuple[str, ...],
+    frontend: FrontendConfig,
+    train_split: LoadedSplit,
+    extractor: FeatureExtractor,
+    fresh: bool,
+) -> KwsModel:
+    """The configured network; a fresh run sets its input normalisation from the clean clips.
+
+    A resumed run skips the statistics: the checkpoint's weights (normalisation included)
+    replace them anyway.
+    """
+    frames, bins = frontend.input_shape
+    model = build_model(config.model_name, len(labels), frames, bins)
+    if fresh:
+        clean = features_of(train_split.waves, extractor)
+        model.norm.set_statistics(
+            torch.from_numpy(clean.mean(axis=(0, 1))), torch.from_numpy(clean.std(axis=(0, 1)))
+        )
+    return model
+
+
+def _schedule(config: TrainConfig, steps_per_epoch: int) -> Schedule:
+    return Schedule(
+        config.learning_rate,
+        max(1, int(config.warmup_epochs * steps_per_epoch)),
+        steps_per_epoch * config.epochs,
+        config.time_budget_minutes * SECONDS_PER_MINUTE,
+    )
+
+
+def _test_best(
+    model: KwsModel,
+    output: Path,
+    labels: tuple[str, ...],
+    targets: npt.NDArray[np.int64],
+    features: npt.NDArray[np.float32],
+    device: torch.device,
+) -> Evaluation:
+    """Test the best checkpoint's weights and record the accuracy in that checkpoint."""
+    best = load_checkpoint(output / BEST_CHECKPOINT)
+    model.load_state_dict(best["model"])
+    test = Evaluation.from_predictions(labels, targets, predict(model, features, device))
+    best["test_accuracy"] = json.dumps(test.accuracy_summary())
+    save_checkpoint(output / BEST_CHECKPOINT, best)
+    return test
 
 
 def add_parser(subparsers: Any) -> None:
