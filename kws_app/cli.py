@@ -14,7 +14,7 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, Protocol, TextIO
@@ -22,6 +22,8 @@ from typing import Any, Protocol, TextIO
 from kws_app.audio.devices import DeviceError, StreamStalledError
 from kws_app.audio.files import AudioFileError
 from kws_app.config import AppConfig, ConfigError, DecoderConfig, StreamConfig
+from kws_app.config_flags import DECODER_FLAGS, STREAM_FLAGS, given_options
+from kws_app.inference.loading import load_model
 from kws_app.inference.model import ModelError
 from kws_app.paths import default_model_path
 
@@ -32,14 +34,6 @@ EXIT_USER_ERROR = 2
 # block (about 18 MB per second of 48 kHz input), so half a second keeps a replay near 10 MB
 # whatever the file's length, at no cost in speed.
 REPLAY_BLOCK_MS = 500
-# Config field -> argparse destination of its flag.
-DECODER_FLAGS: Mapping[str, str] = {
-    "detection_threshold": "threshold",
-    "average_window_ms": "average_window_ms",
-    "suppression_ms": "suppression_ms",
-    "minimum_count": "minimum_count",
-}
-STREAM_FLAGS: Mapping[str, str] = {"clip_stride_ms": "clip_stride_ms"}
 # --headless wakes up this often without audio, to answer Ctrl-C / SIGTERM and to notice a stall.
 HEADLESS_POLL_S = 0.1
 # Ctrl-C and `kill`: --headless stops listening on either.
@@ -124,28 +118,11 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def given_options(args: argparse.Namespace, fields: Mapping[str, str]) -> dict[str, Any]:
-    """{config field: value} for the flags the user gave; `fields` maps config fields to flags."""
-    values = {field: getattr(args, flag, None) for field, flag in fields.items()}
-    return {field: value for field, value in values.items() if value is not None}
-
-
 def configs_from_args(args: argparse.Namespace) -> tuple[StreamConfig, DecoderConfig]:
     """The stream and decoder settings: each flag given, the app's default for the others."""
     stream = replace(StreamConfig(), **given_options(args, STREAM_FLAGS))
     decoder = replace(DecoderConfig(), **given_options(args, DECODER_FLAGS))
     return stream, decoder
-
-
-def load_model(path: Path | None, provider: str):  # type: ignore[no-untyped-def]
-    from kws_app.inference.model import OnnxModel
-
-    if provider == "cuda":
-        model = OnnxModel(path or default_model_path(), prefer_gpu=True)
-        if not model.uses_gpu:
-            raise ModelError("CUDA was requested but is not usable on this machine")
-        return model
-    return OnnxModel(path or default_model_path(), prefer_gpu=provider == "auto")
 
 
 def load_scorer(args: argparse.Namespace):  # type: ignore[no-untyped-def]

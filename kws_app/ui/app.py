@@ -11,8 +11,9 @@ from pathlib import Path
 
 from PySide6.QtWidgets import QApplication
 
-from kws_app.cli import DECODER_FLAGS, STREAM_FLAGS, given_options
 from kws_app.config import DecoderConfig, StreamConfig
+from kws_app.config_flags import DECODER_FLAGS, STREAM_FLAGS, given_options
+from kws_app.inference.loading import load_model
 from kws_app.paths import default_model_path
 from kws_app.ui import theme
 from kws_app.ui.main_window import MainWindow
@@ -26,12 +27,10 @@ logger = logging.getLogger(__name__)
 
 
 def make_model_loader(provider: str, store: WordStore | None = None):  # type: ignore[no-untyped-def]
-    """A loader honouring --provider; cli.load_model refuses 'cuda' where CUDA cannot run.
+    """A loader honouring --provider; load_model refuses 'cuda' where CUDA cannot run.
 
     With a word store, the model comes wrapped with the user's custom words.
     """
-    from kws_app.cli import load_model
-
     if store is None:
         return lambda path: load_model(path, provider)
     return lambda path: with_custom_words(load_model(path, provider), store)
