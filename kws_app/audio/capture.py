@@ -180,7 +180,7 @@ def _abort_and_close(stream: Any) -> None:
 
 def _error_code(error: BaseException) -> int | None:
     """PortAudioError carries (text, PaErrorCode[, host error]); anything else has no code."""
-    args = getattr(error, "args", ())
+    args: tuple[Any, ...] = getattr(error, "args", ())
     return args[1] if len(args) > 1 and isinstance(args[1], int) else None
 
 

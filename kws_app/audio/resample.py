@@ -83,7 +83,7 @@ class StreamingResampler:
         newest = positions // self.up - self._history_start
         lags = np.arange(self._taps_per_phase)
         gathered = self._history[newest[:, np.newaxis] - lags[np.newaxis, :]]
-        output = np.einsum("nm,nm->n", gathered, self._polyphase[phases])
+        output: npt.NDArray[np.float64] = np.einsum("nm,nm->n", gathered, self._polyphase[phases])
         self._outputs_made += count
         # Keep only what future outputs can reach.
         next_newest = (

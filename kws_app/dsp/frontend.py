@@ -48,9 +48,9 @@ class FeatureExtractor:
 
     def __init__(self, config: FrontendConfig) -> None:
         self.config = config
-        self._window = get_window(config.window_type, config.window_samples, fftbins=True).astype(
-            np.float32
-        )
+        self._window: FloatArray = get_window(
+            config.window_type, config.window_samples, fftbins=True
+        ).astype(np.float32)
         self._filterbank = mel_filterbank(config)
 
     def frames_from_windows(self, windows: FloatArray) -> FloatArray:
@@ -58,7 +58,9 @@ class FeatureExtractor:
         spectrum = np.fft.rfft(windows * self._window, n=self.config.fft_size, axis=-1)
         power = (spectrum.real**2 + spectrum.imag**2).astype(np.float32)
         mel = power @ self._filterbank
-        return np.log(mel + np.float32(self.config.log_offset)).astype(np.float32)
+        # np.log is typed as returning Any; the annotation keeps the result checked.
+        features: FloatArray = np.log(mel + np.float32(self.config.log_offset)).astype(np.float32)
+        return features
 
     def compute(self, wave: npt.ArrayLike) -> FloatArray:
         """Frames of a whole signal: frame k covers samples [k*hop, k*hop + window)."""

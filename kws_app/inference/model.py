@@ -95,7 +95,7 @@ class OnnxModel:
         ort.set_default_logger_severity(_ORT_SEVERITY_FATAL)
         model_bytes = _read_model_bytes(self.path)
         self.session = _create_session(ort, model_bytes, self.path, prefer_gpu, cpu_threads)
-        self.provider = self.session.get_providers()[0]
+        self.provider: str = self.session.get_providers()[0]
         self.info = _validate(self.session, self.path)
         self._output_names = [PROBABILITIES_OUTPUT] + (
             [EMBEDDING_OUTPUT] if self.info.has_embedding else []

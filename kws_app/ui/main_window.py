@@ -658,6 +658,7 @@ class MainWindow(QMainWindow):
     @Slot()
     def _on_worker_finished(self) -> None:
         if self._from_current_worker():
+            assert self.worker is not None  # what _from_current_worker() checked
             self.worker.wait()
             self._draw()  # show what the worker produced before it stopped
             self.worker = None

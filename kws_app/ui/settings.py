@@ -77,16 +77,22 @@ class AppSettings:
     def decoder_config(self) -> DecoderConfig:
         """The saved decoder values; a damaged or out-of-range entry falls back to the default."""
         defaults = DecoderConfig()
+        # QSettings.value() is typed as object (an INI file gives strings): int() and float()
+        # parse what is there, and a damaged value raises into the fallback below.
         try:
             return DecoderConfig(
-                average_window_ms=int(
+                average_window_ms=int(  # type: ignore[call-overload]
                     self.store.value(_AVERAGE_WINDOW, defaults.average_window_ms)
                 ),
                 detection_threshold=float(
-                    self.store.value(_THRESHOLD, defaults.detection_threshold)
+                    self.store.value(_THRESHOLD, defaults.detection_threshold)  # type: ignore[arg-type]
                 ),
-                suppression_ms=int(self.store.value(_SUPPRESSION, defaults.suppression_ms)),
-                minimum_count=int(self.store.value(_MINIMUM_COUNT, defaults.minimum_count)),
+                suppression_ms=int(  # type: ignore[call-overload]
+                    self.store.value(_SUPPRESSION, defaults.suppression_ms)
+                ),
+                minimum_count=int(  # type: ignore[call-overload]
+                    self.store.value(_MINIMUM_COUNT, defaults.minimum_count)
+                ),
             )
         except (ConfigError, TypeError, ValueError) as error:
             logger.warning("ignoring saved decoder settings: %s", error)

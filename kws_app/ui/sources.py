@@ -10,13 +10,16 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 import numpy.typing as npt
 
 from kws_app.audio.devices import DeviceError, InputDevice, RateRefusedError
 from kws_app.config import MS_PER_SECOND, StreamConfig
+
+if TYPE_CHECKING:  # imported for real only when capture starts: sounddevice may be missing
+    from kws_app.audio.capture import AudioCapture
 
 logger = logging.getLogger(__name__)
 
@@ -64,7 +67,7 @@ class MicrophoneSource:
     def __init__(self, device: InputDevice, config: StreamConfig) -> None:
         self.device = device
         self.config = config
-        self._capture = None  # an AudioCapture once started
+        self._capture: AudioCapture | None = None  # set once started
 
     @property
     def name(self) -> str:

@@ -31,7 +31,7 @@ import zlib
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 import numpy as np
 
@@ -162,7 +162,7 @@ def export_words(store: WordStore, names: list[str], out_path: Path) -> list[str
     if not words:
         raise WordStoreError("there are no custom words to export")
     _check_export_limits(words)
-    index = {"format": ARCHIVE_FORMAT, "version": ARCHIVE_VERSION, "words": []}
+    index: dict[str, Any] = {"format": ARCHIVE_FORMAT, "version": ARCHIVE_VERSION, "words": []}
     out_path = Path(out_path)
     handle, temporary = tempfile.mkstemp(prefix=".export-", dir=out_path.parent or Path("."))
     os.close(handle)

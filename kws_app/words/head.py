@@ -17,6 +17,7 @@ import json
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TypeGuard
 
 import numpy as np
 import numpy.typing as npt
@@ -204,8 +205,7 @@ class WordHead:
             raise HeadError("head embedding_size is out of range")
         if not isinstance(weights, list) or len(weights) != size:
             raise HeadError("head weights must be a list of embedding_size numbers")
-        values = [*weights, bias]
-        if not all(isinstance(v, int | float) and not isinstance(v, bool) for v in values):
+        if not _is_plain_number(bias) or not all(_is_plain_number(v) for v in weights):
             raise HeadError("head weights and bias must be numbers")
         array = np.asarray(weights, dtype=np.float64)
         if not np.all(np.isfinite(array)) or not math.isfinite(bias):
@@ -217,6 +217,11 @@ class WordHead:
         ):
             raise HeadError("head details must map names to numbers")
         return cls(model_id, array.astype(np.float32), float(bias), dict(details))
+
+
+def _is_plain_number(value: object) -> TypeGuard[int | float]:
+    """A JSON number: int or float but not bool, which isinstance counts as an int."""
+    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 def sigmoid(values: npt.ArrayLike) -> FloatArray:
