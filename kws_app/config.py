@@ -131,7 +131,7 @@ class FrontendConfig:
 class StreamConfig:
     """How often the model scores the latest clip while audio streams in."""
 
-    # Chosen with the decoder defaults below (see DecoderConfig).
+    # The stride the shipped model's operating points were calibrated for (see DecoderConfig).
     clip_stride_ms: int = 50
     queue_blocks: int = 64
     block_ms: int = 20
@@ -164,17 +164,17 @@ class StreamConfig:
 class DecoderConfig:
     """RecognizeCommands settings (TensorFlow speech_commands' streaming decoder).
 
-    Defaults (and StreamConfig.clip_stride_ms) are the best recall at <= 1 false accept per hour
-    of the shipped model, measured by bench/stream_decoder_defaults.py on a 30-minute stream of
-    the speaker-disjoint test split at 10 dB SNR and a 60-minute stream of the reserved negatives
-    (docs/benchmarks.md, "Streaming accuracy"): 39% of command words, 0% wrong, 1 false accept per
-    hour. Suppression 500-1500 ms and minimum count 3 or 5 tied there; 1000 ms keeps a word said
-    twice in a row from firing twice. A lower threshold on the slider buys recall for false
-    accepts (same streams: 0.7 gives 67% correct and 29 per hour, 0.6 gives 82% and 61).
+    `detection_threshold` is the sensitivity slider: with a model that carries calibrated
+    operating points (kws_app/inference/operating_points.py) each word fires above its own
+    threshold, and 0.5, the models' reference value, puts every word at its calibrated point.
+    The averaging window, minimum count and clip stride are the ones the shipped model was
+    calibrated for on validation streams (`python -m training calibrate`, recorded in the model's
+    `kws.operating_points` details; figures on unseen test streams in docs/benchmarks.md,
+    "Streaming accuracy"). Suppression 1000 ms keeps a word said twice in a row from firing twice.
     """
 
-    average_window_ms: int = 1000
-    detection_threshold: float = 0.8
+    average_window_ms: int = 300
+    detection_threshold: float = 0.5
     suppression_ms: int = 1000
     minimum_count: int = 3
 
