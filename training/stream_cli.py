@@ -183,6 +183,16 @@ def _add_model_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _add_stream_pair_options(parser: argparse.ArgumentParser, negatives_required: bool) -> None:
+    """A command-word stream and a negatives-only stream, each a WAV and its ground truth."""
+    parser.add_argument("--wav", type=Path, required=True, help="command-word stream")
+    parser.add_argument("--labels", type=Path, required=True, help="its ground-truth CSV")
+    parser.add_argument(
+        "--negatives-wav", type=Path, required=negatives_required, help="negatives-only stream"
+    )
+    parser.add_argument("--negatives-labels", type=Path, required=negatives_required)
+
+
 def _add_eval_stream(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     parser = subparsers.add_parser(
         "eval-stream",
@@ -209,10 +219,7 @@ def _add_sweep(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
         ),
     )
     _add_model_options(parser)
-    parser.add_argument("--wav", type=Path, required=True, help="command-word stream")
-    parser.add_argument("--labels", type=Path, required=True)
-    parser.add_argument("--negatives-wav", type=Path, help="negatives-only stream")
-    parser.add_argument("--negatives-labels", type=Path)
+    _add_stream_pair_options(parser, negatives_required=False)
     parser.add_argument("--thresholds", default=",".join(f"{t:g}" for t in DEFAULT_THRESHOLDS))
     parser.add_argument("--average-window-ms", default=str(decoder.average_window_ms))
     parser.add_argument("--suppression-ms", default=str(decoder.suppression_ms))
@@ -400,10 +407,7 @@ def _add_calibrate(subparsers: argparse._SubParsersAction) -> None:  # type: ign
         ),
     )
     _add_model_options(parser)
-    parser.add_argument("--wav", type=Path, required=True, help="validation command stream")
-    parser.add_argument("--labels", type=Path, required=True)
-    parser.add_argument("--negatives-wav", type=Path, required=True)
-    parser.add_argument("--negatives-labels", type=Path, required=True)
+    _add_stream_pair_options(parser, negatives_required=True)
     parser.add_argument("--clip-stride-ms", default=str(StreamConfig().clip_stride_ms))
     parser.add_argument("--average-window-ms", default=str(DecoderConfig().average_window_ms))
     parser.add_argument("--minimum-count", default=str(DecoderConfig().minimum_count))
