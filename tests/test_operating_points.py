@@ -153,3 +153,28 @@ def test_a_model_with_broken_operating_points_is_refused_in_one_line(
     with pytest.raises(ModelError) as caught:
         OnnxModel(path, prefer_gpu=False)
     assert "kws.operating_points" in str(caught.value) and "\n" not in str(caught.value)
+
+
+def test_custom_words_join_a_calibrated_model_at_a_stricter_point(tmp_path: Path) -> None:
+    from kws_app.words.head import WordHead
+    from kws_app.words.scorer import CUSTOM_WORD_THRESHOLD, CustomWordScorer
+
+    points = OperatingPoints(0.5, {"low": 0.7})
+    calibrated = OnnxModel(
+        tone_model(tmp_path / "c.onnx", metadata={"kws.operating_points": points.to_json()}),
+        prefer_gpu=False,
+    )
+    plain = OnnxModel(tone_model(tmp_path / "p.onnx"), prefer_gpu=False)
+    size = plain.info.embedding_size
+    head = WordHead("sha256:x", np.ones(size, dtype=np.float32) / size, 0.0, {})
+    embedding = np.zeros((1, size), dtype=np.float32)
+    on_plain = CustomWordScorer(plain, [("whistle", head)])
+    on_calibrated = CustomWordScorer(calibrated, [("whistle", head)])
+    assert on_plain.operating_points is None
+    assert on_calibrated.operating_points is not None
+    assert on_calibrated.operating_points.thresholds == {
+        "low": 0.7,
+        "whistle": CUSTOM_WORD_THRESHOLD,
+    }
+    # The head's decision point moves down for a stream-calibrated model (fewer false accepts).
+    assert on_calibrated.word_scores(embedding)[0, 0] < on_plain.word_scores(embedding)[0, 0]
