@@ -45,6 +45,20 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS  # utime + stime
 
 
+def thread_cpu_seconds(pid: int) -> dict[str, float]:
+    """CPU seconds per thread of `pid`, keyed by `<tid> <name>` (/proc/<pid>/task)."""
+    found: dict[str, float] = {}
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            text = (task / "stat").read_text()
+        except OSError:
+            continue  # the thread ended meanwhile
+        name = text[text.index("(") + 1 : text.rindex(")")]
+        fields = text.rsplit(")", 1)[1].split()
+        found[f"{task.name} {name}"] = (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+    return found
+
+
 def word_end_s(samples: np.ndarray) -> float:
     frame = int(END_FRAME_S * MODEL_RATE)
     count = samples.shape[0] // frame
@@ -220,9 +234,18 @@ def _measure(args, microphone, wav, expected, child, xvfb, offline) -> int:  # t
             raise RuntimeError("the app did not start listening")
     time.sleep(SETTLE_S)
     cpu0, wall0, x0 = cpu_seconds(child.pid), time.monotonic(), cpu_seconds(xvfb.pid)
+    threads0 = thread_cpu_seconds(child.pid)
     time.sleep(args.idle_s)
-    idle_cpu = (cpu_seconds(child.pid) - cpu0) / (time.monotonic() - wall0)
-    idle_x = (cpu_seconds(xvfb.pid) - x0) / (time.monotonic() - wall0)
+    idle_wall = time.monotonic() - wall0
+    idle_cpu = (cpu_seconds(child.pid) - cpu0) / idle_wall
+    idle_x = (cpu_seconds(xvfb.pid) - x0) / idle_wall
+    threads1 = thread_cpu_seconds(child.pid)
+    per_thread = {
+        name: round(100 * (seconds - threads0.get(name, 0.0)) / idle_wall, 1)
+        for name, seconds in threads1.items()
+        if seconds - threads0.get(name, 0.0) > 0
+    }
+    print(f"CPU per thread while listening to silence (% of one core): {per_thread}")
 
     shown: list[tuple[str, float, float]] = []
     os.set_blocking(child.stdout.fileno(), False)
