@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from kws_app.config import DecoderConfig, StreamConfig
+from kws_app.inference.model import META_OPERATING_POINTS
 from kws_app.inference.operating_points import OperatingPoints, label_thresholds, logit, sigmoid
 from kws_app.inference.pipeline import Scorer, is_command_label
 from training.stream_eval import (
@@ -40,7 +41,6 @@ from training.stream_eval import (
 
 logger = logging.getLogger(__name__)
 
-META_OPERATING_POINTS = "kws.operating_points"
 # The slider value at which every label sits at its calibrated threshold (the app's default).
 REFERENCE_THRESHOLD = 0.5
 # Candidate thresholds: evenly spaced in log-odds, so the top of the scale (where command

@@ -319,11 +319,11 @@ def speech_extent(wave: FloatArray, rate: int = SAMPLE_RATE) -> tuple[int, int] 
     return first * frame, min(wave.shape[0], (last + 1) * frame)
 
 
-def _rms(wave: FloatArray) -> float:
+def rms_of(wave: FloatArray) -> float:
     return float(np.sqrt(np.mean(np.square(wave, dtype=np.float64)))) if wave.size else 0.0
 
 
-def _db_to_amplitude(db: float) -> float:
+def db_to_amplitude(db: float) -> float:
     return float(10.0 ** (db / 20.0))
 
 
@@ -337,7 +337,7 @@ def generated_noise(kind: str, samples: int, rng: np.random.Generator) -> FloatA
         white = np.fft.irfft(spectrum / np.sqrt(frequencies), n=samples)
     elif kind != "white":
         raise StreamError(f"unknown generated noise {kind!r}")
-    rms = _rms(white.astype(np.float32))
+    rms = rms_of(white.astype(np.float32))
     return (white / rms).astype(np.float32) if rms > 0 else white.astype(np.float32)
 
 
@@ -361,7 +361,7 @@ def noise_bed(
             segment = generated_noise(source, length, rng)
         else:
             segment = _loop_crop(source, length, rng)
-            rms = _rms(segment)
+            rms = rms_of(segment)
             segment = segment / rms if rms > 0 else segment
         last = start + length >= samples
         if start > 0 and length > fade:
@@ -427,7 +427,7 @@ def generate_stream(sources: StreamSources, spec: StreamSpec) -> GeneratedStream
         raise StreamError("no audio files to build a stream from")
     command_set = frozenset(sources.commands)
     speech = np.zeros(total, dtype=np.float32)
-    speech_amplitude = _db_to_amplitude(spec.speech_dbfs)
+    speech_amplitude = db_to_amplitude(spec.speech_dbfs)
     cache: dict[Path, tuple[FloatArray, int, int] | None] = {}
     placed: list[PlacedWord] = []
     skipped: set[Path] = set()
@@ -458,7 +458,7 @@ def generate_stream(sources: StreamSources, spec: StreamSpec) -> GeneratedStream
         wave, first, end = entry
         if cursor + wave.shape[0] > total:
             break
-        level = _rms(wave[first:end])
+        level = rms_of(wave[first:end])
         gain = speech_amplitude / level if level > 0 else 0.0
         speech[cursor : cursor + wave.shape[0]] += wave * gain
         placed.append(
@@ -476,7 +476,7 @@ def generate_stream(sources: StreamSources, spec: StreamSpec) -> GeneratedStream
     if spec.snr_db is not None:
         recordings = [read_mono_16k(path) for path in sources.noises]
         bed = noise_bed(total, recordings, rng)
-        audio = speech + bed * _db_to_amplitude(spec.speech_dbfs - spec.snr_db)
+        audio = speech + bed * db_to_amplitude(spec.speech_dbfs - spec.snr_db)
     clipped = int(np.count_nonzero(np.abs(audio) > FULL_SCALE))
     if clipped:
         logger.warning("%d samples clipped at full scale; lower --speech-dbfs", clipped)

@@ -33,11 +33,11 @@ from kws_app.dsp.frontend import FeatureExtractor
 from training.config import StreamExampleConfig
 from training.data import SkipCounter, try_read_audio
 from training.speech_negatives import SpeechRecording
+from training.stream_data import db_to_amplitude, rms_of, speech_extent
 
 logger = logging.getLogger(__name__)
 
 FloatArray = npt.NDArray[np.float32]
-_DB_PER_AMPLITUDE_DECADE = 20.0
 MINING_BATCH = 512
 NO_EXTENT = -1
 
@@ -46,14 +46,8 @@ def _samples(ms: float, frontend: FrontendConfig) -> int:
     return int(round(ms * frontend.sample_rate / MS_PER_SECOND))
 
 
-def _rms(wave: FloatArray) -> float:
-    return float(np.sqrt(np.mean(np.square(wave, dtype=np.float64)))) if wave.size else 0.0
-
-
 def word_extents(waves: FloatArray, shapeable: npt.NDArray[np.bool_]) -> npt.NDArray[np.int64]:
     """(start, end) sample of the spoken word of each shapeable clip; NO_EXTENT rows elsewhere."""
-    from training.stream_data import speech_extent
-
     extents = np.full((waves.shape[0], 2), NO_EXTENT, dtype=np.int64)
     for row in np.flatnonzero(shapeable):
         extent = speech_extent(waves[row])
@@ -80,17 +74,17 @@ class SpeechPool:
     def seconds(self) -> float:
         return sum(r.shape[0] for r in self.recordings) / self.sample_rate
 
+    def _pick(self, rng: np.random.Generator) -> FloatArray:
+        return self.recordings[int(rng.choice(len(self.recordings), p=self._weights))]
+
     def window(self, samples: int, rng: np.random.Generator) -> FloatArray:
-        recording = self.recordings[int(rng.choice(len(self.recordings), p=self._weights))]
-        return _crop(recording, samples, rng)
+        return _crop(self._pick(rng), samples, rng)
 
     def tail(self, samples: int, rng: np.random.Generator) -> FloatArray:
-        recording = self.recordings[int(rng.choice(len(self.recordings), p=self._weights))]
-        return recording[-samples:] if recording.shape[0] >= samples else recording
+        return self._pick(rng)[-samples:]
 
     def head(self, samples: int, rng: np.random.Generator) -> FloatArray:
-        recording = self.recordings[int(rng.choice(len(self.recordings), p=self._weights))]
-        return recording[:samples]
+        return self._pick(rng)[:samples]
 
 
 def _crop(recording: FloatArray, samples: int, rng: np.random.Generator) -> FloatArray:
@@ -196,10 +190,10 @@ class StreamShaper:
             length = min(context_end, clip)
             if length > 0:
                 context = self.pool.window(length, rng)
-                level = _rms(context)
+                level = rms_of(context)
                 if level > 0:
-                    target = _rms(wave[start:end]) * 10.0 ** (
-                        rng.uniform(*config.context_gain_db) / _DB_PER_AMPLITUDE_DECADE
+                    target = rms_of(wave[start:end]) * db_to_amplitude(
+                        rng.uniform(*config.context_gain_db)
                     )
                     buffer[context_end - length : context_end] += context * np.float32(
                         target / level

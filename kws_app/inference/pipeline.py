@@ -20,7 +20,7 @@ from kws_app.audio.resample import StreamingResampler
 from kws_app.audio.ringbuffer import RingBuffer
 from kws_app.config import DecoderConfig, FrontendConfig, StreamConfig
 from kws_app.dsp.frontend import StreamingFrontend
-from kws_app.inference.decoder import DecoderResult, RecognizeCommands
+from kws_app.inference.decoder import NON_COMMAND_PREFIX, DecoderResult, RecognizeCommands
 from kws_app.inference.operating_points import OperatingPoints
 
 FloatArray = npt.NDArray[np.float32]
@@ -50,7 +50,7 @@ def operating_points_of(scorer: Scorer) -> OperatingPoints | None:
 
 def is_command_label(label: str) -> bool:
     """`_silence_`, `_unknown_` and other underscore labels are never reported to the user."""
-    return not label.startswith("_")
+    return not label.startswith(NON_COMMAND_PREFIX)
 
 
 @dataclass(frozen=True)
