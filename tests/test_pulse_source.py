@@ -1,0 +1,134 @@
+"""PulseAudio moving our recording stream to another source is noticed and named.
+
+The stream is real (PortAudio's `pulse` device on the private virtual microphone) and so is the
+move (`pactl move-source-output`, what a desktop's sound settings do); both of pactl's output
+formats must find it. Without pactl or without a sound server the watch stays silent.
+Deadlines here are hang detection, not benchmarks.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+from virtual_mic import PORTAUDIO_DEVICE, SOURCE_NAME, VirtualMicrophone, virtual_microphone
+
+from kws_app.audio.pulse import PACTL_TIMEOUT_S, PulseQuery, PulseSource, SourceWatch
+from kws_app.config import StreamConfig
+
+__all__ = ["virtual_microphone"]  # the fixture, imported for pytest
+
+OTHER_SINK = "kws_other"
+OTHER_SOURCE = f"{OTHER_SINK}.monitor"
+QUICK_POLL_S = 0.1
+REPORT_LIMIT_S = 5.0
+
+needs_pactl = pytest.mark.skipif(shutil.which("pactl") is None, reason="needs pactl")
+
+
+def pactl(microphone: VirtualMicrophone, *args: str) -> str:
+    result = subprocess.run(
+        ["pactl", *args],
+        env=microphone.child_env(LC_ALL="C"),
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    return result.stdout
+
+
+def add_other_source(microphone: VirtualMicrophone) -> None:
+    """A second null sink; its monitor is the source the stream is moved to. A reader keeps it
+    running in small chunks, as the virtual microphone's own sink is kept."""
+    pactl(microphone, "load-module", "module-null-sink", f"sink_name={OTHER_SINK}")
+
+
+def move_streams_of(microphone: VirtualMicrophone, pid: int, source: str) -> int:
+    """Move every recording stream of process `pid` to `source`, as a desktop's mixer would."""
+    outputs = json.loads(pactl(microphone, "-f", "json", "list", "source-outputs"))
+    ours = [
+        o["index"] for o in outputs if o["properties"].get("application.process.id") == str(pid)
+    ]
+    for index in ours:
+        pactl(microphone, "move-source-output", str(index), source)
+    return len(ours)
+
+
+def wait_for(condition, limit_s: float) -> bool:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + limit_s
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.02)
+    return True
+
+
+# ----- the query and the watch, in this process ----------------------------------------------
+
+
+@pytest.mark.virtual_mic
+def test_the_source_we_record_from_is_found_and_its_move_is_reported(virtual_microphone):
+    from kws_app.audio.capture import AudioCapture
+    from kws_app.audio.devices import find_input_device
+
+    formats = {"json": PulseQuery(use_json=True), "text": PulseQuery(use_json=False)}
+    pid = os.getpid()
+    assert [query.recording_source(pid) for query in formats.values()] == [None, None]
+
+    capture = AudioCapture(find_input_device(PORTAUDIO_DEVICE), StreamConfig())
+    capture.start()
+    reported: list[PulseSource] = []
+    watch = SourceWatch(reported.append, interval_s=QUICK_POLL_S)
+    try:
+        for name, query in formats.items():
+            source = query.recording_source(pid)
+            assert source is not None and source.name == SOURCE_NAME, name
+        watch.start()
+        assert wait_for(lambda: watch.current is not None, REPORT_LIMIT_S)
+        assert reported == []  # where it started is not a change
+
+        add_other_source(virtual_microphone)
+        assert move_streams_of(virtual_microphone, pid, OTHER_SOURCE) == 1
+        assert wait_for(lambda: reported, REPORT_LIMIT_S), "the move was never reported"
+        assert [source.name for source in reported] == [OTHER_SOURCE]
+        assert "Monitor of" in reported[0].describe()
+        for name, query in formats.items():
+            source = query.recording_source(pid)
+            assert source is not None and source.name == OTHER_SOURCE, name
+        time.sleep(3 * QUICK_POLL_S)
+        assert len(reported) == 1  # one move, one report
+    finally:
+        watch.stop()
+        capture.stop()
+    assert not watch.running
+
+
+def test_without_pactl_nothing_is_watched(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
+    monkeypatch.setenv("PATH", str(tmp_path))  # an empty folder: no pactl on the path
+    reported: list[PulseSource] = []
+    watch = SourceWatch(reported.append, interval_s=QUICK_POLL_S).start()
+    assert not watch.running
+    assert PulseQuery().recording_source(os.getpid()) is None
+    watch.stop()
+    assert reported == []
+
+
+@needs_pactl
+def test_without_a_sound_server_the_watch_ends_by_itself(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+):
+    monkeypatch.setenv("PULSE_SERVER", f"unix:{tmp_path / 'no-such-socket'}")
+    monkeypatch.setenv("PULSE_RUNTIME_PATH", str(tmp_path))
+    monkeypatch.setenv("PULSE_AUTOSPAWN", "no")
+    reported: list[PulseSource] = []
+    started = time.monotonic()
+    watch = SourceWatch(reported.append, interval_s=QUICK_POLL_S).start()
+    assert wait_for(lambda: not watch.running, 4 * PACTL_TIMEOUT_S + REPORT_LIMIT_S)
+    assert time.monotonic() - started < 4 * PACTL_TIMEOUT_S + REPORT_LIMIT_S
+    watch.stop()
+    assert reported == [] and watch.current is None
