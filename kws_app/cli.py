@@ -20,11 +20,10 @@ from pathlib import Path
 from typing import Any, Protocol, TextIO
 
 from kws_app.audio.devices import DeviceError, StreamStalledError
-from kws_app.audio.files import AudioFileError
-from kws_app.config import AppConfig, ConfigError, DecoderConfig, StreamConfig
+from kws_app.config import AppConfig, DecoderConfig, StreamConfig
 from kws_app.config_flags import DECODER_FLAGS, STREAM_FLAGS, given_options
+from kws_app.errors import UserError, one_line
 from kws_app.inference.loading import load_model
-from kws_app.inference.model import ModelError
 from kws_app.paths import default_model_path
 
 logger = logging.getLogger(__name__)
@@ -318,8 +317,8 @@ def _run(args: argparse.Namespace) -> int:
         if args.headless:
             return run_headless(args)
         return run_gui(args)
-    except (ModelError, AudioFileError, DeviceError, ConfigError) as error:
-        print(f"kws-app: error: {error}", file=sys.stderr)
+    except UserError as error:
+        print(f"kws-app: error: {one_line(error)}", file=sys.stderr)
         return EXIT_USER_ERROR
     except KeyboardInterrupt:
         return 0

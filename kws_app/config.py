@@ -14,6 +14,8 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, Self, TypeVar
 
+from kws_app.errors import UserError
+
 MS_PER_SECOND = 1000
 # Upper bounds that no useful setting reaches: a stride longer than any clip, an average or a
 # suppression longer than anyone waits for a word, more results than such a window holds.
@@ -35,7 +37,7 @@ FRONTEND_CLIP_RANGE_MS = (10, 10_000)
 _Config = TypeVar("_Config")
 
 
-class ConfigError(ValueError):
+class ConfigError(UserError, ValueError):
     """A configuration value that cannot work; the message is meant for the user."""
 
 

@@ -17,20 +17,18 @@ import numpy as np
 import numpy.typing as npt
 
 from kws_app.audio.files import AudioFileError, AudioFileStream, read_audio
-from kws_app.config import ConfigError
-from kws_app.inference.model import ModelError
+from kws_app.errors import UserError, one_line
 from kws_app.paths import default_model_path
-from kws_app.words.archive import ArchiveError, export_words, import_words
+from kws_app.words.archive import export_words, import_words
 from kws_app.words.store import MIN_EXAMPLES, WordStore, WordStoreError
 from kws_app.words.takes import MAX_TAKE_SECONDS, check_take_duration, take_label, trim_take
-from kws_app.words.trainer import TrainingError, WordTrainer, model_id_of
+from kws_app.words.trainer import WordTrainer, model_id_of
 
 logger = logging.getLogger(__name__)
 
 EXIT_USER_ERROR = 2
 AUDIO_SUFFIXES = frozenset({".wav", ".flac", ".ogg"})
 READ_BLOCK_MS = 500
-USER_ERRORS = (WordStoreError, ArchiveError, ModelError, AudioFileError, TrainingError, ConfigError)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -205,11 +203,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     try:
         return dispatch(args)
-    except USER_ERRORS as error:
-        print(f"kws-app words: error: {error}", file=sys.stderr)
-        return EXIT_USER_ERROR
-    except OSError as error:
-        print(f"kws-app words: error: {error}", file=sys.stderr)
+    except (UserError, OSError) as error:
+        print(f"kws-app words: error: {one_line(error)}", file=sys.stderr)
         return EXIT_USER_ERROR
     except KeyboardInterrupt:
         return 1

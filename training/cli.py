@@ -12,8 +12,7 @@ import importlib
 import logging
 import sys
 
-from kws_app.config import ConfigError
-from kws_app.inference.model import ModelError
+from kws_app.errors import UserError, one_line
 
 USER_ERROR_EXIT = 2
 INTERRUPTED_EXIT = 130
@@ -37,20 +36,9 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _user_errors() -> tuple[type[BaseException], ...]:
-    from training.data import DataError
-    from training.download import DownloadError
-    from training.export import ExportError
-
-    return (
-        DataError,
-        DownloadError,
-        ExportError,
-        ModelError,
-        ConfigError,
-        FileNotFoundError,
-        ValueError,
-    )
+# Besides every UserError: a file named on the command line that is not there, and the plain
+# ValueErrors training's option checks still raise (an unknown architecture or device).
+USER_ERRORS = (UserError, FileNotFoundError, ValueError)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -70,8 +58,8 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("stopped", file=sys.stderr)
         return INTERRUPTED_EXIT
-    except _user_errors() as error:
+    except USER_ERRORS as error:
         if args.verbose:
             raise
-        print(f"error: {error}", file=sys.stderr)
+        print(f"error: {one_line(error)}", file=sys.stderr)
         return USER_ERROR_EXIT

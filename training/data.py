@@ -26,6 +26,7 @@ from tqdm import tqdm
 
 from kws_app.config import MS_PER_SECOND, FrontendConfig
 from kws_app.dsp.frontend import fit_clip
+from kws_app.errors import UserError
 from training.config import BACKGROUND_NOISE_DIR, SILENCE_LABEL, UNKNOWN_LABEL, DataConfig
 
 logger = logging.getLogger(__name__)
@@ -45,7 +46,7 @@ _NOHASH = re.compile(r"_nohash_.*$")
 FloatArray = npt.NDArray[np.float32]
 
 
-class DataError(Exception):
+class DataError(UserError):
     """A dataset the training cannot use; str() is a one-line message for the user."""
 
 

@@ -17,6 +17,7 @@ from typing import Any
 
 from tqdm import tqdm
 
+from kws_app.errors import UserError
 from training.config import SPEECH_COMMANDS_URL
 
 logger = logging.getLogger(__name__)
@@ -31,7 +32,7 @@ HTTP_RANGE_NOT_SATISFIABLE = 416
 __all__ = ["SPEECH_COMMANDS_URL", "DownloadError", "download_dataset", "fetch", "extract"]
 
 
-class DownloadError(Exception):
+class DownloadError(UserError):
     """Download, verification or extraction failed; str() is one line for the user."""
 
 

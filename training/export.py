@@ -19,6 +19,7 @@ import onnx
 import torch
 
 from kws_app.config import FrontendConfig
+from kws_app.errors import UserError, one_line
 from kws_app.inference.model import (
     EMBEDDING_OUTPUT,
     FORMAT_VERSION,
@@ -44,7 +45,7 @@ OPSET_VERSION = 18
 BATCH_DIM = "batch"
 
 
-class ExportError(Exception):
+class ExportError(UserError):
     """The export failed or does not match torch; str() is one line for the user."""
 
 
@@ -100,7 +101,7 @@ def export_model(
             dynamo=False,
         )
     except Exception as error:  # the exporter raises many types; the user needs one line
-        raise ExportError(f"torch.onnx.export failed: {str(error).splitlines()[0]}") from error
+        raise ExportError(f"torch.onnx.export failed: {one_line(error)}") from error
     proto = onnx.load(str(path))
     metadata = {
         META_FORMAT_VERSION: FORMAT_VERSION,

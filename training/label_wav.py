@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from kws_app.dsp.frontend import compute_features, fit_clip
+from kws_app.errors import one_line
 from kws_app.inference.model import OnnxModel
 from training.data import DataError, read_audio
 
@@ -22,7 +23,7 @@ def label_file(model: OnnxModel, path: Path, top: int = DEFAULT_TOP) -> list[tup
     except FileNotFoundError:
         raise
     except Exception as error:  # libsndfile raises several types for unreadable audio
-        raise DataError(f"cannot read audio file {path}: {str(error).splitlines()[0]}") from error
+        raise DataError(f"cannot read audio file {path}: {one_line(error)}") from error
     if wave.size == 0:
         raise DataError(f"{path} holds no audio")
     features = compute_features(fit_clip(wave, model.frontend), model.frontend)

@@ -15,6 +15,8 @@ import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
+from kws_app.errors import UserError
+
 MANIFEST_NAME = "manifest.csv"
 REQUIRED_COLUMNS = ("path", "speaker", "duration_s", "has_command_word")
 TRAINING = "training"
@@ -25,7 +27,7 @@ _PERCENT = 100.0
 _HASH_BUCKETS = 10_000
 
 
-class SpeechNegativesError(ValueError):
+class SpeechNegativesError(UserError, ValueError):
     """A speech folder that cannot be used; str() is a one-line message for the user."""
 
 

@@ -19,12 +19,12 @@ from pathlib import Path
 
 import numpy as np
 
-from kws_app.audio.files import AudioFileError, read_audio
-from kws_app.config import ConfigError, DecoderConfig, StreamConfig
-from kws_app.inference.model import ModelError
+from kws_app.audio.files import read_audio
+from kws_app.config import DecoderConfig, StreamConfig
+from kws_app.errors import UserError, one_line
 from training.calibrate import CalibrationTarget, calibrate, write_operating_points
 from training.config import DEFAULT_WANTED_WORDS
-from training.speech_negatives import SpeechNegativesError, speech_negatives
+from training.speech_negatives import speech_negatives
 from training.stream_data import (
     StreamError,
     StreamSpec,
@@ -60,14 +60,12 @@ DEFAULT_MAX_FALSE_ACCEPTS_PER_HOUR = 1.0
 def _user_errors_as_stream_errors(
     handler: Callable[[argparse.Namespace], int],
 ) -> Callable[[argparse.Namespace], int]:
-    """File-system and audio errors become StreamError, which every caller reports as one line."""
+    """File-system errors become StreamError, a UserError every caller reports as one line."""
 
     @functools.wraps(handler)
     def run(args: argparse.Namespace) -> int:
         try:
             return handler(args)
-        except (AudioFileError, SpeechNegativesError) as error:
-            raise StreamError(str(error)) from error
         except OSError as error:
             where = f"{error.filename}: " if error.filename else ""
             raise StreamError(f"{where}{error.strerror or error}") from error
@@ -498,10 +496,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     try:
         return int(args.func(args))
-    except (StreamError, ModelError, ConfigError, ValueError) as error:
+    except (UserError, ValueError) as error:
         if args.verbose:
             raise
-        print(f"error: {error}", file=sys.stderr)
+        print(f"error: {one_line(error)}", file=sys.stderr)
         return USER_ERROR_EXIT
 
 

@@ -33,6 +33,7 @@ import soundfile
 from scipy.signal import resample_poly
 
 from kws_app.config import MS_PER_SECOND
+from kws_app.errors import UserError
 from training.config import BACKGROUND_NOISE_DIR, DEFAULT_WANTED_WORDS, UNKNOWN_LABEL
 
 logger = logging.getLogger(__name__)
@@ -77,7 +78,7 @@ GENERATED_NOISES = ("white", "pink")
 FULL_SCALE = 1.0
 
 
-class StreamError(ValueError):
+class StreamError(UserError, ValueError):
     """A stream that cannot be built or read; str() is a one-line message for the user."""
 
 

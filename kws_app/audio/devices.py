@@ -5,10 +5,12 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
+from kws_app.errors import UserError
+
 logger = logging.getLogger(__name__)
 
 
-class DeviceError(Exception):
+class DeviceError(UserError):
     """No usable input device; str() is a one-line message."""
 
 

@@ -15,6 +15,7 @@ import numpy.typing as npt
 import soundfile
 
 from kws_app.config import MS_PER_SECOND
+from kws_app.errors import UserError, one_line
 
 FloatArray = npt.NDArray[np.float32]
 
@@ -27,13 +28,8 @@ MAX_BLOCK_SAMPLES = 1 << 20
 _READ_ERRORS = (soundfile.LibsndfileError, RuntimeError, ValueError, OSError)
 
 
-class AudioFileError(Exception):
+class AudioFileError(UserError):
     """An audio file that cannot be used; str() is a one-line message."""
-
-
-def _first_line(error: BaseException) -> str:
-    text = str(error).strip()
-    return text.splitlines()[0] if text else type(error).__name__
 
 
 class AudioFileStream:
@@ -53,7 +49,7 @@ class AudioFileStream:
             self._file = soundfile.SoundFile(self.path)
         except _READ_ERRORS as error:
             raise AudioFileError(
-                f"cannot read audio file {self.path.name}: {_first_line(error)}"
+                f"cannot read audio file {self.path.name}: {one_line(error)}"
             ) from error
         try:
             self._check_header()
@@ -95,7 +91,7 @@ class AudioFileStream:
                 block = self._file.read(buffer.shape[0], dtype="float32", out=buffer)
             except _READ_ERRORS as error:
                 raise AudioFileError(
-                    f"cannot read audio file {self.path.name}: {_first_line(error)}"
+                    f"cannot read audio file {self.path.name}: {one_line(error)}"
                 ) from error
             if block.shape[0] == 0:
                 return
@@ -107,7 +103,7 @@ class AudioFileStream:
             samples = self._file.read(dtype="float32", always_2d=True)
         except _READ_ERRORS as error:
             raise AudioFileError(
-                f"cannot read audio file {self.path.name}: {_first_line(error)}"
+                f"cannot read audio file {self.path.name}: {one_line(error)}"
             ) from error
         if samples.shape[0] == 0:
             raise AudioFileError(f"audio file {self.path.name} holds no samples")

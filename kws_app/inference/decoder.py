@@ -25,6 +25,7 @@ import numpy as np
 import numpy.typing as npt
 
 from kws_app.config import DecoderConfig
+from kws_app.errors import UserError
 from kws_app.inference.operating_points import OperatingPoints, label_thresholds
 
 SILENCE_LABEL = "_silence_"
@@ -33,7 +34,7 @@ NON_COMMAND_PREFIX = "_"
 _QUARTER = 4
 
 
-class DecoderError(ValueError):
+class DecoderError(UserError, ValueError):
     """Scores that break the decoder's contract (wrong length, time going backwards)."""
 
 

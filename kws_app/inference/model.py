@@ -21,6 +21,7 @@ import numpy as np
 import numpy.typing as npt
 
 from kws_app.config import ConfigError, FrontendConfig
+from kws_app.errors import UserError, one_line
 from kws_app.inference.operating_points import OperatingPoints, OperatingPointsError
 
 logger = logging.getLogger(__name__)
@@ -65,7 +66,7 @@ _OS_ERROR_REASONS = {
 }
 
 
-class ModelError(Exception):
+class ModelError(UserError):
     """A model file the app cannot serve; str() is a one-line message for the user."""
 
 
@@ -146,7 +147,7 @@ class OnnxModel:
             probabilities, embedding = self.run(silence)
         except Exception as error:  # onnxruntime raises its own exception types
             raise ModelError(
-                f"{self.path.name}: the model fails to run: {_first_line(error)}"
+                f"{self.path.name}: the model fails to run: {one_line(error)}"
             ) from error
         if probabilities.shape != (1, len(self.labels)):
             raise ModelError(
@@ -237,7 +238,7 @@ def _create_session(ort, model_bytes: bytes, path: Path, prefer_gpu: bool, cpu_t
         # onnxruntime's own fallback retried only these, on the CPU; so does this one.
         if not (wants_cuda and isinstance(error, ValueError | RuntimeError)):
             raise _invalid_model(path, error) from error
-        logger.info("the CUDA session failed (%s); trying the CPU", _first_line(error))
+        logger.info("the CUDA session failed (%s); trying the CPU", one_line(error))
         session = _cpu_session(ort, model_bytes, options, path)
     if wants_cuda and session.get_providers()[0] != CUDA_PROVIDER:
         logger.info("CUDA is not usable on this machine; running the model on the CPU")
@@ -252,7 +253,7 @@ def _cpu_session(ort, model_bytes: bytes, options, path: Path):  # type: ignore[
 
 
 def _invalid_model(path: Path, error: BaseException) -> ModelError:
-    return ModelError(f"{path.name} is not a valid ONNX model: {_first_line(error)}")
+    return ModelError(f"{path.name} is not a valid ONNX model: {one_line(error)}")
 
 
 def _validate(session, path: Path) -> ModelInfo:  # type: ignore[no-untyped-def]
@@ -351,8 +352,3 @@ def _parse_labels(text: str, name: str) -> tuple[str, ...]:
     if len(set(labels)) != len(labels):
         raise ModelError(f"{name}: '{META_LABELS}' has duplicate labels")
     return tuple(labels)
-
-
-def _first_line(error: BaseException) -> str:
-    text = str(error).strip().splitlines()
-    return text[0] if text else type(error).__name__

@@ -20,6 +20,8 @@ from typing import Any, TypeGuard
 import numpy as np
 import numpy.typing as npt
 
+from kws_app.errors import UserError
+
 FORMAT = "kws-operating-points"
 VERSION = 1
 # Log-odds are unbounded at 0 and 1; the slider's ends map to these instead.
@@ -28,7 +30,7 @@ MAX_LABELS = 4096
 MAX_JSON_BYTES = 1 << 20
 
 
-class OperatingPointsError(ValueError):
+class OperatingPointsError(UserError, ValueError):
     """Operating points that cannot be used; str() is a one-line message for the user."""
 
 

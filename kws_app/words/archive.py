@@ -35,6 +35,7 @@ from typing import Any, BinaryIO
 
 import numpy as np
 
+from kws_app.errors import UserError
 from kws_app.words.head import UntrustedJsonError, parse_untrusted_json
 from kws_app.words.store import (
     BACKGROUND_FILE,
@@ -152,7 +153,7 @@ def _umask() -> int:
     return mask
 
 
-class ArchiveError(ValueError):
+class ArchiveError(UserError, ValueError):
     """A word file that cannot be imported; str() is a one-line message."""
 
 

@@ -22,6 +22,8 @@ from typing import TypeGuard
 import numpy as np
 import numpy.typing as npt
 
+from kws_app.errors import UserError
+
 FloatArray = npt.NDArray[np.float32]
 
 HEAD_FORMAT = "kws-word-head"
@@ -47,11 +49,11 @@ _MIN_STEP = 1e-6
 _TOLERANCE = 1e-9
 
 
-class HeadError(ValueError):
+class HeadError(UserError, ValueError):
     """A head file that cannot be used; str() is a one-line message."""
 
 
-class UntrustedJsonError(ValueError):
+class UntrustedJsonError(UserError, ValueError):
     """JSON text refused by `parse_untrusted_json`; str() is a one-line message that reads after
     the name of what was parsed ("is not valid JSON: ...", "holds a 5001-character number ...")."""
 

@@ -31,6 +31,7 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
+from kws_app.errors import UserError
 from kws_app.words.head import HeadError, UntrustedJsonError, WordHead, parse_untrusted_json
 from kws_app.words.wavio import WavError, read_wav, write_wav
 
@@ -63,7 +64,7 @@ _SLUG_HASH_CHARS = 8
 MAX_FOLDER_ATTEMPTS = 100
 
 
-class WordStoreError(ValueError):
+class WordStoreError(UserError, ValueError):
     """A request the store refuses or a file it cannot use; str() is a one-line message."""
 
 

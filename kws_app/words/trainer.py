@@ -28,6 +28,7 @@ from scipy.signal import resample, resample_poly
 
 from kws_app.config import FrontendConfig
 from kws_app.dsp.frontend import FeatureExtractor, fit_clip
+from kws_app.errors import UserError
 from kws_app.words.head import HeadConfig, WordHead, train_head
 from kws_app.words.scorer import CustomWordScorer, EmbeddingModel
 from kws_app.words.store import StoredWord, WordStore, WordStoreError
@@ -45,7 +46,7 @@ WORD_BELOW_PEAK_DB = 25.0
 MS_PER_SECOND = 1000
 
 
-class TrainingError(ValueError):
+class TrainingError(UserError, ValueError):
     """Training cannot proceed; str() is a one-line message for the user."""
 
 

@@ -14,6 +14,8 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
+from kws_app.errors import UserError
+
 FloatArray = npt.NDArray[np.float32]
 
 PCM16_BYTES = 2
@@ -22,7 +24,7 @@ MIN_SAMPLE_RATE = 8000
 MAX_SAMPLE_RATE = 48000
 
 
-class WavError(ValueError):
+class WavError(UserError, ValueError):
     """A WAV file the word store refuses; str() is a one-line message."""
 
 
