@@ -5,7 +5,7 @@ Usage: nice -n 10 .venv/bin/python bench/soak.py --minutes 10 [--interval-s 30] 
 Starts a private PulseAudio virtual microphone (tests/virtual_mic.py), runs the app as its own
 process on the `pulse` device, and plays speech into the microphone over and over: by default
 real command words (Speech Commands test speakers) and sentences (negatives/speech) from
-../shared/data with pauses between them, or --audio. Every --interval-s it reads the app's
+../shared/data (--data) with pauses between them, or --audio. Every --interval-s it reads the app's
 resident memory (VmRSS in /proc/<pid>/status) and CPU time (/proc/<pid>/stat), and the counters
 the app reports: detections (JSON lines on stdout), input overflows and dropped blocks (its
 stderr counter line), stalls and moves of the input by the sound server. Prints a table, a
@@ -36,9 +36,7 @@ from pathlib import Path
 import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED_DATA = REPO.parent / "shared" / "data"
-SPEECH_COMMANDS = SHARED_DATA / "speech_commands"
-SPEECH = SHARED_DATA / "negatives" / "speech"
+DEFAULT_DATA = REPO.parent / "shared" / "data"
 sys.path.insert(0, str(REPO / "tests"))
 
 MODEL_RATE = 16000
@@ -70,28 +68,30 @@ def thread_count(pid: int) -> int:
     return len(list(Path(f"/proc/{pid}/task").iterdir()))
 
 
-def speech_feed(folder: Path) -> Path:
+def speech_feed(data: Path, folder: Path) -> Path:
     """A WAV of command words and sentences with pauses, played into the microphone in a loop."""
     from virtual_mic import write_wav
 
     from kws_app.audio.files import read_audio
 
-    if not SPEECH_COMMANDS.is_dir():
-        raise SystemExit(f"no recordings at {SHARED_DATA}: pass --audio FILE")
-    testing = (SPEECH_COMMANDS / "testing_list.txt").read_text().split()
+    speech_commands = data / "speech_commands"
+    speech = data / "negatives" / "speech"
+    if not speech_commands.is_dir():
+        raise SystemExit(f"no recordings at {data}: pass --data DIR or --audio FILE")
+    testing = (speech_commands / "testing_list.txt").read_text().split()
     parts: list[np.ndarray] = []
     gap = np.zeros(int(GAP_S * MODEL_RATE), np.float32)
     for word in COMMAND_WORDS:
         for name in [path for path in testing if path.startswith(f"{word}/")][:CLIPS_PER_WORD]:
-            samples, rate = read_audio(SPEECH_COMMANDS / name)
+            samples, rate = read_audio(speech_commands / name)
             if rate == MODEL_RATE:
                 parts += [samples, gap]
-    with (SPEECH / "manifest.csv").open(newline="") as file:
+    with (speech / "manifest.csv").open(newline="") as file:
         rows = [row for row in csv.DictReader(file) if row["has_command_word"] == "no"]
     for row in sorted(rows, key=lambda row: row["path"])[:: max(1, len(rows) // SENTENCES)][
         :SENTENCES
     ]:
-        samples, rate = read_audio(SPEECH / row["path"])
+        samples, rate = read_audio(speech / row["path"])
         if rate == MODEL_RATE:
             parts += [samples, gap]
     return write_wav(folder / "feed.wav", np.concatenate(parts), MODEL_RATE)
@@ -142,6 +142,26 @@ def loop_playback(microphone, wav: Path, stop: threading.Event, plays: list[int]
         plays[0] += 1
 
 
+def app_version() -> str:
+    """The commit measured, marked when the working tree differs from it."""
+    try:
+        commit = subprocess.run(
+            ["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "-C", str(REPO), "status", "--porcelain", "--untracked-files=no"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return f"{commit} (with uncommitted changes)" if dirty else commit
+
+
 def drift_per_hour_kb(times_s: list[float], rss_kb: list[int]) -> float | None:
     """Slope of the least-squares line through (time, memory), in kB per hour."""
     if len(times_s) < 2 or max(times_s) == min(times_s):
@@ -155,7 +175,7 @@ def run(args: argparse.Namespace) -> int:
 
     model = Path(args.model) if args.model else REPO / "assets" / "kws-default.onnx"
     with tempfile.TemporaryDirectory(prefix="kws-soak-") as folder, VirtualMicrophone() as mic:
-        wav = Path(args.audio) if args.audio else speech_feed(Path(folder))
+        wav = Path(args.audio) if args.audio else speech_feed(Path(args.data), Path(folder))
         home = Path(folder) / "home"
         home.mkdir()
         command = [
@@ -248,6 +268,7 @@ def _sample(args, app, output: AppOutput, plays: list[int], wav: Path) -> int:  
     drift = drift_per_hour_kb([t for t, _ in settled], [r for _, r in settled])
     summary = {
         "date": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
+        "commit": app_version(),
         "machine": f"{platform.node()} {platform.machine()}, {os.cpu_count()} CPUs",
         "load_average_start": round(load_start[0], 2),
         "load_average_end": round(os.getloadavg()[0], 2),
@@ -303,6 +324,9 @@ def main() -> int:
     )
     parser.add_argument("--model", help="model file (default: the bundled model)")
     parser.add_argument("--audio", help="what to play into the microphone, looped")
+    parser.add_argument(
+        "--data", default=str(DEFAULT_DATA), help="recordings for the default feed (see its README)"
+    )
     args = parser.parse_args()
     if args.minutes <= 0 or args.interval_s <= 0:
         parser.error("--minutes and --interval-s must be positive")
