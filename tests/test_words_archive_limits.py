@@ -28,6 +28,7 @@ from kws_app.words.archive import (
     MAX_ARCHIVE_BYTES,
     MAX_ARCHIVE_TAKES,
     MAX_ARCHIVE_WORDS,
+    MAX_BACKGROUND_BYTES,
     MAX_CENTRAL_DIRECTORY_BYTES,
     MAX_DECODED_BYTES,
     MAX_TAKES_PER_WORD,
@@ -48,6 +49,7 @@ from kws_app.words.store import (
     BACKGROUND_FILE,
     MAX_BACKGROUND_SECONDS,
     MAX_EXAMPLE_SECONDS,
+    MAX_JSON_BYTES,
     MIN_EXAMPLES,
     WORD_FILE,
     WordRecord,
@@ -433,3 +435,98 @@ def test_export_refuses_what_import_would_refuse(tmp_path: Path) -> None:
     with pytest.raises(WordStoreError, match="s of audio; one file holds at most"):
         export_words(words, [], out)
     assert not out.exists() and not list(tmp_path.glob(".export-*"))
+
+
+# ----- every member's own limit, and a member that lies about its size ------------------------
+
+
+def test_a_room_recording_declaring_too_many_bytes(store: WordStore, tmp_path: Path) -> None:
+    # Zeros compress to almost nothing: only the declared size can stop it before it is read.
+    members = _members([_word("roomy", background=_silence(1.0))])
+    members["words/01/background.wav"] = b"\0" * (MAX_BACKGROUND_BYTES + 1)
+    message = _refused(store, _zip(tmp_path / "room.kwswords", members))
+    assert message == (
+        f"words/01/background.wav is too large ({MAX_BACKGROUND_BYTES + 1} bytes; "
+        f"at most {MAX_BACKGROUND_BYTES} are accepted)"
+    )
+
+
+@pytest.mark.parametrize("member", ["words/01/word.json", ARCHIVE_INDEX])
+def test_a_json_file_declaring_too_many_bytes(
+    store: WordStore, tmp_path: Path, member: str
+) -> None:
+    members = _members([_word("wordy")])
+    document = json.loads(members[member])
+    document["extra"] = " " * MAX_JSON_BYTES
+    members[member] = json.dumps(document).encode()
+    message = _refused(store, _zip(tmp_path / "json.kwswords", members))
+    assert message.startswith(f"{member} is too large (") and f"at most {MAX_JSON_BYTES}" in message
+
+
+def _declare_size(path: Path, member: str, declared: int) -> None:
+    """Rewrite the central directory so `member` claims `declared` uncompressed bytes."""
+    data = bytearray(path.read_bytes())
+    name = member.encode()
+    at = _END.unpack_from(data, _end_record_at(bytes(data)))[6]  # where the directory starts
+    while True:  # walk the central directory to the member's entry
+        fields = _CENTRAL_HEADER.unpack_from(data, at)
+        name_length, extra_length, comment_length = fields[10], fields[11], fields[12]
+        start = at + _CENTRAL_HEADER.size
+        if bytes(data[start : start + name_length]) == name:
+            struct.pack_into("<L", data, at + 24, declared)  # the uncompressed size field
+            break
+        at = start + name_length + extra_length + comment_length
+    path.write_bytes(bytes(data))
+
+
+def test_a_take_holding_more_than_it_declares_is_refused_without_reading_it_all(
+    store: WordStore, tmp_path: Path
+) -> None:
+    """A header that understates a member's size passes the size checks; reading then stops at
+    the declared size (the rest is never inflated) and the checksum refuses the member."""
+    members = _members([_word("liar")])
+    members["words/01/examples/01.wav"] = _take() + b"\0" * (MAX_DECODED_BYTES + 1)
+    path = _zip(tmp_path / "liar.kwswords", members)
+    _declare_size(path, "words/01/examples/01.wav", len(_take()))
+    message = _refused(store, path)
+    assert message.startswith("words/01/examples/01.wav cannot be read: Bad CRC-32"), message
+
+
+def test_an_index_listing_too_many_words(store: WordStore, tmp_path: Path) -> None:
+    members = _members([_word("one")])
+    index = json.loads(members[ARCHIVE_INDEX])
+    index["words"] *= MAX_ARCHIVE_WORDS + 1
+    members[ARCHIVE_INDEX] = json.dumps(index).encode()
+    message = _refused(store, _zip(tmp_path / "index.kwswords", members))
+    assert message == f"{ARCHIVE_INDEX}: 'words' must list 1-{MAX_ARCHIVE_WORDS} words"
+
+
+@pytest.mark.gui
+@pytest.mark.parametrize("attack", ["huge integer", "millions of entries"])
+def test_the_manage_words_dialog_shows_a_hostile_file_as_a_message(
+    qtbot, store: WordStore, tmp_path: Path, attack: str
+) -> None:
+    """The refusals above reach the window as a status line; nothing escapes the slot."""
+    from kws_app.inference.model import OnnxModel
+    from kws_app.ui.words_manager_dialog import WordsManagerDialog
+    from kws_app.words.trainer import WordTrainer
+
+    if attack == "huge integer":
+        members = _members([_word("numbers")])
+        members["words/01/word.json"] = members["words/01/word.json"].replace(
+            f'"sample_rate": {RATE}'.encode(),
+            f'"sample_rate": {"9" * HUGE_INTEGER_DIGITS}'.encode(),
+        )
+        path = _zip(tmp_path / "int.kwswords", members)
+    else:
+        path = _zip64_file(tmp_path / "zip64.kwswords", 1, CLAIMED_ENTRIES)
+    model_path = words_tone_model(tmp_path / "words_tone.onnx")
+    trainer = WordTrainer(OnnxModel(model_path, prefer_gpu=False), model_path)
+    dialog = WordsManagerDialog(trainer, store)
+    qtbot.addWidget(dialog)
+    before = _tree(store.root)
+    dialog.import_file(path)
+    shown = dialog.status_label.text()
+    assert shown.startswith(f"cannot import {path.name}: ") and "\n" not in shown
+    assert dialog.training is None  # nothing to train
+    assert _tree(store.root) == before
