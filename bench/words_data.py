@@ -8,14 +8,9 @@ validation_list.txt / testing_list.txt, training otherwise. The reserved false-a
 from __future__ import annotations
 
 import csv
-import math
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
-
-import numpy as np
-import soundfile
-from scipy.signal import resample_poly
 
 DEFAULT_DATA_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 COMMAND_WORDS = ("yes", "no", "up", "down", "left", "right", "on", "off", "stop", "go")
@@ -51,12 +46,3 @@ def by_label(clips: list[ClipRef]) -> dict[str, list[ClipRef]]:
     for clip in clips:
         grouped[clip.label].append(clip)
     return grouped
-
-
-def read_16k(path: Path, rate: int = 16000) -> np.ndarray:
-    data, file_rate = soundfile.read(str(path), dtype="float32", always_2d=True)
-    mono = data.mean(axis=1)
-    if file_rate != rate:
-        divisor = math.gcd(int(file_rate), rate)
-        mono = resample_poly(mono, rate // divisor, int(file_rate) // divisor)
-    return np.ascontiguousarray(mono, dtype=np.float32)

@@ -43,21 +43,21 @@ from words_data import (
     RESERVED_NEGATIVES,
     ClipRef,
     by_label,
-    read_16k,
     read_clips,
 )
 
+from kws_app.audio.files import list_audio_files, read_audio_at
 from kws_app.config import DecoderConfig, StreamConfig
+from kws_app.dsp.levels import db_to_amplitude
 from kws_app.inference.decoder import RecognizeCommands
 from kws_app.inference.model import OnnxModel
-from kws_app.inference.pipeline import StreamingPipeline, is_command_label
+from kws_app.inference.pipeline import StreamingPipeline, is_command_label, replay_outputs
 from kws_app.paths import assets_dir, default_model_path
 from kws_app.words.head import HeadConfig, WordHead
 from kws_app.words.scorer import DEFAULT_COMMAND_SHARE, CustomWordScorer
 from kws_app.words.trainer import NEGATIVES_FILE_NAME, TrainerConfig, WordAudio, WordTrainer
 
 RATE = 16000
-AUDIO = frozenset({".wav", ".flac", ".ogg"})
 EXAMPLES = 5
 MIN_WORD_CLIPS = 10
 # Each clip sits at the start of a 3 s slot and detections are matched per slot. The gap must let
@@ -102,7 +102,7 @@ class RecordingModel:
 
 
 def _noise(samples: int, rng: np.random.Generator) -> np.ndarray:
-    return (rng.standard_normal(samples) * 10 ** (NOISE_DBFS / 20)).astype(np.float32)
+    return (rng.standard_normal(samples) * db_to_amplitude(NOISE_DBFS)).astype(np.float32)
 
 
 def run_stream(
@@ -110,12 +110,11 @@ def run_stream(
 ) -> CachedStream:
     recorder = RecordingModel(model)
     pipeline = StreamingPipeline(recorder, RATE, stream)
-    times: list[int] = []
-    block = REPLAY_BLOCK_S * RATE
-    for start in range(0, audio.size, block):
-        times += [
-            stride.time_ms for stride in pipeline.process(audio[start : start + block]).strides
-        ]
+    times = [
+        stride.time_ms
+        for output in replay_outputs(pipeline, audio, REPLAY_BLOCK_S * RATE)
+        for stride in output.strides
+    ]
     return CachedStream(
         np.array(times),
         np.concatenate(recorder.probabilities),
@@ -131,7 +130,7 @@ def slot_stream(
     slot = int(SLOT_S * RATE)
     audio = _noise(slot * (len(clips) + 1), rng)
     for index, clip in enumerate(clips):
-        wave = read_16k(clip.path)[:RATE]
+        wave = read_audio_at(clip.path, RATE)[:RATE]
         audio[index * slot : index * slot + wave.size] += wave
     return run_stream(model, audio, [clip.label for clip in clips], stream)
 
@@ -139,11 +138,11 @@ def slot_stream(
 def negatives_stream(
     model: OnnxModel, data_dir: Path, rng: np.random.Generator, stream: StreamConfig
 ) -> CachedStream:
-    files = sorted(p for p in (data_dir / RESERVED_NEGATIVES).rglob("*") if p.suffix in AUDIO)
+    files = list_audio_files(data_dir / RESERVED_NEGATIVES)
     gap = _noise(int(NEGATIVE_GAP_S * RATE), rng)
     parts = [gap]
     for path in files:
-        parts += [read_16k(path), _noise(int(NEGATIVE_GAP_S * RATE), rng)]
+        parts += [read_audio_at(path, RATE), _noise(int(NEGATIVE_GAP_S * RATE), rng)]
     return run_stream(model, np.concatenate(parts), [], stream)
 
 
@@ -313,7 +312,7 @@ def main() -> int:
             if not tests:
                 continue
             positives = slot_stream(model, tests, rng, stream)
-            audio = WordAudio(word, [read_16k(c.path) for c in chosen], None)
+            audio = WordAudio(word, [read_audio_at(c.path, RATE) for c in chosen], None)
             train_started = time.perf_counter()
             head = trainer.train_audio(audio, [])
             train_s = time.perf_counter() - train_started

@@ -28,15 +28,15 @@ from words_data import (
     RESERVED_NEGATIVES,
     SILENCE,
     by_label,
-    read_16k,
     read_clips,
 )
 
+from kws_app.audio.files import list_audio_files, read_audio_at
+from kws_app.dsp.levels import db_to_amplitude
 from kws_app.inference.model import OnnxModel
 from kws_app.paths import assets_dir, default_model_path
 from kws_app.words.trainer import NEGATIVES_FILE_NAME, NEGATIVES_FORMAT, WordTrainer, model_id_of
 
-AUDIO_SUFFIXES = frozenset({".wav", ".flac", ".ogg"})
 COMMANDS_PER_WORD = 60
 SILENCE_CLIPS = 120
 BACKGROUND_CROPS = 80
@@ -61,6 +61,7 @@ def main() -> int:
     model = OnnxModel(args.model, prefer_gpu=False)
     trainer = WordTrainer(model, args.model, negatives_path=Path("/nonexistent"))
     clip_samples = model.frontend.clip_samples
+    rate = model.frontend.sample_rate
     groups = by_label([c for c in read_clips(args.data_dir) if c.split == "training"])
 
     waves: list[np.ndarray] = []
@@ -73,27 +74,27 @@ def main() -> int:
         )
         chosen = rng.permutation(len(clips))[:limit]
         for index in chosen:
-            waves.append(read_16k(clips[index].path))
+            waves.append(read_audio_at(clips[index].path, rate))
             labels.append(label)
-    noises = [read_16k(c.path) for c in groups.get(BACKGROUND, [])]
+    noises = [read_audio_at(c.path, rate) for c in groups.get(BACKGROUND, [])]
     for _ in range(BACKGROUND_CROPS if noises else 0):
         noise = noises[int(rng.integers(len(noises)))]
         start = int(rng.integers(0, noise.size - clip_samples))
-        gain = 10.0 ** (rng.uniform(-30.0, 0.0) / 20.0)
+        gain = db_to_amplitude(rng.uniform(-30.0, 0.0))
         waves.append((noise[start : start + clip_samples] * gain).astype(np.float32))
         labels.append(BACKGROUND)
 
     speech_root = args.data_dir / SPEECH_DIR
     reserved = (args.data_dir / RESERVED_NEGATIVES).resolve()
-    speech_files = sorted(
+    speech_files = [
         path
-        for path in speech_root.rglob("*")
-        if path.suffix in AUDIO_SUFFIXES and not path.resolve().is_relative_to(reserved)
-    )
-    hop = int(WINDOW_HOP_S * model.frontend.sample_rate)
+        for path in list_audio_files(speech_root)
+        if not path.resolve().is_relative_to(reserved)
+    ]
+    hop = int(WINDOW_HOP_S * rate)
     windows: list[np.ndarray] = []
     for path in speech_files:
-        wave = read_16k(path)
+        wave = read_audio_at(path, rate)
         for start in range(0, max(1, wave.size - clip_samples + 1), hop):
             windows.append(wave[start : start + clip_samples])
     for index in rng.permutation(len(windows))[:MAX_SPEECH_WINDOWS]:

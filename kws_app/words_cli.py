@@ -16,7 +16,8 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
-from kws_app.audio.files import AudioFileError, AudioFileStream, read_audio
+from kws_app.audio.files import AudioFileError, AudioFileStream, list_audio_files, read_audio_at
+from kws_app.audio.resample import to_rate
 from kws_app.errors import UserError, one_line
 from kws_app.paths import default_model_path
 from kws_app.words.archive import export_words, import_words
@@ -27,7 +28,6 @@ from kws_app.words.trainer import WordTrainer, model_id_of
 logger = logging.getLogger(__name__)
 
 EXIT_USER_ERROR = 2
-AUDIO_SUFFIXES = frozenset({".wav", ".flac", ".ogg"})
 READ_BLOCK_MS = 500
 
 
@@ -53,7 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
         type=Path,
         required=True,
         help=(
-            f"folder of at least {MIN_EXAMPLES} recordings of the word (WAV, FLAC, OGG), each "
+            f"folder of at least {MIN_EXAMPLES} recordings of the word (WAV, FLAC, OGG...), each "
             f"up to {MAX_TAKE_SECONDS:g} s holding the word once; silence around it is trimmed"
         ),
     )
@@ -104,11 +104,9 @@ def _read_examples(folder: Path, rate: int) -> list[npt.NDArray[np.float32]]:
     A take that is not exactly one word (silent, noise only, the word twice, too long) is refused
     by number and file name, with the same words the Add-word dialog shows next to a take.
     """
-    from kws_app.words.trainer import to_rate
-
     if not folder.is_dir():
         raise WordStoreError(f"not a folder: {folder}")
-    files = sorted(p for p in folder.iterdir() if p.suffix.lower() in AUDIO_SUFFIXES)
+    files = list_audio_files(folder, recursive=False)
     if len(files) < MIN_EXAMPLES:
         raise WordStoreError(
             f"{folder} holds {len(files)} recordings; a word needs at least {MIN_EXAMPLES}"
@@ -122,12 +120,10 @@ def _read_examples(folder: Path, rate: int) -> list[npt.NDArray[np.float32]]:
 
 
 def run_add(args: argparse.Namespace, store: WordStore) -> int:
-    from kws_app.words.trainer import to_rate
-
     trainer = _trainer(args)
     rate = trainer.frontend.sample_rate
     examples = _read_examples(args.from_wav_dir, rate)
-    background = to_rate(*read_audio(args.background), rate) if args.background else None
+    background = read_audio_at(args.background, rate) if args.background else None
     heads = trainer.learn(store, args.name, examples, rate, background)
     print(f"added {args.name!r} from {len(examples)} recordings; words: " + _names(heads))
     return 0

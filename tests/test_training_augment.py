@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 from kws_app.config import FrontendConfig
-from training.augment import Augmenter, coloured_noise, silence_wave, time_shift
+from kws_app.dsp.noise import unit_peak_noise
+from training.augment import Augmenter, silence_wave, time_shift
 from training.config import AugmentConfig
 
 FRONTEND = FrontendConfig()
@@ -88,7 +89,7 @@ def test_generated_noise_colours_have_their_spectral_slopes() -> None:
     samples = 1 << 16
     slopes = {}
     for colour in ("white", "pink", "brown"):
-        noise = coloured_noise(colour, samples, rng)
+        noise = unit_peak_noise(colour, samples, rng)
         assert np.abs(noise).max() <= 1.0 + 1e-6
         power = np.abs(np.fft.rfft(noise)) ** 2
         frequencies = np.arange(power.size)

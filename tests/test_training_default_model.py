@@ -8,10 +8,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from kws_app.audio.files import read_audio_at
 from kws_app.config import FrontendConfig
 from kws_app.inference.model import META_TEST_ACCURACY, OnnxModel
 from training.config import DEFAULT_WANTED_WORDS, SILENCE_LABEL, UNKNOWN_LABEL
-from training.data import read_audio
 from training.evaluate import score_waves
 
 REPO = Path(__file__).resolve().parents[1]
@@ -53,7 +53,7 @@ def test_default_model_recognises_held_out_recordings(model: OnnxModel) -> None:
     frontend = model.frontend
     waves = np.zeros((len(chosen), frontend.clip_samples), dtype=np.float32)
     for row, name in enumerate(chosen):
-        wave = read_audio(speech / name, frontend.sample_rate)[: frontend.clip_samples]
+        wave = read_audio_at(speech / name, frontend.sample_rate)[: frontend.clip_samples]
         waves[row, : wave.size] = wave
     predicted = score_waves(model, waves).argmax(axis=1)
     expected = [model.labels.index(name.split("/")[0]) for name in chosen]

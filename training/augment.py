@@ -11,44 +11,25 @@ import numpy as np
 import numpy.typing as npt
 
 from kws_app.config import FrontendConfig
+from kws_app.dsp.levels import db_to_amplitude
+from kws_app.dsp.noise import NOISE_COLOURS, unit_peak_noise
 from training.config import AugmentConfig
 
 FloatArray = npt.NDArray[np.float32]
 
-NOISE_COLOURS = ("white", "pink", "brown")
 GENERATED_NOISE_SECONDS = 10
 SILENCE_ZERO_PROBABILITY = 0.1
-_DB_PER_AMPLITUDE_DECADE = 20.0
-
-
-def coloured_noise(colour: str, samples: int, rng: np.random.Generator) -> FloatArray:
-    """White, pink (1/f power) or brown (1/f^2 power) noise scaled to a peak of 1.
-
-    Shaping white noise in the frequency domain gives the exact spectral slope without filter
-    design; the peak normalisation matches the dataset's own white/pink noise files, whose volume
-    the `background_volume` setting was tuned for.
-    """
-    white = rng.standard_normal(samples)
-    if colour == "white":
-        noise = white
-    else:
-        spectrum = np.fft.rfft(white)
-        frequencies = np.arange(spectrum.shape[0], dtype=np.float64)
-        frequencies[0] = 1.0
-        exponent = {"pink": 0.5, "brown": 1.0}.get(colour)
-        if exponent is None:
-            raise ValueError(f"unknown noise colour {colour!r}; use one of {NOISE_COLOURS}")
-        noise = np.fft.irfft(spectrum / frequencies**exponent, n=samples)
-    noise = noise - noise.mean()
-    peak = np.max(np.abs(noise))
-    return (noise / peak if peak > 0 else noise).astype(np.float32)
 
 
 def generated_noise_bank(seed: int, sample_rate: int) -> list[FloatArray]:
-    """Long generated noises, made once and cropped per clip (cheaper than shaping per clip)."""
+    """Long generated noises, made once and cropped per clip (cheaper than shaping per clip).
+
+    Scaled to a peak of 1 like the dataset's own white/pink noise files, whose volume the
+    `background_volume` setting was tuned for.
+    """
     rng = np.random.default_rng(seed)
     samples = GENERATED_NOISE_SECONDS * sample_rate
-    return [coloured_noise(colour, samples, rng) for colour in NOISE_COLOURS]
+    return [unit_peak_noise(colour, samples, rng) for colour in NOISE_COLOURS]
 
 
 def random_crop(noise: FloatArray, samples: int, rng: np.random.Generator) -> FloatArray:
@@ -102,7 +83,7 @@ class Augmenter:
         low_db, high_db = config.gain_db_range
         for row, wave in enumerate(batch):
             shift = int(rng.integers(-max_shift, max_shift + 1)) if max_shift else 0
-            gain = 10.0 ** (rng.uniform(low_db, high_db) / _DB_PER_AMPLITUDE_DECADE)
+            gain = db_to_amplitude(rng.uniform(low_db, high_db))
             mixed = time_shift(wave, shift) * np.float32(gain)
             if rng.random() < config.background_frequency:
                 mixed = mixed + self._noise(samples, rng) * np.float32(

@@ -21,9 +21,14 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 import soundfile as sf
-from scipy.signal import resample_poly
 from tqdm import tqdm
 
+from kws_app.audio.files import (
+    AudioFileError,
+    EmptyAudioFileError,
+    list_audio_files,
+    read_audio_at,
+)
 from kws_app.config import MS_PER_SECOND, FrontendConfig
 from kws_app.dsp.frontend import fit_clip
 from kws_app.errors import UserError
@@ -38,7 +43,6 @@ SPLITS = (TRAINING, VALIDATION, TESTING)
 VALIDATION_LIST = "validation_list.txt"
 TESTING_LIST = "testing_list.txt"
 SILENCE_DIR = SILENCE_LABEL
-AUDIO_SUFFIXES = frozenset({".wav", ".flac", ".ogg", ".opus", ".mp3", ".aiff", ".aif"})
 # The reference rule's modulus: large enough that adding files never moves existing ones.
 MAX_NUM_WAVS_PER_CLASS = 2**27 - 1
 _NOHASH = re.compile(r"_nohash_.*$")
@@ -100,12 +104,6 @@ def speaker_of(filename: str) -> str:
     return _NOHASH.sub("", Path(filename).name)
 
 
-def _audio_files(folder: Path) -> list[Path]:
-    return sorted(
-        p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in AUDIO_SUFFIXES
-    )
-
-
 def _read_list(path: Path) -> set[str]:
     if not path.exists():
         return set()
@@ -149,7 +147,7 @@ def build_index(config: DataConfig, frontend: FrontendConfig | None = None) -> D
         raise DataError(f"no folder for wanted word(s) {', '.join(missing)} in {root}")
     for folder in word_dirs:
         wanted = folder.name in config.wanted_words
-        for path in _audio_files(folder):
+        for path in list_audio_files(folder):
             if _is_excluded(path, excluded):
                 continue
             split = split_of(path, listed=True)
@@ -159,7 +157,7 @@ def build_index(config: DataConfig, frontend: FrontendConfig | None = None) -> D
         extra_root = Path(extra)
         if not extra_root.is_dir():
             raise DataError(f"unknown-word folder not found: {extra_root}")
-        for path in _audio_files(extra_root):
+        for path in list_audio_files(extra_root):
             if not _is_excluded(path, excluded):
                 split = split_of(path, listed=False)
                 unknown_pool[split].extend(
@@ -168,12 +166,12 @@ def build_index(config: DataConfig, frontend: FrontendConfig | None = None) -> D
                 )
     silence_root = root / SILENCE_DIR
     if silence_root.is_dir():
-        for path in _audio_files(silence_root):
+        for path in list_audio_files(silence_root):
             split = split_of(path, listed=False)
             silence_files[split].append(Clip(str(path), SILENCE_LABEL, split))
     background_root = root / BACKGROUND_NOISE_DIR
     background = (
-        tuple(str(p) for p in _audio_files(background_root)) if background_root.is_dir() else ()
+        tuple(str(p) for p in list_audio_files(background_root)) if background_root.is_dir() else ()
     )
 
     rng = np.random.default_rng(config.seed)
@@ -235,23 +233,13 @@ class SkipCounter:
         return self.unreadable + self.empty
 
 
-def read_audio(path: str | Path, sample_rate: int) -> FloatArray:
-    """Mono float32 at `sample_rate`, whatever the file's format, channels and rate.
-
-    Raises `sf.LibsndfileError`/`RuntimeError`/`OSError` for files libsndfile cannot decode.
-    """
-    data, rate = sf.read(str(path), dtype="float32", always_2d=True)
-    mono = data.mean(axis=1) if data.shape[1] > 1 else data[:, 0]
-    if rate != sample_rate:
-        divisor = math.gcd(int(rate), sample_rate)
-        mono = resample_poly(mono, sample_rate // divisor, int(rate) // divisor).astype(np.float32)
-    return np.ascontiguousarray(mono, dtype=np.float32)
-
-
 def try_read_audio(path: str | Path, sample_rate: int, skipped: SkipCounter) -> FloatArray | None:
     try:
-        wave = read_audio(path, sample_rate)
-    except (sf.LibsndfileError, RuntimeError, OSError, ValueError) as error:
+        wave = read_audio_at(path, sample_rate)
+    except EmptyAudioFileError:
+        skipped.empty += 1
+        return None
+    except AudioFileError as error:
         skipped.unreadable += 1
         logger.debug("skipping unreadable %s: %s", path, error)
         return None

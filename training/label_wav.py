@@ -8,24 +8,16 @@ from typing import Any
 
 import numpy as np
 
+from kws_app.audio.files import read_audio_at
 from kws_app.dsp.frontend import compute_features, fit_clip
-from kws_app.errors import one_line
 from kws_app.inference.model import OnnxModel
-from training.data import DataError, read_audio
 
 DEFAULT_TOP = 3
 
 
 def label_file(model: OnnxModel, path: Path, top: int = DEFAULT_TOP) -> list[tuple[str, float]]:
     """Best labels of the file's first clip (padded or trimmed like training clips)."""
-    try:
-        wave = read_audio(path, model.frontend.sample_rate)
-    except FileNotFoundError:
-        raise
-    except Exception as error:  # libsndfile raises several types for unreadable audio
-        raise DataError(f"cannot read audio file {path}: {one_line(error)}") from error
-    if wave.size == 0:
-        raise DataError(f"{path} holds no audio")
+    wave = read_audio_at(path, model.frontend.sample_rate)
     features = compute_features(fit_clip(wave, model.frontend), model.frontend)
     scores = model.predict(features[np.newaxis])[0]
     order = np.argsort(-scores)[:top]

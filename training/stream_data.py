@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import csv
 import logging
-import math
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,9 +29,11 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 import soundfile
-from scipy.signal import resample_poly
 
+from kws_app.audio.files import EmptyAudioFileError, list_audio_files, read_audio_at
 from kws_app.config import MS_PER_SECOND
+from kws_app.dsp.levels import db_to_amplitude, frame_powers, powers_to_db, rms_of
+from kws_app.dsp.noise import unit_rms_noise
 from kws_app.errors import UserError
 from training.config import BACKGROUND_NOISE_DIR, DEFAULT_WANTED_WORDS, UNKNOWN_LABEL
 
@@ -41,7 +42,6 @@ logger = logging.getLogger(__name__)
 FloatArray = npt.NDArray[np.float32]
 
 SAMPLE_RATE = 16000
-AUDIO_SUFFIXES = frozenset({".wav", ".flac", ".ogg", ".opus"})
 SPLIT_LISTS = {"validation": "validation_list.txt", "testing": "testing_list.txt"}
 SPLIT_ALIASES = {
     "test": "testing",
@@ -166,12 +166,6 @@ def canonical_split(name: str) -> str:
         ) from None
 
 
-def _audio_files(folder: Path) -> list[Path]:
-    return sorted(
-        p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in AUDIO_SUFFIXES
-    )
-
-
 def _read_list(path: Path) -> set[str]:
     return {line.strip() for line in path.read_text().splitlines() if line.strip()}
 
@@ -191,7 +185,7 @@ def split_files(data_dir: Path, split: str) -> list[Path]:
     word_dirs = sorted(p for p in data_dir.iterdir() if p.is_dir() and not p.name.startswith("_"))
     chosen: list[Path] = []
     for folder in word_dirs:
-        for path in _audio_files(folder):
+        for path in list_audio_files(folder):
             if have_lists:
                 relative = path.relative_to(data_dir).as_posix()
                 if relative in listed["validation"]:
@@ -228,12 +222,12 @@ def collect_sources(
     so no command word can occur in it.
     """
     background_dir = data_dir / BACKGROUND_NOISE_DIR
-    noises = tuple(_audio_files(background_dir)) if background_dir.is_dir() else ()
+    noises = tuple(list_audio_files(background_dir)) if background_dir.is_dir() else ()
     extra: list[Path] = []
     for folder in negative_dirs:
         if not folder.is_dir():
             raise StreamError(f"negatives folder not found: {folder}")
-        found = _audio_files(folder)
+        found = list_audio_files(folder)
         if not found:
             raise StreamError(f"no audio files in negatives folder {folder}")
         extra.extend(found)
@@ -246,7 +240,7 @@ def collect_sources(
                     f"negatives-only mode needs --negatives DIR (no {RESERVED_NEGATIVES} "
                     f"next to {data_dir})"
                 )
-            extra = _audio_files(default)
+            extra = list_audio_files(default)
         if not extra:
             raise StreamError("negatives-only mode found no negative audio files")
         return StreamSources((), tuple(extra), noises)
@@ -264,16 +258,11 @@ def collect_sources(
 
 
 def read_mono_16k(path: Path) -> FloatArray:
-    """Mono float32 at 16 kHz whatever the file's format, rate and channels."""
+    """Mono float32 at the streams' rate; an empty file gives no samples (it holds no word)."""
     try:
-        data, rate = soundfile.read(str(path), dtype="float32", always_2d=True)
-    except (soundfile.LibsndfileError, RuntimeError, OSError, ValueError) as error:
-        raise StreamError(f"cannot read audio file {path}: {error}") from error
-    mono = data.mean(axis=1) if data.shape[1] > 1 else data[:, 0]
-    if rate != SAMPLE_RATE:
-        divisor = math.gcd(int(rate), SAMPLE_RATE)
-        mono = resample_poly(mono, SAMPLE_RATE // divisor, int(rate) // divisor)
-    return np.ascontiguousarray(mono, dtype=np.float32)
+        return read_audio_at(path, SAMPLE_RATE)
+    except EmptyAudioFileError:
+        return np.zeros(0, dtype=np.float32)
 
 
 def speech_extent(wave: FloatArray, rate: int = SAMPLE_RATE) -> tuple[int, int] | None:
@@ -288,11 +277,9 @@ def speech_extent(wave: FloatArray, rate: int = SAMPLE_RATE) -> tuple[int, int] 
     count = wave.shape[0] // frame
     if count == 0:
         return None
-    frames = wave[: count * frame].astype(np.float64).reshape(count, frame)
-    power = np.mean(frames**2, axis=1)
     smooth = max(1, EXTENT_SMOOTH_MS // EXTENT_FRAME_MS)
-    power = np.convolve(power, np.ones(smooth) / smooth, mode="same")
-    level_db = 10.0 * np.log10(power + POWER_FLOOR)
+    power = np.convolve(frame_powers(wave, frame), np.ones(smooth) / smooth, mode="same")
+    level_db = powers_to_db(power, POWER_FLOOR)
     peak_index = int(np.argmax(level_db))
     peak = float(level_db[peak_index])
     floor = float(np.percentile(level_db, FLOOR_PERCENTILE))
@@ -320,28 +307,6 @@ def speech_extent(wave: FloatArray, rate: int = SAMPLE_RATE) -> tuple[int, int] 
     return first * frame, min(wave.shape[0], (last + 1) * frame)
 
 
-def rms_of(wave: FloatArray) -> float:
-    return float(np.sqrt(np.mean(np.square(wave, dtype=np.float64)))) if wave.size else 0.0
-
-
-def db_to_amplitude(db: float) -> float:
-    return float(10.0 ** (db / 20.0))
-
-
-def generated_noise(kind: str, samples: int, rng: np.random.Generator) -> FloatArray:
-    """White or pink (1/f power) noise with unit RMS; the dataset's own files are synthetic too."""
-    white = rng.standard_normal(samples)
-    if kind == "pink":
-        spectrum = np.fft.rfft(white)
-        frequencies = np.arange(spectrum.shape[0], dtype=np.float64)
-        frequencies[0] = 1.0
-        white = np.fft.irfft(spectrum / np.sqrt(frequencies), n=samples)
-    elif kind != "white":
-        raise StreamError(f"unknown generated noise {kind!r}")
-    rms = rms_of(white.astype(np.float32))
-    return (white / rms).astype(np.float32) if rms > 0 else white.astype(np.float32)
-
-
 def noise_bed(
     samples: int, recordings: Sequence[FloatArray], rng: np.random.Generator
 ) -> FloatArray:
@@ -359,7 +324,7 @@ def noise_bed(
         length = min(samples - start, int(seconds * SAMPLE_RATE) + fade)
         source = kinds[int(rng.integers(len(kinds)))]
         if isinstance(source, str):
-            segment = generated_noise(source, length, rng)
+            segment = unit_rms_noise(source, length, rng)
         else:
             segment = _loop_crop(source, length, rng)
             rms = rms_of(segment)

@@ -33,6 +33,7 @@ from kws_app.inference.pipeline import (
     StreamingPipeline,
     is_command_label,
     operating_points_of,
+    replay_outputs,
 )
 from training.stream_data import PlacedWord
 
@@ -223,8 +224,7 @@ def score_stream(
     times: list[int] = []
     rows: list[npt.NDArray[np.float32]] = []
     detections: list[Detection] = []
-    for start in range(0, audio.shape[0], block):
-        output = pipeline.process(audio[start : start + block])
+    for output in replay_outputs(pipeline, audio, block):
         detections.extend(output.detections)
         for stride in output.strides:
             times.append(stride.time_ms)

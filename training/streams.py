@@ -30,10 +30,11 @@ import torch
 
 from kws_app.config import MS_PER_SECOND, FrontendConfig
 from kws_app.dsp.frontend import FeatureExtractor
+from kws_app.dsp.levels import db_to_amplitude, rms_of
 from training.config import StreamExampleConfig
 from training.data import SkipCounter, try_read_audio
 from training.speech_negatives import SpeechRecording
-from training.stream_data import db_to_amplitude, rms_of, speech_extent
+from training.stream_data import speech_extent
 
 logger = logging.getLogger(__name__)
 

@@ -1,7 +1,9 @@
-"""Reading audio files for replay, with errors a user can act on.
+"""Reading audio files, with errors a user can act on: the one place that knows file formats.
 
 `AudioFileStream` reads a file of any length block by block, so replaying a two-hour recording
-holds one block in memory, not the whole decoded file; `read_audio` reads a short file at once.
+holds one block in memory, not the whole decoded file; `read_audio` reads a short file at once and
+`read_audio_at` at the rate a model or a dataset wants. The app, the word tools, training and the
+benchmarks all list and read audio through here, so they agree on what counts as an audio file.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import numpy as np
 import numpy.typing as npt
 import soundfile
 
+from kws_app.audio.resample import to_rate
 from kws_app.config import MS_PER_SECOND
 from kws_app.errors import UserError, one_line
 
@@ -26,10 +29,16 @@ MAX_FILE_SAMPLE_RATE_HZ = 768_000
 # Upper bound on the samples (frames x channels) decoded at once, whatever the channel count.
 MAX_BLOCK_SAMPLES = 1 << 20
 _READ_ERRORS = (soundfile.LibsndfileError, RuntimeError, ValueError, OSError)
+# What libsndfile decodes (Opus inside Ogg; MP3 since libsndfile 1.1), by file name ending.
+AUDIO_SUFFIXES = frozenset({".wav", ".flac", ".ogg", ".opus", ".mp3", ".aiff", ".aif"})
 
 
 class AudioFileError(UserError):
     """An audio file that cannot be used; str() is a one-line message."""
+
+
+class EmptyAudioFileError(AudioFileError):
+    """A readable audio file that holds no samples (dataset loaders count these apart)."""
 
 
 class AudioFileStream:
@@ -65,7 +74,7 @@ class AudioFileStream:
                 f"usable rates are {MIN_FILE_SAMPLE_RATE_HZ}-{MAX_FILE_SAMPLE_RATE_HZ} Hz"
             )
         if self._file.frames == 0:
-            raise AudioFileError(f"audio file {self.path.name} holds no samples")
+            raise EmptyAudioFileError(f"audio file {self.path.name} holds no samples")
 
     @property
     def sample_rate(self) -> int:
@@ -106,7 +115,7 @@ class AudioFileStream:
                 f"cannot read audio file {self.path.name}: {one_line(error)}"
             ) from error
         if samples.shape[0] == 0:
-            raise AudioFileError(f"audio file {self.path.name} holds no samples")
+            raise EmptyAudioFileError(f"audio file {self.path.name} holds no samples")
         return _mono(samples)
 
     def close(self) -> None:
@@ -135,3 +144,19 @@ def read_audio(path: str | Path) -> tuple[FloatArray, int]:
     """Mono float32 samples in [-1, 1] and the file's sample rate (channels are averaged)."""
     with AudioFileStream(path) as stream:
         return stream.read_all(), stream.sample_rate
+
+
+def read_audio_at(path: str | Path, sample_rate: int) -> FloatArray:
+    """Mono float32 samples at `sample_rate`, whatever the file's format, channels and rate."""
+    samples, rate = read_audio(path)
+    return to_rate(samples, rate, sample_rate)
+
+
+def is_audio_file(path: Path) -> bool:
+    return path.suffix.lower() in AUDIO_SUFFIXES and path.is_file()
+
+
+def list_audio_files(folder: Path, recursive: bool = True) -> list[Path]:
+    """The audio files in `folder` (and its subfolders when `recursive`), sorted by path."""
+    candidates = folder.rglob("*") if recursive else folder.iterdir()
+    return sorted(path for path in candidates if is_audio_file(path))

@@ -13,7 +13,9 @@ from math import gcd
 
 import numpy as np
 import numpy.typing as npt
-from scipy.signal import firwin
+from scipy.signal import firwin, resample_poly
+
+FloatArray = npt.NDArray[np.float32]
 
 # resample_poly's defaults: half-length of the filter per max(up, down), and its Kaiser window.
 _HALF_LENGTH_PER_FACTOR = 10
@@ -93,3 +95,15 @@ class StreamingResampler:
         self._history = self._history[keep_from:]
         self._history_start += keep_from
         return output.astype(np.float32)
+
+
+def to_rate(samples: npt.ArrayLike, rate: int, target_rate: int) -> FloatArray:
+    """A whole signal at `target_rate` (mono float32): resample_poly, the reference above."""
+    values = np.asarray(samples, dtype=np.float32).reshape(-1)
+    if rate == target_rate:
+        return values
+    divisor = gcd(int(rate), int(target_rate))
+    resampled: FloatArray = resample_poly(values, target_rate // divisor, rate // divisor).astype(
+        np.float32
+    )
+    return resampled

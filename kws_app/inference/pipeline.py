@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -178,14 +179,24 @@ class StreamingPipeline:
         return output
 
 
+def replay_outputs(
+    pipeline: StreamingPipeline, audio: npt.ArrayLike, block_samples: int
+) -> Iterator[PipelineOutput]:
+    """Run a whole signal through the pipeline in blocks of `block_samples`, as a microphone
+    would deliver it; yields each block's output."""
+    if block_samples <= 0:
+        raise ValueError("block size must be positive")
+    samples = np.asarray(audio, dtype=np.float32)
+    for start in range(0, samples.shape[0], block_samples):
+        yield pipeline.process(samples[start : start + block_samples])
+
+
 def replay(
     pipeline: StreamingPipeline, audio: npt.ArrayLike, block_samples: int
 ) -> list[Detection]:
     """Run a whole signal through the pipeline in blocks; returns every detection in order."""
-    if block_samples <= 0:
-        raise ValueError("block size must be positive")
-    samples = np.asarray(audio, dtype=np.float32)
-    detections: list[Detection] = []
-    for start in range(0, samples.shape[0], block_samples):
-        detections.extend(pipeline.process(samples[start : start + block_samples]).detections)
-    return detections
+    return [
+        detection
+        for output in replay_outputs(pipeline, audio, block_samples)
+        for detection in output.detections
+    ]

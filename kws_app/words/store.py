@@ -17,7 +17,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import math
 import os
 import re
 import shutil
@@ -31,6 +30,7 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
+from kws_app.dsp.levels import peak_dbfs
 from kws_app.errors import UserError
 from kws_app.words.head import HeadError, UntrustedJsonError, WordHead, parse_untrusted_json
 from kws_app.words.wavio import WavError, read_wav, write_wav
@@ -58,7 +58,6 @@ MAX_JSON_BYTES = 64 * 1024
 # A take whose peak stays below this holds no sound a word could be learned from (digital silence,
 # a muted microphone); the recorder only warns below -50 dBFS, so a quiet real take passes.
 SILENT_TAKE_PEAK_DBFS = -60.0
-_PEAK_FLOOR = 1e-12
 _NAME_PATTERN = re.compile(r"^[^\W_](?:[\w' -]*[^\W_])?$")
 _SLUG_HASH_CHARS = 8
 MAX_FOLDER_ATTEMPTS = 100
@@ -89,13 +88,6 @@ def normalise_name(name: str) -> str:
             "apostrophes, starting and ending with a letter or digit"
         )
     return text
-
-
-def peak_dbfs(samples: npt.ArrayLike) -> float:
-    """Peak level in dBFS (full scale is 1.0); an empty or all-zero signal gives about -240."""
-    values = np.asarray(samples, dtype=np.float32).reshape(-1)
-    peak = float(np.max(np.abs(values))) if values.size else 0.0
-    return 20.0 * math.log10(max(peak, _PEAK_FLOOR))
 
 
 def is_silent_take(samples: npt.ArrayLike) -> bool:

@@ -24,6 +24,8 @@ import numpy as np
 import numpy.typing as npt
 from scipy import ndimage
 
+from kws_app.config import MS_PER_SECOND
+from kws_app.dsp.levels import frame_powers, powers_to_db
 from kws_app.words.store import SILENT_TAKE_PEAK_DBFS, WordStoreError, is_silent_take
 
 logger = logging.getLogger(__name__)
@@ -41,7 +43,6 @@ MAX_UTTERANCE_SECONDS = 1.5
 TRIM_MARGIN_SECONDS = 0.25
 MAX_TRIMMED_SECONDS = MAX_UTTERANCE_SECONDS + 2 * TRIM_MARGIN_SECONDS
 
-MS_PER_SECOND = 1000
 FRAME_MS = 10
 SMOOTH_MS = 30
 # The floor: the level all but the quietest frames stay above. Low, so that a file cut close
@@ -99,12 +100,9 @@ def check_take_duration(sample_count: int, sample_rate: int, what: str) -> None:
 def _frame_levels_db(samples: FloatArray, sample_rate: int) -> tuple[npt.NDArray[np.float64], int]:
     """Smoothed energy per frame in dB and the frame length in samples."""
     frame = max(1, sample_rate * FRAME_MS // MS_PER_SECOND)
-    count = samples.shape[0] // frame
-    frames = samples[: count * frame].astype(np.float64).reshape(count, frame)
-    power = np.mean(np.square(frames), axis=1)
     smooth = max(1, SMOOTH_MS // FRAME_MS)
-    power = ndimage.uniform_filter1d(power, smooth, mode="nearest")
-    return 10.0 * np.log10(power + POWER_FLOOR), frame
+    power = ndimage.uniform_filter1d(frame_powers(samples, frame), smooth, mode="nearest")
+    return powers_to_db(power, POWER_FLOOR), frame
 
 
 def _bridge(runs: list[tuple[int, int]], max_gap: int) -> list[tuple[int, int]]:

@@ -24,10 +24,13 @@ from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
-from scipy.signal import resample, resample_poly
+from scipy.signal import resample
 
-from kws_app.config import FrontendConfig
+from kws_app.audio.resample import to_rate
+from kws_app.config import MS_PER_SECOND, FrontendConfig
 from kws_app.dsp.frontend import FeatureExtractor, fit_clip
+from kws_app.dsp.levels import db_to_amplitude, power_db, rms_of
+from kws_app.dsp.noise import NOISE_COLOURS, amplitude_slope, shape_spectrum
 from kws_app.errors import UserError
 from kws_app.words.head import HeadConfig, WordHead, train_head
 from kws_app.words.scorer import CustomWordScorer, EmbeddingModel
@@ -43,7 +46,6 @@ MAX_SHIPPED_NEGATIVES = 20000
 ENERGY_FRAME_MS = 10
 ENERGY_FLOOR = 1e-10
 WORD_BELOW_PEAK_DB = 25.0
-MS_PER_SECOND = 1000
 
 
 class TrainingError(UserError, ValueError):
@@ -77,18 +79,6 @@ def model_id_of(path: Path) -> str:
         for chunk in iter(lambda: file.read(1 << 20), b""):
             digest.update(chunk)
     return f"sha256:{digest.hexdigest()}"
-
-
-def to_rate(samples: npt.ArrayLike, rate: int, target_rate: int) -> FloatArray:
-    values = np.asarray(samples, dtype=np.float32).reshape(-1)
-    if rate == target_rate:
-        return values
-    divisor = math.gcd(int(rate), int(target_rate))
-    return resample_poly(values, target_rate // divisor, rate // divisor).astype(np.float32)
-
-
-def _rms_db(samples: FloatArray) -> float:
-    return 10.0 * math.log10(float(np.mean(np.square(samples, dtype=np.float64))) + ENERGY_FLOOR)
 
 
 def word_span(samples: FloatArray, sample_rate: int) -> tuple[int, int]:
@@ -151,7 +141,7 @@ class Augmenter:
         clip_samples = self.window(samples, centre + shift, floor_rms)
         if not original:
             gain_db = self.rng.uniform(-self.config.gain_db_range, self.config.gain_db_range)
-            clip_samples = clip_samples * np.float32(10.0 ** (gain_db / 20.0))
+            clip_samples = clip_samples * np.float32(db_to_amplitude(gain_db))
             if noises and self.rng.random() < self.config.noisy_fraction:
                 clip_samples = self.mix(clip_samples, noises)
         return clip_samples.astype(np.float32)
@@ -159,10 +149,10 @@ class Augmenter:
     def mix(self, clip_samples: FloatArray, noises: Sequence[FloatArray]) -> FloatArray:
         noise = self.crop(noises[int(self.rng.integers(len(noises)))])
         snr_db = self.rng.uniform(*self.config.noise_snr_db)
-        noise_db = _rms_db(noise)
+        noise_db = power_db(noise, ENERGY_FLOOR)
         if noise_db <= 10.0 * math.log10(ENERGY_FLOOR) + 1.0:
             return clip_samples
-        gain = 10.0 ** ((_rms_db(clip_samples) - snr_db - noise_db) / 20.0)
+        gain = db_to_amplitude(power_db(clip_samples, ENERGY_FLOOR) - snr_db - noise_db)
         return (clip_samples + np.float32(gain) * noise).astype(np.float32)
 
     def crop(self, noise: FloatArray) -> FloatArray:
@@ -174,13 +164,10 @@ class Augmenter:
 
 
 def generated_noise(colour: str, samples: int, rng: np.random.Generator) -> FloatArray:
-    """White, pink (1/f) or brown (1/f^2) noise with unit RMS, shaped in the frequency domain."""
-    spectrum = np.fft.rfft(rng.standard_normal(samples))
-    frequencies = np.arange(spectrum.shape[0], dtype=np.float64)
-    frequencies[0] = 1.0
-    exponent = {"white": 0.0, "pink": 0.5, "brown": 1.0}[colour]
-    noise = np.fft.irfft(spectrum / frequencies**exponent, n=samples)
-    return (noise / (np.sqrt(np.mean(noise**2)) + ENERGY_FLOOR)).astype(np.float32)
+    """White, pink (1/f) or brown (1/f^2) noise with unit RMS, shaped in the frequency domain
+    (white too: the heads were tuned on exactly this noise)."""
+    noise = shape_spectrum(rng.standard_normal(samples), amplitude_slope(colour))
+    return (noise / (rms_of(noise) + ENERGY_FLOOR)).astype(np.float32)
 
 
 @dataclass(frozen=True)
@@ -280,11 +267,11 @@ class WordTrainer:
             rng = np.random.default_rng(self.config.seed)
             clip = self.frontend.clip_samples
             clips = [np.zeros(clip, dtype=np.float32)]
-            for colour in ("white", "pink", "brown"):
+            for colour in NOISE_COLOURS:
                 for level_db in self.config.noise_levels_dbfs:
                     for _ in range(self.config.noise_clips_per_level):
                         noise = generated_noise(colour, clip, rng)
-                        clips.append(noise * np.float32(10.0 ** (level_db / 20.0)))
+                        clips.append(noise * np.float32(db_to_amplitude(level_db)))
             self._generated = self.embed(clips)
         return self._generated
 
@@ -304,7 +291,7 @@ class WordTrainer:
         if word.background is not None:
             noises.append(word.background)
         clip = self.frontend.clip_samples
-        noises.extend(generated_noise(c, clip * 2, rng) for c in ("white", "pink", "brown"))
+        noises.extend(generated_noise(c, clip * 2, rng) for c in NOISE_COLOURS)
 
         positives = [
             self.embed(augmenter.variants(example, config.variants_per_example, noises))
@@ -322,7 +309,7 @@ class WordTrainer:
                 )
         if word.background is not None:
             for _ in range(config.background_clips):
-                gain = np.float32(10.0 ** (rng.uniform(-12.0, 6.0) / 20.0))
+                gain = np.float32(db_to_amplitude(rng.uniform(-12.0, 6.0)))
                 negative_clips.append(augmenter.crop(word.background) * gain)
         negatives = [self._generated_negatives(), self.embed(negative_clips)]
         if self.shipped is not None:
