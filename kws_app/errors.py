@@ -8,6 +8,20 @@ that were ValueErrors stay ValueErrors too, so existing `except ValueError` clau
 
 from __future__ import annotations
 
+import errno
+
+# What went wrong, in words, for the errors a user meets when a file cannot be opened or read.
+_OS_ERROR_REASONS = {
+    errno.EACCES: "permission denied",
+    errno.EPERM: "permission denied",
+    errno.EISDIR: "it is a folder, not a file",
+    errno.ENOTDIR: "a part of the path is a file, not a folder",
+    errno.ENAMETOOLONG: "the path is too long",
+    errno.ELOOP: "too many levels of symbolic links",
+    errno.EIO: "input/output error (a damaged disk or a disconnected drive?)",
+    errno.ENXIO: "no such device (a disconnected drive?)",
+}
+
 
 class UserError(Exception):
     """A problem the user can act on; str() is a one-line message, shown without a traceback."""
@@ -17,3 +31,12 @@ def one_line(error: BaseException) -> str:
     """The first line of an error's message (its class name when the message is empty)."""
     text = str(error).strip()
     return text.splitlines()[0] if text else type(error).__name__
+
+
+def os_error_reason(error: OSError) -> str:
+    """Plain words for a failed open or read; the errno's name when there are none."""
+    reason = _OS_ERROR_REASONS.get(error.errno or 0)
+    if reason is not None:
+        return reason
+    name = errno.errorcode.get(error.errno or 0, "unknown error")
+    return f"{error.strerror or 'operating system error'} ({name})"

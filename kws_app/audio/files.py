@@ -18,7 +18,7 @@ import soundfile
 
 from kws_app.audio.resample import to_rate
 from kws_app.config import MS_PER_SECOND
-from kws_app.errors import UserError, one_line
+from kws_app.errors import UserError, one_line, os_error_reason
 
 FloatArray = npt.NDArray[np.float32]
 
@@ -54,6 +54,13 @@ class AudioFileStream:
             raise AudioFileError(f"audio file not found: {self.path}")
         if not self.path.is_file():
             raise AudioFileError(f"not a file: {self.path}")
+        try:  # libsndfile says only "System error." when it cannot open a file
+            with self.path.open("rb"):
+                pass
+        except OSError as error:
+            raise AudioFileError(
+                f"cannot read audio file {self.path.name}: {os_error_reason(error)}"
+            ) from error
         try:
             self._file = soundfile.SoundFile(self.path)
         except _READ_ERRORS as error:

@@ -8,7 +8,6 @@ with a one-line reason instead of producing silently wrong scores.
 from __future__ import annotations
 
 import contextlib
-import errno
 import io
 import json
 import logging
@@ -21,7 +20,7 @@ import numpy as np
 import numpy.typing as npt
 
 from kws_app.config import ConfigError, FrontendConfig
-from kws_app.errors import UserError, one_line
+from kws_app.errors import UserError, one_line, os_error_reason
 from kws_app.inference.operating_points import OperatingPoints, OperatingPointsError
 
 logger = logging.getLogger(__name__)
@@ -53,17 +52,6 @@ MAX_MODEL_MB = 512
 MAX_MODEL_BYTES = MAX_MODEL_MB * BYTES_PER_MB
 # More digits than any real parameter count; int() of a huge digit string raises (Python 3.11).
 MAX_PARAMETER_COUNT_DIGITS = 15
-# What went wrong, in words, for the errors a user meets when a model file cannot be read.
-_OS_ERROR_REASONS = {
-    errno.EACCES: "permission denied",
-    errno.EPERM: "permission denied",
-    errno.EISDIR: "it is a folder, not a file",
-    errno.ENOTDIR: "a part of the path is a file, not a folder",
-    errno.ENAMETOOLONG: "the path is too long",
-    errno.ELOOP: "too many levels of symbolic links",
-    errno.EIO: "input/output error (a damaged disk or a disconnected drive?)",
-    errno.ENXIO: "no such device (a disconnected drive?)",
-}
 
 
 class ModelError(UserError):
@@ -158,15 +146,6 @@ class OnnxModel:
             raise ModelError(f"{self.path.name}: output {EMBEDDING_OUTPUT!r} must be 2-D")
 
 
-def _os_reason(error: OSError) -> str:
-    """Plain words for a failed open or read; the errno's name when there are none."""
-    reason = _OS_ERROR_REASONS.get(error.errno or 0)
-    if reason is not None:
-        return reason
-    name = errno.errorcode.get(error.errno or 0, "unknown error")
-    return f"{error.strerror or 'operating system error'} ({name})"
-
-
 def _model_file_size(path: Path) -> int:
     """The size of a regular file, checked before any byte is read."""
     try:
@@ -176,7 +155,7 @@ def _model_file_size(path: Path) -> int:
             raise ModelError(f"model file is a link to a missing file: {path}") from error
         raise ModelError(f"model file not found: {path}") from error
     except OSError as error:
-        raise ModelError(f"cannot read model file {path}: {_os_reason(error)}") from error
+        raise ModelError(f"cannot read model file {path}: {os_error_reason(error)}") from error
     if stat.S_ISDIR(status.st_mode):
         raise ModelError(f"model path is a folder, not a file: {path}")
     if not stat.S_ISREG(status.st_mode):
@@ -202,7 +181,7 @@ def _read_model_bytes(path: Path) -> bytes:
             data = file.read(size)
             grew = bool(file.read(1))
     except OSError as error:
-        raise ModelError(f"cannot read model file {path}: {_os_reason(error)}") from error
+        raise ModelError(f"cannot read model file {path}: {os_error_reason(error)}") from error
     if grew:
         raise ModelError(f"{path.name} changed while it was read: is it still being written?")
     if not data:
