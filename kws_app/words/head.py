@@ -278,13 +278,40 @@ def _fit_logistic(
     return params[:-1], float(params[-1])
 
 
+@dataclass(frozen=True)
+class HeadFit:
+    """A trained head and the scores it gave to what it was not fitted on.
+
+    `held_out_positive_scores` are every positive variant (in the order of the concatenated
+    groups) scored by a head fitted without its example; `held_out_negative_rows` index the
+    negatives kept out of the final fit and `held_out_negative_scores` are the final head's
+    scores for them. The word's operating point is chosen from these
+    (kws_app.words.calibration).
+    """
+
+    head: WordHead
+    held_out_positive_scores: FloatArray
+    held_out_negative_scores: FloatArray
+    held_out_negative_rows: npt.NDArray[np.int64]
+
+
 def train_head(
     positives_per_example: Sequence[FloatArray],
     negatives: FloatArray,
     model_id: str,
     config: HeadConfig | None = None,
 ) -> WordHead:
-    """Fit and calibrate one word's head.
+    """Fit and calibrate one word's head (see `fit_head`)."""
+    return fit_head(positives_per_example, negatives, model_id, config).head
+
+
+def fit_head(
+    positives_per_example: Sequence[FloatArray],
+    negatives: FloatArray,
+    model_id: str,
+    config: HeadConfig | None = None,
+) -> HeadFit:
+    """Fit and calibrate one word's head, keeping its held-out scores.
 
     `positives_per_example` holds, for each recorded example, the embeddings of its augmented
     variants; keeping them grouped lets calibration hold out a whole example (all its variants),
@@ -349,4 +376,10 @@ def train_head(
             np.percentile(sigmoid(scale * held_negative_logits + offset), 99)
         ),
     }
-    return WordHead(model_id, folded_weights.astype(np.float32), float(folded_bias), details)
+    head = WordHead(model_id, folded_weights.astype(np.float32), float(folded_bias), details)
+    return HeadFit(
+        head=head,
+        held_out_positive_scores=sigmoid(scale * held_positive + offset),
+        held_out_negative_scores=sigmoid(scale * held_negative_logits + offset),
+        held_out_negative_rows=np.asarray(held_negatives, dtype=np.int64),
+    )
