@@ -31,6 +31,7 @@ import numpy as np
 
 from kws_app.audio.files import read_audio
 from kws_app.config import DecoderConfig, StreamConfig
+from kws_app.config_flags import add_setting_flags, config_from_args
 from kws_app.inference.model import OnnxModel
 from kws_app.inference.operating_points import label_thresholds
 from kws_app.inference.pipeline import operating_points_of
@@ -57,6 +58,8 @@ SECONDS_PER_MINUTE = 60
 COMMAND_MINUTES = 30.0
 NEGATIVE_MAX_MINUTES = 240.0
 NEGATIVE_GAP_MS = (200, 1000)
+# The decoder settings a run may change from the app's defaults.
+DECODER_FIELDS = ("average_window_ms", "minimum_count")
 SLIDER_VALUES = tuple(round(v, 3) for v in np.linspace(0.02, 0.98, 49))
 LATENCY_TARGET_P95_MS = 500.0
 
@@ -224,10 +227,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", type=Path, default=default_model_path())
     parser.add_argument("--name", default="new model")
-    parser.add_argument(
-        "--average-window-ms", type=int, default=None, help="default: the app's (config.py)"
-    )
-    parser.add_argument("--minimum-count", type=int, default=None)
+    add_setting_flags(parser, DecoderConfig, DECODER_FIELDS)
     parser.add_argument("--baseline", type=Path, help="an older model to compare with")
     parser.add_argument("--baseline-name", default="old model")
     parser.add_argument("--baseline-window-ms", type=int, default=1000)
@@ -252,11 +252,7 @@ def main() -> None:
             args.name,
             OnnxModel(args.model, prefer_gpu=False, cpu_threads=args.threads),
             StreamConfig(),
-            replace(
-                DecoderConfig(),
-                average_window_ms=args.average_window_ms or DecoderConfig().average_window_ms,
-                minimum_count=args.minimum_count or DecoderConfig().minimum_count,
-            ),
+            config_from_args(args, DecoderConfig, DECODER_FIELDS),
         )
     ]
     if args.baseline is not None:

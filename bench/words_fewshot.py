@@ -3,22 +3,23 @@
 Usage: .venv/bin/python bench/words_fewshot.py [--model assets/kws-default.onnx]
            [--negatives assets/words-negatives.npz] [--data-dir ../shared/data] [--trials 3]
 
-For each of the 25 non-command words of ../shared/data/speech_commands with at least
-MIN_WORD_CLIPS clips, a head is learned exactly as the app learns one (WordTrainer.train_audio)
-from 5 clips, either from 5 different speakers (--trials draws) or, where a speaker recorded the
-word 5 times, from that one speaker. It is then scored on streams replayed through the app's
-pipeline and decoder (default DecoderConfig):
+For each word reserved from all training (words_data.RESERVED_WORDS; --words for others), a head
+is learned exactly as the app learns one (WordTrainer.train_audio, which also calibrates the
+word's own threshold) from 5 clips, either from 5 different speakers (--trials draws) or, where a
+speaker recorded the word 5 times, from that one speaker. It is then scored on streams replayed
+through the app's pipeline and decoder (default DecoderConfig):
 - detection: share of the word's clips from OTHER speakers (speaker-disjoint) on which it fires
   (each clip in its own 3 s slot, in -60 dBFS noise);
 - base-on-new: share of those clips on which a base (command) word fires, with the custom word
   and, for reference, with the base model alone;
 - new-on-base: share of command-word clips (testing split) on which the custom word fires, and
   the command words' own detection rate with and without the custom word;
-- false accepts per hour of the custom word on the reserved negatives stream
-  (negatives/precise/heysavant/not-wake-words, speech holding none of the words).
-Caveat: the shipped model was trained with these 25 words in its `_unknown_` class (not as words
-of their own), and most of their clips are in the training split; the benchmark says how a new
-word fares against a model that has heard it as "unknown", not against a truly unheard word.
+- false accepts per hour of the custom word on the reserved negatives: --negatives-wav (the
+  96-minute test_neg stream of bench/stream_benchmark.py: test speakers of negatives/speech and
+  the reserved precise folder) or, without it, negatives/precise/heysavant/not-wake-words alone.
+Words are decoded at the app's operating points (the model's per-word thresholds plus each custom
+word's own, at sensitivity --threshold), as the app does. Only a base model trained with
+RESERVED_WORDS excluded (docs/benchmarks.md) makes these words truly unheard.
 
 The base model runs once per stream (its probabilities and embeddings are cached per stride);
 each head is applied to the cached embeddings with CustomWordScorer.scores_from_outputs and the
@@ -41,6 +42,7 @@ from words_data import (
     COMMAND_WORDS,
     DEFAULT_DATA_DIR,
     RESERVED_NEGATIVES,
+    RESERVED_WORDS,
     ClipRef,
     by_label,
     read_clips,
@@ -48,12 +50,19 @@ from words_data import (
 
 from kws_app.audio.files import list_audio_files, read_audio_at
 from kws_app.config import DecoderConfig, StreamConfig
+from kws_app.config_flags import add_setting_flags, config_from_args
 from kws_app.dsp.levels import db_to_amplitude
 from kws_app.inference.decoder import RecognizeCommands
 from kws_app.inference.model import OnnxModel
-from kws_app.inference.pipeline import StreamingPipeline, is_command_label, replay_outputs
+from kws_app.inference.operating_points import OperatingPoints
+from kws_app.inference.pipeline import (
+    StreamingPipeline,
+    is_command_label,
+    operating_points_of,
+    replay_outputs,
+)
 from kws_app.paths import assets_dir, default_model_path
-from kws_app.words.head import HeadConfig, WordHead
+from kws_app.words.calibration import THRESHOLD_KEY
 from kws_app.words.scorer import DEFAULT_COMMAND_SHARE, CustomWordScorer
 from kws_app.words.trainer import NEGATIVES_FILE_NAME, TrainerConfig, WordAudio, WordTrainer
 
@@ -69,8 +78,8 @@ COMMAND_CLIPS_PER_WORD = 30
 NOISE_DBFS = -60.0
 REPLAY_BLOCK_S = 10
 SECONDS_PER_HOUR = 3600.0
-SWEEP_PRIORS = (0.001, 0.01, 0.05, 0.2, 0.5, 0.95)
-SWEEP_SHARES = (0.0,)
+# Calibration strictness tried by --sweep: the share of held-out negatives a threshold may pass.
+SWEEP_PASS_RATES = (0.0005, 0.001, 0.002, 0.005, 0.01)
 
 
 @dataclass
@@ -136,8 +145,14 @@ def slot_stream(
 
 
 def negatives_stream(
-    model: OnnxModel, data_dir: Path, rng: np.random.Generator, stream: StreamConfig
+    model: OnnxModel,
+    data_dir: Path,
+    rng: np.random.Generator,
+    stream: StreamConfig,
+    wav: Path | None = None,
 ) -> CachedStream:
+    if wav is not None:
+        return run_stream(model, read_audio_at(wav, RATE), [], stream)
     files = list_audio_files(data_dir / RESERVED_NEGATIVES)
     gap = _noise(int(NEGATIVE_GAP_S * RATE), rng)
     parts = [gap]
@@ -147,9 +162,13 @@ def negatives_stream(
 
 
 def decode(
-    labels: tuple[str, ...], rows: np.ndarray, times: np.ndarray, config: DecoderConfig
+    labels: tuple[str, ...],
+    rows: np.ndarray,
+    times: np.ndarray,
+    config: DecoderConfig,
+    points: OperatingPoints | None,
 ) -> list[tuple[int, str]]:
-    decoder = RecognizeCommands(labels, config)
+    decoder = RecognizeCommands(labels, config, points)
     found = []
     for row, time_ms in zip(rows, times, strict=True):
         decision = decoder.process(row, int(time_ms))
@@ -174,18 +193,14 @@ def evaluate(
     decoder: DecoderConfig,
 ) -> list[set[str]] | list[tuple[int, str]]:
     if scorer is None:
-        rows, labels = stream.probabilities, model.labels
+        rows, labels, points = stream.probabilities, model.labels, operating_points_of(model)
     else:
         rows = scorer.scores_from_outputs(stream.probabilities, stream.embeddings)
-        labels = scorer.labels
-    detections = decode(labels, rows, stream.times_ms, decoder)
+        labels, points = scorer.labels, scorer.operating_points
+    detections = decode(labels, rows, stream.times_ms, decoder, points)
     if not stream.slot_labels:
         return detections
     return per_slot(detections, len(stream.slot_labels))
-
-
-def _logit(probability: float) -> float:
-    return float(np.log(probability / (1.0 - probability)))
 
 
 def measure(
@@ -234,51 +249,62 @@ def main() -> int:
     parser.add_argument("--negatives", type=Path, default=assets_dir() / NEGATIVES_FILE_NAME)
     parser.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR)
     parser.add_argument("--trials", type=int, default=3)
-    parser.add_argument("--words", nargs="*", help="words to test (default: all with enough clips)")
-    parser.add_argument("--positive-prior", type=float, default=HeadConfig().positive_prior)
-    parser.add_argument("--l2", type=float, default=HeadConfig().l2_penalty)
+    parser.add_argument(
+        "--words", nargs="*", help=f"words to test (default: {', '.join(RESERVED_WORDS)})"
+    )
+    parser.add_argument(
+        "--negatives-wav",
+        type=Path,
+        help="negatives-only stream (e.g. runs/streams/test_neg.wav); default: the reserved folder",
+    )
+    parser.add_argument(
+        "--positive-prior",
+        type=float,
+        help="the heads' prior (default: the trainer's, which depends on the model)",
+    )
     parser.add_argument("--command-share", type=float, default=DEFAULT_COMMAND_SHARE)
     parser.add_argument(
-        "--sweep", action="store_true", help="also try other priors and command shares"
+        "--sweep", action="store_true", help="also try other calibration strictness values"
     )
     parser.add_argument("--json", type=Path, help="write every trial's figures here")
     parser.add_argument("--seed", type=int, default=0)
-    app_decoder, app_stream = DecoderConfig(), StreamConfig()
-    parser.add_argument("--threshold", type=float, default=app_decoder.detection_threshold)
-    parser.add_argument("--average-window-ms", type=int, default=app_decoder.average_window_ms)
-    parser.add_argument("--suppression-ms", type=int, default=app_decoder.suppression_ms)
-    parser.add_argument("--minimum-count", type=int, default=app_decoder.minimum_count)
-    parser.add_argument("--clip-stride-ms", type=int, default=app_stream.clip_stride_ms)
+    add_setting_flags(parser, DecoderConfig)
+    add_setting_flags(parser, StreamConfig)
     args = parser.parse_args()
-    decoder = DecoderConfig(
-        average_window_ms=args.average_window_ms,
-        detection_threshold=args.threshold,
-        suppression_ms=args.suppression_ms,
-        minimum_count=args.minimum_count,
-    )
-    stream = replace(app_stream, clip_stride_ms=args.clip_stride_ms)
+    decoder = config_from_args(args, DecoderConfig)
+    stream = config_from_args(args, StreamConfig)
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
     rng = np.random.default_rng(args.seed)
     started = time.perf_counter()
     model = OnnxModel(args.model, prefer_gpu=False)
-    config = replace(
-        TrainerConfig(),
-        head=replace(HeadConfig(), positive_prior=args.positive_prior, l2_penalty=args.l2),
-    )
-    trainer = WordTrainer(model, args.model, negatives_path=args.negatives, config=config)
+    config = TrainerConfig()
+    if args.positive_prior is not None:
+        config = replace(
+            config,
+            head=replace(config.head, positive_prior=args.positive_prior),
+            calibrated_model_prior=args.positive_prior,
+        )
+    rates = SWEEP_PASS_RATES if args.sweep else (config.calibration.negative_pass_rate,)
+    trainers = {
+        rate: WordTrainer(
+            model,
+            args.model,
+            negatives_path=args.negatives,
+            config=replace(
+                config, calibration=replace(config.calibration, negative_pass_rate=rate)
+            ),
+        )
+        for rate in rates
+    }
+    trainer = trainers[rates[0]]
     print(
         f"model {args.model.name}: {len(model.labels)} labels, embedding {trainer.embedding_size}; "
         f"shipped negatives: {'yes' if trainer.shipped is not None else 'NO (other model)'}; "
-        f"positive prior {args.positive_prior}, command share {args.command_share}"
+        f"head prior {trainer.head_config.positive_prior}, command share {args.command_share}"
     )
     print(f"decoder: {decoder}, clip stride {stream.clip_stride_ms} ms")
     groups = by_label(read_clips(args.data_dir))
-    candidates = sorted(
-        label
-        for label, clips in groups.items()
-        if not label.startswith("_") and label not in COMMAND_WORDS and len(clips) >= MIN_WORD_CLIPS
-    )
-    words = args.words or candidates
+    words = args.words or list(RESERVED_WORDS)
 
     command_clips = []
     for word in COMMAND_WORDS:
@@ -287,7 +313,7 @@ def main() -> int:
         command_clips += [testing[i] for i in picks]
     command_clips = [command_clips[i] for i in rng.permutation(len(command_clips))]
     commands = slot_stream(model, command_clips, rng, stream)
-    negatives = negatives_stream(model, args.data_dir, rng, stream)
+    negatives = negatives_stream(model, args.data_dir, rng, stream, args.negatives_wav)
     print(
         f"streams: {len(command_clips)} command clips, negatives {negatives.seconds / 60:.1f} min "
         f"({time.perf_counter() - started:.0f} s so far)"
@@ -300,12 +326,12 @@ def main() -> int:
         len(evaluate(None, model, negatives, decoder)) / negatives.seconds * SECONDS_PER_HOUR
     )
 
-    settings = [(args.positive_prior, args.command_share)]
-    if args.sweep:
-        settings = [(p, c) for p in SWEEP_PRIORS for c in SWEEP_SHARES]
     results = []
     for word in words:
         clips = groups[word]
+        if len(clips) < MIN_WORD_CLIPS:
+            print(f"{word}: only {len(clips)} clips, skipped")
+            continue
         for condition, chosen in example_sets(clips, args.trials, rng):
             speakers = {c.speaker for c in chosen}
             tests = [c for c in clips if c.speaker not in speakers]
@@ -313,30 +339,25 @@ def main() -> int:
                 continue
             positives = slot_stream(model, tests, rng, stream)
             audio = WordAudio(word, [read_audio_at(c.path, RATE) for c in chosen], None)
-            train_started = time.perf_counter()
-            head = trainer.train_audio(audio, [])
-            train_s = time.perf_counter() - train_started
-            for prior, share in settings:
-                shifted = WordHead(
-                    head.model_id,
-                    head.weights,
-                    head.bias + _logit(prior) - _logit(args.positive_prior),
-                    head.details,
-                )
-                scorer = CustomWordScorer(model, [(word, shifted)], share)
+            for rate, word_trainer in trainers.items():
+                train_started = time.perf_counter()
+                head = word_trainer.train_audio(audio, [])
+                train_s = time.perf_counter() - train_started
+                scorer = CustomWordScorer(model, [(word, head)], args.command_share)
                 result = {
                     "word": word,
                     "condition": condition,
-                    "prior": prior,
-                    "share": share,
+                    "rate": rate,
+                    "threshold": head.details[THRESHOLD_KEY],
                     "tests": len(tests),
                     "train_s": round(train_s, 2),
                     **measure(scorer, model, word, positives, commands, negatives, decoder),
                 }
                 results.append(result)
                 print(
-                    f"{word:8s} {condition:10s} prior {prior:.2f} share {share:.1f} "
-                    f"n={len(tests):3d} det {result['detection']:.2f} "
+                    f"{word:8s} {condition:10s} pass rate {rate:.4f} "
+                    f"threshold {result['threshold']:.3f} n={len(tests):3d} "
+                    f"det {result['detection']:.2f} "
                     f"base-on-new {result['base_on_new']:.2f} "
                     f"({result['base_on_new_without']:.2f} alone) "
                     f"new-on-base {result['new_on_base']:.3f} FA/h {result['fa_per_hour']:.1f} "
@@ -356,19 +377,15 @@ def main() -> int:
     )
     print("|---|---|---|---|---|---|---|---|")
     for condition in ("5 speakers", "1 speaker"):
-        for prior, share in settings:
-            rows = [
-                r
-                for r in results
-                if r["condition"] == condition and r["prior"] == prior and r["share"] == share
-            ]
+        for rate in rates:
+            rows = [r for r in results if r["condition"] == condition and r["rate"] == rate]
             if not rows:
                 continue
 
             def mean(key: str, rows: list[dict] = rows) -> float:
                 return float(np.mean([r[key] for r in rows]))
 
-            label = condition if len(settings) == 1 else f"{condition}, p={prior}, s={share}"
+            label = condition if len(rates) == 1 else f"{condition}, pass rate {rate}"
             print(
                 f"| {label} | {len(rows)} | {mean('detection'):.1%} | "
                 f"{mean('base_on_new'):.1%} / {mean('base_on_new_without'):.1%} | "

@@ -20,8 +20,8 @@ from pathlib import Path
 from typing import Any, Protocol, TextIO
 
 from kws_app.audio.devices import DeviceError, StreamStalledError
-from kws_app.config import AppConfig, DecoderConfig, StreamConfig
-from kws_app.config_flags import DECODER_FLAGS, STREAM_FLAGS, given_options
+from kws_app.config import DecoderConfig, StreamConfig
+from kws_app.config_flags import DECODER_FLAGS, STREAM_FLAGS, add_setting_flags, given_options
 from kws_app.errors import UserError, one_line
 from kws_app.inference.loading import load_model
 from kws_app.paths import default_model_path
@@ -42,7 +42,6 @@ COUNTER_REPORT_INTERVAL_S = 5.0
 
 
 def build_parser() -> argparse.ArgumentParser:
-    defaults = AppConfig()
     parser = argparse.ArgumentParser(
         prog="kws-app",
         description="Listen to a microphone and recognize spoken command words.",
@@ -81,38 +80,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     # Decoder and stream flags default to None, so "not given" stays distinguishable from "given
     # the default value": the window lays only the flags actually given over its saved settings.
-    decoder = defaults.decoder
-    parser.add_argument(
-        "--threshold",
-        type=float,
-        default=None,
-        help="detection threshold on the averaged probability, 0-1 "
-        f"(default: {decoder.detection_threshold:g})",
-    )
-    parser.add_argument(
-        "--average-window-ms",
-        type=int,
-        default=None,
-        help=f"averaging window in ms (default: {decoder.average_window_ms})",
-    )
-    parser.add_argument(
-        "--suppression-ms",
-        type=int,
-        default=None,
-        help=f"quiet time after a detection in ms (default: {decoder.suppression_ms})",
-    )
-    parser.add_argument(
-        "--minimum-count",
-        type=int,
-        default=None,
-        help=f"fewest scores in the window for a decision (default: {decoder.minimum_count})",
-    )
-    parser.add_argument(
-        "--clip-stride-ms",
-        type=int,
-        default=None,
-        help=f"time between model runs in ms (default: {defaults.stream.clip_stride_ms})",
-    )
+    add_setting_flags(parser, DecoderConfig)
+    add_setting_flags(parser, StreamConfig)
     parser.add_argument("--verbose", "-v", action="store_true", help="log what happens")
     return parser
 

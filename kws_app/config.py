@@ -4,6 +4,11 @@ Every size used anywhere (samples per window, frames per clip, samples per strid
 from a handful of settings, so the front end, the model and the decoder can never disagree. The
 front-end settings travel inside each exported model (see docs/model-format.md), hence the JSON
 round trip.
+
+The settings a user can change carry a `Setting` in their field metadata: the name, the flag, the
+unit, the valid range, the range a control offers and the help text, said once here. The command
+line (config_flags.py), the window's saved settings and its spin boxes (ui/settings.py,
+ui/setting_fields.py) and the range checks below are all made from it.
 """
 
 from __future__ import annotations
@@ -23,6 +28,14 @@ MAX_CLIP_STRIDE_MS = 1000
 MAX_AVERAGE_WINDOW_MS = 10_000
 MAX_SUPPRESSION_MS = 60_000
 MAX_MINIMUM_COUNT = 1000
+# The ranges the window's controls offer: what anyone tuning the decoder by hand would pick.
+CONTROL_AVERAGE_WINDOW_RANGE_MS = (100, 3000)
+CONTROL_SUPPRESSION_RANGE_MS = (0, 5000)
+CONTROL_MINIMUM_COUNT_RANGE = (1, 50)
+CONTROL_STEP_MS = 50
+CONTROL_THRESHOLD_STEP = 0.01
+# Key of a field's `Setting` in its dataclasses metadata.
+SETTING_KEY = "kws.setting"
 
 # Front-end settings a model file may carry: anything outside these ranges is a damaged or hostile
 # file, and sizes derived from it (an FFT of 2^30 points, a filterbank of millions of bins) would
@@ -35,6 +48,7 @@ FRONTEND_MEL_BINS_RANGE = (1, 512)
 FRONTEND_CLIP_RANGE_MS = (10, 10_000)
 
 _Config = TypeVar("_Config")
+_Value = TypeVar("_Value", int, float)
 
 
 class ConfigError(UserError, ValueError):
@@ -42,7 +56,83 @@ class ConfigError(UserError, ValueError):
 
 
 @dataclass(frozen=True)
-class FrontendConfig:
+class Setting:
+    """What a user sees of one configuration field.
+
+    `name` reads inside a sentence ("averaging window must be between ..."); `valid_range` is what
+    the config accepts, `control_range` what a control offers (narrower: the values worth picking
+    by hand), moving by `step`. `unit` is a symbol ("ms") or "" for counts and ratios.
+    """
+
+    name: str
+    flag: str
+    help: str
+    valid_range: tuple[float, float]
+    unit: str = ""
+    control_range: tuple[float, float] | None = None
+    step: float = 1
+
+    @property
+    def dest(self) -> str:
+        """The attribute argparse stores the flag's value under."""
+        return self.flag.lstrip("-").replace("-", "_")
+
+    @property
+    def label(self) -> str:
+        """The name as a form label: "Averaging window"."""
+        return self.name[:1].upper() + self.name[1:]
+
+    @property
+    def offered_range(self) -> tuple[float, float]:
+        return self.control_range or self.valid_range
+
+    def describe_range(self) -> str:
+        low, high = self.valid_range
+        return f"{_number(low)}-{_number(high)}{_unit_suffix(self.unit)}"
+
+    def check(self, value: float) -> None:
+        low, high = self.valid_range
+        if not low <= value <= high:  # also refuses NaN
+            raise ConfigError(
+                f"{self.name} must be between {_number(low)} and {_number(high)}"
+                f"{_unit_suffix(self.unit)}"
+            )
+
+
+def setting(default: _Value, description: Setting) -> _Value:
+    """A dataclass field with a default and its `Setting`."""
+    value: _Value = field(default=default, metadata={SETTING_KEY: description})
+    return value
+
+
+def settings_of(config_class: type) -> dict[str, Setting]:
+    """{field name: Setting} of the fields a user can set, in declaration order."""
+    return {
+        item.name: item.metadata[SETTING_KEY]
+        for item in dataclasses.fields(config_class)
+        if SETTING_KEY in item.metadata
+    }
+
+
+def check_settings(config: object) -> None:
+    """Refuse any described field outside its valid range, in declaration order."""
+    for name, description in settings_of(type(config)).items():
+        description.check(getattr(config, name))
+
+
+class JsonConfig:
+    """JSON round trip of a flat config dataclass; unknown keys and wrong types are refused."""
+
+    def to_json(self) -> str:
+        return json.dumps(dataclasses.asdict(self), sort_keys=True)  # type: ignore[call-overload]
+
+    @classmethod
+    def from_json(cls, text: str) -> Self:
+        return _from_mapping(cls, _load_json_object(text, cls.__name__))
+
+
+@dataclass(frozen=True)
+class FrontendConfig(JsonConfig):
     """Log-mel spectrogram settings shared by training and the app.
 
     A frame covers `window_ms` of audio and frames start every `hop_ms`; a clip of `clip_ms` holds
@@ -121,27 +211,28 @@ class FrontendConfig:
     def samples_to_ms(self, samples: int) -> int:
         return samples * MS_PER_SECOND // self.sample_rate
 
-    def to_json(self) -> str:
-        return json.dumps(dataclasses.asdict(self), sort_keys=True)
-
-    @classmethod
-    def from_json(cls, text: str) -> Self:
-        return _from_mapping(cls, _load_json_object(text, cls.__name__))
-
 
 @dataclass(frozen=True)
-class StreamConfig:
+class StreamConfig(JsonConfig):
     """How often the model scores the latest clip while audio streams in."""
 
     # The stride the shipped model's operating points were calibrated for (see DecoderConfig).
-    clip_stride_ms: int = 50
+    clip_stride_ms: int = setting(
+        50,
+        Setting(
+            name="clip stride",
+            flag="--clip-stride-ms",
+            help="time between model runs",
+            valid_range=(1, MAX_CLIP_STRIDE_MS),
+            unit="ms",
+        ),
+    )
     queue_blocks: int = 64
     block_ms: int = 20
     stall_timeout_s: float = 2.0
 
     def __post_init__(self) -> None:
-        if not 0 < self.clip_stride_ms <= MAX_CLIP_STRIDE_MS:
-            raise ConfigError(f"clip stride must be between 1 and {MAX_CLIP_STRIDE_MS} ms")
+        check_settings(self)
         if self.queue_blocks <= 0 or self.block_ms <= 0:
             raise ConfigError("queue size and block length must be positive")
 
@@ -154,16 +245,9 @@ class StreamConfig:
             )
         return self.clip_stride_ms // frontend.hop_ms
 
-    def to_json(self) -> str:
-        return json.dumps(dataclasses.asdict(self), sort_keys=True)
-
-    @classmethod
-    def from_json(cls, text: str) -> Self:
-        return _from_mapping(cls, _load_json_object(text, cls.__name__))
-
 
 @dataclass(frozen=True)
-class DecoderConfig:
+class DecoderConfig(JsonConfig):
     """RecognizeCommands settings (TensorFlow speech_commands' streaming decoder).
 
     `detection_threshold` is the sensitivity slider: with a model that carries calibrated
@@ -175,27 +259,57 @@ class DecoderConfig:
     "Streaming accuracy"). Suppression 1000 ms keeps a word said twice in a row from firing twice.
     """
 
-    average_window_ms: int = 300
-    detection_threshold: float = 0.5
-    suppression_ms: int = 1000
-    minimum_count: int = 3
+    average_window_ms: int = setting(
+        300,
+        Setting(
+            name="averaging window",
+            flag="--average-window-ms",
+            help="how much recent audio the scores are averaged over before a decision",
+            valid_range=(1, MAX_AVERAGE_WINDOW_MS),
+            unit="ms",
+            control_range=CONTROL_AVERAGE_WINDOW_RANGE_MS,
+            step=CONTROL_STEP_MS,
+        ),
+    )
+    detection_threshold: float = setting(
+        0.5,
+        Setting(
+            name="detection threshold",
+            flag="--threshold",
+            help=(
+                "how sure the model must be before a word counts; with a calibrated model 0.5 "
+                "puts every word at its own operating point, lower catches more words, higher "
+                "fires less often"
+            ),
+            valid_range=(0.0, 1.0),
+            step=CONTROL_THRESHOLD_STEP,
+        ),
+    )
+    suppression_ms: int = setting(
+        1000,
+        Setting(
+            name="suppression time",
+            flag="--suppression-ms",
+            help="quiet time after a detection before the same word can fire again",
+            valid_range=(0, MAX_SUPPRESSION_MS),
+            unit="ms",
+            control_range=CONTROL_SUPPRESSION_RANGE_MS,
+            step=CONTROL_STEP_MS,
+        ),
+    )
+    minimum_count: int = setting(
+        3,
+        Setting(
+            name="minimum count",
+            flag="--minimum-count",
+            help="fewest scores in the averaging window for a decision",
+            valid_range=(1, MAX_MINIMUM_COUNT),
+            control_range=CONTROL_MINIMUM_COUNT_RANGE,
+        ),
+    )
 
     def __post_init__(self) -> None:
-        if not 0 < self.average_window_ms <= MAX_AVERAGE_WINDOW_MS:
-            raise ConfigError(f"averaging window must be between 1 and {MAX_AVERAGE_WINDOW_MS} ms")
-        if not 0.0 <= self.detection_threshold <= 1.0:
-            raise ConfigError("detection threshold must be between 0 and 1")
-        if not 0 <= self.suppression_ms <= MAX_SUPPRESSION_MS:
-            raise ConfigError(f"suppression time must be between 0 and {MAX_SUPPRESSION_MS} ms")
-        if not 1 <= self.minimum_count <= MAX_MINIMUM_COUNT:
-            raise ConfigError(f"minimum count must be between 1 and {MAX_MINIMUM_COUNT}")
-
-    def to_json(self) -> str:
-        return json.dumps(dataclasses.asdict(self), sort_keys=True)
-
-    @classmethod
-    def from_json(cls, text: str) -> Self:
-        return _from_mapping(cls, _load_json_object(text, cls.__name__))
+        check_settings(self)
 
 
 @dataclass(frozen=True)
@@ -205,6 +319,15 @@ class AppConfig:
     stream: StreamConfig = field(default_factory=StreamConfig)
     decoder: DecoderConfig = field(default_factory=DecoderConfig)
     prefer_gpu: bool = True
+
+
+def _number(value: float) -> str:
+    """1000.0 -> "1000", 0.5 -> "0.5": ranges read as the user would type them."""
+    return str(int(value)) if float(value).is_integer() else f"{value:g}"
+
+
+def _unit_suffix(unit: str) -> str:
+    return f" {unit}" if unit else ""
 
 
 def _check_range(what: str, value: int, bounds: tuple[int, int], unit: str) -> None:

@@ -14,13 +14,18 @@ import json
 import logging
 import sys
 from collections.abc import Callable, Sequence
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
 from kws_app.audio.files import read_audio
 from kws_app.config import DecoderConfig, StreamConfig
+from kws_app.config_flags import (
+    add_setting_flags,
+    config_from_args,
+    given_lists,
+    parse_value_list,
+)
 from kws_app.errors import UserError, one_line
 from training.calibrate import CalibrationTarget, calibrate, write_operating_points
 from training.config import DEFAULT_WANTED_WORDS
@@ -160,13 +165,10 @@ def _add_make_stream(subparsers: argparse._SubParsersAction) -> None:  # type: i
     parser.set_defaults(func=_user_errors_as_stream_errors(run_make_stream))
 
 
-def _add_decoder_options(parser: argparse.ArgumentParser) -> None:
-    decoder = DecoderConfig()
-    parser.add_argument("--threshold", type=float, default=decoder.detection_threshold)
-    parser.add_argument("--average-window-ms", type=int, default=decoder.average_window_ms)
-    parser.add_argument("--suppression-ms", type=int, default=decoder.suppression_ms)
-    parser.add_argument("--minimum-count", type=int, default=decoder.minimum_count)
-    parser.add_argument("--clip-stride-ms", type=int, default=StreamConfig().clip_stride_ms)
+# The decoder settings sweep and calibrate try several values of; --thresholds is the sweep's own.
+SWEPT_DECODER_FIELDS = ("average_window_ms", "suppression_ms", "minimum_count")
+CALIBRATED_DECODER_FIELDS = ("average_window_ms", "minimum_count")
+STRIDE_FIELDS = ("clip_stride_ms",)
 
 
 def _add_model_options(parser: argparse.ArgumentParser) -> None:
@@ -199,14 +201,14 @@ def _add_eval_stream(subparsers: argparse._SubParsersAction) -> None:  # type: i
     _add_model_options(parser)
     parser.add_argument("--wav", type=Path, required=True)
     parser.add_argument("--labels", type=Path, required=True, help="ground-truth CSV")
-    _add_decoder_options(parser)
+    add_setting_flags(parser, DecoderConfig)
+    add_setting_flags(parser, StreamConfig)
     parser.add_argument("--json", type=Path, help="also write the figures as JSON here")
     parser.add_argument("--details", type=Path, help="write every detection and its outcome (CSV)")
     parser.set_defaults(func=_user_errors_as_stream_errors(run_eval_stream))
 
 
 def _add_sweep(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    decoder = DecoderConfig()
     parser = subparsers.add_parser(
         "sweep",
         help="streaming figures over a grid of decoder settings (CSV and PNG)",
@@ -219,10 +221,8 @@ def _add_sweep(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
     _add_model_options(parser)
     _add_stream_pair_options(parser, negatives_required=False)
     parser.add_argument("--thresholds", default=",".join(f"{t:g}" for t in DEFAULT_THRESHOLDS))
-    parser.add_argument("--average-window-ms", default=str(decoder.average_window_ms))
-    parser.add_argument("--suppression-ms", default=str(decoder.suppression_ms))
-    parser.add_argument("--minimum-count", default=str(decoder.minimum_count))
-    parser.add_argument("--clip-stride-ms", default=str(StreamConfig().clip_stride_ms))
+    add_setting_flags(parser, DecoderConfig, SWEPT_DECODER_FIELDS, value_lists=True)
+    add_setting_flags(parser, StreamConfig, STRIDE_FIELDS, value_lists=True)
     parser.add_argument("--max-fa-per-hour", type=float, default=DEFAULT_MAX_FALSE_ACCEPTS_PER_HOUR)
     parser.add_argument(
         "--max-latency-p95-ms",
@@ -281,10 +281,6 @@ def _read_stream_audio(path: Path) -> tuple[np.ndarray, int]:
     return read_audio(path)
 
 
-def _stream_config(clip_stride_ms: int) -> StreamConfig:
-    return replace(StreamConfig(), clip_stride_ms=clip_stride_ms)
-
-
 def _warn_unknown_words(labels: Sequence[str], model_labels: Sequence[str]) -> None:
     missing = sorted(set(labels) - set(model_labels))
     if missing:
@@ -294,13 +290,8 @@ def _warn_unknown_words(labels: Sequence[str], model_labels: Sequence[str]) -> N
 def run_eval_stream(args: argparse.Namespace) -> int:
     words = read_ground_truth(args.labels)
     audio, rate = _read_stream_audio(args.wav)
-    decoder = DecoderConfig(
-        average_window_ms=args.average_window_ms,
-        detection_threshold=args.threshold,
-        suppression_ms=args.suppression_ms,
-        minimum_count=args.minimum_count,
-    )
-    stream = _stream_config(args.clip_stride_ms)
+    decoder = config_from_args(args, DecoderConfig)
+    stream = config_from_args(args, StreamConfig)
     model = _load_model(args)
     _warn_unknown_words([w.label for w in words if w.is_command], model.labels)
     scores, detections = score_stream(model, audio, rate, stream, decoder)
@@ -336,22 +327,13 @@ def run_eval_stream(args: argparse.Namespace) -> int:
     return 0
 
 
-def _number_list(text: str, kind: type, option: str) -> list:  # type: ignore[type-arg]
-    try:
-        values = [kind(part) for part in text.split(",") if part.strip()]
-    except ValueError:
-        raise StreamError(f"{option} must be a comma-separated list of numbers") from None
-    if not values:
-        raise StreamError(f"{option} is empty")
-    return values
-
-
 def run_sweep_command(args: argparse.Namespace) -> int:
-    thresholds = _number_list(args.thresholds, float, "--thresholds")
-    windows = _number_list(args.average_window_ms, int, "--average-window-ms")
-    suppressions = _number_list(args.suppression_ms, int, "--suppression-ms")
-    counts = _number_list(args.minimum_count, int, "--minimum-count")
-    strides = _number_list(args.clip_stride_ms, int, "--clip-stride-ms")
+    thresholds = parse_value_list(args.thresholds, float, "--thresholds")
+    decoder_values = given_lists(args, DecoderConfig, SWEPT_DECODER_FIELDS)
+    windows = decoder_values["average_window_ms"]
+    suppressions = decoder_values["suppression_ms"]
+    counts = decoder_values["minimum_count"]
+    strides = given_lists(args, StreamConfig, STRIDE_FIELDS)["clip_stride_ms"]
     if (args.negatives_wav is None) != (args.negatives_labels is None):
         raise StreamError("give --negatives-wav and --negatives-labels together")
     words = read_ground_truth(args.labels)
@@ -406,10 +388,9 @@ def _add_calibrate(subparsers: argparse._SubParsersAction) -> None:  # type: ign
     )
     _add_model_options(parser)
     _add_stream_pair_options(parser, negatives_required=True)
-    parser.add_argument("--clip-stride-ms", default=str(StreamConfig().clip_stride_ms))
-    parser.add_argument("--average-window-ms", default=str(DecoderConfig().average_window_ms))
-    parser.add_argument("--minimum-count", default=str(DecoderConfig().minimum_count))
-    parser.add_argument("--suppression-ms", type=int, default=DecoderConfig().suppression_ms)
+    add_setting_flags(parser, StreamConfig, STRIDE_FIELDS, value_lists=True)
+    add_setting_flags(parser, DecoderConfig, CALIBRATED_DECODER_FIELDS, value_lists=True)
+    add_setting_flags(parser, DecoderConfig, ("suppression_ms",))
     parser.add_argument("--target-fa-per-hour", type=float, default=target.false_accepts_per_hour)
     parser.add_argument("--margin-logit", type=float, default=target.margin_logit)
     parser.add_argument("--min-threshold", type=float, default=target.min_threshold)
@@ -420,9 +401,10 @@ def _add_calibrate(subparsers: argparse._SubParsersAction) -> None:  # type: ign
 
 
 def run_calibrate(args: argparse.Namespace) -> int:
-    strides = _number_list(args.clip_stride_ms, int, "--clip-stride-ms")
-    windows = _number_list(args.average_window_ms, int, "--average-window-ms")
-    counts = _number_list(args.minimum_count, int, "--minimum-count")
+    strides = given_lists(args, StreamConfig, STRIDE_FIELDS)["clip_stride_ms"]
+    decoder_values = given_lists(args, DecoderConfig, CALIBRATED_DECODER_FIELDS)
+    windows, counts = decoder_values["average_window_ms"], decoder_values["minimum_count"]
+    suppression_ms = config_from_args(args, DecoderConfig, ("suppression_ms",)).suppression_ms
     commands = EvalStream(
         args.wav.name, *_read_stream_audio(args.wav), tuple(read_ground_truth(args.labels))
     )
@@ -442,7 +424,7 @@ def run_calibrate(args: argparse.Namespace) -> int:
         strides,
         windows,
         counts,
-        args.suppression_ms,
+        suppression_ms,
         target,
         args.max_latency_p95_ms,
     )

@@ -1,17 +1,19 @@
 """What the window remembers between runs, behind QSettings with typed accessors and defaults.
 
-Tests hand in a QSettings on an INI file under tmp_path, so they never read or write the user's
-real settings.
+The decoder values are stored one key per described field of DecoderConfig (config.py), named
+`<group>/<field name>`, so a new setting is saved and loaded without a line here. Tests hand in a
+QSettings on an INI file under tmp_path, so they never read or write the user's real settings.
 """
 
 from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import Any
 
 from PySide6.QtCore import QByteArray, QSettings
 
-from kws_app.config import ConfigError, DecoderConfig
+from kws_app.config import ConfigError, DecoderConfig, settings_of
 
 logger = logging.getLogger(__name__)
 
@@ -24,11 +26,15 @@ _GEOMETRY = "window/geometry"
 # Version 2 of the decoder group: the threshold became a sensitivity relative to each word's
 # calibrated operating point (0.5 = calibrated), so values saved by earlier versions, which were
 # raw probabilities for one shared threshold, are not carried over.
-_DECODER_GROUP = "decoder-v2"
-_THRESHOLD = f"{_DECODER_GROUP}/detection_threshold"
-_AVERAGE_WINDOW = f"{_DECODER_GROUP}/average_window_ms"
-_SUPPRESSION = f"{_DECODER_GROUP}/suppression_ms"
-_MINIMUM_COUNT = f"{_DECODER_GROUP}/minimum_count"
+DECODER_GROUP = "decoder-v2"
+
+
+def setting_keys(config_class: type, group: str) -> dict[str, str]:
+    """{config field: QSettings key} for the fields a user can set: `<group>/<field name>`."""
+    return {name: f"{group}/{name}" for name in settings_of(config_class)}
+
+
+DECODER_KEYS = setting_keys(DecoderConfig, DECODER_GROUP)
 
 
 def user_settings() -> QSettings:
@@ -77,35 +83,30 @@ class AppSettings:
     def decoder_config(self) -> DecoderConfig:
         """The saved decoder values; a damaged or out-of-range entry falls back to the default."""
         defaults = DecoderConfig()
-        # QSettings.value() is typed as object (an INI file gives strings): int() and float()
-        # parse what is there, and a damaged value raises into the fallback below.
         try:
-            return DecoderConfig(
-                average_window_ms=int(  # type: ignore[call-overload]
-                    self.store.value(_AVERAGE_WINDOW, defaults.average_window_ms)
-                ),
-                detection_threshold=float(
-                    self.store.value(_THRESHOLD, defaults.detection_threshold)  # type: ignore[arg-type]
-                ),
-                suppression_ms=int(  # type: ignore[call-overload]
-                    self.store.value(_SUPPRESSION, defaults.suppression_ms)
-                ),
-                minimum_count=int(  # type: ignore[call-overload]
-                    self.store.value(_MINIMUM_COUNT, defaults.minimum_count)
-                ),
-            )
+            return DecoderConfig(**self._typed_values(defaults, DECODER_KEYS))
         except (ConfigError, TypeError, ValueError) as error:
             logger.warning("ignoring saved decoder settings: %s", error)
             return defaults
 
+    def _typed_values(self, defaults: object, keys: dict[str, str]) -> dict[str, Any]:
+        """Each key's saved value as its field's type (the default's), or the default.
+
+        QSettings.value() is typed as object (an INI file gives strings): the field's type parses
+        what is there, and a damaged value raises TypeError or ValueError.
+        """
+        values: dict[str, Any] = {}
+        for name, key in keys.items():
+            default = getattr(defaults, name)
+            values[name] = type(default)(self.store.value(key, default))
+        return values
+
     def has_decoder_config(self) -> bool:
-        return self.store.contains(_THRESHOLD)
+        return self.store.contains(DECODER_KEYS["detection_threshold"])
 
     def save_decoder_config(self, config: DecoderConfig) -> None:
-        self.store.setValue(_THRESHOLD, config.detection_threshold)
-        self.store.setValue(_AVERAGE_WINDOW, config.average_window_ms)
-        self.store.setValue(_SUPPRESSION, config.suppression_ms)
-        self.store.setValue(_MINIMUM_COUNT, config.minimum_count)
+        for name, key in DECODER_KEYS.items():
+            self.store.setValue(key, getattr(config, name))
 
     def sync(self) -> None:
         self.store.sync()
