@@ -118,8 +118,8 @@ def run_child(args: argparse.Namespace) -> int:
     window.show()
 
     def report_ready() -> None:
-        worker = window.worker
-        if worker is not None and worker.pipeline is not None and worker.pipeline.time_ms > 0:
+        update = window.last_update
+        if window.worker is not None and update is not None and update.stream_time_ms > 0:
             print("READY", flush=True)
             ready_timer.stop()
 

@@ -17,14 +17,17 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, Protocol, TextIO
+from typing import TextIO
 
-from kws_app.audio.devices import DeviceError, StreamStalledError
+from kws_app.audio.devices import DeviceError, InputDevice
+from kws_app.audio.sources import SourceFactory
 from kws_app.config import DecoderConfig, StreamConfig
 from kws_app.config_flags import DECODER_FLAGS, STREAM_FLAGS, add_setting_flags, given_options
 from kws_app.errors import UserError, one_line
 from kws_app.inference.loading import load_model
+from kws_app.inference.pipeline import Scorer
 from kws_app.paths import default_model_path
+from kws_app.session.listener import Listener, ListenerUpdate, SourceInfo
 
 logger = logging.getLogger(__name__)
 
@@ -33,8 +36,6 @@ EXIT_USER_ERROR = 2
 # block (about 18 MB per second of 48 kHz input), so half a second keeps a replay near 10 MB
 # whatever the file's length, at no cost in speed.
 REPLAY_BLOCK_MS = 500
-# --headless wakes up this often without audio, to answer Ctrl-C / SIGTERM and to notice a stall.
-HEADLESS_POLL_S = 0.1
 # Ctrl-C and `kill`: --headless stops listening on either.
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 # Input overflow / dropped block counters go to stderr when they change, at most this often.
@@ -95,8 +96,8 @@ def configs_from_args(args: argparse.Namespace) -> tuple[StreamConfig, DecoderCo
 
 def load_scorer(args: argparse.Namespace):  # type: ignore[no-untyped-def]
     """The model, wrapped with the user's custom words when there are any."""
+    from kws_app.session.vocabulary import with_custom_words
     from kws_app.words.store import WordStore
-    from kws_app.words.trainer import with_custom_words
 
     return with_custom_words(load_model(args.model, args.provider), WordStore(args.words_store))
 
@@ -162,36 +163,47 @@ class CounterReporter:
         )
 
 
-class HeadlessCapture(Protocol):
-    """What headless listening needs of a capture (AudioCapture; a fake in tests)."""
-
-    overflows: int
-    drops: int
-
-    def read(self, timeout_s: float) -> Any: ...
-
-
 def listen_headless(
-    capture: HeadlessCapture,
-    pipeline: Any,
-    device_name: str,
-    stall_timeout_s: float,
+    source_factory: SourceFactory,
+    device: InputDevice | None,
+    scorer: Scorer,
+    stream: StreamConfig,
+    decoder: DecoderConfig,
     stop: threading.Event,
     reporter: CounterReporter,
 ) -> None:
-    """Print a JSON line per detection until `stop` is set; raises StreamStalledError when no
-    audio came for `stall_timeout_s`. Never blocks longer than HEADLESS_POLL_S at a time."""
-    last_block_at = time.monotonic()
-    while not stop.is_set():
-        block = capture.read(HEADLESS_POLL_S)
-        reporter.update(capture.overflows, capture.drops)
-        if block is None:
-            if time.monotonic() - last_block_at > stall_timeout_s:
-                raise StreamStalledError.after(device_name, stall_timeout_s)
-            continue
-        last_block_at = time.monotonic()
-        for detection in pipeline.process(block).detections:
+    """Print a JSON line per detection until `stop` is set, through the same listening loop as the
+    window (rate fallback, stall detection); raises StreamStalledError when no audio came for the
+    stall timeout, DeviceError when the device fails."""
+    counters = {"overflows": 0, "drops": 0}
+
+    def started(info: SourceInfo) -> None:
+        print(
+            f"listening on {info.name} at {info.sample_rate} Hz; Ctrl-C to stop",
+            file=sys.stderr,
+            flush=True,
+        )
+
+    def updated(update: ListenerUpdate) -> None:
+        for detection in update.detections:
             print(detection.to_json(), flush=True)
+        counters.update(overflows=update.overflows, drops=update.drops)
+        reporter.update(update.overflows, update.drops)
+
+    listener = Listener(
+        source_factory,
+        device,
+        stream,
+        decoder,
+        scorer,
+        on_started=started,
+        on_update=updated,
+        stop=stop,
+    )
+    try:
+        listener.run()  # closing is bounded: a stalled stream is left to a daemon thread
+    finally:
+        reporter.update(counters["overflows"], counters["drops"], final=True)
 
 
 def run_headless(args: argparse.Namespace) -> int:
@@ -204,34 +216,18 @@ def run_headless(args: argparse.Namespace) -> int:
 
 
 def _listen_until_stopped(args: argparse.Namespace, stop: threading.Event) -> int:
-    from kws_app.audio.capture import AudioCapture
     from kws_app.audio.devices import find_input_device
-    from kws_app.inference.pipeline import StreamingPipeline
+    from kws_app.audio.sources import microphone_factory
 
     stream, decoder = configs_from_args(args)
     device = find_input_device(args.device)
     model = load_scorer(args)
-    if stop.is_set():
-        return 0
-    capture = AudioCapture(device, stream)
-    pipeline = StreamingPipeline(model, capture.sample_rate, stream, decoder)
-    capture.start()
-    print(
-        f"listening on {device.name} at {capture.sample_rate} Hz; Ctrl-C to stop",
-        file=sys.stderr,
-        flush=True,
-    )
-    reporter = CounterReporter()
-    try:
-        listen_headless(capture, pipeline, device.name, stream.stall_timeout_s, stop, reporter)
-    finally:
-        capture.stop()  # bounded: a stalled stream is left to a daemon thread
-        reporter.update(capture.overflows, capture.drops, final=True)
+    listen_headless(microphone_factory, device, model, stream, decoder, stop, CounterReporter())
     return 0
 
 
 def _stop_on_signals() -> threading.Event:
-    """Ctrl-C and `kill` set an event that listening checks every HEADLESS_POLL_S.
+    """Ctrl-C and `kill` set an event that the listener checks every POLL_INTERVAL_S.
 
     A handler that raised KeyboardInterrupt could fire inside the clean-up and replace its outcome
     (a stall message) with a traceback; an event cannot. It also works where a parent shell

@@ -18,7 +18,6 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
@@ -34,8 +33,10 @@ from kws_app.audio.devices import (
     RateRefusedError,
     StreamStalledError,
 )
+from kws_app.audio.sources import ArraySource
 from kws_app.cli import EXIT_USER_ERROR, CounterReporter, listen_headless
-from kws_app.config import StreamConfig
+from kws_app.config import DecoderConfig, StreamConfig
+from kws_app.inference.model import OnnxModel
 
 __all__ = ["virtual_microphone"]  # the fixture, imported for pytest
 
@@ -186,7 +187,7 @@ def test_a_stream_that_never_starts_is_refused_and_closed_later(
 def test_a_stopped_sound_server_is_unavailable_not_a_refused_rate(
     fake_sd: FakeSounddevice,
 ) -> None:
-    from kws_app.ui.sources import MicrophoneSource
+    from kws_app.audio.sources import MicrophoneSource
 
     error = ("Illegal combination of I/O devices", PA_ILLEGAL_DEVICE_COMBINATION)
     fake_sd.refuse = {rate: error for rate in (16000, 44100, 48000)}
@@ -200,7 +201,7 @@ def test_a_stopped_sound_server_is_unavailable_not_a_refused_rate(
 
 
 def test_a_refused_rate_still_falls_back_to_another(fake_sd: FakeSounddevice) -> None:
-    from kws_app.ui.sources import MicrophoneSource
+    from kws_app.audio.sources import MicrophoneSource
 
     fake_sd.refuse = {44100: ("Invalid sample rate", capture.PA_INVALID_SAMPLE_RATE)}
     source = MicrophoneSource(MIC_48K, StreamConfig())
@@ -216,63 +217,93 @@ def test_a_refused_rate_still_falls_back_to_another(fake_sd: FakeSounddevice) ->
 # ----- headless listening -----------------------------------------------------------------------
 
 
-class ScriptedCapture:
-    """Blocks for `blocks` reads, then silence; the counters rise as the test says."""
+class CountingSource(ArraySource):
+    """`blocks` blocks of silence as fast as they are read, then nothing; each block counts an
+    input overflow, as a struggling microphone would."""
 
-    def __init__(self, blocks: int) -> None:
-        self._blocks = blocks
-        self.overflows = 0
-        self.drops = 0
+    def __init__(self, blocks: int, config: StreamConfig) -> None:
+        super().__init__(np.zeros(320 * blocks, np.float32), 16000, config, name="mic")
+        self._blocks_left = blocks
+        self._overflows = 0
+
+    @property
+    def ended(self) -> bool:
+        return False  # a microphone never ends; it goes quiet
+
+    @property
+    def overflows(self) -> int:
+        return self._overflows
 
     def read(self, timeout_s: float) -> np.ndarray | None:
-        if self._blocks > 0:
-            self._blocks -= 1
-            self.overflows += 1
-            return np.zeros(320, np.float32)
-        time.sleep(timeout_s)
-        return None
+        if self._blocks_left == 0:
+            time.sleep(timeout_s)
+            return None
+        self._blocks_left -= 1
+        self._overflows += 1
+        return np.zeros(320, np.float32)
 
 
-class SilentPipeline:
-    def process(self, block: np.ndarray) -> Any:
-        return SimpleNamespace(detections=())
+def headless_on(
+    blocks: int, stall_timeout_s: float, stop: threading.Event, reporter: CounterReporter, model
+) -> None:  # type: ignore[no-untyped-def]
+    config = StreamConfig(stall_timeout_s=stall_timeout_s, block_ms=20)
+    listen_headless(
+        lambda device, stream: CountingSource(blocks, stream),
+        FAKE_MIC,
+        model,
+        config,
+        DecoderConfig(),
+        stop,
+        reporter,
+    )
 
 
-def test_headless_raises_the_stall_with_its_message() -> None:
+@pytest.fixture
+def tone_model(tone_model_path: Path) -> OnnxModel:
+    return OnnxModel(tone_model_path, prefer_gpu=False)
+
+
+def test_headless_raises_the_stall_with_its_message(tone_model) -> None:  # type: ignore[no-untyped-def]
     reporter = CounterReporter(stream=io.StringIO())
     with pytest.raises(StreamStalledError, match="no audio from 'mic' for 0.3 s"):
-        listen_headless(
-            ScriptedCapture(blocks=3), SilentPipeline(), "mic", 0.3, threading.Event(), reporter
-        )
+        headless_on(3, 0.3, threading.Event(), reporter, tone_model)
 
 
-def test_headless_stops_at_once_when_asked() -> None:
+def test_headless_stops_at_once_when_asked(tone_model) -> None:  # type: ignore[no-untyped-def]
     stop = threading.Event()
     threading.Timer(0.2, stop.set).start()
     started = time.monotonic()
-    listen_headless(
-        ScriptedCapture(blocks=0),
-        SilentPipeline(),
-        "mic",
-        60.0,
-        stop,
-        CounterReporter(stream=io.StringIO()),
-    )
+    headless_on(0, 60.0, stop, CounterReporter(stream=io.StringIO()), tone_model)
     assert time.monotonic() - started < UNBLOCK_LIMIT_S
 
 
-def test_headless_reports_counters_while_running() -> None:
+def test_headless_reports_counters_while_running(tone_model) -> None:  # type: ignore[no-untyped-def]
     out = io.StringIO()
     with pytest.raises(StreamStalledError):  # the stall ends it
-        listen_headless(
-            ScriptedCapture(blocks=3),
-            SilentPipeline(),
-            "mic",
-            0.3,
-            threading.Event(),
-            CounterReporter(stream=out),
-        )
+        headless_on(3, 0.3, threading.Event(), CounterReporter(stream=out), tone_model)
     assert out.getvalue().startswith("kws-app: input overflows: 1, dropped blocks: 0\n")
+
+
+def test_headless_falls_back_to_a_rate_the_device_takes(
+    fake_sd: FakeSounddevice, tone_model, capsys: pytest.CaptureFixture[str]
+) -> None:  # type: ignore[no-untyped-def]
+    """--headless opens the microphone like the window does: a refused default rate is not the
+    end (it used to open the device's default rate only)."""
+    from kws_app.audio.sources import microphone_factory
+
+    fake_sd.refuse = {44100: ("Invalid sample rate", capture.PA_INVALID_SAMPLE_RATE)}
+    stop = threading.Event()
+    threading.Timer(0.3, stop.set).start()
+    listen_headless(
+        microphone_factory,
+        MIC_48K,
+        tone_model,
+        StreamConfig(),
+        DecoderConfig(),
+        stop,
+        CounterReporter(stream=io.StringIO()),
+    )
+    assert "listening on Scripted microphone at 16000 Hz" in capsys.readouterr().err
 
 
 def test_counter_reports_are_rate_limited_and_flushed_at_exit() -> None:
@@ -332,7 +363,7 @@ def test_a_stalled_window_says_so_and_its_button_starts_again(qtbot, tmp_path, t
     assert set(window.scores_view.scores) == {0.0}
 
     window.start_button.click()
-    qtbot.waitUntil(lambda: window.worker is not None and window.worker.pipeline is not None)
+    qtbot.waitUntil(lambda: window.worker is not None and window.last_update is not None)
     assert not window.stalled and window.problem is None
     assert window.start_button.text() == "Stop"
     assert window.level_caption.text() == LEVEL_CAPTION
@@ -358,7 +389,7 @@ def test_retry_never_waits_for_the_stalled_worker(qtbot, tmp_path, tone_model_pa
     # The old window waited up to a second here for the worker; now the click returns at once.
     assert time.monotonic() - started < CLICK_LIMIT_S
     qtbot.waitUntil(
-        lambda: window.worker is not None and window.worker.pipeline is not None,
+        lambda: window.worker is not None and window.last_update is not None,
         timeout=TIMEOUT_MS,
     )
     assert stalled_worker.isFinished()  # the new worker opened the device after it let go
@@ -397,8 +428,8 @@ def watch():
     if not windows:
         return
     window = windows[0]
-    worker = window.worker
-    flowing = worker is not None and worker.pipeline is not None and worker.pipeline.time_ms > 0
+    update = window.last_update
+    flowing = window.worker is not None and update is not None and update.stream_time_ms > 0
     if flowing and "LISTENING" not in said:
         say("LISTENING")
     if window.stalled and "STALLED" not in said:

@@ -25,7 +25,7 @@ QUICK_STALL = StreamConfig(stall_timeout_s=0.3)
 
 
 def listening(window) -> bool:  # type: ignore[no-untyped-def]
-    return window.worker is not None and window.worker.pipeline is not None
+    return window.worker is not None and window.last_update is not None
 
 
 def test_no_input_device_shows_message_and_retry_finds_a_new_one(qtbot, tmp_path, tone_model_path):

@@ -19,11 +19,11 @@ from ui_support import TEST_RATE, make_window
 
 from kws_app.audio.devices import InputDevice
 from kws_app.audio.files import read_audio
+from kws_app.audio.sources import ArraySource, AudioSource
 from kws_app.config import StreamConfig
 from kws_app.inference.model import OnnxModel
 from kws_app.inference.pipeline import is_command_label
 from kws_app.paths import default_model_path
-from kws_app.ui.sources import ArraySource, AudioSource
 
 pytestmark = [pytest.mark.gui, pytest.mark.slow]
 

@@ -54,8 +54,8 @@ def open_on_virtual_mic(qtbot, tmp_path: Path, model_path: Path) -> MainWindow: 
     qtbot.waitUntil(
         lambda: (
             window.worker is not None
-            and window.worker.pipeline is not None
-            and window.worker.pipeline.time_ms > 0
+            and window.last_update is not None
+            and window.last_update.stream_time_ms > 0
         ),
         timeout=FIRST_AUDIO_TIMEOUT_MS,
     )

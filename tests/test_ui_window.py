@@ -47,7 +47,7 @@ def tone_sequence() -> np.ndarray:
 
 def wait_listening(qtbot, window: MainWindow) -> None:  # type: ignore[no-untyped-def]
     qtbot.waitUntil(
-        lambda: window.worker is not None and window.worker.pipeline is not None,
+        lambda: window.worker is not None and window.last_update is not None,
         timeout=LISTEN_TIMEOUT_MS,
     )
 
@@ -64,11 +64,12 @@ def test_window_shows_vocabulary_and_slider_sets_running_threshold(
 
     window.threshold_slider.setValue(35)
     assert window.threshold_label.text() == "0.35"
-    pipeline = window.worker.pipeline
-    qtbot.waitUntil(lambda: pipeline.decoder_config.detection_threshold == pytest.approx(0.35))
+    qtbot.waitUntil(
+        lambda: window.last_update.decoder_config.detection_threshold == pytest.approx(0.35)
+    )
 
     window.average_window_spin.setValue(800)
-    qtbot.waitUntil(lambda: pipeline.decoder_config.average_window_ms == 800)
+    qtbot.waitUntil(lambda: window.last_update.decoder_config.average_window_ms == 800)
     qtbot.waitUntil(lambda: "input: 16000 Hz" in window.rate_label.text())
     qtbot.waitUntil(lambda: "ms" in window.stride_label.text())
 
@@ -96,7 +97,7 @@ def test_window_opens_with_the_default_model(qtbot, tmp_path):
     wait_listening(qtbot, window)
     window.threshold_slider.setValue(90)
     qtbot.waitUntil(
-        lambda: window.worker.pipeline.decoder_config.detection_threshold == pytest.approx(0.9)
+        lambda: window.last_update.decoder_config.detection_threshold == pytest.approx(0.9)
     )
 
 

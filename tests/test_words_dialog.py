@@ -18,10 +18,10 @@ from words_helpers import (
 )
 
 from kws_app.audio.devices import DeviceError, InputDevice
+from kws_app.audio.sources import ArraySource, AudioSource
 from kws_app.config import StreamConfig
 from kws_app.inference.model import OnnxModel
 from kws_app.ui.add_word_dialog import TAKE_SECONDS, AddWordDialog
-from kws_app.ui.sources import ArraySource, AudioSource
 from kws_app.words.scorer import CustomWordScorer
 from kws_app.words.store import WordStore
 from kws_app.words.takes import TRIM_MARGIN_SECONDS

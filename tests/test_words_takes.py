@@ -23,6 +23,7 @@ from words_helpers import (
 
 from kws_app.cli import main
 from kws_app.inference.model import OnnxModel
+from kws_app.session.vocabulary import with_custom_words
 from kws_app.words.store import MAX_EXAMPLE_SECONDS, WordStore
 from kws_app.words.takes import (
     MAX_TAKE_SECONDS,
@@ -34,7 +35,6 @@ from kws_app.words.takes import (
     utterances,
     word_extent,
 )
-from kws_app.words.trainer import with_custom_words
 from kws_app.words.wavio import write_wav
 
 WORD_SECONDS = 1.0

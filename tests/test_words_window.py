@@ -13,9 +13,9 @@ from ui_support import FAKE_MIC, TEST_RATE, temp_settings, tone_model_loader
 from words_helpers import TEST_DECODER, TEST_STREAM, WHISTLE_HZ, examples, stream, words_tone_model
 
 from kws_app.audio.devices import InputDevice
+from kws_app.audio.sources import ArraySource, AudioSource
 from kws_app.config import MS_PER_SECOND, StreamConfig
 from kws_app.ui.main_window import MainWindow
-from kws_app.ui.sources import ArraySource, AudioSource
 from kws_app.ui.words_menu import WordsMenu
 from kws_app.words.store import WordStore
 
@@ -63,7 +63,7 @@ def test_word_joins_and_leaves_the_running_window(qtbot, tmp_path, words_model_p
     )
     qtbot.addWidget(window)
     window.show()
-    qtbot.waitUntil(lambda: window.worker is not None and window.worker.pipeline is not None)
+    qtbot.waitUntil(lambda: window.worker is not None and window.last_update is not None)
     worker = window.worker
     dialog_microphone = SimulatedMicrophone()
     dialog_microphone.queue += examples(WHISTLE_HZ)
@@ -79,7 +79,7 @@ def test_word_joins_and_leaves_the_running_window(qtbot, tmp_path, words_model_p
     dialog.train_button.click()
     qtbot.waitUntil(lambda: "whistle" in window.tiles.words, timeout=TIMEOUT_MS)
     assert window.worker is worker  # the stream was never restarted
-    qtbot.waitUntil(lambda: "whistle" in worker.pipeline.labels, timeout=5000)
+    qtbot.waitUntil(lambda: "whistle" in window.last_update.labels, timeout=5000)
 
     with qtbot.waitSignal(
         window.word_shown, timeout=TIMEOUT_MS, check_params_cb=lambda word, *_: word == "whistle"
@@ -88,7 +88,10 @@ def test_word_joins_and_leaves_the_running_window(qtbot, tmp_path, words_model_p
 
     manager = menu.open_manager()
     assert manager is not None and manager.word_list.count() == 1
+    # Each word is listed with the threshold it was calibrated to when it was trained.
+    assert manager.selected() == "whistle"
+    assert "threshold 0." in manager.word_list.item(0).text()
     manager.remove("whistle")
     assert "whistle" not in window.tiles.words
-    qtbot.waitUntil(lambda: "whistle" not in worker.pipeline.labels, timeout=5000)
+    qtbot.waitUntil(lambda: "whistle" not in window.last_update.labels, timeout=5000)
     manager.accept()

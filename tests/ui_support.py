@@ -1,7 +1,7 @@
 """Helpers for the window tests: fake devices, scripted audio sources and a window factory.
 
-Sources follow kws_app.ui.sources.AudioSource, so the real worker and window run unchanged; only the
-audio comes from arrays instead of PortAudio.
+Sources follow kws_app.audio.sources.AudioSource, so the real listener, worker and window run
+unchanged; only the audio comes from arrays instead of PortAudio.
 """
 
 from __future__ import annotations
@@ -16,11 +16,11 @@ from model_factory import TONE_DECODER, TONE_STREAM
 from PySide6.QtCore import QSettings
 
 from kws_app.audio.devices import DeviceError, InputDevice
+from kws_app.audio.sources import ArraySource, AudioSource, SourceFactory
 from kws_app.config import DecoderConfig, StreamConfig
 from kws_app.inference.model import OnnxModel
 from kws_app.ui.main_window import MainWindow
 from kws_app.ui.settings import AppSettings
-from kws_app.ui.sources import ArraySource, AudioSource, SourceFactory
 
 TEST_RATE = 16000
 FAKE_MIC = InputDevice(0, "Test microphone", "test", 1, TEST_RATE, True)

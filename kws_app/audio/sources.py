@@ -1,8 +1,8 @@
-"""Audio sources the pipeline worker reads from: the microphone, or samples replayed from memory.
+"""Audio sources a listener reads from: the microphone, or samples replayed from memory.
 
-The worker only sees the `AudioSource` protocol and builds its source through a factory, so tests
-drive the real worker from arrays and WAV files, and simulate broken devices, without touching
-PortAudio.
+The listener (kws_app.session.listener) only sees the `AudioSource` protocol and builds its source
+through a factory, so tests drive the real listener, worker and window from arrays and WAV files,
+and simulate broken devices, without touching PortAudio. No Qt here.
 """
 
 from __future__ import annotations

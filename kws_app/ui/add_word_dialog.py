@@ -34,13 +34,13 @@ from PySide6.QtWidgets import (
 )
 
 from kws_app.audio.devices import DeviceError, InputDevice
+from kws_app.audio.sources import AudioSource, SourceFactory
 from kws_app.config import MS_PER_SECOND, FrontendConfig, StreamConfig
 from kws_app.dsp.frontend import compute_features, fit_clip
+from kws_app.session.listener import block_level_db
 from kws_app.ui import theme
 from kws_app.ui.level_meter import LevelMeter
-from kws_app.ui.sources import AudioSource, SourceFactory
 from kws_app.ui.spectrogram_view import COLOUR_MAP, LEVELS, LUT_ENTRIES
-from kws_app.ui.worker import block_level_db
 from kws_app.words.store import MIN_EXAMPLES, WordStore, WordStoreError, normalise_name
 from kws_app.words.takes import MAX_UTTERANCE_SECONDS, TakeError, take_label, trim_take
 from kws_app.words.trainer import TrainingError, WordTrainer, to_rate

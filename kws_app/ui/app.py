@@ -11,17 +11,17 @@ from pathlib import Path
 
 from PySide6.QtWidgets import QApplication
 
+from kws_app.audio.sources import microphone_factory
 from kws_app.config import DecoderConfig, StreamConfig
 from kws_app.config_flags import DECODER_FLAGS, STREAM_FLAGS, given_options
 from kws_app.inference.loading import load_model
 from kws_app.paths import default_model_path
+from kws_app.session.vocabulary import with_custom_words
 from kws_app.ui import theme
 from kws_app.ui.main_window import MainWindow
 from kws_app.ui.settings import APPLICATION_NAME, ORGANIZATION_NAME, AppSettings, user_settings
-from kws_app.ui.sources import microphone_factory
 from kws_app.ui.words_menu import WordsMenu
 from kws_app.words.store import WordStore
-from kws_app.words.trainer import with_custom_words
 
 logger = logging.getLogger(__name__)
 

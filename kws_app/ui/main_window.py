@@ -35,19 +35,20 @@ from PySide6.QtWidgets import (
 )
 
 from kws_app.audio.devices import DeviceError, InputDevice, list_input_devices
+from kws_app.audio.sources import SourceFactory, microphone_factory
 from kws_app.config import MS_PER_SECOND, ConfigError, DecoderConfig, FrontendConfig, StreamConfig
 from kws_app.inference.model import CUDA_PROVIDER, ModelError
 from kws_app.inference.operating_points import label_thresholds
 from kws_app.inference.pipeline import Detection, is_command_label, operating_points_of
+from kws_app.session.listener import ListenerUpdate, SourceInfo
 from kws_app.ui import theme
 from kws_app.ui.history_view import HistoryEntry, HistoryView
 from kws_app.ui.level_meter import FLOOR_DB, LevelMeter
 from kws_app.ui.scores_view import ScoresView
 from kws_app.ui.settings import AppSettings
-from kws_app.ui.sources import SourceFactory, microphone_factory
 from kws_app.ui.spectrogram_view import SpectrogramView
 from kws_app.ui.word_tiles import WordTiles
-from kws_app.ui.worker import PipelineWorker, SourceInfo, WorkerUpdate, keep_until_exit
+from kws_app.ui.worker import PipelineWorker, keep_until_exit
 
 logger = logging.getLogger(__name__)
 
@@ -139,7 +140,8 @@ class MainWindow(QMainWindow):
         self.model: LoadedModel | None = None
         self.worker: PipelineWorker | None = None
         self._devices: list[InputDevice] = []
-        self._pending_updates: list[WorkerUpdate] = []
+        self._pending_updates: list[ListenerUpdate] = []
+        self.last_update: ListenerUpdate | None = None
         self._retry: Callable[[], None] | None = None
         self._stride_time_s: float | None = None
         self._last_counters = (-1, -1)
@@ -583,7 +585,7 @@ class MainWindow(QMainWindow):
             self.decoder_config,
             emit_interval_s=1 / DRAW_RATE_HZ,
             parent=self,
-            previous=self._retired_workers[-1] if self._retired_workers else None,
+            previous=self._retired_workers[-1].listener if self._retired_workers else None,
         )
         worker.listening.connect(self._on_listening)
         worker.updated.connect(self._on_update)
@@ -633,8 +635,9 @@ class MainWindow(QMainWindow):
         self.clear_problem()
 
     @Slot(object)
-    def _on_update(self, update: WorkerUpdate) -> None:
+    def _on_update(self, update: ListenerUpdate) -> None:
         if self._from_current_worker():
+            self.last_update = update
             self._pending_updates.append(update)
 
     @Slot(str)

@@ -14,8 +14,8 @@ from typing import Any
 from PySide6.QtCore import QObject, Slot
 from PySide6.QtGui import QAction
 
+from kws_app.audio.sources import SourceFactory
 from kws_app.ui.add_word_dialog import COUNTDOWN_S, AddWordDialog, Player, sounddevice_player
-from kws_app.ui.sources import SourceFactory
 from kws_app.ui.words_manager_dialog import WordsManagerDialog
 from kws_app.words.scorer import CustomWordScorer
 from kws_app.words.store import WordStore, WordStoreError

@@ -275,7 +275,7 @@ class WordTrainer:
             self._generated = self.embed(clips)
         return self._generated
 
-    def _audio(self, store: WordStore, word: StoredWord) -> WordAudio:
+    def word_audio(self, store: WordStore, word: StoredWord) -> WordAudio:
         rate = self.frontend.sample_rate
         examples = [to_rate(samples, r, rate) for samples, r in store.examples(word)]
         background = store.background(word)
@@ -327,17 +327,13 @@ class WordTrainer:
         stale: list[StoredWord] = []
         for word in words:
             head = None if retrain_all else store.head(word)
-            if (
-                head is None
-                or head.model_id != self.model_id
-                or head.embedding_size != self.embedding_size
-            ):
+            if head is None or not self.head_is_current(head):
                 stale.append(word)
             else:
                 heads[word.name] = head
         if stale:
             started = time.perf_counter()
-            audio = {word.name: self._audio(store, word) for word in words}
+            audio = {word.name: self.word_audio(store, word) for word in words}
             for word in stale:
                 others = [a for name, a in audio.items() if name != word.name]
                 head = self.train_audio(audio[word.name], others)
@@ -347,6 +343,10 @@ class WordTrainer:
                 "trained %d custom word(s) in %.1f s", len(stale), time.perf_counter() - started
             )
         return [(word.name, heads[word.name]) for word in words]
+
+    def head_is_current(self, head: WordHead) -> bool:
+        """A head fitted on this very model (same embedding)."""
+        return head.model_id == self.model_id and head.embedding_size == self.embedding_size
 
     def usable_words(self, store: WordStore) -> list[StoredWord]:
         """The stored words, less those whose name is already one of the model's labels.
@@ -393,39 +393,10 @@ class WordTrainer:
         return CustomWordScorer(self.model, heads)
 
 
-def scorer_for_store(
-    model: EmbeddingModel, model_path: Path, store: WordStore
-) -> CustomWordScorer | None:
-    """The model with the store's words, retraining stale heads; None when there are no words."""
-    if not store.words():
-        return None
-    trainer = WordTrainer(model, model_path)
-    heads = trainer.train_words(store)
-    if not heads:
-        return None
-    return trainer.scorer(heads)
-
-
 __all__ = [
     "TrainerConfig",
     "TrainingError",
     "WordStoreError",
     "WordTrainer",
     "model_id_of",
-    "scorer_for_store",
-    "with_custom_words",
 ]
-
-
-def with_custom_words(model, store: WordStore | None = None):  # type: ignore[no-untyped-def]
-    """The model wrapped with the store's custom words, or the model itself when there are none.
-
-    A broken store or a model without an embedding must not stop the app from listening with its
-    own words, so those problems are logged and the base model is returned.
-    """
-    try:
-        scorer = scorer_for_store(model, Path(model.path), store or WordStore())
-    except (WordStoreError, TrainingError, OSError) as error:
-        logger.warning("custom words are not used: %s", error)
-        return model
-    return scorer if scorer is not None else model
