@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import TextIO
 
 from kws_app.audio.devices import DeviceError, InputDevice
+from kws_app.audio.pulse import PulseSource, SourceWatch
 from kws_app.audio.sources import SourceFactory
 from kws_app.config import DecoderConfig, StreamConfig
 from kws_app.config_flags import DECODER_FLAGS, STREAM_FLAGS, add_setting_flags, given_options
@@ -176,6 +177,7 @@ def listen_headless(
     window (rate fallback, stall detection); raises StreamStalledError when no audio came for the
     stall timeout, DeviceError when the device fails."""
     counters = {"overflows": 0, "drops": 0}
+    watch = SourceWatch(_say_source_moved)
 
     def started(info: SourceInfo) -> None:
         print(
@@ -183,6 +185,7 @@ def listen_headless(
             file=sys.stderr,
             flush=True,
         )
+        watch.start()
 
     def updated(update: ListenerUpdate) -> None:
         for detection in update.detections:
@@ -203,7 +206,18 @@ def listen_headless(
     try:
         listener.run()  # closing is bounded: a stalled stream is left to a daemon thread
     finally:
+        watch.stop()
         reporter.update(counters["overflows"], counters["drops"], final=True)
+
+
+def _say_source_moved(source: PulseSource) -> None:
+    """PulseAudio moved the stream to another source (a headset plugged in, the desktop's default
+    changed): what is heard now comes from there. Called on the watch's thread."""
+    print(
+        f"kws-app: the sound server moved the input; now recording from {source.describe()}",
+        file=sys.stderr,
+        flush=True,
+    )
 
 
 def run_headless(args: argparse.Namespace) -> int:
@@ -290,14 +304,16 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _shutdown_is_unsafe() -> bool:
-    """A thread is still inside PortAudio (a stalled stream), or a detached worker still runs:
-    the interpreter's shutdown would terminate PortAudio under it (a hang or a double free)
-    or destroy a running QThread (an abort)."""
+    """A thread is still inside PortAudio (a stalled stream), a detached worker still runs or a
+    custom word still trains: the interpreter's shutdown would terminate PortAudio under it (a
+    hang or a double free), destroy a running QThread (an abort) or the model under training."""
     capture = sys.modules.get("kws_app.audio.capture")
     worker = sys.modules.get("kws_app.ui.worker")
+    vocabulary = sys.modules.get("kws_app.session.vocabulary")
     return bool(
         (capture is not None and capture.portaudio_busy())
         or (worker is not None and worker.workers_still_running())
+        or (vocabulary is not None and vocabulary.jobs_running())
     )
 
 

@@ -11,22 +11,35 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import subprocess
 import time
 from pathlib import Path
 
 import pytest
+from test_capture_stall import (
+    HEADLESS_DRIVER,
+    AppProcess,
+    app_args,
+    app_env,
+    app_processes,
+    assert_no_crash,
+)
 from virtual_mic import PORTAUDIO_DEVICE, SOURCE_NAME, VirtualMicrophone, virtual_microphone
 
 from kws_app.audio.pulse import PACTL_TIMEOUT_S, PulseQuery, PulseSource, SourceWatch
 from kws_app.config import StreamConfig
 
-__all__ = ["virtual_microphone"]  # the fixture, imported for pytest
+__all__ = ["app_processes", "virtual_microphone"]  # fixtures, imported for pytest
 
 OTHER_SINK = "kws_other"
 OTHER_SOURCE = f"{OTHER_SINK}.monitor"
 QUICK_POLL_S = 0.1
 REPORT_LIMIT_S = 5.0
+STARTUP_LIMIT_S = 60.0
+# The app polls every POLL_INTERVAL_S (2 s); a move must be shown well within this.
+SHOWN_LIMIT_S = 15.0
+EXIT_LIMIT_S = 5.0
 
 needs_pactl = pytest.mark.skipif(shutil.which("pactl") is None, reason="needs pactl")
 
@@ -132,3 +145,29 @@ def test_without_a_sound_server_the_watch_ends_by_itself(
     assert time.monotonic() - started < 4 * PACTL_TIMEOUT_S + REPORT_LIMIT_S
     watch.stop()
     assert reported == [] and watch.current is None
+
+
+# ----- the real app ---------------------------------------------------------------------------
+
+
+@pytest.mark.virtual_mic
+@pytest.mark.slow
+def test_headless_says_where_the_sound_server_moved_its_input(
+    virtual_microphone, tmp_path, tone_model_path, app_processes
+):
+    env = app_env(virtual_microphone, tmp_path)
+    app = AppProcess(HEADLESS_DRIVER, app_args(tone_model_path, tmp_path, "--headless"), env)
+    app_processes.append(app)
+    app.wait_for("err", "listening on", STARTUP_LIMIT_S)
+    add_other_source(virtual_microphone)
+    pid = app.process.pid
+    assert wait_for(lambda: move_streams_of(virtual_microphone, pid, OTHER_SOURCE), STARTUP_LIMIT_S)
+    line = app.wait_for("err", "moved the input", SHOWN_LIMIT_S)
+    assert OTHER_SOURCE in line and "\n" == line[-1]
+    assert app.process.poll() is None  # still listening, now to the other source
+    app.process.send_signal(signal.SIGTERM)
+    assert app.exit_code_within(EXIT_LIMIT_S) == 0
+    stderr = "".join(app.stderr)
+    assert_no_crash(stderr)
+    assert stderr.count("moved the input") == 1
+    assert app.stdout == []  # stdout is for detections only
