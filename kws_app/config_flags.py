@@ -66,6 +66,16 @@ def given_options(args: argparse.Namespace, fields: Mapping[str, str]) -> dict[s
     return {field: value for field, value in values.items() if value is not None}
 
 
+def setting_args(config: object) -> tuple[str, ...]:
+    """The command-line arguments that set every described field to `config`'s value, for
+    starting the app (or a test of it) with exactly these settings."""
+    return tuple(
+        text
+        for name, setting in settings_of(type(config)).items()
+        for text in (setting.flag, str(getattr(config, name)))
+    )
+
+
 def config_from_args(
     args: argparse.Namespace,
     config_class: type,

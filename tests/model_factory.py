@@ -14,6 +14,7 @@ import onnx
 from onnx import TensorProto, helper, numpy_helper
 
 from kws_app.config import DecoderConfig, FrontendConfig, StreamConfig
+from kws_app.config_flags import setting_args
 from kws_app.dsp.frontend import mel_filterbank
 
 TONE_LABELS = ("_silence_", "_unknown_", "low", "high")
@@ -23,18 +24,7 @@ TONE_DECODER = DecoderConfig(
     average_window_ms=500, detection_threshold=0.7, suppression_ms=1000, minimum_count=3
 )
 TONE_STREAM = StreamConfig(clip_stride_ms=30)
-TONE_DECODER_ARGS = (
-    "--threshold",
-    "0.7",
-    "--average-window-ms",
-    "500",
-    "--suppression-ms",
-    "1000",
-    "--minimum-count",
-    "3",
-    "--clip-stride-ms",
-    "30",
-)
+TONE_DECODER_ARGS = (*setting_args(TONE_DECODER), *setting_args(TONE_STREAM))
 LOW_TONE_HZ = 1000.0
 HIGH_TONE_HZ = 4000.0
 # Log-mel of a loud tone sits near +5, of digital silence at log(1e-6) = -13.8; the band mean over a

@@ -21,6 +21,7 @@ from kws_app.config_flags import (
     add_setting_flags,
     config_from_args,
     given_lists,
+    setting_args,
 )
 
 DESCRIBED = [(DecoderConfig, name) for name in settings_of(DecoderConfig)] + [
@@ -104,3 +105,13 @@ def test_sweep_flags_take_lists_and_fall_back_to_the_default() -> None:
     }
     with pytest.raises(ConfigError, match="--minimum-count must be a comma-separated list"):
         given_lists(parser.parse_args(["--minimum-count", "3,many"]), DecoderConfig, fields)
+
+
+def test_setting_args_start_the_app_with_exactly_a_config() -> None:
+    decoder = DecoderConfig(
+        average_window_ms=450, detection_threshold=0.65, suppression_ms=800, minimum_count=2
+    )
+    stream = StreamConfig(clip_stride_ms=40)
+    args = build_parser().parse_args([*setting_args(decoder), *setting_args(stream)])
+    assert config_from_args(args, DecoderConfig) == decoder
+    assert config_from_args(args, StreamConfig) == stream

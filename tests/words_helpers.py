@@ -15,6 +15,7 @@ from model_factory import HIGH_TONE_HZ, LOW_TONE_HZ, TONE_LABELS, _band_weights,
 from onnx import TensorProto, helper, numpy_helper
 
 from kws_app.config import DecoderConfig, FrontendConfig, StreamConfig
+from kws_app.config_flags import setting_args
 from kws_app.words.wavio import write_wav
 
 RATE = 16000
@@ -24,10 +25,7 @@ TEST_DECODER = DecoderConfig(
     average_window_ms=500, detection_threshold=0.7, suppression_ms=1000, minimum_count=3
 )
 TEST_STREAM = StreamConfig(clip_stride_ms=30)
-TEST_DECODER_ARGS = (
-    "--threshold", "0.7", "--average-window-ms", "500", "--suppression-ms", "1000",
-    "--minimum-count", "3", "--clip-stride-ms", "30",
-)  # fmt: skip
+TEST_DECODER_ARGS = (*setting_args(TEST_DECODER), *setting_args(TEST_STREAM))
 WHISTLE_HZ = 2000.0
 HUM_HZ = 500.0
 OTHER_HZ = 3000.0
