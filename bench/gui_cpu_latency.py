@@ -118,8 +118,12 @@ def run_child(args: argparse.Namespace) -> int:
     window.show()
 
     def report_ready() -> None:
-        update = window.last_update
-        if window.worker is not None and update is not None and update.stream_time_ms > 0:
+        update = window.controller.last_update
+        if (
+            window.controller.worker is not None
+            and update is not None
+            and update.stream_time_ms > 0
+        ):
             print("READY", flush=True)
             ready_timer.stop()
 

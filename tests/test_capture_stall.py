@@ -342,8 +342,8 @@ class SlowToStopSource(ScriptedSource):
 
 @pytest.mark.gui
 def test_a_stalled_window_says_so_and_its_button_starts_again(qtbot, tmp_path, tone_model_path):
+    from kws_app.ui.device_bar import LEVEL_CAPTION, STALLED_BUTTON_TEXT, STALLED_LEVEL_CAPTION
     from kws_app.ui.level_meter import FLOOR_DB
-    from kws_app.ui.main_window import LEVEL_CAPTION, STALLED_BUTTON_TEXT, STALLED_LEVEL_CAPTION
 
     sources = iter(
         [
@@ -354,19 +354,21 @@ def test_a_stalled_window_says_so_and_its_button_starts_again(qtbot, tmp_path, t
     window = make_window(
         qtbot, tmp_path, tone_model_path, sequence_factory(sources), stream_config=QUICK_STALL
     )
-    qtbot.waitUntil(lambda: window.stalled, timeout=TIMEOUT_MS)
-    assert "no audio from" in (window.problem or "")
-    qtbot.waitUntil(lambda: window.worker is None, timeout=TIMEOUT_MS)
-    assert window.start_button.text() == STALLED_BUTTON_TEXT
-    assert window.level_caption.text() == STALLED_LEVEL_CAPTION
-    assert window.level_meter.level_db == FLOOR_DB  # no frozen value
-    assert set(window.scores_view.scores) == {0.0}
+    qtbot.waitUntil(lambda: window.controller.stalled, timeout=TIMEOUT_MS)
+    assert "no audio from" in (window.banner.message or "")
+    qtbot.waitUntil(lambda: window.controller.worker is None, timeout=TIMEOUT_MS)
+    assert window.device_bar.start_button.text() == STALLED_BUTTON_TEXT
+    assert window.device_bar.level_caption.text() == STALLED_LEVEL_CAPTION
+    assert window.device_bar.level_meter.level_db == FLOOR_DB  # no frozen value
+    assert set(window.probabilities.scores_view.scores) == {0.0}
 
-    window.start_button.click()
-    qtbot.waitUntil(lambda: window.worker is not None and window.last_update is not None)
-    assert not window.stalled and window.problem is None
-    assert window.start_button.text() == "Stop"
-    assert window.level_caption.text() == LEVEL_CAPTION
+    window.device_bar.start_button.click()
+    qtbot.waitUntil(
+        lambda: window.controller.worker is not None and window.controller.last_update is not None
+    )
+    assert not window.controller.stalled and window.banner.message is None
+    assert window.device_bar.start_button.text() == "Stop"
+    assert window.device_bar.level_caption.text() == LEVEL_CAPTION
 
 
 @pytest.mark.gui
@@ -381,19 +383,19 @@ def test_retry_never_waits_for_the_stalled_worker(qtbot, tmp_path, tone_model_pa
     window = make_window(
         qtbot, tmp_path, tone_model_path, sequence_factory(sources), stream_config=QUICK_STALL
     )
-    qtbot.waitUntil(lambda: window.stalled, timeout=TIMEOUT_MS)
-    stalled_worker = window.worker
+    qtbot.waitUntil(lambda: window.controller.stalled, timeout=TIMEOUT_MS)
+    stalled_worker = window.controller.worker
     assert stalled_worker is not None and stalled_worker.isRunning()  # still letting go
     started = time.monotonic()
-    window.retry_button.click()
+    window.banner.retry_button.click()
     # The old window waited up to a second here for the worker; now the click returns at once.
     assert time.monotonic() - started < CLICK_LIMIT_S
     qtbot.waitUntil(
-        lambda: window.worker is not None and window.last_update is not None,
+        lambda: window.controller.worker is not None and window.controller.last_update is not None,
         timeout=TIMEOUT_MS,
     )
     assert stalled_worker.isFinished()  # the new worker opened the device after it let go
-    assert window.problem is None
+    assert window.banner.message is None
 
 
 # ----- the real app on a suspended virtual microphone -------------------------------------------
@@ -428,14 +430,14 @@ def watch():
     if not windows:
         return
     window = windows[0]
-    update = window.last_update
-    flowing = window.worker is not None and update is not None and update.stream_time_ms > 0
+    update = window.controller.last_update
+    flowing = update is not None and update.stream_time_ms > 0
     if flowing and "LISTENING" not in said:
         say("LISTENING")
-    if window.stalled and "STALLED" not in said:
+    if window.controller.stalled and "STALLED" not in said:
         say("|".join(
-            ["STALLED", window.problem or "", window.start_button.text(),
-             window.level_caption.text(), str(window.level_meter.level_db)]
+            ["STALLED", window.banner.message or "", window.device_bar.start_button.text(),
+             window.device_bar.level_caption.text(), str(window.device_bar.level_meter.level_db)]
         ))
         say("CLOSING")
         window.close()
@@ -593,7 +595,7 @@ def test_headless_answers_sigterm_at_once_while_the_source_is_suspended(
 def test_window_shows_the_stall_and_closes_cleanly(
     virtual_microphone, tmp_path, tone_model_path, app_processes, stuck
 ):
-    from kws_app.ui.main_window import STALLED_BUTTON_TEXT, STALLED_LEVEL_CAPTION
+    from kws_app.ui.device_bar import STALLED_BUTTON_TEXT, STALLED_LEVEL_CAPTION
 
     code = (STUCK_CLOSE if stuck else "") + WINDOW_DRIVER
     env = app_env(virtual_microphone, tmp_path)

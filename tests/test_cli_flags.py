@@ -59,8 +59,8 @@ def test_window_keeps_saved_decoder_settings_without_flags(
     qtbot, tmp_path: Path, tone_model_path: Path
 ) -> None:
     window = _window(qtbot, tmp_path, tone_model_path)
-    assert window.decoder_config == SAVED
-    assert window.stream_config == StreamConfig()
+    assert window.controller.decoder_config == SAVED
+    assert window.controller.stream_config == StreamConfig()
 
 
 def test_window_takes_a_threshold_flag_equal_to_the_default_over_a_saved_threshold(
@@ -73,9 +73,9 @@ def test_window_takes_a_threshold_flag_equal_to_the_default_over_a_saved_thresho
         "--suppression-ms", str(default.suppression_ms),
         "--clip-stride-ms", str(StreamConfig().clip_stride_ms),
     )  # fmt: skip
-    assert window.decoder_config.detection_threshold == default.detection_threshold
-    assert window.decoder_config.suppression_ms == default.suppression_ms
+    assert window.controller.decoder_config.detection_threshold == default.detection_threshold
+    assert window.controller.decoder_config.suppression_ms == default.suppression_ms
     # Flags not given keep the saved values.
-    assert window.decoder_config.average_window_ms == SAVED.average_window_ms
-    assert window.decoder_config.minimum_count == SAVED.minimum_count
-    assert window.threshold_label.text() == f"{default.detection_threshold:.2f}"
+    assert window.controller.decoder_config.average_window_ms == SAVED.average_window_ms
+    assert window.controller.decoder_config.minimum_count == SAVED.minimum_count
+    assert window.probabilities.threshold_label.text() == f"{default.detection_threshold:.2f}"

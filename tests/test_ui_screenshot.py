@@ -115,14 +115,14 @@ def test_screenshot_with_a_detection(qtbot, tmp_path, tone_model_path):
     window.resize(*WINDOW_SIZE)
     shown: list[str] = []
     window.word_shown.connect(lambda word, score, at: shown.append(word))
-    qtbot.waitUntil(lambda: window.worker is not None)
+    qtbot.waitUntil(lambda: window.controller.worker is not None)
     qtbot.waitUntil(
-        lambda: len(shown) >= words or window.worker is None,
+        lambda: len(shown) >= words or window.controller.worker is None,
         timeout=int(audio.shape[0] / TEST_RATE * 2000),
     )
     assert len(shown) == words, f"detected {shown}"
     qtbot.wait(AFTER_LAST_WORD_MS)
-    assert window.tiles.is_lit(shown[-1]) and window.worker is not None
+    assert window.words.tiles.is_lit(shown[-1]) and window.controller.worker is not None
     image = window.grab().toImage()
     assert (image.width(), image.height()) == WINDOW_SIZE
     path = tmp_path / "screenshot.png"

@@ -13,10 +13,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 from model_factory import HIGH_TONE_HZ, LOW_TONE_HZ, TONE_DECODER, TONE_STREAM, silence, tone
-from ui_support import temp_settings, tone_model_loader
+from ui_support import make_window
 from virtual_mic import PORTAUDIO_DEVICE, speak, virtual_microphone, write_wav
 
+from kws_app.audio.devices import list_input_devices
 from kws_app.audio.files import read_audio
+from kws_app.audio.sources import microphone_factory
 from kws_app.config import DecoderConfig, StreamConfig
 from kws_app.inference.model import OnnxModel
 from kws_app.inference.pipeline import StreamingPipeline, is_command_label, replay
@@ -39,27 +41,26 @@ SHARED_SPEECH = Path(__file__).resolve().parents[1].parent / "shared" / "data" /
 
 def open_on_virtual_mic(qtbot, tmp_path: Path, model_path: Path) -> MainWindow:  # type: ignore[no-untyped-def]
     """The window on the virtual microphone, with the tone words' decoder settings."""
-    window = MainWindow(
-        settings=temp_settings(tmp_path),
-        model_loader=tone_model_loader,
-        model_path=model_path,
-        stream_config=TONE_STREAM,
-        decoder_config=TONE_DECODER,
+    window = make_window(
+        qtbot,
+        tmp_path,
+        model_path,
+        microphone_factory,
+        devices=list_input_devices,
         device_name=PORTAUDIO_DEVICE,
     )
-    qtbot.addWidget(window)
-    window.show()
-    assert window.selected_device is not None and window.selected_device.name == PORTAUDIO_DEVICE
+    device = window.controller.selected_device
+    assert device is not None and device.name == PORTAUDIO_DEVICE
     # Play only once audio flows (the first callback can come late on an idle server).
     qtbot.waitUntil(
         lambda: (
-            window.worker is not None
-            and window.last_update is not None
-            and window.last_update.stream_time_ms > 0
+            window.controller.worker is not None
+            and window.controller.last_update is not None
+            and window.controller.last_update.stream_time_ms > 0
         ),
         timeout=FIRST_AUDIO_TIMEOUT_MS,
     )
-    assert window.problem is None
+    assert window.banner.message is None
     return window
 
 
@@ -83,8 +84,11 @@ def test_virtual_microphone_tones_reach_the_window(
     window = open_on_virtual_mic(qtbot, tmp_path, tone_model_path)
     shown = play_and_collect(qtbot, window, virtual_microphone, wav, expected=3)
     assert shown == ["low", "high", "low"]
-    assert f"input: {window.selected_device.default_rate} Hz" in window.rate_label.text()
-    worker = window.worker
+    assert (
+        f"input: {window.controller.selected_device.default_rate} Hz"
+        in window.status.rate_label.text()
+    )
+    worker = window.controller.worker
     started = time.monotonic()
     window.close()  # stops the real PortAudio stream too
     assert time.monotonic() - started < CLOSE_LIMIT_S
@@ -148,7 +152,7 @@ def test_virtual_microphone_spoken_words_light_their_tiles(qtbot, tmp_path, virt
     window = open_on_virtual_mic(qtbot, tmp_path, default_model_path())
     shown = play_and_collect(qtbot, window, virtual_microphone, wav, expected=len(clips))
     assert shown == [word for word, _ in clips]
-    assert [entry.word for entry in window.history.entries] == shown
+    assert [entry.word for entry in window.history.history.entries] == shown
 
 
 def test_virtual_microphone_unplugged_while_listening(
@@ -156,15 +160,15 @@ def test_virtual_microphone_unplugged_while_listening(
 ):
     window = open_on_virtual_mic(qtbot, tmp_path, tone_model_path)
     virtual_microphone._pactl("exit")  # the sound server, and with it the device, disappears
-    qtbot.waitUntil(lambda: window.problem is not None, timeout=FIRST_AUDIO_TIMEOUT_MS)
-    assert "stopped" in window.problem or "no audio from" in window.problem
-    qtbot.waitUntil(lambda: window.worker is None)
-    window.retry_button.click()  # the device is still gone: a message again, never a hang
+    qtbot.waitUntil(lambda: window.banner.message is not None, timeout=FIRST_AUDIO_TIMEOUT_MS)
+    assert "stopped" in window.banner.message or "no audio from" in window.banner.message
+    qtbot.waitUntil(lambda: window.controller.worker is None)
+    window.banner.retry_button.click()  # the device is still gone: a message again, never a hang
     qtbot.waitUntil(
-        lambda: window.problem is not None and window.worker is None,
+        lambda: window.banner.message is not None and window.controller.worker is None,
         timeout=FIRST_AUDIO_TIMEOUT_MS,
     )
-    assert window.start_button.isEnabled()
+    assert window.device_bar.start_button.isEnabled()
     # The sound server is gone: say so, not that the device refuses its sample rate.
-    assert "unavailable" in window.problem and "sound server" in window.problem
-    assert "refuses" not in window.problem
+    assert "unavailable" in window.banner.message and "sound server" in window.banner.message
+    assert "refuses" not in window.banner.message

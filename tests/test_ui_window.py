@@ -47,7 +47,7 @@ def tone_sequence() -> np.ndarray:
 
 def wait_listening(qtbot, window: MainWindow) -> None:  # type: ignore[no-untyped-def]
     qtbot.waitUntil(
-        lambda: window.worker is not None and window.last_update is not None,
+        lambda: window.controller.worker is not None and window.controller.last_update is not None,
         timeout=LISTEN_TIMEOUT_MS,
     )
 
@@ -56,22 +56,27 @@ def test_window_shows_vocabulary_and_slider_sets_running_threshold(
     qtbot, tmp_path, tone_model_path
 ):
     window = make_window(qtbot, tmp_path, tone_model_path, silence_factory())
-    assert window.tiles.words == ("low", "high")
-    assert window.problem is None
+    assert window.words.tiles.words == ("low", "high")
+    assert window.banner.message is None
     wait_listening(qtbot, window)
-    assert "CPU" in window.provider_label.text() or "CUDA" in window.provider_label.text()
-    assert "tone.onnx" in window.model_label.text()
+    assert (
+        "CPU" in window.status.provider_label.text()
+        or "CUDA" in window.status.provider_label.text()
+    )
+    assert "tone.onnx" in window.status.model_label.text()
 
-    window.threshold_slider.setValue(35)
-    assert window.threshold_label.text() == "0.35"
+    window.probabilities.threshold_slider.setValue(35)
+    assert window.probabilities.threshold_label.text() == "0.35"
     qtbot.waitUntil(
-        lambda: window.last_update.decoder_config.detection_threshold == pytest.approx(0.35)
+        lambda: (
+            window.controller.last_update.decoder_config.detection_threshold == pytest.approx(0.35)
+        )
     )
 
-    window.average_window_spin.setValue(800)
-    qtbot.waitUntil(lambda: window.last_update.decoder_config.average_window_ms == 800)
-    qtbot.waitUntil(lambda: "input: 16000 Hz" in window.rate_label.text())
-    qtbot.waitUntil(lambda: "ms" in window.stride_label.text())
+    window.probabilities.average_window_spin.setValue(800)
+    qtbot.waitUntil(lambda: window.controller.last_update.decoder_config.average_window_ms == 800)
+    qtbot.waitUntil(lambda: "input: 16000 Hz" in window.status.rate_label.text())
+    qtbot.waitUntil(lambda: "ms" in window.status.stride_label.text())
 
 
 @pytest.mark.skipif(
@@ -92,12 +97,14 @@ def test_window_opens_with_the_default_model(qtbot, tmp_path):
     )
     qtbot.addWidget(window)
     window.show()
-    words = [label for label in window.model.labels if not label.startswith("_")]
-    assert window.tiles.words == tuple(words) and len(words) >= 2
+    words = [label for label in window.controller.model.labels if not label.startswith("_")]
+    assert window.words.tiles.words == tuple(words) and len(words) >= 2
     wait_listening(qtbot, window)
-    window.threshold_slider.setValue(90)
+    window.probabilities.threshold_slider.setValue(90)
     qtbot.waitUntil(
-        lambda: window.last_update.decoder_config.detection_threshold == pytest.approx(0.9)
+        lambda: (
+            window.controller.last_update.decoder_config.detection_threshold == pytest.approx(0.9)
+        )
     )
 
 
@@ -108,21 +115,23 @@ def test_replayed_wav_lights_tiles_and_fills_history_in_order(qtbot, tmp_path, t
     window = make_window(qtbot, tmp_path, tone_model_path, replay_factory(samples, rate))
     shown: list[str] = []
     window.word_shown.connect(lambda word, score, at: shown.append(word))
-    qtbot.waitUntil(lambda: len(shown) == 3 and window.worker is None, timeout=LISTEN_TIMEOUT_MS)
+    qtbot.waitUntil(
+        lambda: len(shown) == 3 and window.controller.worker is None, timeout=LISTEN_TIMEOUT_MS
+    )
     assert shown == ["low", "high", "low"]
-    assert [entry.word for entry in window.history.entries] == ["low", "high", "low"]
-    assert window.history.rowCount() == 3
-    assert window.tiles.is_lit("low")
-    assert window.last_word_label.text() == "low"
-    assert window.spectrogram.image.max() > 0  # the tones are on the spectrogram
+    assert [entry.word for entry in window.history.history.entries] == ["low", "high", "low"]
+    assert window.history.history.rowCount() == 3
+    assert window.words.tiles.is_lit("low")
+    assert window.words.last_word_label.text() == "low"
+    assert window.spectrogram.view.image.max() > 0  # the tones are on the spectrogram
 
     saved = tmp_path / "history.csv"
-    window.history.save_csv(saved)
+    window.history.history.save_csv(saved)
     with saved.open() as stream:
         rows = list(csv.DictReader(stream))
     assert [row["word"] for row in rows] == ["low", "high", "low"]
-    window.clear_history_button.click()
-    assert window.history.rowCount() == 0
+    window.history.clear_button.click()
+    assert window.history.history.rowCount() == 0
 
 
 def test_settings_persist_between_runs(qtbot, tmp_path, tone_model_path):
@@ -131,10 +140,10 @@ def test_settings_persist_between_runs(qtbot, tmp_path, tone_model_path):
     window = make_window(
         qtbot, tmp_path, tone_model_path, silence_factory(), devices=devices, settings=settings
     )
-    window.threshold_slider.setValue(55)
-    window.suppression_spin.setValue(1500)
-    window.device_combo.setCurrentIndex(1)
-    window.device_combo.activated.emit(1)
+    window.probabilities.threshold_slider.setValue(55)
+    window.probabilities.suppression_spin.setValue(1500)
+    window.device_bar.device_combo.setCurrentIndex(1)
+    window.device_bar.device_combo.activated.emit(1)
     window.close()
 
     again = make_window(
@@ -147,16 +156,16 @@ def test_settings_persist_between_runs(qtbot, tmp_path, tone_model_path):
         autostart=False,
         decoder_config=None,  # the saved values, as a real launch uses
     )
-    assert again.threshold_slider.value() == 55
-    assert again.decoder_config.suppression_ms == 1500
-    assert again.selected_device == OTHER_MIC
-    assert again.settings.model_path == tone_model_path
+    assert again.probabilities.threshold_slider.value() == 55
+    assert again.controller.decoder_config.suppression_ms == 1500
+    assert again.controller.selected_device == OTHER_MIC
+    assert again.controller.settings.model_path == tone_model_path
 
 
 def test_closing_stops_everything_within_a_second(qtbot, tmp_path, tone_model_path):
     window = make_window(qtbot, tmp_path, tone_model_path, silence_factory())
     wait_listening(qtbot, window)
-    worker = window.worker
+    worker = window.controller.worker
     started = time.monotonic()
     window.close()
     assert time.monotonic() - started < 1.0

@@ -525,8 +525,10 @@ def test_the_manage_words_dialog_shows_a_hostile_file_as_a_message(
     dialog = WordsManagerDialog(trainer, store)
     qtbot.addWidget(dialog)
     before = _tree(store.root)
+    changes: list[bool] = []
+    dialog.changed.connect(changes.append)
     dialog.import_file(path)
     shown = dialog.status_label.text()
     assert shown.startswith(f"cannot import {path.name}: ") and "\n" not in shown
-    assert dialog.training is None  # nothing to train
+    assert changes == []  # nothing to train
     assert _tree(store.root) == before

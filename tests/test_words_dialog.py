@@ -21,6 +21,7 @@ from kws_app.audio.devices import DeviceError, InputDevice
 from kws_app.audio.sources import ArraySource, AudioSource
 from kws_app.config import StreamConfig
 from kws_app.inference.model import OnnxModel
+from kws_app.session.listener import TapOpener, recorder
 from kws_app.ui.add_word_dialog import TAKE_SECONDS, AddWordDialog
 from kws_app.words.scorer import CustomWordScorer
 from kws_app.words.store import WordStore
@@ -58,6 +59,10 @@ class SimulatedMicrophone:
         samples = to_rate(np.concatenate((self.queue.pop(0), room)), RATE, MIC_RATE)
         return ArraySource(samples, MIC_RATE, config, realtime=False, name="Simulated")
 
+    def recorder(self) -> TapOpener:
+        """What the dialog records through without a window: the device opened per take."""
+        return recorder(self.factory, None, StreamConfig())
+
 
 @pytest.fixture
 def trainer(words_model_path: Path) -> WordTrainer:
@@ -67,7 +72,7 @@ def trainer(words_model_path: Path) -> WordTrainer:
 
 def _dialog(qtbot, trainer: WordTrainer, tmp_path: Path, mic: SimulatedMicrophone, **kwargs):  # type: ignore[no-untyped-def]
     dialog = AddWordDialog(
-        trainer, WordStore(tmp_path / "words"), mic.factory, None, countdown_s=0, **kwargs
+        trainer, WordStore(tmp_path / "words"), mic.recorder(), countdown_s=0, **kwargs
     )
     qtbot.addWidget(dialog)
     dialog.show()
@@ -127,7 +132,7 @@ def test_record_play_delete_train_and_detect(qtbot, trainer, tmp_path) -> None: 
 def test_countdown_then_recording(qtbot, trainer, tmp_path) -> None:  # type: ignore[no-untyped-def]
     mic = SimulatedMicrophone()
     mic.queue += examples(WHISTLE_HZ, count=1)
-    dialog = AddWordDialog(trainer, WordStore(tmp_path / "w"), mic.factory, None, countdown_s=1)
+    dialog = AddWordDialog(trainer, WordStore(tmp_path / "w"), mic.recorder(), countdown_s=1)
     qtbot.addWidget(dialog)
     with qtbot.waitSignal(dialog.recorder.countdown, timeout=1000) as first:
         dialog.record_button.click()

@@ -19,8 +19,10 @@ from kws_app.audio.devices import DeviceError, InputDevice
 from kws_app.audio.sources import ArraySource, AudioSource, SourceFactory
 from kws_app.config import DecoderConfig, StreamConfig
 from kws_app.inference.model import OnnxModel
+from kws_app.ui.controller import AppController
 from kws_app.ui.main_window import MainWindow
 from kws_app.ui.settings import AppSettings
+from kws_app.words.store import WordStore
 
 TEST_RATE = 16000
 FAKE_MIC = InputDevice(0, "Test microphone", "test", 1, TEST_RATE, True)
@@ -96,6 +98,27 @@ def tone_model_loader(path: Path) -> OnnxModel:
     return OnnxModel(path, prefer_gpu=False)
 
 
+def make_controller(
+    tmp_path: Path,
+    source_factory: SourceFactory,
+    devices: list[InputDevice] | Callable[[], list[InputDevice]] = (FAKE_MIC,),  # type: ignore[assignment]
+    stream_config: StreamConfig | None = TONE_STREAM,
+    settings: AppSettings | None = None,
+    decoder_config: DecoderConfig | None = TONE_DECODER,
+    store: WordStore | None = None,
+) -> AppController:
+    lister = devices if callable(devices) else (lambda: list(devices))
+    return AppController(
+        settings or temp_settings(tmp_path),
+        tone_model_loader,
+        stream_config=stream_config,
+        decoder_config=decoder_config,
+        store=store,
+        source_factory=source_factory,
+        device_lister=lister,
+    )
+
+
 def make_window(
     qtbot,  # type: ignore[no-untyped-def]
     tmp_path: Path,
@@ -106,19 +129,15 @@ def make_window(
     settings: AppSettings | None = None,
     autostart: bool = True,
     decoder_config: DecoderConfig | None = TONE_DECODER,
+    store: WordStore | None = None,
+    device_name: str | None = None,
 ) -> MainWindow:
     """The window on a simulated source; the decoder defaults to the tone words' settings."""
-    lister = devices if callable(devices) else (lambda: list(devices))
-    window = MainWindow(
-        settings=settings or temp_settings(tmp_path),
-        model_loader=tone_model_loader,
-        model_path=model_path,
-        stream_config=stream_config,
-        decoder_config=decoder_config,
-        source_factory=source_factory,
-        device_lister=lister,
-        autostart=autostart,
+    controller = make_controller(
+        tmp_path, source_factory, devices, stream_config, settings, decoder_config, store
     )
+    window = MainWindow(controller)
     qtbot.addWidget(window)
     window.show()
+    controller.start(model_path, device_name, autostart)
     return window

@@ -37,6 +37,8 @@ LEVEL_FLOOR_DB = -80.0
 # A new listener waits this long for the one it replaces to let go of the device (closing is
 # bounded by the capture's own deadline), so no caller ever waits for either.
 PREVIOUS_LISTENER_WAIT_S = 2.0
+# Opens a RecordingTap of so many seconds on the selected microphone.
+TapOpener = Callable[[float], "RecordingTap"]
 # What a recording tap hears when its listener stops before the recording is complete.
 STOPPED_MESSAGE = "the microphone stopped before the recording was complete"
 
@@ -386,3 +388,42 @@ class _Batch:
         )
         self._reset()
         return update
+
+
+def record(
+    source_factory: SourceFactory,
+    device: InputDevice | None,
+    stream_config: StreamConfig,
+    tap: RecordingTap,
+    previous: Listener | None = None,
+) -> Listener:
+    """Fill `tap` from a listener of its own, opened and run on a daemon thread, for when nothing
+    listens on the device: it stops by itself once the tap is full, closed or failed."""
+    listener = Listener(
+        source_factory, device, stream_config, DecoderConfig(), None, previous=previous
+    )
+    listener.add_tap(tap)
+    threading.Thread(target=_run_recording, args=(listener,), name="recording", daemon=True).start()
+    return listener
+
+
+def recorder(
+    source_factory: SourceFactory, device: InputDevice | None, stream_config: StreamConfig
+) -> TapOpener:
+    """A TapOpener that opens the device for each recording (a dialog without a window)."""
+
+    def open_tap(seconds: float) -> RecordingTap:
+        tap = RecordingTap(seconds)
+        record(source_factory, device, stream_config, tap)
+        return tap
+
+    return open_tap
+
+
+def _run_recording(listener: Listener) -> None:
+    try:
+        listener.run()
+    except DeviceError:
+        pass  # the tap already holds the message
+    except Exception:  # noqa: BLE001 - the tap says the recording stopped; the log says why
+        logger.exception("recording failed")

@@ -29,6 +29,16 @@ logger = logging.getLogger(__name__)
 # What can go wrong with one stored word (damaged recordings, a refused head, a full disk).
 WORD_ERRORS = (WordStoreError, TrainingError, OSError, ValueError)
 
+_running_lock = threading.Lock()
+_running: set[VocabularyJob] = set()
+
+
+def jobs_running() -> bool:
+    """True while a job still trains: the interpreter's shutdown must not tear down the model
+    under it (the entry point leaves with os._exit instead)."""
+    with _running_lock:
+        return bool(_running)
+
 
 @dataclass(frozen=True)
 class TrainingBudget:
@@ -173,6 +183,8 @@ class VocabularyJob:
         self._thread = threading.Thread(target=self._run, name="vocabulary", daemon=True)
 
     def start(self) -> None:
+        with _running_lock:
+            _running.add(self)
         self._thread.start()
 
     def cancel(self) -> None:
@@ -200,5 +212,7 @@ class VocabularyJob:
             vocabulary = _base_only(self.base, f"custom words are not used: {one_line(error)}")
         finally:
             self.finished.set()
+            with _running_lock:
+                _running.discard(self)
         if not self._cancelled.is_set():
             self._on_done(vocabulary)

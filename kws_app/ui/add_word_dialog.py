@@ -1,9 +1,9 @@
 """The "Add word..." dialog: record a few examples of a new word, then learn it in seconds.
 
-Recording goes through the same `AudioSource` protocol as the main window's worker, built by an
-injected factory, so tests drive the dialog with arrays (a simulated microphone) and the real app
-with PortAudio. Reading is polled from a GUI timer with a zero timeout, so the window never blocks
-on audio; training runs in a QThread, so the window never freezes while the head is fitted.
+Recording goes through an injected `TapOpener`: in the window, the controller's (the running
+capture when listening, one opened off the GUI thread otherwise); in tests, a session recorder on
+arrays (a simulated microphone). The tap is polled from a GUI timer, so the window never blocks on
+audio; training runs in a QThread, so the window never freezes while the head is fitted.
 
 Each take is a few seconds, with room for a pause before and after the word; `trim_take` keeps the
 word and a short margin (what is shown, played and stored), or refuses the take with the same
@@ -33,11 +33,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from kws_app.audio.devices import DeviceError, InputDevice
-from kws_app.audio.sources import AudioSource, SourceFactory
-from kws_app.config import MS_PER_SECOND, FrontendConfig, StreamConfig
+from kws_app.audio.devices import DeviceError
+from kws_app.config import MS_PER_SECOND, FrontendConfig
 from kws_app.dsp.frontend import compute_features, fit_clip
-from kws_app.session.listener import block_level_db
+from kws_app.session.listener import RecordingTap, TapOpener, block_level_db
 from kws_app.ui import theme
 from kws_app.ui.level_meter import LevelMeter
 from kws_app.ui.spectrogram_view import COLOUR_MAP, LEVELS, LUT_ENTRIES
@@ -104,31 +103,29 @@ class CheckedTake:
 
 
 class Recorder(QObject):
-    """Counts down, then captures `seconds` of audio from a fresh source, polled by a timer."""
+    """Counts down, then records `seconds` through a RecordingTap, polled by a timer.
+
+    The tap is filled on a listening thread (the window's running capture, or one opened for the
+    recording), so the GUI thread never opens a device nor waits for audio.
+    """
 
     countdown = Signal(int)  # seconds left before recording starts
-    level = Signal(float)  # peak dBFS of the newest block
+    level = Signal(float)  # peak dBFS of the newest audio
     finished = Signal(object)  # Take
     failed = Signal(str)
 
     def __init__(
         self,
-        source_factory: SourceFactory,
-        device: InputDevice | None,
-        stream_config: StreamConfig,
+        open_tap: TapOpener,
         model_rate: int,
         countdown_s: int = COUNTDOWN_S,
         parent: QObject | None = None,
     ) -> None:
         super().__init__(parent)
-        self._factory = source_factory
-        self._device = device
-        self._stream_config = stream_config
+        self._open_tap = open_tap
         self._model_rate = model_rate
         self._countdown_s = countdown_s
-        self._source: AudioSource | None = None
-        self._blocks: list[FloatArray] = []
-        self._wanted = 0
+        self._tap: RecordingTap | None = None
         self._seconds = 0.0
         self._left = 0
         self._tick = QTimer(self)
@@ -164,56 +161,31 @@ class Recorder(QObject):
 
     def _begin(self) -> None:
         self.countdown.emit(0)
-        try:
-            source = self._factory(self._device, self._stream_config)
-            source.start()
-        except DeviceError as error:
-            self.failed.emit(str(error))
-            return
-        except Exception as error:  # noqa: BLE001 - any audio back-end failure is a message
-            logger.exception("the microphone failed to start")
-            self.failed.emit(f"cannot open the microphone: {error}")
-            return
-        self._source = source
-        self._blocks = []
-        self._wanted = int(round(self._seconds * source.sample_rate))
+        self._tap = self._open_tap(self._seconds)
         self._poll.start()
 
     @Slot()
     def _read(self) -> None:
-        source = self._source
-        if source is None:
+        tap = self._tap
+        if tap is None:
             return
-        try:
-            while sum(b.size for b in self._blocks) < self._wanted:
-                block = source.read(0.0)
-                if block is None:
-                    if source.ended:
-                        break
-                    return
-                self._blocks.append(np.asarray(block, dtype=np.float32).reshape(-1))
-                self.level.emit(block_level_db(self._blocks[-1]))
-        except DeviceError as error:
+        if tap.problem is not None:
             self._finish()
-            self.failed.emit(str(error))
+            self.failed.emit(tap.problem)
             return
-        rate = source.sample_rate
+        self.level.emit(tap.level_db)
+        rate = tap.sample_rate
+        if not tap.complete or rate is None:
+            return
         self._finish()
-        captured = np.concatenate(self._blocks) if self._blocks else np.zeros(0, np.float32)
-        if captured.size < self._wanted:
-            self.failed.emit("the microphone stopped before the recording was complete")
-            return
-        samples = to_rate(captured[: self._wanted], rate, self._model_rate)
+        samples = to_rate(tap.samples(), rate, self._model_rate)
         self.finished.emit(Take(samples, block_level_db(samples)))
 
     def _finish(self) -> None:
         self._poll.stop()
-        source, self._source = self._source, None
-        if source is not None:
-            try:
-                source.stop()
-            except Exception:  # noqa: BLE001 - a vanished device may fail to close
-                logger.warning("stopping the recording source failed", exc_info=True)
+        tap, self._tap = self._tap, None
+        if tap is not None:
+            tap.close()
 
     def cancel(self) -> None:
         self._tick.stop()
@@ -324,9 +296,7 @@ class AddWordDialog(QDialog):
         self,
         trainer: WordTrainer,
         store: WordStore,
-        source_factory: SourceFactory,
-        device: InputDevice | None,
-        stream_config: StreamConfig | None = None,
+        open_tap: TapOpener,
         player: Player = sounddevice_player,
         countdown_s: int = COUNTDOWN_S,
         parent: QWidget | None = None,
@@ -343,14 +313,7 @@ class AddWordDialog(QDialog):
         self.heads: list | None = None  # type: ignore[type-arg]
         self.training: TrainingThread | None = None
         self._recording_background = False
-        self.recorder = Recorder(
-            source_factory,
-            device,
-            stream_config or StreamConfig(),
-            self.frontend.sample_rate,
-            countdown_s,
-            parent=self,
-        )
+        self.recorder = Recorder(open_tap, self.frontend.sample_rate, countdown_s, parent=self)
         self.recorder.countdown.connect(self._on_countdown)
         self.recorder.level.connect(self._on_level)
         self.recorder.finished.connect(self._on_take)

@@ -8,16 +8,16 @@ import sys
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 from PySide6.QtWidgets import QApplication
 
-from kws_app.audio.sources import microphone_factory
 from kws_app.config import DecoderConfig, StreamConfig
 from kws_app.config_flags import DECODER_FLAGS, STREAM_FLAGS, given_options
 from kws_app.inference.loading import load_model
 from kws_app.paths import default_model_path
-from kws_app.session.vocabulary import with_custom_words
 from kws_app.ui import theme
+from kws_app.ui.controller import AppController, ModelLoader
 from kws_app.ui.main_window import MainWindow
 from kws_app.ui.settings import APPLICATION_NAME, ORGANIZATION_NAME, AppSettings, user_settings
 from kws_app.ui.words_menu import WordsMenu
@@ -26,14 +26,10 @@ from kws_app.words.store import WordStore
 logger = logging.getLogger(__name__)
 
 
-def make_model_loader(provider: str, store: WordStore | None = None):  # type: ignore[no-untyped-def]
-    """A loader honouring --provider; load_model refuses 'cuda' where CUDA cannot run.
-
-    With a word store, the model comes wrapped with the user's custom words.
-    """
-    if store is None:
-        return lambda path: load_model(path, provider)
-    return lambda path: with_custom_words(load_model(path, provider), store)
+def make_model_loader(provider: str) -> ModelLoader:
+    """A loader honouring --provider; load_model refuses 'cuda' where CUDA cannot run. The
+    controller adds the custom words itself, in the background."""
+    return lambda path: load_model(path, provider)
 
 
 def _decoder_from(args: argparse.Namespace, settings: AppSettings) -> DecoderConfig:
@@ -41,24 +37,29 @@ def _decoder_from(args: argparse.Namespace, settings: AppSettings) -> DecoderCon
     return replace(settings.decoder_config(), **given_options(args, DECODER_FLAGS))
 
 
-def create_window(args: argparse.Namespace, settings: AppSettings, **overrides) -> MainWindow:  # type: ignore[no-untyped-def]
+def create_window(
+    args: argparse.Namespace, settings: AppSettings, autostart: bool = True, **overrides: Any
+) -> MainWindow:
+    """The controller, the window around it and the Words menu; then devices, model and listening.
+
+    `overrides` go to the controller (tests and benchmarks hand in sources and device listers).
+    """
     stream = replace(StreamConfig(), **given_options(args, STREAM_FLAGS))
     model_path: Path = args.model or settings.model_path or default_model_path()
     if args.model is None and not model_path.exists():
         model_path = default_model_path()
     store = WordStore(getattr(args, "words_store", None))
-    window = MainWindow(
-        settings=settings,
-        model_loader=make_model_loader(getattr(args, "provider", "auto"), store),
-        model_path=model_path,
+    controller = AppController(
+        settings,
+        make_model_loader(getattr(args, "provider", "auto")),
         stream_config=stream,
         decoder_config=_decoder_from(args, settings),
-        device_name=args.device,
+        store=store,
         **overrides,
     )
-    window.words_menu = WordsMenu(  # type: ignore[attr-defined]
-        window, store, overrides.get("source_factory", microphone_factory)
-    )
+    window = MainWindow(controller)
+    window.words_menu = WordsMenu(controller, store, window)  # type: ignore[attr-defined]
+    controller.start(model_path, args.device, autostart)
     return window
 
 

@@ -22,7 +22,6 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from kws_app.ui.add_word_dialog import TrainingThread
 from kws_app.words.archive import ARCHIVE_SUFFIX, ArchiveError, export_words, import_words
 from kws_app.words.store import WordStore, WordStoreError
 from kws_app.words.trainer import WordTrainer
@@ -33,7 +32,7 @@ FILE_FILTER = f"kws word files (*{ARCHIVE_SUFFIX});;All files (*)"
 
 
 class WordsManagerDialog(QDialog):
-    changed = Signal()
+    changed = Signal(bool)  # the words changed; True: retrain every head (words were added)
 
     def __init__(
         self, trainer: WordTrainer, store: WordStore, parent: QWidget | None = None
@@ -43,8 +42,6 @@ class WordsManagerDialog(QDialog):
         self.setMinimumWidth(420)
         self.trainer = trainer
         self.store = store
-        self.training: TrainingThread | None = None
-        self._imported = ""
         layout = QVBoxLayout(self)
         self.word_list = QListWidget()
         layout.addWidget(self.word_list, 1)
@@ -82,8 +79,7 @@ class WordsManagerDialog(QDialog):
         if has_words and self.word_list.currentRow() < 0:
             self.word_list.setCurrentRow(0)
         for button in (self.remove_button, self.rename_button, self.export_button):
-            button.setEnabled(has_words and self.training is None)
-        self.import_button.setEnabled(self.training is None)
+            button.setEnabled(has_words)
         if not has_words:
             self.status_label.setText("no custom words yet: use Words > Add word...")
 
@@ -99,7 +95,7 @@ class WordsManagerDialog(QDialog):
             return
         self.status_label.setText(f"removed {name!r}")
         self.refresh()
-        self.changed.emit()
+        self.changed.emit(False)
 
     def rename(self, old: str, new: str) -> None:
         try:
@@ -109,7 +105,7 @@ class WordsManagerDialog(QDialog):
             return
         self.status_label.setText(f"renamed {old!r} to {word.name!r}")
         self.refresh()
-        self.changed.emit()
+        self.changed.emit(False)
 
     def export(self, names: list[str], path: Path) -> None:
         try:
@@ -120,39 +116,17 @@ class WordsManagerDialog(QDialog):
         self.status_label.setText(f"exported {', '.join(written)} to {path}")
 
     def import_file(self, path: Path) -> None:
-        """Validate and install, then retrain in a thread; a bad file changes nothing."""
+        """Validate and install; the controller then trains the new words in the background,
+        bounded, while the window keeps listening. A bad file changes nothing."""
         try:
             installed = import_words(self.store, path, reserved=self.trainer.model.labels)
         except (ArchiveError, WordStoreError, OSError) as error:
             self.status_label.setText(f"cannot import {path.name}: {error}")
             return
         names = ", ".join(word.name for word in installed)
-        self.status_label.setText(f"imported {names}; training...")
-        self.training = TrainingThread(
-            lambda: self.trainer.train_words(self.store, retrain_all=True), self
-        )
-        self._imported = names
-        # Bound slots (not lambdas) so Qt queues the thread's signals onto the GUI thread.
-        self.training.succeeded.connect(self._on_import_trained)
-        self.training.failed.connect(self._on_import_failed)
+        self.status_label.setText(f"imported {names}; training in the background...")
         self.refresh()
-        self.training.start()
-
-    @Slot(object)
-    def _on_import_trained(self, _heads: object) -> None:
-        self._trained(f"imported {self._imported}")
-
-    @Slot(str)
-    def _on_import_failed(self, message: str) -> None:
-        self._trained(f"imported {self._imported}, but training failed: {message}")
-
-    def _trained(self, message: str) -> None:
-        thread, self.training = self.training, None
-        if thread is not None:
-            thread.wait()
-        self.status_label.setText(message)
-        self.refresh()
-        self.changed.emit()
+        self.changed.emit(True)  # every head learns the new words as negatives
 
     @Slot()
     def _remove_selected(self) -> None:
@@ -186,7 +160,3 @@ class WordsManagerDialog(QDialog):
         if path:
             self.import_file(Path(path))
 
-    def done(self, result: int) -> None:
-        if self.training is not None:
-            self.training.wait()
-        super().done(result)

@@ -1,24 +1,24 @@
-"""The window's Words menu: "Add word..." and "Manage words...", and keeping the scorer current.
+"""The window's Words menu: "Add word..." and "Manage words...".
 
-The window itself only needs `set_scorer`; this controller owns the store, builds a WordTrainer for
-the loaded base model (cached, since it embeds the fixed negatives once) and, after every change,
-hands the window a CustomWordScorer so tiles, bars and the running pipeline follow the vocabulary
-without restarting the stream.
+It opens the dialogs with a WordTrainer for the controller's base model (cached, since it embeds
+the fixed negatives once), records through the controller (from the running capture when
+listening), and tells the controller when the stored words really changed; the controller then
+rebuilds the vocabulary in the background while listening goes on. A dialog closed without a
+change changes nothing.
 """
 
 from __future__ import annotations
 
 import logging
-from typing import Any
 
 from PySide6.QtCore import QObject, Slot
 from PySide6.QtGui import QAction
+from PySide6.QtWidgets import QMainWindow
 
-from kws_app.audio.sources import SourceFactory
 from kws_app.ui.add_word_dialog import COUNTDOWN_S, AddWordDialog, Player, sounddevice_player
+from kws_app.ui.controller import AppController
 from kws_app.ui.words_manager_dialog import WordsManagerDialog
-from kws_app.words.scorer import CustomWordScorer
-from kws_app.words.store import WordStore, WordStoreError
+from kws_app.words.store import WordStore
 from kws_app.words.trainer import TrainingError, WordTrainer
 
 logger = logging.getLogger(__name__)
@@ -27,16 +27,16 @@ logger = logging.getLogger(__name__)
 class WordsMenu(QObject):
     def __init__(
         self,
-        window: Any,  # kws_app.ui.main_window.MainWindow (not imported: it imports nothing of ours)
+        controller: AppController,
         store: WordStore,
-        source_factory: SourceFactory,
+        window: QMainWindow,
         player: Player = sounddevice_player,
         countdown_s: int = COUNTDOWN_S,
     ) -> None:
         super().__init__(window)
-        self.window = window
+        self.controller = controller
         self.store = store
-        self._source_factory = source_factory
+        self._parent = window
         self._player = player
         self._countdown_s = countdown_s
         self._trainer: WordTrainer | None = None
@@ -48,23 +48,18 @@ class WordsMenu(QObject):
         self.manage_action = QAction("&Manage words...", window)
         self.manage_action.triggered.connect(self.open_manager)
         menu.addAction(self.manage_action)
-
-    def base_model(self) -> Any:
-        model = self.window.model
-        return model.base if isinstance(model, CustomWordScorer) else model
+        controller.vocabulary_changed.connect(self._refresh_manager)
 
     def trainer(self) -> WordTrainer | None:
-        base = self.base_model()
+        base = self.controller.model
         if base is None:
-            self.window.show_problem("No model is loaded: open one.", None, offer_model=True)
+            self.controller.show_problem("No model is loaded: open one.", None, offer_model=True)
             return None
         if self._trainer is None or self._trainer.model is not base:
             try:
                 self._trainer = WordTrainer(base, base.path)
             except (TrainingError, OSError) as error:
-                self.window.show_problem(
-                    f"Cannot learn words with this model: {error}", None, offer_model=False
-                )
+                self.controller.show_problem(f"Cannot learn words with this model: {error}", None)
                 return None
         return self._trainer
 
@@ -76,13 +71,12 @@ class WordsMenu(QObject):
         dialog = AddWordDialog(
             trainer,
             self.store,
-            self._source_factory,
-            self.window.selected_device,
-            self.window.stream_config,
+            self.controller.record,
             player=self._player,
             countdown_s=self._countdown_s,
-            parent=self.window,
+            parent=self._parent,
         )
+        dialog.accepted.connect(self.controller.words_changed)
         dialog.finished.connect(self._dialog_closed)
         self.dialog = dialog
         dialog.open()
@@ -93,8 +87,8 @@ class WordsMenu(QObject):
         trainer = self.trainer()
         if trainer is None:
             return None
-        dialog = WordsManagerDialog(trainer, self.store, parent=self.window)
-        dialog.changed.connect(self.apply)
+        dialog = WordsManagerDialog(trainer, self.store, parent=self._parent)
+        dialog.changed.connect(self.controller.words_changed)
         dialog.finished.connect(self._dialog_closed)
         self.dialog = dialog
         dialog.open()
@@ -103,18 +97,9 @@ class WordsMenu(QObject):
     @Slot()
     def _dialog_closed(self) -> None:
         self.dialog = None
-        self.apply()
 
     @Slot()
-    def apply(self) -> None:
-        """Give the window the base model plus every stored word (retraining stale heads)."""
-        trainer = self.trainer()
-        if trainer is None:
-            return
-        try:
-            heads = trainer.train_words(self.store)
-        except (WordStoreError, TrainingError, OSError) as error:
-            self.window.show_problem(f"Custom words are not used: {error}", None, offer_model=False)
-            heads = []
-        scorer = trainer.scorer(heads) if heads else trainer.model
-        self.window.set_scorer(scorer)
+    def _refresh_manager(self) -> None:
+        """Imported words train in the background: the open manager shows them once trained."""
+        if isinstance(self.dialog, WordsManagerDialog):
+            self.dialog.refresh()

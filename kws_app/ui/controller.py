@@ -1,0 +1,433 @@
+"""The window's one owner of the listening state: model, vocabulary, device, decoder settings,
+the listening worker and the current problem.
+
+Panels read it and follow its signals; they change things only by calling its methods, never each
+other or the window. Everything slow or possibly stuck runs elsewhere: listening on a worker thread
+(a session Listener), custom-word training on a background job (session VocabularyJob), a
+recording while nothing listens on a daemon thread. Nothing here waits for a device.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QObject, QTimer, Signal, Slot
+
+from kws_app.audio.devices import DeviceError, InputDevice, list_input_devices
+from kws_app.audio.sources import SourceFactory, microphone_factory
+from kws_app.config import MS_PER_SECOND, DecoderConfig, StreamConfig
+from kws_app.inference.model import ModelError
+from kws_app.inference.operating_points import label_thresholds
+from kws_app.inference.pipeline import operating_points_of
+from kws_app.session.listener import Listener, ListenerUpdate, RecordingTap, SourceInfo, record
+from kws_app.session.vocabulary import TrainingBudget, Vocabulary, VocabularyJob
+from kws_app.ui.settings import AppSettings
+from kws_app.ui.worker import PipelineWorker, keep_until_exit
+from kws_app.words.store import WordStore
+
+logger = logging.getLogger(__name__)
+
+# The worker batches its updates to about this rate: the panels draw no faster.
+DRAW_RATE_HZ = 30
+
+ModelLoader = Callable[[Path], Any]
+DeviceLister = Callable[[], list[InputDevice]]
+
+
+@dataclass(frozen=True)
+class Problem:
+    """What the banner shows: a one-line message, what Retry does, whether to offer a model."""
+
+    message: str
+    retry: Callable[[], None] | None
+    offer_model: bool
+
+
+class AppController(QObject):
+    model_changed = Signal(object)  # the base model (labels, front end, provider, path)
+    vocabulary_changed = Signal(object)  # the scorer the pipeline runs (base + custom words)
+    devices_changed = Signal()  # the list of devices or the selection
+    decoder_changed = Signal(object)  # DecoderConfig
+    listening_changed = Signal()  # started, stopped, stalled or ended (read the properties)
+    listening_on = Signal(object)  # SourceInfo, once audio flows
+    updated = Signal(object)  # ListenerUpdate of the current worker, on the GUI thread
+    cleared = Signal()  # listening stopped or stalled: drop what is waiting to be drawn
+    problem_changed = Signal(object)  # Problem | None
+    status = Signal(str)  # a passing line for the status bar
+    # The sound server moved our stream to another source (kws_app.audio.pulse): the status
+    # panel shows the new source's name.
+    source_changed = Signal(str)
+    _vocabulary_ready = Signal(object, object)  # (job, Vocabulary), from the job's thread
+
+    def __init__(
+        self,
+        settings: AppSettings,
+        model_loader: ModelLoader,
+        stream_config: StreamConfig | None = None,
+        decoder_config: DecoderConfig | None = None,
+        store: WordStore | None = None,
+        source_factory: SourceFactory = microphone_factory,
+        device_lister: DeviceLister = list_input_devices,
+        training_budget: TrainingBudget | None = None,
+        parent: QObject | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.settings = settings
+        self._model_loader = model_loader
+        self.stream_config = stream_config or StreamConfig()
+        self.decoder_config = decoder_config or settings.decoder_config()
+        self.store = store
+        self._source_factory = source_factory
+        self._device_lister = device_lister
+        self._training_budget = training_budget
+        self.model: Any = None  # the base model
+        self.scorer: Any = None  # what the pipeline runs: the base model plus custom words
+        self.devices: list[InputDevice] = []
+        self.selected_device: InputDevice | None = None
+        self.worker: PipelineWorker | None = None
+        self.problem: Problem | None = None
+        self.stalled = False
+        self.closed = False
+        self.source: SourceInfo | None = None
+        self.last_update: ListenerUpdate | None = None
+        self._vocabulary_job: VocabularyJob | None = None
+        self._recording: Listener | None = None
+        # Workers asked to stop that may still be closing their stream; never waited for here.
+        self._retired_workers: list[PipelineWorker] = []
+        self._vocabulary_ready.connect(self._on_vocabulary)
+
+    # ----- start-up -----------------------------------------------------------------------
+
+    def start(self, model_path: Path, device_name: str | None, autostart: bool) -> None:
+        """Find the devices, load the model and (on the next turn of the event loop) listen."""
+        self.refresh_devices(prefer=device_name or self.settings.device_name)
+        self.open_model(model_path)
+        if autostart and self.model is not None and self.devices:
+            QTimer.singleShot(0, self.start_listening)
+
+    # ----- problems -----------------------------------------------------------------------
+
+    def show_problem(
+        self, message: str, retry: Callable[[], None] | None, offer_model: bool = False
+    ) -> None:
+        """A user-facing problem: the banner, the status bar and the log say the same line."""
+        logger.warning("%s", message)
+        self.problem = Problem(message, retry, offer_model)
+        self.problem_changed.emit(self.problem)
+        self.status.emit(message)
+
+    def say(self, line: str) -> None:
+        """A passing line for the status bar (nothing is wrong)."""
+        self.status.emit(line)
+
+    def clear_problem(self) -> None:
+        if self.problem is not None:
+            self.problem = None
+            self.problem_changed.emit(None)
+
+    @Slot()
+    def retry(self) -> None:
+        problem = self.problem
+        self.clear_problem()
+        if problem is not None and problem.retry is not None:
+            problem.retry()
+
+    # ----- devices ------------------------------------------------------------------------
+
+    @Slot()
+    def refresh_devices(self, prefer: str | None = None) -> None:
+        wanted = prefer or (self.selected_device.name if self.selected_device else None)
+        try:
+            self.devices = self._device_lister()
+        except DeviceError as error:
+            self.devices = []
+            self._select(wanted)
+            self.show_problem(str(error), self.refresh_devices)
+            return
+        self._select(wanted)
+        model_problem = self.problem is not None and self.problem.offer_model
+        if not self.devices and not model_problem:
+            self.show_problem(
+                "No microphone found: plug one in, then press Retry.", self._retry_devices
+            )
+
+    def _select(self, wanted: str | None) -> None:
+        matching = [device for device in self.devices if device.name == wanted]
+        candidates = matching or self.devices
+        self.selected_device = candidates[0] if candidates else None
+        self.devices_changed.emit()
+
+    def _retry_devices(self) -> None:
+        self.refresh_devices()
+        if self.devices and self.model is not None and self.worker is None:
+            self.start_listening()
+
+    def select_device(self, position: int) -> None:
+        """The user picked a device: remember it; listen on it if listening (or failing to)."""
+        if not 0 <= position < len(self.devices):
+            return
+        self.selected_device = self.devices[position]
+        self.settings.device_name = self.selected_device.name
+        self.devices_changed.emit()
+        if self.worker is not None or (self.problem is not None and self.problem.retry):
+            self.clear_problem()
+            self.start_listening()
+
+    # ----- model and vocabulary -----------------------------------------------------------
+
+    def open_model(self, path: Path) -> bool:
+        """Load a model; on failure the running model (if any) keeps going, the banner says why."""
+        try:
+            model = self._model_loader(path)
+        except ModelError as error:
+            self.show_problem(
+                f"Cannot load the model: {error}", lambda: self.reopen_model(path), True
+            )
+            self.listening_changed.emit()
+            return False
+        was_listening = self.worker is not None
+        self.stop_listening()
+        self.model = model
+        self.settings.model_path = path
+        self.model_changed.emit(model)
+        self._use_scorer(model)
+        if self.problem is not None and self.problem.offer_model:
+            self.clear_problem()
+        self.listening_changed.emit()
+        self.words_changed()
+        if was_listening:
+            self.start_listening()
+        return True
+
+    def reopen_model(self, path: Path) -> None:
+        """File > Open model... and the banner's Retry: load, then listen when a device is there."""
+        if not self.open_model(path) or self.worker is not None:
+            return
+        if self.devices:
+            self.start_listening()
+        else:
+            self.refresh_devices()  # says so when there is still no microphone
+
+    def words_changed(self, retrain_all: bool = False) -> None:
+        """The stored words changed (or the model did): rebuild the vocabulary in the background;
+        listening goes on with the current one meanwhile."""
+        if self._vocabulary_job is not None:
+            self._vocabulary_job.cancel()
+            self._vocabulary_job = None
+        if self.store is None or self.model is None:
+            return
+        job = VocabularyJob(
+            self.model,
+            self.store,
+            lambda vocabulary: self._vocabulary_ready.emit(job, vocabulary),
+            self._training_budget,
+            retrain_all,
+        )
+        self._vocabulary_job = job
+        job.start()
+
+    @property
+    def training_words(self) -> bool:
+        return self._vocabulary_job is not None
+
+    @Slot(object, object)
+    def _on_vocabulary(self, job: VocabularyJob, vocabulary: Vocabulary) -> None:
+        if job is not self._vocabulary_job or vocabulary.base is not self.model:
+            return  # a later change or another model replaced it
+        self._vocabulary_job = None
+        for message in vocabulary.messages:
+            self.status.emit(message)
+        self._use_scorer(vocabulary.scorer)
+
+    def _use_scorer(self, scorer: Any) -> None:
+        """Swap the vocabulary without restarting the stream."""
+        self.scorer = scorer
+        self.vocabulary_changed.emit(scorer)
+        if self.worker is not None:
+            self.worker.set_scorer(scorer)
+
+    def word_thresholds(self) -> tuple[float, ...]:
+        """Each label's threshold at the slider's value (calibrated points moved together)."""
+        if self.scorer is None:
+            return ()
+        return tuple(
+            label_thresholds(
+                self.scorer.labels,
+                self.decoder_config.detection_threshold,
+                operating_points_of(self.scorer),
+            ).tolist()
+        )
+
+    # ----- decoder settings ---------------------------------------------------------------
+
+    def set_decoder_config(self, config: DecoderConfig) -> None:
+        if config == self.decoder_config:
+            return
+        self.decoder_config = config
+        self.settings.save_decoder_config(config)
+        if self.worker is not None:
+            self.worker.set_decoder_config(config)
+        self.decoder_changed.emit(config)
+
+    # ----- listening ----------------------------------------------------------------------
+
+    @property
+    def listening(self) -> bool:
+        return self.worker is not None
+
+    @property
+    def can_listen(self) -> bool:
+        return self.model is not None
+
+    @Slot()
+    def toggle_listening(self) -> None:
+        if self.worker is not None and not self.stalled:
+            self.stop_listening()
+            self.status.emit("stopped")
+        else:
+            self.clear_problem()
+            self.start_listening()
+
+    @Slot()
+    def start_listening(self) -> None:
+        self.stop_listening()
+        self.stalled = False
+        if self.closed:  # a start queued before the window closed
+            return
+        if self.model is None:
+            self.show_problem("No model is loaded: open one.", None, offer_model=True)
+            return
+        device = self.selected_device
+        worker = PipelineWorker(
+            self.scorer,
+            self._source_factory,
+            device,
+            self.stream_config,
+            self.decoder_config,
+            emit_interval_s=1 / DRAW_RATE_HZ,
+            parent=self,
+            previous=self._previous_listener(),
+        )
+        worker.listening.connect(self._on_listening)
+        worker.updated.connect(self._on_update)
+        worker.failed.connect(self._on_failed)
+        worker.stalled.connect(self._on_stalled)
+        worker.source_ended.connect(self._on_source_ended)
+        worker.finished.connect(self._on_worker_finished)
+        self.worker = worker
+        self.source = None
+        self.status.emit(f"opening {device.name if device else 'input'}...")
+        worker.start()
+        self.listening_changed.emit()
+
+    def _previous_listener(self) -> Listener | None:
+        """The listener that may still hold the device: the next one waits for it to let go."""
+        recording, self._recording = self._recording, None
+        if recording is not None and not recording.finished.is_set():
+            recording.request_stop()
+            return recording
+        return self._retired_workers[-1].listener if self._retired_workers else None
+
+    def stop_listening(self) -> None:
+        """Ask the worker to stop, without waiting: a stalled device must never freeze the window.
+
+        The worker closes its stream on its own thread within the capture's deadline; the next
+        worker waits for it there before opening the device, and shutting down waits for all.
+        """
+        worker, self.worker = self.worker, None
+        self._retired_workers = [w for w in self._retired_workers if not w.isFinished()]
+        if worker is not None:
+            worker.request_stop()
+            self._retired_workers.append(worker)
+            self.cleared.emit()
+            self.listening_changed.emit()
+
+    def _from_current_worker(self) -> bool:
+        return self.worker is not None and self.sender() is self.worker
+
+    @Slot(object)
+    def _on_listening(self, info: SourceInfo) -> None:
+        if self._from_current_worker():
+            self.source = info
+            self.listening_on.emit(info)
+            self.status.emit(f"listening on {info.name}")
+            self.clear_problem()
+
+    @Slot(object)
+    def _on_update(self, update: ListenerUpdate) -> None:
+        if self._from_current_worker():
+            self.last_update = update
+            self.updated.emit(update)
+
+    @Slot(str)
+    def _on_failed(self, message: str) -> None:
+        if self._from_current_worker():
+            self.show_problem(message, self.start_listening)
+
+    @Slot(str)
+    def _on_stalled(self, message: str) -> None:
+        if not self._from_current_worker():
+            return
+        self.stalled = True
+        self.cleared.emit()
+        self.show_problem(message, self.start_listening)
+        self.listening_changed.emit()
+
+    @Slot()
+    def _on_source_ended(self) -> None:
+        if self._from_current_worker():
+            self.status.emit("input ended")
+
+    @Slot()
+    def _on_worker_finished(self) -> None:
+        if self._from_current_worker():
+            assert self.worker is not None  # what _from_current_worker() checked
+            self.worker.wait()
+            self.worker = None
+            self.listening_changed.emit()
+
+    # ----- recording (the Add-word dialog) ------------------------------------------------
+
+    def record(self, seconds: float) -> RecordingTap:
+        """`seconds` from the selected microphone: from the running capture when listening (one
+        stream per device), else from one opened for it off the GUI thread."""
+        tap = RecordingTap(seconds)
+        worker = self.worker
+        if worker is not None and not self.stalled and not worker.listener.stopping:
+            worker.add_tap(tap)
+            return tap
+        previous = self._retired_workers[-1].listener if self._retired_workers else None
+        self._recording = record(
+            self._source_factory, self.selected_device, self.stream_config, tap, previous
+        )
+        return tap
+
+    # ----- shutdown -----------------------------------------------------------------------
+
+    def shutdown(self, timeout_s: float) -> None:
+        """Stop everything; a worker still running after `timeout_s` is kept alive until the
+        process exits (destroying a running QThread aborts the process)."""
+        self.closed = True
+        if self._vocabulary_job is not None:
+            self._vocabulary_job.cancel()
+        if self._recording is not None:
+            self._recording.request_stop()
+        self.stop_listening()
+        deadline = time.monotonic() + timeout_s
+        for worker in self._retired_workers:
+            remaining_ms = max(0, int((deadline - time.monotonic()) * MS_PER_SECOND))
+            if not worker.wait(remaining_ms):
+                logger.warning("a pipeline worker did not stop within %g s", timeout_s)
+                keep_until_exit(worker)
+        self._retired_workers.clear()
+        job = self._vocabulary_job
+        if job is not None:
+            job.wait(max(0.0, deadline - time.monotonic()))  # cancelled: ends after its word
+        self.settings.save_decoder_config(self.decoder_config)
+        if self.selected_device is not None:
+            self.settings.device_name = self.selected_device.name
