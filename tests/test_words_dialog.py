@@ -21,7 +21,7 @@ from kws_app.audio.devices import DeviceError, InputDevice
 from kws_app.audio.sources import ArraySource, AudioSource
 from kws_app.config import StreamConfig
 from kws_app.inference.model import OnnxModel
-from kws_app.session.listener import TapOpener, recorder
+from kws_app.session.recording import TapOpener, recorder
 from kws_app.ui.add_word_dialog import TAKE_SECONDS, AddWordDialog
 from kws_app.words.scorer import CustomWordScorer
 from kws_app.words.store import WordStore

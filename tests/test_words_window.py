@@ -140,3 +140,20 @@ def test_closing_a_dialog_without_a_change_leaves_the_vocabulary_alone(
         dialog.reject()
         assert not controller.training_words  # no rebuild was even started
     assert rebuilt == []
+
+
+def test_stored_words_train_in_the_background_while_the_window_listens(
+    qtbot, tmp_path, words_model_path
+) -> None:  # type: ignore[no-untyped-def]
+    """An untrained stored word (say, just imported) never holds up the window: it opens with the
+    model's own words and listens, and the word joins once trained."""
+    store = WordStore(tmp_path / "words")
+    store.add("whistle", examples(WHISTLE_HZ), TEST_RATE)
+    window = make_window(qtbot, tmp_path, words_model_path, LiveMicrophone().factory, store=store)
+    controller = window.controller
+    assert controller.training_words
+    assert window.words.tiles.words == ("low", "high")
+    qtbot.waitUntil(lambda: "whistle" in window.words.tiles.words, timeout=TIMEOUT_MS)
+    assert store.head(store.get("whistle")) is not None
+    qtbot.waitUntil(lambda: controller.last_update is not None)
+    qtbot.waitUntil(lambda: "whistle" in controller.last_update.labels)

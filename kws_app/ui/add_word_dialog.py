@@ -36,7 +36,8 @@ from PySide6.QtWidgets import (
 from kws_app.audio.devices import DeviceError
 from kws_app.config import MS_PER_SECOND, FrontendConfig
 from kws_app.dsp.frontend import compute_features, fit_clip
-from kws_app.session.listener import RecordingTap, TapOpener, block_level_db
+from kws_app.session.listener import block_level_db
+from kws_app.session.recording import RecordingTap, TapOpener
 from kws_app.ui import theme
 from kws_app.ui.level_meter import LevelMeter
 from kws_app.ui.spectrogram_view import COLOUR_MAP, LEVELS, LUT_ENTRIES

@@ -24,7 +24,8 @@ from kws_app.config import MS_PER_SECOND, DecoderConfig, StreamConfig
 from kws_app.inference.model import ModelError
 from kws_app.inference.operating_points import label_thresholds
 from kws_app.inference.pipeline import operating_points_of
-from kws_app.session.listener import Listener, ListenerUpdate, RecordingTap, SourceInfo, record
+from kws_app.session.listener import Listener, ListenerUpdate, SourceInfo
+from kws_app.session.recording import RecordingTap, record
 from kws_app.session.vocabulary import TrainingBudget, Vocabulary, VocabularyJob
 from kws_app.ui.settings import AppSettings
 from kws_app.ui.worker import PipelineWorker, keep_until_exit

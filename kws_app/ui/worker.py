@@ -14,7 +14,8 @@ from kws_app.audio.devices import DeviceError, InputDevice, StreamStalledError
 from kws_app.audio.sources import SourceFactory
 from kws_app.config import ConfigError, DecoderConfig, StreamConfig
 from kws_app.inference.pipeline import Scorer
-from kws_app.session.listener import Listener, RecordingTap
+from kws_app.session.listener import Listener
+from kws_app.session.recording import RecordingTap
 
 logger = logging.getLogger(__name__)
 
