@@ -17,7 +17,6 @@ receiver retrains them from the recordings.
 
 from __future__ import annotations
 
-import io
 import json
 import logging
 import os
@@ -25,7 +24,6 @@ import re
 import stat
 import struct
 import tempfile
-import wave
 import zipfile
 import zlib
 from collections import Counter
@@ -50,7 +48,7 @@ from kws_app.words.store import (
     WordStore,
     WordStoreError,
 )
-from kws_app.words.wavio import MAX_SAMPLE_RATE, PCM16_BYTES, WavError, decode_wav
+from kws_app.words.wavio import MAX_SAMPLE_RATE, PCM16_BYTES, WavError, decode_wav, wav_header
 
 logger = logging.getLogger(__name__)
 
@@ -544,15 +542,9 @@ def _check_audio_length(
 def _wav_seconds(header: bytes, what: str, sample_rate: int) -> float:
     """Length of a mono PCM16 WAV at `sample_rate`, from its first bytes (the header) alone."""
     try:
-        with wave.open(io.BytesIO(header), "rb") as reader:
-            channels = reader.getnchannels()
-            width = reader.getsampwidth()
-            rate = reader.getframerate()
-            frames = reader.getnframes()
-    except (wave.Error, EOFError, RuntimeError) as error:  # RuntimeError: a chunk past the RIFF end
-        raise ArchiveError(f"{what}: not a valid WAV file ({error or 'bad chunk size'})") from error
-    if channels != 1 or width != PCM16_BYTES:
-        raise ArchiveError(f"{what}: must be mono 16-bit PCM WAV")
+        rate, frames = wav_header(header, what)
+    except WavError as error:
+        raise ArchiveError(str(error)) from error
     if rate != sample_rate:
         raise ArchiveError(f"{what}: {rate} Hz differs from the word's sample_rate")
     return frames / rate

@@ -45,25 +45,43 @@ def write_wav(path: Path, samples: npt.ArrayLike, sample_rate: int) -> None:
     path.write_bytes(encode_wav(samples, sample_rate))
 
 
+def _checked_format(reader: wave.Wave_read, what: str) -> tuple[int, int]:
+    """(sample rate, frames) of a mono PCM16 WAV at a rate the store accepts."""
+    if reader.getnchannels() != 1 or reader.getsampwidth() != PCM16_BYTES:
+        raise WavError(f"{what}: must be mono 16-bit PCM WAV")
+    rate = reader.getframerate()
+    if not MIN_SAMPLE_RATE <= rate <= MAX_SAMPLE_RATE:
+        raise WavError(f"{what}: sample rate {rate} Hz is outside 8-48 kHz")
+    return rate, reader.getnframes()
+
+
+def _not_a_wav(what: str, error: Exception) -> WavError:
+    # RuntimeError with no message: a chunk that runs past the RIFF end.
+    return WavError(f"{what}: not a valid WAV file ({error or 'bad chunk size'})")
+
+
+def wav_header(data: bytes, what: str) -> tuple[int, int]:
+    """(sample rate, frames) of a mono PCM16 WAV from its first bytes (the header) alone, so a
+    caller can refuse a file by its length before reading it."""
+    try:
+        with wave.open(io.BytesIO(data), "rb") as reader:
+            return _checked_format(reader, what)
+    except (wave.Error, EOFError, RuntimeError) as error:
+        raise _not_a_wav(what, error) from error
+
+
 def decode_wav(data: bytes, what: str, max_seconds: float) -> tuple[FloatArray, int]:
     """Float32 samples and rate of a mono PCM16 WAV, refusing anything else or anything too long."""
     try:
         with wave.open(io.BytesIO(data), "rb") as reader:
-            channels = reader.getnchannels()
-            width = reader.getsampwidth()
-            rate = reader.getframerate()
-            frames = reader.getnframes()
-            if channels != 1 or width != PCM16_BYTES:
-                raise WavError(f"{what}: must be mono 16-bit PCM WAV")
-            if not MIN_SAMPLE_RATE <= rate <= MAX_SAMPLE_RATE:
-                raise WavError(f"{what}: sample rate {rate} Hz is outside 8-48 kHz")
+            rate, frames = _checked_format(reader, what)
             if frames <= 0:
                 raise WavError(f"{what}: holds no samples")
             if frames > max_seconds * rate:
                 raise WavError(f"{what}: longer than {max_seconds:g} s")
             raw = reader.readframes(frames)
     except (wave.Error, EOFError, RuntimeError) as error:
-        raise WavError(f"{what}: not a valid WAV file ({error})") from error
+        raise _not_a_wav(what, error) from error
     if len(raw) != frames * PCM16_BYTES:
         raise WavError(f"{what}: truncated WAV data")
     samples = np.frombuffer(raw, dtype="<i2").astype(np.float32) / PCM16_FULL_SCALE
