@@ -290,7 +290,7 @@ class AddWordDialog(QDialog):
     """Type the word, record examples (and optionally the room), then Train.
 
     On success `heads` holds the vocabulary's (name, head) pairs and the dialog is accepted; the
-    caller makes the words live with `pipeline.set_scorer`.
+    Words menu then has the controller swap the running scorer.
     """
 
     def __init__(

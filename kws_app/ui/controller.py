@@ -402,7 +402,10 @@ class AppController(QObject):
         if worker is not None and not self.stalled and not worker.listener.stopping:
             worker.add_tap(tap)
             return tap
-        previous = self._retired_workers[-1].listener if self._retired_workers else None
+        if worker is not None:  # stalled or stopping: the new capture waits for it to let go
+            previous: Listener | None = worker.listener
+        else:
+            previous = self._retired_workers[-1].listener if self._retired_workers else None
         self._recording = record(
             self._source_factory, self.selected_device, self.stream_config, tap, previous
         )

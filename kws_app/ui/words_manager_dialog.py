@@ -159,4 +159,3 @@ class WordsManagerDialog(QDialog):
         path, _ = QFileDialog.getOpenFileName(self, "Import words", "", FILE_FILTER)
         if path:
             self.import_file(Path(path))
-
