@@ -118,14 +118,14 @@ def test_the_source_we_record_from_is_found_and_its_move_is_reported(virtual_mic
     finally:
         watch.stop()
         capture.stop()
-    assert not watch.running
+    assert wait_for(lambda: not watch.running, PACTL_TIMEOUT_S + REPORT_LIMIT_S)
 
 
 def test_without_pactl_nothing_is_watched(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
     monkeypatch.setenv("PATH", str(tmp_path))  # an empty folder: no pactl on the path
     reported: list[PulseSource] = []
     watch = SourceWatch(reported.append, interval_s=QUICK_POLL_S).start()
-    assert not watch.running
+    assert not watch.running  # no thread was started
     assert PulseQuery().recording_source(os.getpid()) is None
     watch.stop()
     assert reported == []
@@ -171,3 +171,21 @@ def test_headless_says_where_the_sound_server_moved_its_input(
     assert_no_crash(stderr)
     assert stderr.count("moved the input") == 1
     assert app.stdout == []  # stdout is for detections only
+
+
+@pytest.mark.gui
+@pytest.mark.virtual_mic
+@pytest.mark.slow
+def test_the_window_says_where_the_sound_server_moved_its_input(
+    qtbot, tmp_path, tone_model_path, virtual_microphone
+):
+    from test_ui_virtual_mic import open_on_virtual_mic
+
+    window = open_on_virtual_mic(qtbot, tmp_path, tone_model_path)
+    moved = window.status.source_label
+    assert moved.isHidden()
+    add_other_source(virtual_microphone)
+    assert move_streams_of(virtual_microphone, os.getpid(), OTHER_SOURCE) == 1
+    qtbot.waitUntil(lambda: OTHER_SOURCE in moved.text(), timeout=int(SHOWN_LIMIT_S * 1000))
+    assert not moved.isHidden() and moved.text().startswith("input moved to ")
+    assert window.controller.problem is None and window.controller.worker is not None

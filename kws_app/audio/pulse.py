@@ -261,11 +261,9 @@ class SourceWatch:
         return self
 
     def stop(self) -> None:
-        """Ends the watch; never waits longer than one pactl query."""
+        """Ends the watch without waiting (the GUI thread calls this): a query in flight finishes
+        on the daemon thread within its timeout, and reports nothing after this call."""
         self._stop.set()
-        thread, self._thread = self._thread, None
-        if thread is not None and thread is not threading.current_thread():
-            thread.join(self._query.timeout_s)
 
     @property
     def running(self) -> bool:
@@ -278,7 +276,7 @@ class SourceWatch:
         if source is None:
             return None
         previous, self.current = self.current, source
-        if previous is not None and previous.name != source.name:
+        if previous is not None and previous.name != source.name and not self._stop.is_set():
             logger.info(
                 "the sound server moved the input from %s to %s", previous.name, source.name
             )

@@ -19,6 +19,7 @@ from typing import Any
 from PySide6.QtCore import QObject, QTimer, Signal, Slot
 
 from kws_app.audio.devices import DeviceError, InputDevice, list_input_devices
+from kws_app.audio.pulse import SourceWatch
 from kws_app.audio.sources import SourceFactory, microphone_factory
 from kws_app.config import MS_PER_SECOND, DecoderConfig, StreamConfig
 from kws_app.inference.model import ModelError
@@ -64,6 +65,7 @@ class AppController(QObject):
     # panel shows the new source's name.
     source_changed = Signal(str)
     _vocabulary_ready = Signal(object, object)  # (job, Vocabulary), from the job's thread
+    _source_moved = Signal(object, str)  # (SourceWatch, description), from the watch's thread
 
     def __init__(
         self,
@@ -101,6 +103,8 @@ class AppController(QObject):
         # Workers asked to stop that may still be closing their stream; never waited for here.
         self._retired_workers: list[PipelineWorker] = []
         self._vocabulary_ready.connect(self._on_vocabulary)
+        self._source_watch: SourceWatch | None = None
+        self._source_moved.connect(self._on_source_moved)
 
     # ----- start-up -----------------------------------------------------------------------
 
@@ -340,6 +344,7 @@ class AppController(QObject):
         The worker closes its stream on its own thread within the capture's deadline; the next
         worker waits for it there before opening the device, and shutting down waits for all.
         """
+        self._stop_source_watch()
         worker, self.worker = self.worker, None
         self._retired_workers = [w for w in self._retired_workers if not w.isFinished()]
         if worker is not None:
@@ -358,6 +363,24 @@ class AppController(QObject):
             self.listening_on.emit(info)
             self.status.emit(f"listening on {info.name}")
             self.clear_problem()
+            self._watch_source()
+
+    def _watch_source(self) -> None:
+        """Follow the source the sound server records our stream from (kws_app.audio.pulse); the
+        watch reports on its own thread, and the signal carries the news to this one."""
+        self._stop_source_watch()
+        watch = SourceWatch(lambda source: self._source_moved.emit(watch, source.describe()))
+        self._source_watch = watch.start()
+
+    def _stop_source_watch(self) -> None:
+        watch, self._source_watch = self._source_watch, None
+        if watch is not None:
+            watch.stop()  # never waits
+
+    @Slot(object, str)
+    def _on_source_moved(self, watch: SourceWatch, description: str) -> None:
+        if watch is self._source_watch:  # not the late news of a stream already stopped
+            self.source_changed.emit(description)
 
     @Slot(object)
     def _on_update(self, update: ListenerUpdate) -> None:
@@ -375,6 +398,7 @@ class AppController(QObject):
         if not self._from_current_worker():
             return
         self.stalled = True
+        self._stop_source_watch()
         self.cleared.emit()
         self.show_problem(message, self.start_listening)
         self.listening_changed.emit()
@@ -390,6 +414,7 @@ class AppController(QObject):
             assert self.worker is not None  # what _from_current_worker() checked
             self.worker.wait()
             self.worker = None
+            self._stop_source_watch()
             self.listening_changed.emit()
 
     # ----- recording (the Add-word dialog) ------------------------------------------------
