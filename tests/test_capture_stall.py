@@ -394,7 +394,8 @@ def test_retry_never_waits_for_the_stalled_worker(qtbot, tmp_path, tone_model_pa
         lambda: window.controller.worker is not None and window.controller.last_update is not None,
         timeout=TIMEOUT_MS,
     )
-    assert stalled_worker.isFinished()  # the new worker opened the device after it let go
+    # The new worker opened the device after the stalled one let go of it (closed its source).
+    assert stalled_worker.listener.finished.is_set()
     assert window.banner.message is None
 
 

@@ -106,6 +106,7 @@ class Listener:
         on_started: Callable[[SourceInfo], None] | None = None,
         on_update: Callable[[ListenerUpdate], None] | None = None,
         on_ended: Callable[[], None] | None = None,
+        on_error: Callable[[BaseException], None] | None = None,
         stop: threading.Event | None = None,
         previous: Listener | None = None,
     ) -> None:
@@ -116,6 +117,7 @@ class Listener:
         self._on_started = on_started or (lambda info: None)
         self._on_update = on_update or (lambda update: None)
         self._on_ended = on_ended or (lambda: None)
+        self._on_error = on_error or (lambda error: None)
         self._stop = stop or threading.Event()
         self._previous = previous
         self._lock = threading.Lock()
@@ -161,22 +163,35 @@ class Listener:
 
     def run(self) -> None:
         """Listen until stopped or the source ends; raises DeviceError (StreamStalledError for a
-        stall) and ConfigError (a model that cannot run at the source's rate)."""
+        stall) and ConfigError (a model that cannot run at the source's rate).
+
+        `on_error` hears of a failure before the source is closed: closing a stalled stream may
+        take the capture's whole deadline, and the user should not wait that long to be told.
+        """
         try:
             self._wait_for_previous()
             if self._stop.is_set():
                 return
-            source = self._open()
+            try:
+                source = self._open()
+            except BaseException as error:
+                self._failed(error)
+                raise
             try:
                 self._listen(source)
+            except BaseException as error:
+                self._failed(error)
+                raise
             finally:
                 _close(source)
-        except DeviceError as error:  # a recording in progress says the same as the window
-            self._fail_taps(str(error))
-            raise
         finally:
             self._fail_taps(STOPPED_MESSAGE)
             self.finished.set()
+
+    def _failed(self, error: BaseException) -> None:
+        if isinstance(error, DeviceError):  # a recording in progress says the same as the window
+            self._fail_taps(str(error))
+        self._on_error(error)
 
     def _wait_for_previous(self) -> None:
         """Let the listener this one replaces close the device first (it may allow one user)."""

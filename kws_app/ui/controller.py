@@ -326,6 +326,7 @@ class AppController(QObject):
         worker.finished.connect(self._on_worker_finished)
         self.worker = worker
         self.source = None
+        self.last_update = None  # the next one comes from this worker
         self.status.emit(f"opening {device.name if device else 'input'}...")
         worker.start()
         self.listening_changed.emit()

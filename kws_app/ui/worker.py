@@ -67,6 +67,7 @@ class PipelineWorker(QThread):
             on_started=self.listening.emit,
             on_update=self.updated.emit,
             on_ended=self.source_ended.emit,
+            on_error=self._report,
             previous=previous,
         )
 
@@ -85,12 +86,17 @@ class PipelineWorker(QThread):
     def run(self) -> None:
         try:
             self.listener.run()
-        except StreamStalledError as error:
+        except Exception:  # noqa: BLE001 - already reported through on_error
+            pass
+
+    def _report(self, error: BaseException) -> None:
+        """Called on this thread as the listener fails, before it closes the source."""
+        if isinstance(error, StreamStalledError):
             self.stalled.emit(str(error))
-        except DeviceError as error:
+        elif isinstance(error, DeviceError):
             self.failed.emit(str(error))
-        except ConfigError as error:
+        elif isinstance(error, ConfigError):
             self.failed.emit(f"cannot run the model on this input: {error}")
-        except Exception as error:  # noqa: BLE001 - the window must survive a broken source
-            logger.exception("the pipeline worker failed")
+        elif isinstance(error, Exception):  # the window must survive a broken source
+            logger.error("the pipeline worker failed", exc_info=error)
             self.failed.emit(f"listening stopped: {error}")
