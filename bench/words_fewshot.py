@@ -62,7 +62,7 @@ from kws_app.inference.pipeline import (
     replay_outputs,
 )
 from kws_app.paths import assets_dir, default_model_path
-from kws_app.words.calibration import THRESHOLD_KEY
+from kws_app.words.calibration import LOGIT_SHIFT_KEY, WordCalibrationConfig
 from kws_app.words.scorer import DEFAULT_COMMAND_SHARE, CustomWordScorer
 from kws_app.words.trainer import NEGATIVES_FILE_NAME, TrainerConfig, WordAudio, WordTrainer
 
@@ -258,9 +258,10 @@ def main() -> int:
         help="negatives-only stream (e.g. runs/streams/test_neg.wav); default: the reserved folder",
     )
     parser.add_argument(
-        "--positive-prior",
+        "--word-threshold",
         type=float,
-        help="the heads' prior (default: the trainer's, which depends on the model)",
+        default=WordCalibrationConfig().threshold,
+        help="the probability a custom word is calibrated to reach (WordCalibrationConfig)",
     )
     parser.add_argument("--command-share", type=float, default=DEFAULT_COMMAND_SHARE)
     parser.add_argument(
@@ -278,12 +279,7 @@ def main() -> int:
     started = time.perf_counter()
     model = OnnxModel(args.model, prefer_gpu=False)
     config = TrainerConfig()
-    if args.positive_prior is not None:
-        config = replace(
-            config,
-            head=replace(config.head, positive_prior=args.positive_prior),
-            calibrated_model_prior=args.positive_prior,
-        )
+    config = replace(config, calibration=replace(config.calibration, threshold=args.word_threshold))
     rates = SWEEP_PASS_RATES if args.sweep else (config.calibration.negative_pass_rate,)
     trainers = {
         rate: WordTrainer(
@@ -300,7 +296,7 @@ def main() -> int:
     print(
         f"model {args.model.name}: {len(model.labels)} labels, embedding {trainer.embedding_size}; "
         f"shipped negatives: {'yes' if trainer.shipped is not None else 'NO (other model)'}; "
-        f"head prior {trainer.head_config.positive_prior}, command share {args.command_share}"
+        f"word threshold {args.word_threshold}, command share {args.command_share}"
     )
     print(f"decoder: {decoder}, clip stride {stream.clip_stride_ms} ms")
     groups = by_label(read_clips(args.data_dir))
@@ -348,7 +344,8 @@ def main() -> int:
                     "word": word,
                     "condition": condition,
                     "rate": rate,
-                    "threshold": head.details[THRESHOLD_KEY],
+                    "shift": head.details[LOGIT_SHIFT_KEY],
+                    "held_out_detection": head.details["held_out_detection"],
                     "tests": len(tests),
                     "train_s": round(train_s, 2),
                     **measure(scorer, model, word, positives, commands, negatives, decoder),
@@ -356,7 +353,8 @@ def main() -> int:
                 results.append(result)
                 print(
                     f"{word:8s} {condition:10s} pass rate {rate:.4f} "
-                    f"threshold {result['threshold']:.3f} n={len(tests):3d} "
+                    f"shift {result['shift']:+.1f} held-out {result['held_out_detection']:.2f} "
+                    f"n={len(tests):3d} "
                     f"det {result['detection']:.2f} "
                     f"base-on-new {result['base_on_new']:.2f} "
                     f"({result['base_on_new_without']:.2f} alone) "

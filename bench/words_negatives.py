@@ -4,13 +4,16 @@ Usage: .venv/bin/python bench/words_negatives.py [--model assets/kws-default.onn
            [--data-dir ../shared/data] [--out assets/words-negatives.npz]
 
 Only training data is used: TRAINING-split Speech Commands clips (the split of
-../shared/data/README.md) of every non-command word, a sample of each command word, `_silence_`
-clips and crops of the background-noise recordings, plus 1 s windows of continuous speech from
-negatives/precise (the pool training uses for `_unknown_`). The reserved false-accept folder
+../shared/data/README.md) of every non-command word except the words reserved for the custom-word
+benchmark (words_data.RESERVED_WORDS), a sample of each command word, `_silence_` clips and crops
+of the background-noise recordings, plus 1 s windows of continuous speech from negatives/precise
+(the pool training uses for `_unknown_`) and from the TRAINING speakers of negatives/speech
+(training/speech_negatives.py). The reserved false-accept folder
 negatives/precise/heysavant/not-wake-words is never read. Rows are labelled with their word so a
-custom word with the same name as a negative word (e.g. "marvin") leaves those rows out.
-Embeddings are stored as float16 with the model's SHA-256: the app ignores the file for any other
-model.
+custom word with the same name as a negative word (e.g. "nine") leaves those rows out.
+Embeddings and the base model's probabilities (a custom word's threshold is chosen on the mass it
+may take from them, kws_app/words/calibration.py) are stored as float16 with the model's
+SHA-256: the app ignores the file for any other model.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from words_data import (
     COMMAND_WORDS,
     DEFAULT_DATA_DIR,
     RESERVED_NEGATIVES,
+    RESERVED_WORDS,
     SILENCE,
     by_label,
     read_clips,
@@ -35,7 +39,15 @@ from kws_app.audio.files import list_audio_files, read_audio_at
 from kws_app.dsp.levels import db_to_amplitude
 from kws_app.inference.model import OnnxModel
 from kws_app.paths import assets_dir, default_model_path
-from kws_app.words.trainer import NEGATIVES_FILE_NAME, NEGATIVES_FORMAT, WordTrainer, model_id_of
+from kws_app.words.trainer import (
+    MAX_SHIPPED_NEGATIVES,
+    NEGATIVES_FILE_NAME,
+    NEGATIVES_FORMAT,
+    PROBABILITIES_KEY,
+    WordTrainer,
+    model_id_of,
+)
+from training.speech_negatives import TRAINING, speech_negatives
 
 COMMANDS_PER_WORD = 60
 SILENCE_CLIPS = 120
@@ -47,6 +59,11 @@ SPEECH_DIR = Path("negatives") / "precise"
 WINDOW_HOP_S = 0.5
 MAX_SPEECH_WINDOWS = 3000
 SPEECH_LABEL = "_speech_"
+# Continuous speech of many speakers (negatives/speech, training speakers only): where a custom
+# word's false accepts happen, so most of its held-out negatives come from here.
+MANY_SPEAKERS_DIR = Path("negatives") / "speech"
+MANY_SPEAKERS_WINDOWS = 12000
+MANY_SPEAKERS_WINDOWS_PER_RECORDING = 4
 
 
 def main() -> int:
@@ -67,7 +84,7 @@ def main() -> int:
     waves: list[np.ndarray] = []
     labels: list[str] = []
     for label, clips in sorted(groups.items()):
-        if label == BACKGROUND:
+        if label == BACKGROUND or label in RESERVED_WORDS:
             continue
         limit = {SILENCE: SILENCE_CLIPS}.get(
             label, COMMANDS_PER_WORD if label in COMMAND_WORDS else MAX_PER_OTHER_WORD
@@ -101,13 +118,29 @@ def main() -> int:
         waves.append(windows[index])
         labels.append(SPEECH_LABEL)
 
-    embeddings = trainer.embed(waves)
+    recordings = speech_negatives(args.data_dir / MANY_SPEAKERS_DIR, TRAINING)
+    many: list[np.ndarray] = []
+    for index in rng.permutation(len(recordings)):
+        wave = read_audio_at(recordings[index].path, rate)
+        if wave.size < clip_samples:
+            continue
+        starts = rng.integers(0, wave.size - clip_samples + 1, MANY_SPEAKERS_WINDOWS_PER_RECORDING)
+        many += [wave[start : start + clip_samples] for start in starts]
+        if len(many) >= MANY_SPEAKERS_WINDOWS:
+            break
+    waves += many[:MANY_SPEAKERS_WINDOWS]
+    labels += [SPEECH_LABEL] * len(many[:MANY_SPEAKERS_WINDOWS])
+    if len(waves) > MAX_SHIPPED_NEGATIVES:
+        raise SystemExit(f"{len(waves)} rows: the app reads at most {MAX_SHIPPED_NEGATIVES}")
+
+    probabilities, embeddings = trainer.outputs(waves)
     names = sorted(set(labels))
     np.savez_compressed(
         args.out,
         format=np.array(NEGATIVES_FORMAT),
         model_id=np.array(model_id_of(args.model)),
         embeddings=embeddings.astype(np.float16),
+        **{PROBABILITIES_KEY: probabilities.astype(np.float16)},
         label_index=np.array([names.index(label) for label in labels], dtype=np.int16),
         label_names=np.array(names),
     )

@@ -21,6 +21,7 @@ from kws_app.audio.resample import to_rate
 from kws_app.errors import UserError, one_line
 from kws_app.paths import default_model_path
 from kws_app.words.archive import export_words, import_words
+from kws_app.words.calibration import describe_operating_point
 from kws_app.words.store import MIN_EXAMPLES, WordStore, WordStoreError
 from kws_app.words.takes import MAX_TAKE_SECONDS, check_take_duration, take_label, trim_take
 from kws_app.words.trainer import WordTrainer, model_id_of
@@ -147,7 +148,7 @@ def run_list(args: argparse.Namespace, store: WordStore) -> int:
         elif model_id is not None and head.model_id != model_id:
             state = "trained for another model (retrains on next use)"
         else:
-            state = "trained"
+            state = f"trained, {describe_operating_point(head.details)}"
         background = ", background" if word.record.background else ""
         print(f"{word.name}\t{len(word.record.examples)} examples{background}\t{state}")
     return 0

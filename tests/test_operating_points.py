@@ -155,7 +155,8 @@ def test_a_model_with_broken_operating_points_is_refused_in_one_line(
     assert "kws.operating_points" in str(caught.value) and "\n" not in str(caught.value)
 
 
-def test_custom_words_join_a_calibrated_model_at_a_stricter_point(tmp_path: Path) -> None:
+def test_custom_words_join_a_calibrated_model_at_their_own_thresholds(tmp_path: Path) -> None:
+    from kws_app.words.calibration import THRESHOLD_KEY
     from kws_app.words.head import WordHead
     from kws_app.words.scorer import CUSTOM_WORD_THRESHOLD, CustomWordScorer
 
@@ -166,15 +167,19 @@ def test_custom_words_join_a_calibrated_model_at_a_stricter_point(tmp_path: Path
     )
     plain = OnnxModel(tone_model(tmp_path / "p.onnx"), prefer_gpu=False)
     size = plain.info.embedding_size
-    head = WordHead("sha256:x", np.ones(size, dtype=np.float32) / size, 0.0, {})
-    embedding = np.zeros((1, size), dtype=np.float32)
-    on_plain = CustomWordScorer(plain, [("whistle", head)])
-    on_calibrated = CustomWordScorer(calibrated, [("whistle", head)])
+    weights = np.ones(size, dtype=np.float32) / size
+    calibrated_head = WordHead("sha256:x", weights, 0.0, {THRESHOLD_KEY: 0.42})
+    old_head = WordHead("sha256:x", weights, 0.0, {})
+    words = [("whistle", calibrated_head), ("hum", old_head)]
+    on_plain = CustomWordScorer(plain, words)
+    on_calibrated = CustomWordScorer(calibrated, words)
     assert on_plain.operating_points is None
     assert on_calibrated.operating_points is not None
     assert on_calibrated.operating_points.thresholds == {
         "low": 0.7,
-        "whistle": CUSTOM_WORD_THRESHOLD,
+        "whistle": 0.42,
+        "hum": CUSTOM_WORD_THRESHOLD,
     }
-    # The head's decision point moves down for a stream-calibrated model (fewer false accepts).
-    assert on_calibrated.word_scores(embedding)[0, 0] < on_plain.word_scores(embedding)[0, 0]
+    # The slider moves a custom word's threshold with the command words'.
+    stricter = on_calibrated.operating_points.threshold_for("whistle", 0.8)
+    assert 0.42 < stricter < 1.0

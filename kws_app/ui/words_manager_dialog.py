@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from PySide6.QtCore import Signal, Slot
+from PySide6.QtCore import Qt, Signal, Slot
 from PySide6.QtWidgets import (
     QDialog,
     QFileDialog,
@@ -17,12 +17,14 @@ from PySide6.QtWidgets import (
     QInputDialog,
     QLabel,
     QListWidget,
+    QListWidgetItem,
     QPushButton,
     QVBoxLayout,
     QWidget,
 )
 
 from kws_app.words.archive import ARCHIVE_SUFFIX, ArchiveError, export_words, import_words
+from kws_app.words.calibration import describe_operating_point
 from kws_app.words.store import WordStore, WordStoreError
 from kws_app.words.trainer import WordTrainer
 
@@ -74,7 +76,11 @@ class WordsManagerDialog(QDialog):
     def refresh(self) -> None:
         self.word_list.clear()
         for word in self.store.words():
-            self.word_list.addItem(word.name)
+            head = self.store.head(word)
+            point = describe_operating_point(head.details) if head is not None else "not trained"
+            item = QListWidgetItem(f"{word.name}    {point}")
+            item.setData(Qt.ItemDataRole.UserRole, word.name)
+            self.word_list.addItem(item)
         has_words = self.word_list.count() > 0
         if has_words and self.word_list.currentRow() < 0:
             self.word_list.setCurrentRow(0)
@@ -85,7 +91,7 @@ class WordsManagerDialog(QDialog):
 
     def selected(self) -> str | None:
         item = self.word_list.currentItem()
-        return item.text() if item is not None else None
+        return str(item.data(Qt.ItemDataRole.UserRole)) if item is not None else None
 
     def remove(self, name: str) -> None:
         try:

@@ -17,26 +17,19 @@ import numpy.typing as npt
 
 from kws_app.config import FrontendConfig
 from kws_app.inference.decoder import SILENCE_LABEL
-from kws_app.inference.operating_points import OperatingPoints, logit
+from kws_app.inference.operating_points import OperatingPoints
 from kws_app.inference.pipeline import is_command_label, operating_points_of
-from kws_app.words.head import HeadConfig, WordHead
+from kws_app.words.calibration import THRESHOLD_KEY
+from kws_app.words.head import WordHead
 
 FloatArray = npt.NDArray[np.float32]
 
 # Share of a command word's probability a confident custom word may take; chosen on
 # bench/words_fewshot.py (docs/custom-words.md).
 DEFAULT_COMMAND_SHARE = 0.0
-# Until each custom word is calibrated when it is trained, a custom word's threshold at the
-# model's reference sensitivity: the 0.8 that custom words were tuned for (docs/custom-words.md).
+# A custom word's threshold at the model's reference sensitivity when its head carries none of
+# its own (heads written before words were calibrated; the trainer retrains those).
 CUSTOM_WORD_THRESHOLD = 0.8
-# A model calibrated for the stream (one with operating points) gives ordinary speech far more
-# `_unknown_` mass than the clip-trained models the heads' prior (HeadConfig.positive_prior, 0.95)
-# was chosen for, and a custom word takes that mass: with the 2026-12-04 model custom words fired
-# on speech hundreds of times an hour. Their heads' decision point moves to a prior of 0.02 then
-# (bench/words_fewshot.py --sweep, docs/benchmarks.md "Custom words"), until each custom word is
-# calibrated when it is trained.
-CALIBRATED_MODEL_PRIOR = 0.02
-CALIBRATED_MODEL_LOGIT_SHIFT = logit(CALIBRATED_MODEL_PRIOR) - logit(HeadConfig().positive_prior)
 
 
 class EmbeddingModel(Protocol):
@@ -112,12 +105,14 @@ class CustomWordScorer:
         if words:
             self._weights = np.stack([head.weights for _, head in words], axis=1)
             self._bias = np.array([head.bias for _, head in words], dtype=np.float32)
-            if operating_points_of(model) is not None:  # type: ignore[arg-type]
-                self._bias = self._bias + np.float32(CALIBRATED_MODEL_LOGIT_SHIFT)
         else:
             self._weights = np.zeros((0, 0), dtype=np.float32)
             self._bias = np.zeros(0, dtype=np.float32)
         self._labels = tuple(model.labels) + self.word_names
+        self.word_thresholds = {
+            name: float(head.details.get(THRESHOLD_KEY, CUSTOM_WORD_THRESHOLD))
+            for name, head in words
+        }
 
     @property
     def labels(self) -> tuple[str, ...]:
@@ -142,12 +137,14 @@ class CustomWordScorer:
 
     @property
     def operating_points(self) -> OperatingPoints | None:
-        """The base model's calibrated points, plus one for each custom word."""
+        """The base model's calibrated points, plus each custom word's own (calibrated when it
+        was trained), so the sensitivity slider moves them all together."""
         base = operating_points_of(self.base)  # type: ignore[arg-type]
         if base is None:
             return None
-        words = {name: CUSTOM_WORD_THRESHOLD for name in self.word_names}
-        return OperatingPoints(base.reference_threshold, {**base.thresholds, **words}, base.details)
+        return OperatingPoints(
+            base.reference_threshold, {**base.thresholds, **self.word_thresholds}, base.details
+        )
 
     def word_scores(self, embeddings: FloatArray) -> FloatArray:
         logits = np.asarray(embeddings, dtype=np.float32) @ self._weights + self._bias

@@ -19,7 +19,7 @@ import logging
 import math
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -32,8 +32,18 @@ from kws_app.dsp.frontend import FeatureExtractor, fit_clip
 from kws_app.dsp.levels import db_to_amplitude, power_db, rms_of
 from kws_app.dsp.noise import NOISE_COLOURS, amplitude_slope, shape_spectrum
 from kws_app.errors import UserError
-from kws_app.words.head import HeadConfig, WordHead, train_head
-from kws_app.words.scorer import CustomWordScorer, EmbeddingModel
+from kws_app.words.calibration import (
+    THRESHOLD_KEY,
+    WordCalibrationConfig,
+    word_operating_point,
+)
+from kws_app.words.head import HeadConfig, WordHead, fit_head
+from kws_app.words.scorer import (
+    DEFAULT_COMMAND_SHARE,
+    CustomWordScorer,
+    EmbeddingModel,
+    available_shares,
+)
 from kws_app.words.store import StoredWord, WordStore, WordStoreError
 
 logger = logging.getLogger(__name__)
@@ -42,6 +52,7 @@ FloatArray = npt.NDArray[np.float32]
 
 NEGATIVES_FILE_NAME = "words-negatives.npz"
 NEGATIVES_FORMAT = "kws-words-negatives-1"
+PROBABILITIES_KEY = "probabilities"
 MAX_SHIPPED_NEGATIVES = 20000
 ENERGY_FRAME_MS = 10
 ENERGY_FLOOR = 1e-10
@@ -70,6 +81,7 @@ class TrainerConfig:
     background_clips: int = 40
     seed: int = 1234
     head: HeadConfig = HeadConfig()
+    calibration: WordCalibrationConfig = WordCalibrationConfig()
 
 
 def model_id_of(path: Path) -> str:
@@ -174,11 +186,15 @@ def generated_noise(colour: str, samples: int, rng: np.random.Generator) -> Floa
 class ShippedNegatives:
     embeddings: FloatArray
     labels: tuple[str, ...]  # one per row
+    # The base model's probabilities for each row; None in files made before they were kept.
+    probabilities: FloatArray | None = None
 
-    def excluding(self, name: str) -> FloatArray:
+    def excluding(self, name: str) -> tuple[FloatArray | None, FloatArray]:
+        """(probabilities, embeddings) of every row not labelled `name`, as `outputs` gives."""
         unwanted = name.casefold()
         keep = np.array([label.casefold() != unwanted for label in self.labels], dtype=bool)
-        return self.embeddings[keep]
+        probabilities = None if self.probabilities is None else self.probabilities[keep]
+        return probabilities, self.embeddings[keep]
 
 
 def load_shipped_negatives(path: Path, model_id: str, size: int) -> ShippedNegatives | None:
@@ -193,6 +209,11 @@ def load_shipped_negatives(path: Path, model_id: str, size: int) -> ShippedNegat
             embeddings = np.asarray(data["embeddings"], dtype=np.float32)
             label_index = np.asarray(data["label_index"])
             label_names = [str(name) for name in data["label_names"]]
+            probabilities = (
+                np.asarray(data[PROBABILITIES_KEY], dtype=np.float32)
+                if PROBABILITIES_KEY in data.files
+                else None
+            )
     except (OSError, KeyError, ValueError) as error:
         logger.warning("cannot read %s: %s", path, error)
         return None
@@ -204,11 +225,19 @@ def load_shipped_negatives(path: Path, model_id: str, size: int) -> ShippedNegat
         or label_index.min() < 0
         or label_index.max() >= len(label_names)
         or not np.all(np.isfinite(embeddings))
+        or (
+            probabilities is not None
+            and (
+                probabilities.ndim != 2
+                or probabilities.shape[0] != embeddings.shape[0]
+                or not np.all(np.isfinite(probabilities))
+            )
+        )
     ):
         logger.warning("%s has inconsistent shapes; not using it", path.name)
         return None
     labels = tuple(label_names[int(index)] for index in label_index)
-    return ShippedNegatives(embeddings, labels)
+    return ShippedNegatives(embeddings, labels, probabilities)
 
 
 @dataclass
@@ -248,21 +277,40 @@ class WordTrainer:
 
             negatives_path = assets_dir() / NEGATIVES_FILE_NAME
         self.shipped = load_shipped_negatives(negatives_path, self.model_id, self.embedding_size)
-        self._generated: FloatArray | None = None
+        self._generated: tuple[FloatArray, FloatArray] | None = None
+        self._shares = available_shares(model.labels, DEFAULT_COMMAND_SHARE)
 
     def embed(self, clips: Sequence[FloatArray]) -> FloatArray:
+        return self.outputs(clips)[1]
+
+    def outputs(self, clips: Sequence[FloatArray]) -> tuple[FloatArray, FloatArray]:
+        """The base model's (probabilities, embeddings) for 1-s clips, in batches."""
         if not clips:
-            return np.zeros((0, self.embedding_size), dtype=np.float32)
+            return (
+                np.zeros((0, len(self.model.labels)), dtype=np.float32),
+                np.zeros((0, self.embedding_size), dtype=np.float32),
+            )
         features = np.stack([self._extractor.compute(fit_clip(c, self.frontend)) for c in clips])
-        outputs: list[FloatArray] = []
+        probabilities: list[FloatArray] = []
+        embeddings: list[FloatArray] = []
         batch = 128
         for start in range(0, features.shape[0], batch):
-            embedding = self.model.run(features[start : start + batch])[1]
+            probability, embedding = self.model.run(features[start : start + batch])
             assert embedding is not None
-            outputs.append(np.asarray(embedding, dtype=np.float32))
-        return np.concatenate(outputs)
+            probabilities.append(np.asarray(probability, dtype=np.float32))
+            embeddings.append(np.asarray(embedding, dtype=np.float32))
+        return np.concatenate(probabilities), np.concatenate(embeddings)
 
-    def _generated_negatives(self) -> FloatArray:
+    def available_mass(self, probabilities: FloatArray | None, rows: int) -> FloatArray:
+        """Per row, the base-model mass a custom word may take (`scorer.combine`); all of it
+        when the probabilities are unknown, which can only make a threshold stricter."""
+        if probabilities is None:
+            return np.ones(rows, dtype=np.float32)
+        totals = probabilities.sum(axis=1)
+        mass = (probabilities @ self._shares) / np.where(totals > 0, totals, 1.0)
+        return mass.astype(np.float32)
+
+    def _generated_negatives(self) -> tuple[FloatArray, FloatArray]:
         if self._generated is None:
             rng = np.random.default_rng(self.config.seed)
             clip = self.frontend.clip_samples
@@ -272,7 +320,7 @@ class WordTrainer:
                     for _ in range(self.config.noise_clips_per_level):
                         noise = generated_noise(colour, clip, rng)
                         clips.append(noise * np.float32(db_to_amplitude(level_db)))
-            self._generated = self.embed(clips)
+            self._generated = self.outputs(clips)
         return self._generated
 
     def word_audio(self, store: WordStore, word: StoredWord) -> WordAudio:
@@ -293,15 +341,16 @@ class WordTrainer:
         clip = self.frontend.clip_samples
         noises.extend(generated_noise(c, clip * 2, rng) for c in NOISE_COLOURS)
 
-        positives = [
-            self.embed(augmenter.variants(example, config.variants_per_example, noises))
+        positive_outputs = [
+            self.outputs(augmenter.variants(example, config.variants_per_example, noises))
             for example in word.examples
         ]
-        negative_clips: list[FloatArray] = []
+        reversed_clips: list[FloatArray] = []
         for example in word.examples:
-            negative_clips += augmenter.variants(
+            reversed_clips += augmenter.variants(
                 example[::-1].copy(), config.reversed_variants_per_example, noises
             )
+        negative_clips: list[FloatArray] = []
         for other in others:
             for example in other.examples:
                 negative_clips += augmenter.variants(
@@ -311,10 +360,38 @@ class WordTrainer:
             for _ in range(config.background_clips):
                 gain = np.float32(db_to_amplitude(rng.uniform(-12.0, 6.0)))
                 negative_clips.append(augmenter.crop(word.background) * gain)
-        negatives = [self._generated_negatives(), self.embed(negative_clips)]
+        # Time-reversed copies teach the head the word's order but are no sound a user makes
+        # (and a steady sound reversed is itself), so they train the head, never calibrate it.
+        negatives: list[tuple[FloatArray | None, FloatArray]] = [
+            self.outputs(reversed_clips),
+            self._generated_negatives(),
+            self.outputs(negative_clips),
+        ]
         if self.shipped is not None:
             negatives.append(self.shipped.excluding(word.name))
-        head = train_head(positives, np.concatenate(negatives), self.model_id, config.head)
+        fit = fit_head(
+            [embeddings for _, embeddings in positive_outputs],
+            np.concatenate([embeddings for _, embeddings in negatives]),
+            self.model_id,
+            config.head,
+        )
+        positive_mass = np.concatenate(
+            [self.available_mass(p, e.shape[0]) for p, e in positive_outputs if e.shape[0]]
+        )
+        negative_mass = np.concatenate([self.available_mass(p, e.shape[0]) for p, e in negatives])
+        calibrating = fit.held_out_negative_rows >= len(reversed_clips)
+        point = word_operating_point(
+            fit.held_out_positive_scores,
+            positive_mass,
+            fit.held_out_negative_scores[calibrating],
+            negative_mass[fit.held_out_negative_rows[calibrating]],
+            config.calibration,
+        )
+        head = replace(
+            fit.head,
+            bias=fit.head.bias + point.logit_shift,
+            details={**fit.head.details, **point.details()},
+        )
         logger.info("trained custom word %r: %s", word.name, head.details)
         return head
 
@@ -345,8 +422,12 @@ class WordTrainer:
         return [(word.name, heads[word.name]) for word in words]
 
     def head_is_current(self, head: WordHead) -> bool:
-        """A head fitted on this very model (same embedding)."""
-        return head.model_id == self.model_id and head.embedding_size == self.embedding_size
+        """A head fitted on this very model (same embedding), with its own operating point."""
+        return (
+            head.model_id == self.model_id
+            and head.embedding_size == self.embedding_size
+            and THRESHOLD_KEY in head.details
+        )
 
     def usable_words(self, store: WordStore) -> list[StoredWord]:
         """The stored words, less those whose name is already one of the model's labels.
