@@ -116,7 +116,9 @@ def test_word_joins_and_leaves_the_running_window(qtbot, tmp_path, words_model_p
 
     manager = menu.open_manager()
     assert manager is not None and manager.word_list.count() == 1
+    # Each word is listed with the threshold it was calibrated to when it was trained.
     assert manager.selected() == "whistle"
+    assert "threshold 0." in manager.word_list.item(0).text()
     manager.remove("whistle")
     qtbot.waitUntil(lambda: "whistle" not in window.words.tiles.words, timeout=TIMEOUT_MS)
     qtbot.waitUntil(lambda: "whistle" not in controller.last_update.labels, timeout=5000)
