@@ -38,10 +38,18 @@ def test_the_head_moves_as_far_as_the_negatives_allow() -> None:
 
 def test_a_window_the_word_cannot_take_never_counts_against_it() -> None:
     # Negatives whose mass belongs to command words (mass 0.1) can never reach 0.7.
-    config = WordCalibrationConfig(negative_pass_rate=0.01, threshold=0.7, max_logit_shift=5.0)
+    config = WordCalibrationConfig(
+        negative_pass_rate=0.01, threshold=0.7, max_logit_shift=5.0, min_negatives=100
+    )
     point = word_operating_point([0.5], [1.0], np.full(100, 0.99), np.full(100, 0.1), config)
     assert point.logit_shift == 5.0 and point.held_out_negative_pass == 0.0
     assert point.held_out_detection == 1.0
+
+
+def test_too_few_negatives_leave_the_head_where_it_was() -> None:
+    config = WordCalibrationConfig(min_negatives=500)
+    point = word_operating_point([0.5], [1.0], np.full(499, 0.99), np.ones(499), config)
+    assert point.logit_shift == 0.0 and point.held_out_negative_pass == 1.0
 
 
 def test_a_word_is_trained_with_its_own_threshold(tmp_path: Path) -> None:

@@ -47,6 +47,10 @@ class WordCalibrationConfig:
     # The head's logit moves at most this far either way: further than that the held-out scores
     # say nothing reliable (all negatives pass, or no example would).
     max_logit_shift: float = 20.0
+    # Fewer held-out negatives than this cannot measure `negative_pass_rate` (a model without
+    # shipped negatives leaves only the generated noise): the head then keeps its Platt-scaled
+    # point, unshifted.
+    min_negatives: int = 500
 
     def __post_init__(self) -> None:
         if not 0.0 < self.negative_pass_rate < 1.0:
@@ -109,7 +113,9 @@ def word_operating_point(
         return float(np.mean(probabilities >= config.threshold))
 
     low, high = -config.max_logit_shift, config.max_logit_shift
-    if pass_rate(high) <= config.negative_pass_rate:
+    if negatives.size < config.min_negatives:
+        low = 0.0
+    elif pass_rate(high) <= config.negative_pass_rate:
         low = high
     elif pass_rate(low) > config.negative_pass_rate:
         high = low
