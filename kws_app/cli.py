@@ -305,15 +305,16 @@ def _run(args: argparse.Namespace) -> int:
 
 def _shutdown_is_unsafe() -> bool:
     """A thread is still inside PortAudio (a stalled stream), a detached worker still runs or a
-    custom word still trains: the interpreter's shutdown would terminate PortAudio under it (a
-    hang or a double free), destroy a running QThread (an abort) or the model under training."""
+    background job still runs (a custom word training, a word file being imported): the
+    interpreter's shutdown would terminate PortAudio under it (a hang or a double free), destroy a
+    running QThread (an abort) or the model under training."""
     capture = sys.modules.get("kws_app.audio.capture")
     worker = sys.modules.get("kws_app.ui.worker")
-    vocabulary = sys.modules.get("kws_app.session.vocabulary")
+    jobs = sys.modules.get("kws_app.session.jobs")
     return bool(
         (capture is not None and capture.portaudio_busy())
         or (worker is not None and worker.workers_still_running())
-        or (vocabulary is not None and vocabulary.jobs_running())
+        or (jobs is not None and jobs.jobs_running())
     )
 
 

@@ -56,6 +56,30 @@ def test_a_word_that_cannot_train_is_skipped_with_one_line(model, store) -> None
     assert message.startswith("custom word 'hum' is not used: ") and "\n" not in message
 
 
+def test_a_new_word_trains_first_and_words_past_the_limit_are_noted(model, store) -> None:  # type: ignore[no-untyped-def]
+    vocabulary = build_vocabulary(model, store, TrainingBudget(max_words=1), new_word="hum")
+    assert vocabulary.words == ("hum",) and vocabulary.new_word_problem is None
+    assert vocabulary.notes() == {"whistle": "waiting (training limit reached)"}
+    trainer = vocabulary.trainer
+    again = build_vocabulary(model, store, trainer=trainer)  # the next change reuses it
+    assert again.trainer is trainer and again.notes() == {}
+
+
+def test_a_new_word_that_cannot_train_is_left_out_and_the_others_keep_their_heads(
+    model, store
+) -> None:  # type: ignore[no-untyped-def]
+    build_vocabulary(model, store)
+    whistle_head = (store.get("whistle").folder / "head.json").read_bytes()
+    store.add("lamp", examples(WHISTLE_HZ, seed=8), RATE)
+    for path in (store.get("lamp").folder / "examples").iterdir():
+        path.write_bytes(b"RIFF, but not a wave file")
+    vocabulary = build_vocabulary(model, store, new_word="lamp")
+    assert vocabulary.words == ("whistle", "hum")
+    assert vocabulary.new_word_problem is not None and "\n" not in vocabulary.new_word_problem
+    assert "lamp" not in vocabulary.notes()  # the caller takes it out of the store
+    assert (store.get("whistle").folder / "head.json").read_bytes() == whistle_head
+
+
 def test_the_vocabulary_job_trains_off_the_calling_thread(model, store) -> None:  # type: ignore[no-untyped-def]
     done = threading.Event()
     results = []

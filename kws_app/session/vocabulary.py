@@ -11,15 +11,16 @@ listens or replays.
 from __future__ import annotations
 
 import logging
-import threading
 import time
+from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from kws_app.errors import one_line
 from kws_app.inference.pipeline import Scorer
+from kws_app.session.jobs import BackgroundJob
 from kws_app.words.head import WordHead
 from kws_app.words.store import StoredWord, WordStore, WordStoreError
 from kws_app.words.trainer import TrainingError, WordAudio, WordTrainer
@@ -29,15 +30,8 @@ logger = logging.getLogger(__name__)
 # What can go wrong with one stored word (damaged recordings, a refused head, a full disk).
 WORD_ERRORS = (WordStoreError, TrainingError, OSError, ValueError)
 
-_running_lock = threading.Lock()
-_running: set[VocabularyJob] = set()
-
-
-def jobs_running() -> bool:
-    """True while a job still trains: the interpreter's shutdown must not tear down the model
-    under it (the entry point leaves with os._exit instead)."""
-    with _running_lock:
-        return bool(_running)
+WAITING_NOTE = "waiting (training limit reached)"
+COULD_NOT_TRAIN = "could not train"
 
 
 @dataclass(frozen=True)
@@ -55,10 +49,22 @@ class Vocabulary:
     scorer: Any  # the base model, or a CustomWordScorer around it (both are Scorers)
     words: tuple[str, ...]  # the custom words in the scorer
     messages: tuple[str, ...]  # one line per word skipped or left for later
+    waiting: tuple[str, ...] = ()  # stored words without a usable head, past the budget
+    failed: tuple[tuple[str, str], ...] = ()  # (word, one-line reason) for words left out
+    # The word the user just added, when it could not be trained: why (it is not in `words`).
+    new_word_problem: str | None = None
+    # The trainer it used (it embeds the fixed negatives once): the next build may reuse it.
+    trainer: WordTrainer | None = None
 
     @property
     def base(self) -> Any:
         return getattr(self.scorer, "base", self.scorer)
+
+    def notes(self) -> dict[str, str]:
+        """What to show next to a stored word that is not listening, until the next build."""
+        notes = {name: WAITING_NOTE for name in self.waiting}
+        notes.update((name, f"{COULD_NOT_TRAIN}: {reason}") for name, reason in self.failed)
+        return notes
 
 
 def build_vocabulary(
@@ -68,52 +74,118 @@ def build_vocabulary(
     retrain_all: bool = False,
     should_stop: Callable[[], bool] = lambda: False,
     trainer: WordTrainer | None = None,
+    new_word: str | None = None,
 ) -> Vocabulary:
     """The base model with every usable stored word whose head is current or can be trained now.
 
     With `retrain_all` (a word was added or imported: every head should know the new words as
-    negatives) words past the budget keep their current head.
+    negatives) words past the budget keep their current head. `new_word`, just added by the user,
+    trains first and implies `retrain_all`; if it cannot train it is left out (its caller takes
+    it out of the store) and the other words keep their heads.
     """
+    vocabulary = _build(base, store, budget, retrain_all, should_stop, trainer, new_word)
+    if new_word is None or new_word in vocabulary.words or vocabulary.new_word_problem:
+        return vocabulary
+    reason = dict(vocabulary.failed).get(new_word, "it could not be trained")
+    return replace(vocabulary, new_word_problem=reason)
+
+
+def _build(
+    base: Any,
+    store: WordStore,
+    budget: TrainingBudget | None,
+    retrain_all: bool,
+    should_stop: Callable[[], bool],
+    trainer: WordTrainer | None,
+    new_word: str | None,
+) -> Vocabulary:
     budget = budget or TrainingBudget()
     try:
-        if not store.words():
-            return Vocabulary(base, (), ())
+        stored = store.words()
+    except WORD_ERRORS as error:
+        return _base_only(base, f"custom words are not used: {one_line(error)}", [], trainer)
+    if not stored:
+        return Vocabulary(base, (), (), trainer=trainer)
+    try:
+        trainer = trainer if trainer is not None and trainer.model is base else None
         trainer = trainer or WordTrainer(base, Path(base.path))
         words = trainer.usable_words(store)
     except WORD_ERRORS as error:
-        return _base_only(base, f"custom words are not used: {one_line(error)}")
+        reason = one_line(error)
+        return _base_only(base, f"custom words are not used: {reason}", stored, trainer, reason)
+    clashes = tuple(
+        (word.name, "the model has its own word of that name (rename it to use both)")
+        for word in stored
+        if word not in words
+    )
     current: dict[str, WordHead] = {}
-    stale: list[StoredWord] = []
     for word in words:
         head = store.head(word)
         if head is not None and trainer.head_is_current(head):
             current[word.name] = head
-        if retrain_all or word.name not in current:
-            stale.append(word)
-    heads, messages = _train(trainer, store, words, stale, budget, should_stop)
-    heads = {**current, **heads}
+    new = next((word for word in words if word.name == new_word), None)
+    outcome = _train(trainer, store, words, current, new, retrain_all, budget, should_stop)
+    heads = {**current, **outcome.heads}
     usable = [(word.name, heads[word.name]) for word in words if word.name in heads]
     scorer = trainer.scorer(usable) if usable else base
-    return Vocabulary(scorer, tuple(name for name, _ in usable), tuple(messages))
+    return Vocabulary(
+        scorer,
+        tuple(name for name, _ in usable),
+        tuple(outcome.messages),
+        tuple(name for name in outcome.waiting if name not in heads),
+        (*clashes, *outcome.failed),
+        outcome.new_word_problem,
+        trainer,
+    )
 
 
-def _base_only(base: Any, message: str) -> Vocabulary:
+def _base_only(
+    base: Any,
+    message: str,
+    stored: list[StoredWord],
+    trainer: WordTrainer | None,
+    reason: str | None = None,
+) -> Vocabulary:
     logger.warning("%s", message)
-    return Vocabulary(base, (), (message,))
+    failed = tuple((word.name, reason) for word in stored) if reason is not None else ()
+    return Vocabulary(base, (), (message,), failed=failed, trainer=trainer)
+
+
+@dataclass
+class _Outcome:
+    heads: dict[str, WordHead]
+    messages: list[str]
+    waiting: list[str]
+    failed: list[tuple[str, str]]
+    new_word_problem: str | None = None
 
 
 def _train(
     trainer: WordTrainer,
     store: WordStore,
     words: list[StoredWord],
-    stale: list[StoredWord],
+    current: dict[str, WordHead],
+    new: StoredWord | None,
+    retrain_all: bool,
     budget: TrainingBudget,
     should_stop: Callable[[], bool],
-) -> tuple[dict[str, WordHead], list[str]]:
-    """Train `stale` one by one within the budget; each failure is a message, not the end."""
-    heads: dict[str, WordHead] = {}
-    messages: list[str] = []
+) -> _Outcome:
+    """Train the stale words one by one within the budget (a new word first); each failure is a
+    message, not the end."""
+    outcome = _Outcome({}, [], [], [])
     audio: dict[str, WordAudio | None] = {}
+    retrain_all = retrain_all or new is not None
+
+    def stale(candidates: list[StoredWord]) -> deque[StoredWord]:
+        return deque(w for w in candidates if retrain_all or w.name not in current)
+
+    def failed(word: StoredWord, error: Exception) -> None:
+        reason = one_line(error)
+        if word is new:
+            outcome.new_word_problem = reason
+        else:
+            outcome.failed.append((word.name, reason))
+            outcome.messages.append(f"custom word {word.name!r} is not used: {reason}")
 
     def audio_of(word: StoredWord) -> WordAudio | None:
         if word.name not in audio:
@@ -121,33 +193,59 @@ def _train(
                 audio[word.name] = trainer.word_audio(store, word)
             except WORD_ERRORS as error:
                 audio[word.name] = None
-                messages.append(f"custom word {word.name!r} is not used: {one_line(error)}")
+                failed(word, error)
         return audio[word.name]
 
+    queue = stale([new] if new is not None else []) + stale([w for w in words if w is not new])
     started = time.monotonic()
-    for count, word in enumerate(stale):
+    count = 0
+    while queue:
         if should_stop():
             break
         if count >= budget.max_words or time.monotonic() - started > budget.max_seconds:
-            waiting = ", ".join(repr(w.name) for w in stale[count:])
-            messages.append(f"custom words not trained yet (training limit reached): {waiting}")
+            outcome.waiting = [w.name for w in queue]
+            waiting = ", ".join(repr(name) for name in outcome.waiting)
+            outcome.messages.append(
+                f"custom words not trained yet (training limit reached): {waiting}"
+            )
             break
-        own = audio_of(word)
-        if own is None:
-            continue
-        others = [a for other in words if other is not word and (a := audio_of(other)) is not None]
-        try:
-            head = trainer.train_audio(own, others)
-            store.save_head(word, head)
-        except WORD_ERRORS as error:
-            messages.append(f"custom word {word.name!r} is not used: {one_line(error)}")
-            continue
-        heads[word.name] = head
-    if heads:
-        logger.info("trained %d custom word(s) in %.1f s", len(heads), time.monotonic() - started)
-    for message in messages:
+        word = queue.popleft()
+        count += 1
+        head = _train_one(trainer, store, word, words, audio_of, failed)
+        if head is not None:
+            outcome.heads[word.name] = head
+        elif word is new:  # the others keep their heads and never learn it as a negative
+            words = [w for w in words if w is not new]
+            retrain_all = False
+            queue = stale(list(queue))
+    if outcome.heads:
+        logger.info(
+            "trained %d custom word(s) in %.1f s", len(outcome.heads), time.monotonic() - started
+        )
+    for message in outcome.messages:
         logger.warning("%s", message)
-    return heads, messages
+    return outcome
+
+
+def _train_one(
+    trainer: WordTrainer,
+    store: WordStore,
+    word: StoredWord,
+    words: list[StoredWord],
+    audio_of: Callable[[StoredWord], WordAudio | None],
+    failed: Callable[[StoredWord, Exception], None],
+) -> WordHead | None:
+    own = audio_of(word)
+    if own is None:
+        return None
+    others = [a for other in words if other is not word and (a := audio_of(other)) is not None]
+    try:
+        head = trainer.train_audio(own, others)
+        store.save_head(word, head)
+    except WORD_ERRORS as error:
+        failed(word, error)
+        return None
+    return head
 
 
 def with_custom_words(model: Any, store: WordStore | None = None) -> Scorer:
@@ -156,7 +254,7 @@ def with_custom_words(model: Any, store: WordStore | None = None) -> Scorer:
     return build_vocabulary(model, store or WordStore()).scorer  # type: ignore[no-any-return]
 
 
-class VocabularyJob:
+class VocabularyJob(BackgroundJob[Vocabulary]):
     """`build_vocabulary` on a daemon thread; `on_done(vocabulary)` is called on that thread.
 
     One job at a time is the caller's rule (the controller cancels the previous one, whose result
@@ -171,48 +269,19 @@ class VocabularyJob:
         budget: TrainingBudget | None = None,
         retrain_all: bool = False,
         trainer: WordTrainer | None = None,
+        new_word: str | None = None,
     ) -> None:
         self.base = base
-        self._store = store
-        self._on_done = on_done
-        self._budget = budget
-        self._retrain_all = retrain_all
-        self._trainer = trainer
-        self._cancelled = threading.Event()
-        self.finished = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="vocabulary", daemon=True)
+        self.new_word = new_word
 
-    def start(self) -> None:
-        with _running_lock:
-            _running.add(self)
-        self._thread.start()
+        def work() -> Vocabulary:
+            try:
+                return build_vocabulary(
+                    base, store, budget, retrain_all, lambda: self.cancelled, trainer, new_word
+                )
+            except Exception as error:  # noqa: BLE001 - listening goes on with the base model
+                logger.exception("building the vocabulary failed")
+                message = f"custom words are not used: {one_line(error)}"
+                return replace(_base_only(base, message, [], None), new_word_problem=message)
 
-    def cancel(self) -> None:
-        self._cancelled.set()
-
-    @property
-    def cancelled(self) -> bool:
-        return self._cancelled.is_set()
-
-    def wait(self, timeout_s: float) -> bool:
-        return self.finished.wait(timeout_s)
-
-    def _run(self) -> None:
-        try:
-            vocabulary = build_vocabulary(
-                self.base,
-                self._store,
-                self._budget,
-                self._retrain_all,
-                self._cancelled.is_set,
-                self._trainer,
-            )
-        except Exception as error:  # noqa: BLE001 - listening goes on with the base model
-            logger.exception("building the vocabulary failed")
-            vocabulary = _base_only(self.base, f"custom words are not used: {one_line(error)}")
-        finally:
-            self.finished.set()
-            with _running_lock:
-                _running.discard(self)
-        if not self._cancelled.is_set():
-            self._on_done(vocabulary)
+        super().__init__("vocabulary", work, on_done)
