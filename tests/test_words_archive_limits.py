@@ -506,10 +506,10 @@ def test_an_index_listing_too_many_words(store: WordStore, tmp_path: Path) -> No
 def test_the_manage_words_dialog_shows_a_hostile_file_as_a_message(
     qtbot, store: WordStore, tmp_path: Path, attack: str
 ) -> None:
-    """The refusals above reach the window as a status line; nothing escapes the slot."""
-    from kws_app.inference.model import OnnxModel
+    """The refusals above reach the window as a status line; nothing escapes the import job."""
+    from ui_support import make_controller, silence_factory
+
     from kws_app.ui.words_manager_dialog import WordsManagerDialog
-    from kws_app.words.trainer import WordTrainer
 
     if attack == "huge integer":
         members = _members([_word("numbers")])
@@ -520,15 +520,15 @@ def test_the_manage_words_dialog_shows_a_hostile_file_as_a_message(
         path = _zip(tmp_path / "int.kwswords", members)
     else:
         path = _zip64_file(tmp_path / "zip64.kwswords", 1, CLAIMED_ENTRIES)
-    model_path = words_tone_model(tmp_path / "words_tone.onnx")
-    trainer = WordTrainer(OnnxModel(model_path, prefer_gpu=False), model_path)
-    dialog = WordsManagerDialog(trainer, store)
+    controller = make_controller(tmp_path, silence_factory(), store=store)
+    assert controller.open_model(words_tone_model(tmp_path / "words_tone.onnx"))
+    qtbot.waitUntil(lambda: not controller.training_words)
+    dialog = WordsManagerDialog(controller)
     qtbot.addWidget(dialog)
     before = _tree(store.root)
-    changes: list[bool] = []
-    dialog.changed.connect(changes.append)
-    dialog.import_file(path)
+    with qtbot.waitSignal(controller.words_imported, timeout=30000):
+        dialog.import_file(path)
     shown = dialog.status_label.text()
     assert shown.startswith(f"cannot import {path.name}: ") and "\n" not in shown
-    assert changes == []  # nothing to train
+    assert not controller.training_words  # nothing to train
     assert _tree(store.root) == before

@@ -1,4 +1,5 @@
-"""The "Add word..." dialog under pytest-qt, with a simulated microphone (arrays, not PortAudio)."""
+"""The "Add word..." dialog under pytest-qt, with a simulated microphone (arrays, not PortAudio),
+on a real controller (no window, never listening) that learns the word in its vocabulary job."""
 
 from __future__ import annotations
 
@@ -6,7 +7,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from model_factory import silence, tone
+from model_factory import silence, tone, tone_model
+from ui_support import make_controller
 from words_helpers import (
     NOISE_RMS,
     RATE,
@@ -20,13 +22,12 @@ from words_helpers import (
 from kws_app.audio.devices import DeviceError, InputDevice
 from kws_app.audio.sources import ArraySource, AudioSource
 from kws_app.config import StreamConfig
-from kws_app.inference.model import OnnxModel
 from kws_app.session.recording import TapOpener, recorder
 from kws_app.ui.add_word_dialog import TAKE_SECONDS, AddWordDialog
-from kws_app.words.scorer import CustomWordScorer
+from kws_app.ui.controller import AppController
 from kws_app.words.store import WordStore
 from kws_app.words.takes import TRIM_MARGIN_SECONDS
-from kws_app.words.trainer import WordTrainer, to_rate
+from kws_app.words.trainer import to_rate
 
 pytestmark = pytest.mark.gui
 
@@ -65,15 +66,16 @@ class SimulatedMicrophone:
 
 
 @pytest.fixture
-def trainer(words_model_path: Path) -> WordTrainer:
-    model = OnnxModel(words_model_path, prefer_gpu=False)
-    return WordTrainer(model, words_model_path)
+def controller(tmp_path: Path, words_model_path: Path) -> AppController:
+    """The window's controller with the tone model and an empty word store, not listening."""
+    mic = SimulatedMicrophone()
+    controller = make_controller(tmp_path, mic.factory, store=WordStore(tmp_path / "words"))
+    assert controller.open_model(words_model_path)
+    return controller
 
 
-def _dialog(qtbot, trainer: WordTrainer, tmp_path: Path, mic: SimulatedMicrophone, **kwargs):  # type: ignore[no-untyped-def]
-    dialog = AddWordDialog(
-        trainer, WordStore(tmp_path / "words"), mic.recorder(), countdown_s=0, **kwargs
-    )
+def _dialog(qtbot, controller: AppController, mic: SimulatedMicrophone, **kwargs):  # type: ignore[no-untyped-def]
+    dialog = AddWordDialog(controller, mic.recorder(), countdown_s=0, **kwargs)
     qtbot.addWidget(dialog)
     dialog.show()
     return dialog
@@ -86,10 +88,10 @@ def _record(qtbot, dialog: AddWordDialog, count: int) -> None:  # type: ignore[n
         qtbot.waitUntil(lambda before=before: len(dialog.rows) == before + 1, timeout=5000)
 
 
-def test_record_play_delete_train_and_detect(qtbot, trainer, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_record_play_delete_train_and_detect(qtbot, controller) -> None:  # type: ignore[no-untyped-def]
     mic = SimulatedMicrophone()
     played: list[tuple[int, int]] = []
-    dialog = _dialog(qtbot, trainer, tmp_path, mic, player=lambda s, r: played.append((s.size, r)))
+    dialog = _dialog(qtbot, controller, mic, player=lambda s, r: played.append((s.size, r)))
     assert not dialog.train_button.isEnabled()
     dialog.name_edit.setText("whistle")
     mic.queue += examples(WHISTLE_HZ, count=6)
@@ -116,23 +118,24 @@ def test_record_play_delete_train_and_detect(qtbot, trainer, tmp_path) -> None: 
     assert dialog.train_button.isEnabled()
 
     dialog.train_button.click()
-    assert dialog.training is not None  # training runs in its thread; the dialog stays live
+    assert dialog.training is not None  # the controller trains in its job; the dialog stays live
+    assert controller.training_words
     assert not dialog.record_button.isEnabled()
-    qtbot.waitUntil(lambda: dialog.heads is not None, timeout=TRAIN_TIMEOUT_MS)
+    qtbot.waitUntil(lambda: dialog.learned is not None, timeout=TRAIN_TIMEOUT_MS)
     assert dialog.result() == AddWordDialog.DialogCode.Accepted
     word = dialog.store.get("whistle")
     assert word.record.background == "background.wav"
     assert len(word.record.examples) == 5
     stored = [samples for samples, _ in dialog.store.examples(word)]
     assert [s.size for s in stored] == [r.take.samples.size for r in dialog.rows]
-    scorer = CustomWordScorer(trainer.model, dialog.heads)
-    assert detected_labels(scorer, stream(WHISTLE_HZ)) == ["whistle"]
+    assert controller.scorer.labels[-1] == "whistle"
+    assert detected_labels(controller.scorer, stream(WHISTLE_HZ)) == ["whistle"]
 
 
-def test_countdown_then_recording(qtbot, trainer, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_countdown_then_recording(qtbot, controller) -> None:  # type: ignore[no-untyped-def]
     mic = SimulatedMicrophone()
     mic.queue += examples(WHISTLE_HZ, count=1)
-    dialog = AddWordDialog(trainer, WordStore(tmp_path / "w"), mic.recorder(), countdown_s=1)
+    dialog = AddWordDialog(controller, mic.recorder(), countdown_s=1)
     qtbot.addWidget(dialog)
     with qtbot.waitSignal(dialog.recorder.countdown, timeout=1000) as first:
         dialog.record_button.click()
@@ -142,13 +145,13 @@ def test_countdown_then_recording(qtbot, trainer, tmp_path) -> None:  # type: ig
     assert mic.opened == 1
 
 
-def test_broken_microphone_and_speaker_are_messages(qtbot, trainer, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_broken_microphone_and_speaker_are_messages(qtbot, controller) -> None:  # type: ignore[no-untyped-def]
     mic = SimulatedMicrophone()  # nothing queued: opening it fails like an unplugged device
 
     def no_speaker(samples: np.ndarray, rate: int) -> None:
         raise DeviceError("cannot play audio: no output device")
 
-    dialog = _dialog(qtbot, trainer, tmp_path, mic, player=no_speaker)
+    dialog = _dialog(qtbot, controller, mic, player=no_speaker)
     dialog.name_edit.setText("whistle")
     dialog.record_button.click()
     qtbot.waitUntil(lambda: "unplugged" in dialog.status_label.text(), timeout=2000)
@@ -159,10 +162,10 @@ def test_broken_microphone_and_speaker_are_messages(qtbot, trainer, tmp_path) ->
     assert "no output device" in dialog.status_label.text()
 
 
-def test_names_the_model_or_store_already_has_are_refused(qtbot, trainer, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_names_the_model_or_store_already_has_are_refused(qtbot, controller) -> None:  # type: ignore[no-untyped-def]
     mic = SimulatedMicrophone()
     mic.queue += examples(WHISTLE_HZ, count=5)
-    dialog = _dialog(qtbot, trainer, tmp_path, mic)
+    dialog = _dialog(qtbot, controller, mic)
     _record(qtbot, dialog, 5)
     for name, message in (("low", "already a word of the model"), ("_x", "not a valid")):
         dialog.name_edit.setText(name)
@@ -180,9 +183,9 @@ def _said_twice() -> np.ndarray:
     return (wave + rng.normal(0.0, NOISE_RMS, wave.size)).astype(np.float32)
 
 
-def test_a_refused_take_says_why_next_to_it_and_is_not_trained(qtbot, trainer, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_a_refused_take_says_why_next_to_it_and_is_not_trained(qtbot, controller) -> None:  # type: ignore[no-untyped-def]
     mic = SimulatedMicrophone()
-    dialog = _dialog(qtbot, trainer, tmp_path, mic)
+    dialog = _dialog(qtbot, controller, mic)
     dialog.name_edit.setText("whistle")
     good = examples(WHISTLE_HZ, count=5)
     mic.queue += [*good[:2], _said_twice(), *good[2:]]
@@ -199,3 +202,25 @@ def test_a_refused_take_says_why_next_to_it_and_is_not_trained(qtbot, trainer, t
     dialog.rows[0].delete_button.click()
     assert refused.problem_label.text().startswith("take 2 holds two utterances")
     assert not dialog.train_button.isEnabled()  # four usable takes are not enough
+
+
+def test_a_word_that_cannot_be_trained_is_taken_out_again_and_the_dialog_says_why(
+    qtbot, tmp_path
+) -> None:  # type: ignore[no-untyped-def]
+    """A model without an embedding cannot learn words: the controller stores the word, its job
+    fails to train it, and the word leaves the store again; the dialog stays open with why."""
+    path = tone_model(tmp_path / "no_embedding.onnx", with_embedding=False)
+    mic = SimulatedMicrophone()
+    controller = make_controller(tmp_path, mic.factory, store=WordStore(tmp_path / "words"))
+    assert controller.open_model(path)
+    dialog = _dialog(qtbot, controller, mic)
+    dialog.name_edit.setText("whistle")
+    mic.queue += examples(WHISTLE_HZ, count=5)
+    _record(qtbot, dialog, 5)
+    dialog.train_button.click()
+    qtbot.waitUntil(lambda: dialog.training is None, timeout=TRAIN_TIMEOUT_MS)
+    assert dialog.status_label.text().startswith("could not learn the word: ")
+    assert "embedding" in dialog.status_label.text()
+    assert dialog.learned is None and dialog.isVisible() and dialog.train_button.isEnabled()
+    assert controller.store is not None and controller.store.words() == []
+    assert controller.scorer is controller.model

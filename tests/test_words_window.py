@@ -11,7 +11,9 @@ import numpy.typing as npt
 import pytest
 from ui_support import TEST_RATE, make_window
 from words_helpers import (
+    HUM_HZ,
     NOISE_RMS,
+    OTHER_HZ,
     TEST_DECODER,
     TEST_STREAM,
     WHISTLE_HZ,
@@ -23,8 +25,10 @@ from words_helpers import (
 from kws_app.audio.devices import InputDevice
 from kws_app.audio.sources import AudioSource
 from kws_app.config import MS_PER_SECOND, StreamConfig
+from kws_app.session.vocabulary import TrainingBudget
 from kws_app.ui.add_word_dialog import TAKE_SECONDS
-from kws_app.ui.words_menu import WordsMenu
+from kws_app.words import trainer as trainer_module
+from kws_app.words.archive import export_words
 from kws_app.words.store import WordStore
 
 pytestmark = pytest.mark.gui
@@ -95,7 +99,7 @@ def test_word_joins_and_leaves_the_running_window(qtbot, tmp_path, words_model_p
     controller = window.controller
     qtbot.waitUntil(lambda: controller.last_update is not None)
     worker = controller.worker
-    menu = WordsMenu(controller, store, window, countdown_s=0)
+    menu = window.add_words_menu(countdown_s=0)
     dialog = menu.open_add_dialog()
     assert dialog is not None
     dialog.name_edit.setText("whistle")
@@ -134,7 +138,7 @@ def test_closing_a_dialog_without_a_change_leaves_the_vocabulary_alone(
     qtbot.waitUntil(lambda: not controller.training_words)
     rebuilt: list[object] = []
     controller.vocabulary_changed.connect(rebuilt.append)
-    menu = WordsMenu(controller, store, window, countdown_s=0)
+    menu = window.add_words_menu(countdown_s=0)
     for dialog in (menu.open_add_dialog(), menu.open_manager()):
         assert dialog is not None
         dialog.reject()
@@ -157,3 +161,142 @@ def test_stored_words_train_in_the_background_while_the_window_listens(
     assert store.head(store.get("whistle")) is not None
     qtbot.waitUntil(lambda: controller.last_update is not None)
     qtbot.waitUntil(lambda: "whistle" in controller.last_update.labels)
+
+
+def _trained(window, names: set[str]) -> bool:  # type: ignore[no-untyped-def]
+    return names <= set(window.words.tiles.words)
+
+
+def test_a_word_file_is_checked_in_the_background_and_closing_the_manager_loses_nothing(
+    qtbot, tmp_path, words_model_path
+) -> None:  # type: ignore[no-untyped-def]
+    elsewhere = WordStore(tmp_path / "elsewhere")
+    elsewhere.add("whistle", examples(WHISTLE_HZ), TEST_RATE)
+    elsewhere.add("hum", examples(HUM_HZ, seed=3), TEST_RATE)
+    path = tmp_path / "two.kwswords"
+    export_words(elsewhere, [], path)
+    store = WordStore(tmp_path / "words")
+    window = make_window(qtbot, tmp_path, words_model_path, LiveMicrophone().factory, store=store)
+    controller = window.controller
+    qtbot.waitUntil(lambda: controller.last_update is not None)
+    worker = controller.worker
+    manager = window.add_words_menu(countdown_s=0).open_manager()
+    assert manager is not None
+    manager.import_file(path)
+    # The slot is back before the file is checked: the dialog says so and waits, buttons off.
+    assert manager.status_label.text() == "checking two.kwswords..."
+    assert not manager.import_button.isEnabled()
+    assert controller.importing == path
+    manager.reject()  # closed (and gone) while the check runs
+    manager.deleteLater()
+    qtbot.waitUntil(lambda: _trained(window, {"whistle", "hum"}), timeout=TIMEOUT_MS)
+    assert controller.importing is None
+    assert sorted(word.name for word in store.words()) == ["hum", "whistle"]
+    assert all(len(store.examples(word)) == 5 for word in store.words())
+    assert controller.worker is worker  # the stream was never restarted
+
+
+def test_opening_the_words_dialogs_never_hashes_the_model_on_the_gui_thread(
+    qtbot, tmp_path, words_model_path, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
+    hashed_on: list[threading.Thread] = []
+    model_id_of = trainer_module.model_id_of
+
+    def hash_and_note_the_thread(path: Path) -> str:
+        hashed_on.append(threading.current_thread())
+        return model_id_of(path)
+
+    monkeypatch.setattr(trainer_module, "model_id_of", hash_and_note_the_thread)
+    store = WordStore(tmp_path / "words")
+    store.add("whistle", examples(WHISTLE_HZ), TEST_RATE)
+    window = make_window(qtbot, tmp_path, words_model_path, LiveMicrophone().factory, store=store)
+    menu = window.add_words_menu(countdown_s=0)
+    for dialog in (menu.open_add_dialog(), menu.open_manager()):
+        assert dialog is not None
+        dialog.reject()
+    qtbot.waitUntil(lambda: _trained(window, {"whistle"}), timeout=TIMEOUT_MS)
+    manager = menu.open_manager()
+    assert manager is not None
+    manager.rename("whistle", "tweet")
+    qtbot.waitUntil(lambda: _trained(window, {"tweet"}), timeout=TIMEOUT_MS)
+    manager.accept()
+    assert hashed_on and threading.main_thread() not in hashed_on
+    assert len(hashed_on) == 1  # the trainer the start-up built served the rename's rebuild
+
+
+def test_a_new_word_trains_first_within_the_vocabulary_limit(
+    qtbot, tmp_path, words_model_path
+) -> None:  # type: ignore[no-untyped-def]
+    """Train goes through the bounded vocabulary job: with a limit of one word, the new word
+    trains and the stored one keeps the head it had, instead of every word retraining."""
+    microphone = LiveMicrophone()
+    store = WordStore(tmp_path / "words")
+    store.add("hum", examples(HUM_HZ, seed=3), TEST_RATE)
+    window = make_window(
+        qtbot,
+        tmp_path,
+        words_model_path,
+        microphone.factory,
+        stream_config=TEST_STREAM,
+        decoder_config=TEST_DECODER,
+        store=store,
+        training_budget=TrainingBudget(max_words=1),
+    )
+    controller = window.controller
+    qtbot.waitUntil(lambda: _trained(window, {"hum"}), timeout=TIMEOUT_MS)
+    qtbot.waitUntil(lambda: controller.last_update is not None)
+    worker = controller.worker
+    hum_head = (store.get("hum").folder / "head.json").read_bytes()
+    dialog = window.add_words_menu(countdown_s=0).open_add_dialog()
+    assert dialog is not None
+    dialog.name_edit.setText("whistle")
+    for count, example in enumerate(examples(WHISTLE_HZ), start=1):
+        dialog.record_button.click()
+        microphone.say(example)
+        qtbot.waitUntil(lambda count=count: len(dialog.rows) == count, timeout=5000)
+    dialog.train_button.click()
+    assert controller.training_words
+    qtbot.waitUntil(lambda: dialog.learned == "whistle", timeout=TIMEOUT_MS)
+    assert window.words.tiles.words == ("low", "high", "hum", "whistle")
+    assert (store.get("hum").folder / "head.json").read_bytes() == hum_head
+    assert controller.word_notes == {}  # hum listens with its head; nothing waits
+    assert controller.worker is worker
+
+
+def test_words_that_wait_or_cannot_train_say_so_next_to_the_word_until_that_changes(
+    qtbot, tmp_path, words_model_path
+) -> None:  # type: ignore[no-untyped-def]
+    store = WordStore(tmp_path / "words")
+    store.add("broken", examples(OTHER_HZ, seed=5), TEST_RATE)
+    for take in (store.get("broken").folder / "examples").iterdir():
+        take.write_bytes(b"RIFF, but not a wave file")
+    store.add("hum", examples(HUM_HZ, seed=3), TEST_RATE)
+    store.add("whistle", examples(WHISTLE_HZ), TEST_RATE)
+    window = make_window(
+        qtbot,
+        tmp_path,
+        words_model_path,
+        LiveMicrophone().factory,
+        store=store,
+        training_budget=TrainingBudget(max_words=2),
+    )
+    controller = window.controller
+    qtbot.waitUntil(lambda: not controller.training_words, timeout=TIMEOUT_MS)
+    assert window.words.tiles.words == ("low", "high", "hum")
+    notes = window.words.notes_label
+    assert not notes.isHidden()
+    lines = notes.text().splitlines()
+    assert "whistle: waiting (training limit reached)" in lines
+    (broken,) = [line for line in lines if line.startswith("broken: could not train: ")]
+    manager = window.add_words_menu(countdown_s=0).open_manager()
+    assert manager is not None
+    listed = [manager.word_list.item(row).text() for row in range(manager.word_list.count())]
+    assert "whistle    waiting (training limit reached)" in listed
+    assert f"broken    {broken.removeprefix('broken: ')}" in listed
+
+    manager.remove("broken")  # the situation changes: the next build trains the waiting word
+    qtbot.waitUntil(lambda: _trained(window, {"hum", "whistle"}), timeout=TIMEOUT_MS)
+    assert notes.isHidden() and controller.word_notes == {}
+    listed = [manager.word_list.item(row).text() for row in range(manager.word_list.count())]
+    assert len(listed) == 2 and all("threshold 0." in line for line in listed)
+    manager.accept()

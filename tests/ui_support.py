@@ -19,6 +19,7 @@ from kws_app.audio.devices import DeviceError, InputDevice
 from kws_app.audio.sources import ArraySource, AudioSource, SourceFactory
 from kws_app.config import DecoderConfig, StreamConfig
 from kws_app.inference.model import OnnxModel
+from kws_app.session.vocabulary import TrainingBudget
 from kws_app.ui.controller import AppController
 from kws_app.ui.main_window import MainWindow
 from kws_app.ui.settings import AppSettings
@@ -106,6 +107,7 @@ def make_controller(
     settings: AppSettings | None = None,
     decoder_config: DecoderConfig | None = TONE_DECODER,
     store: WordStore | None = None,
+    training_budget: TrainingBudget | None = None,
 ) -> AppController:
     lister = devices if callable(devices) else (lambda: list(devices))
     return AppController(
@@ -116,6 +118,7 @@ def make_controller(
         store=store,
         source_factory=source_factory,
         device_lister=lister,
+        training_budget=training_budget,
     )
 
 
@@ -131,10 +134,18 @@ def make_window(
     decoder_config: DecoderConfig | None = TONE_DECODER,
     store: WordStore | None = None,
     device_name: str | None = None,
+    training_budget: TrainingBudget | None = None,
 ) -> MainWindow:
     """The window on a simulated source; the decoder defaults to the tone words' settings."""
     controller = make_controller(
-        tmp_path, source_factory, devices, stream_config, settings, decoder_config, store
+        tmp_path,
+        source_factory,
+        devices,
+        stream_config,
+        settings,
+        decoder_config,
+        store,
+        training_budget,
     )
     window = MainWindow(controller)
     qtbot.addWidget(window)

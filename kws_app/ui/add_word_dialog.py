@@ -1,9 +1,11 @@
 """The "Add word..." dialog: record a few examples of a new word, then learn it in seconds.
 
-Recording goes through an injected `TapOpener`: in the window, the controller's (the running
-capture when listening, one opened off the GUI thread otherwise); in tests, a session recorder on
-arrays (a simulated microphone). The tap is polled from a GUI timer, so the window never blocks on
-audio; training runs in a QThread, so the window never freezes while the head is fitted.
+Recording goes through a `TapOpener`: the controller's by default (the running capture when
+listening, one opened off the GUI thread otherwise); in tests, a session recorder on arrays (a
+simulated microphone) may stand in. The tap is polled from a GUI timer, so the window never blocks
+on audio. Train hands the takes to the controller, which stores the word and trains it first in
+its bounded vocabulary job, off the GUI thread (the running stream keeps going and gets the new
+scorer); a word that cannot be trained is taken out of the store again and the dialog says why.
 
 Each take is a few seconds, with room for a pause before and after the word; `trim_take` keeps the
 word and a short margin (what is shown, played and stored), or refuses the take with the same
@@ -19,7 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 import pyqtgraph as pg
-from PySide6.QtCore import QObject, Qt, QThread, QTimer, Signal, Slot
+from PySide6.QtCore import QObject, Qt, QTimer, Signal, Slot
 from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
@@ -39,11 +41,12 @@ from kws_app.dsp.frontend import compute_features, fit_clip
 from kws_app.session.listener import block_level_db
 from kws_app.session.recording import RecordingTap, TapOpener
 from kws_app.ui import theme
+from kws_app.ui.controller import AppController
 from kws_app.ui.level_meter import LevelMeter
 from kws_app.ui.spectrogram_view import COLOUR_MAP, LEVELS, LUT_ENTRIES
-from kws_app.words.store import MIN_EXAMPLES, WordStore, WordStoreError, normalise_name
+from kws_app.words.store import MIN_EXAMPLES, WordStoreError, normalise_name
 from kws_app.words.takes import MAX_UTTERANCE_SECONDS, TakeError, take_label, trim_take
-from kws_app.words.trainer import TrainingError, WordTrainer, to_rate
+from kws_app.words.trainer import to_rate
 
 logger = logging.getLogger(__name__)
 
@@ -264,40 +267,17 @@ class ExampleRow(QFrame):
             self.problem_label.setText(f"{take_label(number)} {self.take.problem.reason}")
 
 
-class TrainingThread(QThread):
-    """Runs one training job off the GUI thread; reports heads or a one-line message."""
-
-    succeeded = Signal(object)
-    failed = Signal(str)
-
-    def __init__(self, job: Callable[[], object], parent: QObject | None = None) -> None:
-        super().__init__(parent)
-        self._job = job
-
-    def run(self) -> None:
-        try:
-            result = self._job()
-        except (WordStoreError, TrainingError, OSError, ValueError) as error:
-            self.failed.emit(str(error))
-        except Exception as error:  # noqa: BLE001 - the window must survive a training bug
-            logger.exception("training a custom word failed")
-            self.failed.emit(f"training failed: {error}")
-        else:
-            self.succeeded.emit(result)
-
-
 class AddWordDialog(QDialog):
     """Type the word, record examples (and optionally the room), then Train.
 
-    On success `heads` holds the vocabulary's (name, head) pairs and the dialog is accepted; the
-    Words menu then has the controller swap the running scorer.
+    Once the controller has learned the word (it listens with it), `learned` holds its name and
+    the dialog is accepted.
     """
 
     def __init__(
         self,
-        trainer: WordTrainer,
-        store: WordStore,
-        open_tap: TapOpener,
+        controller: AppController,
+        open_tap: TapOpener | None = None,
         player: Player = sounddevice_player,
         countdown_s: int = COUNTDOWN_S,
         parent: QWidget | None = None,
@@ -305,16 +285,22 @@ class AddWordDialog(QDialog):
         super().__init__(parent)
         self.setWindowTitle("Add a word")
         self.setMinimumWidth(560)
-        self.trainer = trainer
-        self.store = store
+        assert controller.store is not None and controller.model is not None  # the menu checks
+        self.controller = controller
+        self.store = controller.store
+        self.labels: tuple[str, ...] = tuple(controller.model.labels)
         self._player = player
-        self.frontend = trainer.frontend
+        self.frontend: FrontendConfig = controller.model.frontend
         self.rows: list[ExampleRow] = []
         self.background: Take | None = None
-        self.heads: list | None = None  # type: ignore[type-arg]
-        self.training: TrainingThread | None = None
+        self.learned: str | None = None
+        self.training: str | None = None  # the word the controller is learning
         self._recording_background = False
-        self.recorder = Recorder(open_tap, self.frontend.sample_rate, countdown_s, parent=self)
+        controller.new_word_done.connect(self._on_learned)
+        self._bound = True  # until the dialog closes
+        self.recorder = Recorder(
+            open_tap or controller.record, self.frontend.sample_rate, countdown_s, parent=self
+        )
         self.recorder.countdown.connect(self._on_countdown)
         self.recorder.level.connect(self._on_level)
         self.recorder.finished.connect(self._on_take)
@@ -394,7 +380,7 @@ class AddWordDialog(QDialog):
             name = normalise_name(self.name_edit.text())
         except WordStoreError as error:
             return str(error) if self.name_edit.text().strip() else "type the word first"
-        if name.casefold() in {label.casefold() for label in self.trainer.model.labels}:
+        if name.casefold() in {label.casefold() for label in self.labels}:
             return f"{name!r} is already a word of the model"
         if self.store.find(name) is not None:
             return f"a custom word named {name!r} already exists"
@@ -509,45 +495,33 @@ class AddWordDialog(QDialog):
     def train(self) -> None:
         if self.training is not None or self.name_problem() is not None:
             return
-        name = self.name_edit.text()
-        examples = self.examples
-        background = self.background.samples if self.background else None
-        rate = self.frontend.sample_rate
-
-        def job() -> object:
-            return self.trainer.learn(self.store, name, examples, rate, background)
-
-        self.training = TrainingThread(job, self)
-        self.training.succeeded.connect(self._on_trained)
-        self.training.failed.connect(self._on_train_failed)
+        self.training = self.name_edit.text()
         self.status_label.setText("training...")
         self._update_state()
-        self.training.start()
+        background = self.background.samples if self.background else None
+        self.controller.learn_word(
+            self.training, self.examples, self.frontend.sample_rate, background
+        )
 
-    @Slot(object)
-    def _on_trained(self, heads: list) -> None:  # type: ignore[type-arg]
-        self._join_training()
-        self.heads = heads
-        self.accept()
-
-    @Slot(str)
-    def _on_train_failed(self, message: str) -> None:
-        self._join_training()
+    @Slot(str, object)
+    def _on_learned(self, name: str, problem: str | None) -> None:
+        if self.training is None:
+            return  # not this dialog's word
+        self.training = None
+        if problem is None:
+            self.learned = name
+            self.accept()
+            return
         self._update_state()
-        self.status_label.setText(f"could not learn the word: {message}")
-
-    def _join_training(self) -> None:
-        thread, self.training = self.training, None
-        if thread is not None:
-            thread.wait()
+        self.status_label.setText(f"could not learn the word: {problem}")
 
     def done(self, result: int) -> None:
-        """Closing never abandons a running recording or training thread."""
+        """Closing never waits: a recording is cancelled; a word being learned is the
+        controller's, which finishes it (or takes it out again) on its own."""
         self.recorder.cancel()
-        if self.training is not None:
-            if result != QDialog.DialogCode.Accepted:
-                self.status_label.setText("finishing training...")
-            self.training.wait()
+        if self._bound:
+            self.controller.new_word_done.disconnect(self._on_learned)
+            self._bound = False
         super().done(result)
 
     def keyPressEvent(self, event) -> None:  # type: ignore[no-untyped-def]  # noqa: N802

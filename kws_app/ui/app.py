@@ -20,7 +20,6 @@ from kws_app.ui import theme
 from kws_app.ui.controller import AppController, ModelLoader
 from kws_app.ui.main_window import MainWindow
 from kws_app.ui.settings import APPLICATION_NAME, ORGANIZATION_NAME, AppSettings, user_settings
-from kws_app.ui.words_menu import WordsMenu
 from kws_app.words.store import WordStore
 
 logger = logging.getLogger(__name__)
@@ -58,7 +57,7 @@ def create_window(
         **overrides,
     )
     window = MainWindow(controller)
-    window.words_menu = WordsMenu(controller, store, window)  # type: ignore[attr-defined]
+    window.add_words_menu()
     controller.start(model_path, args.device, autostart)
     return window
 

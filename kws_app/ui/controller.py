@@ -1,10 +1,12 @@
 """The window's one owner of the listening state: model, vocabulary, device, decoder settings,
 the listening worker and the current problem.
 
-Panels read it and follow its signals; they change things only by calling its methods, never each
-other or the window. Everything slow or possibly stuck runs elsewhere: listening on a worker thread
-(a session Listener), custom-word training on a background job (session VocabularyJob), a
-recording while nothing listens on a daemon thread. Nothing here waits for a device.
+Panels and the Words dialogs read it and follow its signals; they change things only by calling
+its methods, never each other or the window. Everything slow or possibly stuck runs elsewhere:
+listening on a worker thread (a session Listener), custom-word training on a background job
+(session VocabularyJob, which also builds the word trainer: hashing the model file), checking a
+word file on another (session ImportJob), a recording while nothing listens on a daemon thread.
+Nothing here waits for a device, a model file or a word file.
 """
 
 from __future__ import annotations
@@ -22,15 +24,18 @@ from kws_app.audio.devices import DeviceError, InputDevice, list_input_devices
 from kws_app.audio.pulse import SourceWatch
 from kws_app.audio.sources import SourceFactory, microphone_factory
 from kws_app.config import MS_PER_SECOND, DecoderConfig, StreamConfig
+from kws_app.errors import one_line
 from kws_app.inference.model import ModelError
 from kws_app.inference.operating_points import label_thresholds
 from kws_app.inference.pipeline import operating_points_of
 from kws_app.session.listener import Listener, ListenerUpdate, SourceInfo
 from kws_app.session.recording import RecordingTap, record
 from kws_app.session.vocabulary import TrainingBudget, Vocabulary, VocabularyJob
+from kws_app.session.word_import import ImportJob, ImportResult
 from kws_app.ui.settings import AppSettings
 from kws_app.ui.worker import PipelineWorker, keep_until_exit
-from kws_app.words.store import WordStore
+from kws_app.words.store import WordStore, WordStoreError
+from kws_app.words.trainer import WordTrainer
 
 logger = logging.getLogger(__name__)
 
@@ -64,7 +69,13 @@ class AppController(QObject):
     # The sound server moved our stream to another source (kws_app.audio.pulse): the status
     # panel shows the new source's name.
     source_changed = Signal(str)
+    # {stored word: note} for words not listening (waiting for training, or why they cannot
+    # train); shown next to the words until the next vocabulary replaces it.
+    word_notes_changed = Signal(object)
+    words_imported = Signal(object)  # ImportResult of import_words
+    new_word_done = Signal(str, object)  # learn_word's word and None, or why it was not learned
     _vocabulary_ready = Signal(object, object)  # (job, Vocabulary), from the job's thread
+    _import_ready = Signal(object, object)  # (job, ImportResult), from the job's thread
     _source_moved = Signal(object, str)  # (SourceWatch, description), from the watch's thread
 
     def __init__(
@@ -99,10 +110,16 @@ class AppController(QObject):
         self.source: SourceInfo | None = None
         self.last_update: ListenerUpdate | None = None
         self._vocabulary_job: VocabularyJob | None = None
+        # Embeds the fixed negatives once; built by a vocabulary job, reused by the next one.
+        self._trainer: WordTrainer | None = None
+        self._new_word: str | None = None  # stored by learn_word, trained first, not yet done
+        self._import_job: ImportJob | None = None
+        self.word_notes: dict[str, str] = {}
         self._recording: Listener | None = None
         # Workers asked to stop that may still be closing their stream; never waited for here.
         self._retired_workers: list[PipelineWorker] = []
         self._vocabulary_ready.connect(self._on_vocabulary)
+        self._import_ready.connect(self._on_imported)
         self._source_watch: SourceWatch | None = None
         self._source_moved.connect(self._on_source_moved)
 
@@ -198,6 +215,7 @@ class AppController(QObject):
         was_listening = self.worker is not None
         self.stop_listening()
         self.model = model
+        self._trainer = None  # fitted to the old model; the next vocabulary job builds one
         self.settings.model_path = path
         self.model_changed.emit(model)
         self._use_scorer(model)
@@ -232,6 +250,8 @@ class AppController(QObject):
             lambda vocabulary: self._vocabulary_ready.emit(job, vocabulary),
             self._training_budget,
             retrain_all,
+            self._trainer,
+            self._new_word,
         )
         self._vocabulary_job = job
         job.start()
@@ -245,9 +265,80 @@ class AppController(QObject):
         if job is not self._vocabulary_job or vocabulary.base is not self.model:
             return  # a later change or another model replaced it
         self._vocabulary_job = None
+        if vocabulary.trainer is not None:
+            self._trainer = vocabulary.trainer
         for message in vocabulary.messages:
             self.status.emit(message)
         self._use_scorer(vocabulary.scorer)
+        self.word_notes = vocabulary.notes()
+        self.word_notes_changed.emit(self.word_notes)
+        if job.new_word is not None and job.new_word == self._new_word:
+            self._new_word = None
+            self._finish_new_word(job.new_word, vocabulary.new_word_problem)
+
+    def learn_word(
+        self,
+        name: str,
+        examples: list[Any],
+        sample_rate: int,
+        background: Any | None = None,
+    ) -> None:
+        """Store a word the user recorded and train it first, in the bounded background job,
+        while listening goes on; `new_word_done` says how it went. A word that cannot be
+        trained is taken out of the store again."""
+        if self.store is None or self.model is None:
+            self.new_word_done.emit(name, "no model is loaded")
+            return
+        try:
+            word = self.store.add(
+                name, examples, sample_rate, background, reserved=self.model.labels
+            )
+        except (WordStoreError, OSError, ValueError) as error:
+            self.new_word_done.emit(name, one_line(error))
+            return
+        self._new_word = word.name
+        self.words_changed(retrain_all=True)
+
+    def _finish_new_word(self, name: str, problem: str | None) -> None:
+        if problem is not None:
+            try:
+                self.store.remove(name)  # type: ignore[union-attr]  # learn_word had a store
+            except (WordStoreError, OSError) as error:
+                logger.warning("cannot remove the untrained word %r: %s", name, error)
+            self.status.emit(f"could not learn {name!r}: {problem}")
+        self.new_word_done.emit(name, problem)
+
+    # ----- importing word files -----------------------------------------------------------
+
+    @property
+    def importing(self) -> Path | None:
+        """The word file being checked and installed, if any."""
+        return self._import_job.path if self._import_job is not None else None
+
+    def import_words(self, path: Path) -> bool:
+        """Check and install a word file off the GUI thread (a large valid one takes seconds);
+        `words_imported` says how it went, and the new words then train in the background.
+        False (nothing started) while another import runs or without a model."""
+        if self.store is None or self.model is None or self._import_job is not None:
+            return False
+        job = ImportJob(
+            self.store,
+            path,
+            self.model.labels,
+            lambda result: self._import_ready.emit(job, result),
+        )
+        self._import_job = job
+        job.start()
+        return True
+
+    @Slot(object, object)
+    def _on_imported(self, job: ImportJob, result: ImportResult) -> None:
+        if job is not self._import_job:
+            return
+        self._import_job = None
+        if result.names:
+            self.words_changed(retrain_all=True)  # every head learns the new words as negatives
+        self.words_imported.emit(result)
 
     def _use_scorer(self, scorer: Any) -> None:
         """Swap the vocabulary without restarting the stream."""
@@ -445,6 +536,8 @@ class AppController(QObject):
         self.closed = True
         if self._vocabulary_job is not None:
             self._vocabulary_job.cancel()
+        if self._import_job is not None:
+            self._import_job.cancel()  # the file is installed whole or not at all
         if self._recording is not None:
             self._recording.request_stop()
         self.stop_listening()

@@ -18,6 +18,7 @@ from PySide6.QtWidgets import QHBoxLayout, QMainWindow, QVBoxLayout, QWidget
 from kws_app.config import MS_PER_SECOND
 from kws_app.inference.pipeline import Detection
 from kws_app.ui import theme
+from kws_app.ui.add_word_dialog import COUNTDOWN_S, Player, sounddevice_player
 from kws_app.ui.controller import DRAW_RATE_HZ, AppController
 from kws_app.ui.device_bar import DeviceBar
 from kws_app.ui.history_panel import HistoryPanel
@@ -26,6 +27,7 @@ from kws_app.ui.probabilities_panel import ProbabilitiesPanel
 from kws_app.ui.problem_banner import ProblemBanner
 from kws_app.ui.spectrogram_panel import SpectrogramPanel
 from kws_app.ui.status_panel import StatusPanel
+from kws_app.ui.words_menu import WordsMenu
 from kws_app.ui.words_panel import WordsPanel
 
 DEFAULT_WINDOW_SIZE = (1280, 800)
@@ -58,6 +60,7 @@ class MainWindow(QMainWindow):
         self.history = HistoryPanel(controller)
         self.status = StatusPanel(controller, self.statusBar())
         self.words.shown.connect(self._word_shown)
+        self.words_menu: WordsMenu | None = None  # add_words_menu: only with a word store
         self._build_menu()
         self._lay_out()
         geometry = controller.settings.geometry
@@ -90,6 +93,13 @@ class MainWindow(QMainWindow):
         quit_action.setShortcut(QKeySequence.StandardKey.Quit)
         quit_action.triggered.connect(self.close)
         file_menu.addAction(quit_action)
+
+    def add_words_menu(
+        self, player: Player = sounddevice_player, countdown_s: int = COUNTDOWN_S
+    ) -> WordsMenu:
+        """The Words menu (Add word..., Manage words...), after File."""
+        self.words_menu = WordsMenu(self.controller, self, player, countdown_s)
+        return self.words_menu
 
     def _lay_out(self) -> None:
         central = QWidget()

@@ -1,15 +1,20 @@
 """ "Manage words...": list the custom words; remove, rename, export and import them.
 
-Every change goes through the same WordStore and archive code as `kws-app words`, and reports back
-through `changed` so the window can swap its scorer while it keeps listening.
+Every change goes through the same WordStore and archive code as `kws-app words`, and through the
+controller, which swaps the scorer while the window keeps listening. A word file is checked and
+installed by the controller off the GUI thread (a large valid one takes seconds): the dialog says
+so and waits with its buttons off; closing it meanwhile loses nothing, since the controller
+installs the whole file or none and trains what it installed. Each word that is not listening says
+why next to it ("waiting", "could not train: <reason>") until that changes.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from pathlib import Path
 
-from PySide6.QtCore import Qt, Signal, Slot
+from PySide6.QtCore import Qt, SignalInstance, Slot
 from PySide6.QtWidgets import (
     QDialog,
     QFileDialog,
@@ -23,10 +28,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from kws_app.words.archive import ARCHIVE_SUFFIX, ArchiveError, export_words, import_words
+from kws_app.session.word_import import ImportResult
+from kws_app.ui.controller import AppController
+from kws_app.words.archive import ARCHIVE_SUFFIX, export_words
 from kws_app.words.calibration import describe_operating_point
 from kws_app.words.store import WordStore, WordStoreError
-from kws_app.words.trainer import WordTrainer
 
 logger = logging.getLogger(__name__)
 
@@ -34,16 +40,13 @@ FILE_FILTER = f"kws word files (*{ARCHIVE_SUFFIX});;All files (*)"
 
 
 class WordsManagerDialog(QDialog):
-    changed = Signal(bool)  # the words changed; True: retrain every head (words were added)
-
-    def __init__(
-        self, trainer: WordTrainer, store: WordStore, parent: QWidget | None = None
-    ) -> None:
+    def __init__(self, controller: AppController, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setWindowTitle("Custom words")
         self.setMinimumWidth(420)
-        self.trainer = trainer
-        self.store = store
+        assert controller.store is not None  # the Words menu checks
+        self.controller = controller
+        self.store: WordStore = controller.store
         layout = QVBoxLayout(self)
         self.word_list = QListWidget()
         layout.addWidget(self.word_list, 1)
@@ -71,22 +74,40 @@ class WordsManagerDialog(QDialog):
         self.status_label = QLabel("")
         self.status_label.setWordWrap(True)
         layout.addWidget(self.status_label)
+        # Imported words train in the background: the list follows them; bound while open.
+        self._bindings: tuple[tuple[SignalInstance, Callable[..., None]], ...] = (
+            (controller.vocabulary_changed, self.refresh),
+            (controller.word_notes_changed, self.refresh),
+            (controller.words_imported, self._on_imported),
+        )
+        for signal, slot in self._bindings:
+            signal.connect(slot)
         self.refresh()
+        importing = controller.importing
+        if importing is not None:  # started from a dialog closed since
+            self.status_label.setText(f"checking {importing.name}...")
 
+    @Slot()
     def refresh(self) -> None:
+        selected = self.selected()
         self.word_list.clear()
+        notes = self.controller.word_notes
         for word in self.store.words():
             head = self.store.head(word)
             point = describe_operating_point(head.details) if head is not None else "not trained"
-            item = QListWidgetItem(f"{word.name}    {point}")
+            item = QListWidgetItem(f"{word.name}    {notes.get(word.name, point)}")
             item.setData(Qt.ItemDataRole.UserRole, word.name)
             self.word_list.addItem(item)
+            if word.name == selected:
+                self.word_list.setCurrentItem(item)
         has_words = self.word_list.count() > 0
         if has_words and self.word_list.currentRow() < 0:
             self.word_list.setCurrentRow(0)
+        idle = self.controller.importing is None
         for button in (self.remove_button, self.rename_button, self.export_button):
-            button.setEnabled(has_words)
-        if not has_words:
+            button.setEnabled(has_words and idle)
+        self.import_button.setEnabled(idle)
+        if not has_words and idle:
             self.status_label.setText("no custom words yet: use Words > Add word...")
 
     def selected(self) -> str | None:
@@ -101,17 +122,17 @@ class WordsManagerDialog(QDialog):
             return
         self.status_label.setText(f"removed {name!r}")
         self.refresh()
-        self.changed.emit(False)
+        self.controller.words_changed()
 
     def rename(self, old: str, new: str) -> None:
         try:
-            word = self.store.rename(old, new, reserved=self.trainer.model.labels)
+            word = self.store.rename(old, new, reserved=self._labels())
         except (WordStoreError, OSError) as error:
             self.status_label.setText(str(error))
             return
         self.status_label.setText(f"renamed {old!r} to {word.name!r}")
         self.refresh()
-        self.changed.emit(False)
+        self.controller.words_changed()
 
     def export(self, names: list[str], path: Path) -> None:
         try:
@@ -121,18 +142,39 @@ class WordsManagerDialog(QDialog):
             return
         self.status_label.setText(f"exported {', '.join(written)} to {path}")
 
+    def _labels(self) -> tuple[str, ...]:
+        model = self.controller.model
+        return tuple(model.labels) if model is not None else ()
+
     def import_file(self, path: Path) -> None:
-        """Validate and install; the controller then trains the new words in the background,
-        bounded, while the window keeps listening. A bad file changes nothing."""
-        try:
-            installed = import_words(self.store, path, reserved=self.trainer.model.labels)
-        except (ArchiveError, WordStoreError, OSError) as error:
-            self.status_label.setText(f"cannot import {path.name}: {error}")
+        """Have the controller check and install the file off the GUI thread; it then trains the
+        new words in the background, bounded, while the window keeps listening. A bad file
+        changes nothing."""
+        if not self.controller.import_words(path):
+            importing = self.controller.importing
+            self.status_label.setText(
+                f"still importing {importing.name}: try again when it is done"
+                if importing is not None
+                else "cannot import: no model is loaded"
+            )
             return
-        names = ", ".join(word.name for word in installed)
-        self.status_label.setText(f"imported {names}; training in the background...")
+        self.status_label.setText(f"checking {path.name}...")
+        self.refresh()  # buttons off until the result comes
+
+    @Slot(object)
+    def _on_imported(self, result: ImportResult) -> None:
+        if result.problem is not None:
+            self.status_label.setText(f"cannot import {result.path.name}: {result.problem}")
+        else:
+            names = ", ".join(result.names)
+            self.status_label.setText(f"imported {names}; training in the background...")
         self.refresh()
-        self.changed.emit(True)  # every head learns the new words as negatives
+
+    def done(self, result: int) -> None:
+        for signal, slot in self._bindings:
+            signal.disconnect(slot)
+        self._bindings = ()
+        super().done(result)
 
     @Slot()
     def _remove_selected(self) -> None:

@@ -1,7 +1,8 @@
 """The words: a tile per command word that lights when it is heard, and the last word and score.
 
 A detection counts once its tile lights (`shown`); the history and the spectrogram's markers
-follow that, so what the user sees in each place agrees.
+follow that, so what the user sees in each place agrees. Under the tiles, custom words that are
+not listening say why (waiting for training, or could not train), for as long as that holds.
 """
 
 from __future__ import annotations
@@ -44,14 +45,26 @@ class WordsPanel(QFrame):
         row.addLayout(last)
         self.tiles = WordTiles()
         row.addWidget(self.tiles, 1)
-        panel_layout(self, "Words").addLayout(row)
+        self.notes_label = QLabel("")
+        self.notes_label.setObjectName("lastScore")
+        self.notes_label.setWordWrap(True)
+        self.notes_label.hide()
+        layout = panel_layout(self, "Words")
+        layout.addLayout(row)
+        layout.addWidget(self.notes_label)
         controller.vocabulary_changed.connect(self._show_vocabulary)
+        controller.word_notes_changed.connect(self._show_notes)
         controller.updated.connect(self._store)
         controller.cleared.connect(self._clear)
 
     @Slot(object)
     def _show_vocabulary(self, scorer: Any) -> None:
         self.tiles.set_labels(scorer.labels)
+
+    @Slot(object)
+    def _show_notes(self, notes: dict[str, str]) -> None:
+        self.notes_label.setText(describe_notes(notes))
+        self.notes_label.setVisible(bool(notes))
 
     @Slot(object)
     def _store(self, update: ListenerUpdate) -> None:
@@ -68,3 +81,11 @@ class WordsPanel(QFrame):
                 self.last_score_label.setText(f"score {detection.score:.2f}")
                 self.shown.emit(detection, now_s)
         self.tiles.expire(now_s)
+
+
+def describe_notes(notes: dict[str, str]) -> str:
+    """One line per note, naming the words it applies to ("hum, lamp: waiting (...)")."""
+    words_by_note: dict[str, list[str]] = {}
+    for name, note in notes.items():
+        words_by_note.setdefault(note, []).append(name)
+    return "\n".join(f"{', '.join(names)}: {note}" for note, names in words_by_note.items())
