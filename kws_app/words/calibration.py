@@ -40,7 +40,7 @@ class WordCalibrationConfig:
     """How strict a custom word's operating point is; chosen on bench/words_fewshot.py."""
 
     # Share of held-out negative windows allowed to reach the threshold.
-    negative_pass_rate: float = 0.002
+    negative_pass_rate: float = 0.001
     # The probability a custom word must reach at the reference sensitivity; above one half, so a
     # word that reaches it is also the top label.
     threshold: float = 0.7
