@@ -545,12 +545,20 @@ def assert_no_crash(stderr: str) -> None:
         assert sign not in stderr, stderr
 
 
+STOP_SIGNALS = pytest.mark.parametrize(
+    "stop_signal", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "Ctrl-C"]
+)
+
+
 @pytest.mark.virtual_mic
 @pytest.mark.slow
 @pytest.mark.parametrize("stuck", [False, True], ids=["close-returns", "close-stuck"])
+@STOP_SIGNALS
 def test_headless_stall_ends_with_code_2_and_the_message(
-    virtual_microphone, tmp_path, tone_model_path, app_processes, stuck
+    virtual_microphone, tmp_path, tone_model_path, app_processes, stuck, stop_signal
 ):
+    """A stop signal arriving while the stall is being reported must not turn it into a clean
+    exit or a traceback."""
     code = (STUCK_CLOSE if stuck else "") + HEADLESS_DRIVER
     env = app_env(virtual_microphone, tmp_path)
     app = AppProcess(code, app_args(tone_model_path, tmp_path, "--headless"), env)
@@ -559,7 +567,7 @@ def test_headless_stall_ends_with_code_2_and_the_message(
     virtual_microphone.suspend()
     app.wait_for("err", "no audio from", STALL_SHOWN_LIMIT_S)
     if app.process.poll() is None:
-        app.process.send_signal(signal.SIGTERM)
+        app.process.send_signal(stop_signal)
     assert app.exit_code_within(EXIT_LIMIT_S) == EXIT_USER_ERROR
     stderr = "".join(app.stderr)
     errors = [line for line in app.stderr if line.startswith("kws-app: error:")]
@@ -571,10 +579,12 @@ def test_headless_stall_ends_with_code_2_and_the_message(
 
 @pytest.mark.virtual_mic
 @pytest.mark.slow
-def test_headless_answers_sigterm_at_once_while_the_source_is_suspended(
-    virtual_microphone, tmp_path, tone_model_path, app_processes
+@STOP_SIGNALS
+def test_headless_answers_a_stop_signal_at_once_while_the_source_is_suspended(
+    virtual_microphone, tmp_path, tone_model_path, app_processes, stop_signal
 ):
-    """Before the stall is declared, with a close that would hang: a clean, quick exit 0."""
+    """Before the stall is declared, with a close that would hang: a clean, quick exit 0 (for
+    Ctrl-C too: no KeyboardInterrupt traceback)."""
     env = app_env(virtual_microphone, tmp_path)
     args = app_args(tone_model_path, tmp_path, "--headless")
     app = AppProcess(STUCK_CLOSE + HEADLESS_DRIVER, args, env)
@@ -582,7 +592,7 @@ def test_headless_answers_sigterm_at_once_while_the_source_is_suspended(
     app.wait_for("err", "listening on", STARTUP_LIMIT_S)
     virtual_microphone.suspend()
     time.sleep(0.5)  # audio has stopped; the 2 s stall timeout has not passed
-    app.process.send_signal(signal.SIGTERM)
+    app.process.send_signal(stop_signal)
     assert app.exit_code_within(EXIT_LIMIT_S) == 0
     stderr = "".join(app.stderr)
     assert_no_crash(stderr)
