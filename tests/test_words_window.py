@@ -27,6 +27,7 @@ from kws_app.audio.sources import AudioSource
 from kws_app.config import MS_PER_SECOND, StreamConfig
 from kws_app.session.vocabulary import TrainingBudget
 from kws_app.ui.add_word_dialog import TAKE_SECONDS
+from kws_app.ui.main_window import MainWindow
 from kws_app.words import trainer as trainer_module
 from kws_app.words.archive import export_words
 from kws_app.words.store import WordStore
@@ -84,18 +85,31 @@ class LiveMicrophone:
         return self._rng.normal(0.0, NOISE_RMS, self._block).astype(np.float32)
 
 
-def test_word_joins_and_leaves_the_running_window(qtbot, tmp_path, words_model_path) -> None:  # type: ignore[no-untyped-def]
-    microphone = LiveMicrophone()
-    store = WordStore(tmp_path / "words")
-    window = make_window(
+def words_window(
+    qtbot,  # type: ignore[no-untyped-def]
+    tmp_path: Path,
+    model_path: Path,
+    store: WordStore,
+    microphone: LiveMicrophone | None = None,
+    training_budget: TrainingBudget | None = None,
+) -> MainWindow:
+    """The window on `microphone` (a quiet room unless the test speaks into it) with `store`."""
+    return make_window(
         qtbot,
         tmp_path,
-        words_model_path,
-        microphone.factory,
+        model_path,
+        (microphone or LiveMicrophone()).factory,
         stream_config=TEST_STREAM,
         decoder_config=TEST_DECODER,
         store=store,
+        training_budget=training_budget,
     )
+
+
+def test_word_joins_and_leaves_the_running_window(qtbot, tmp_path, words_model_path) -> None:  # type: ignore[no-untyped-def]
+    microphone = LiveMicrophone()
+    store = WordStore(tmp_path / "words")
+    window = words_window(qtbot, tmp_path, words_model_path, store, microphone)
     controller = window.controller
     qtbot.waitUntil(lambda: controller.last_update is not None)
     worker = controller.worker
@@ -133,7 +147,7 @@ def test_closing_a_dialog_without_a_change_leaves_the_vocabulary_alone(
     qtbot, tmp_path, words_model_path
 ) -> None:  # type: ignore[no-untyped-def]
     store = WordStore(tmp_path / "words")
-    window = make_window(qtbot, tmp_path, words_model_path, LiveMicrophone().factory, store=store)
+    window = words_window(qtbot, tmp_path, words_model_path, store)
     controller = window.controller
     qtbot.waitUntil(lambda: not controller.training_words)
     rebuilt: list[object] = []
@@ -153,7 +167,7 @@ def test_stored_words_train_in_the_background_while_the_window_listens(
     model's own words and listens, and the word joins once trained."""
     store = WordStore(tmp_path / "words")
     store.add("whistle", examples(WHISTLE_HZ), TEST_RATE)
-    window = make_window(qtbot, tmp_path, words_model_path, LiveMicrophone().factory, store=store)
+    window = words_window(qtbot, tmp_path, words_model_path, store)
     controller = window.controller
     assert controller.training_words
     assert window.words.tiles.words == ("low", "high")
@@ -176,7 +190,7 @@ def test_a_word_file_is_checked_in_the_background_and_closing_the_manager_loses_
     path = tmp_path / "two.kwswords"
     export_words(elsewhere, [], path)
     store = WordStore(tmp_path / "words")
-    window = make_window(qtbot, tmp_path, words_model_path, LiveMicrophone().factory, store=store)
+    window = words_window(qtbot, tmp_path, words_model_path, store)
     controller = window.controller
     qtbot.waitUntil(lambda: controller.last_update is not None)
     worker = controller.worker
@@ -209,7 +223,7 @@ def test_opening_the_words_dialogs_never_hashes_the_model_on_the_gui_thread(
     monkeypatch.setattr(trainer_module, "model_id_of", hash_and_note_the_thread)
     store = WordStore(tmp_path / "words")
     store.add("whistle", examples(WHISTLE_HZ), TEST_RATE)
-    window = make_window(qtbot, tmp_path, words_model_path, LiveMicrophone().factory, store=store)
+    window = words_window(qtbot, tmp_path, words_model_path, store)
     menu = window.add_words_menu(countdown_s=0)
     for dialog in (menu.open_add_dialog(), menu.open_manager()):
         assert dialog is not None
@@ -232,15 +246,8 @@ def test_a_new_word_trains_first_within_the_vocabulary_limit(
     microphone = LiveMicrophone()
     store = WordStore(tmp_path / "words")
     store.add("hum", examples(HUM_HZ, seed=3), TEST_RATE)
-    window = make_window(
-        qtbot,
-        tmp_path,
-        words_model_path,
-        microphone.factory,
-        stream_config=TEST_STREAM,
-        decoder_config=TEST_DECODER,
-        store=store,
-        training_budget=TrainingBudget(max_words=1),
+    window = words_window(
+        qtbot, tmp_path, words_model_path, store, microphone, TrainingBudget(max_words=1)
     )
     controller = window.controller
     qtbot.waitUntil(lambda: _trained(window, {"hum"}), timeout=TIMEOUT_MS)
@@ -272,13 +279,8 @@ def test_words_that_wait_or_cannot_train_say_so_next_to_the_word_until_that_chan
         take.write_bytes(b"RIFF, but not a wave file")
     store.add("hum", examples(HUM_HZ, seed=3), TEST_RATE)
     store.add("whistle", examples(WHISTLE_HZ), TEST_RATE)
-    window = make_window(
-        qtbot,
-        tmp_path,
-        words_model_path,
-        LiveMicrophone().factory,
-        store=store,
-        training_budget=TrainingBudget(max_words=2),
+    window = words_window(
+        qtbot, tmp_path, words_model_path, store, training_budget=TrainingBudget(max_words=2)
     )
     controller = window.controller
     qtbot.waitUntil(lambda: not controller.training_words, timeout=TIMEOUT_MS)

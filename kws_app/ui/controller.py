@@ -13,11 +13,11 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
+import numpy.typing as npt
 from PySide6.QtCore import QObject, QTimer, Signal, Slot
 
 from kws_app.audio.devices import DeviceError, InputDevice, list_input_devices
@@ -25,9 +25,9 @@ from kws_app.audio.pulse import SourceWatch
 from kws_app.audio.sources import SourceFactory, microphone_factory
 from kws_app.config import MS_PER_SECOND, DecoderConfig, StreamConfig
 from kws_app.errors import one_line
-from kws_app.inference.model import ModelError
+from kws_app.inference.model import ModelError, OnnxModel
 from kws_app.inference.operating_points import label_thresholds
-from kws_app.inference.pipeline import operating_points_of
+from kws_app.inference.pipeline import Scorer, operating_points_of
 from kws_app.session.listener import Listener, ListenerUpdate, SourceInfo
 from kws_app.session.recording import RecordingTap, record
 from kws_app.session.vocabulary import TrainingBudget, Vocabulary, VocabularyJob
@@ -42,7 +42,7 @@ logger = logging.getLogger(__name__)
 # The worker batches its updates to about this rate: the panels draw no faster.
 DRAW_RATE_HZ = 30
 
-ModelLoader = Callable[[Path], Any]
+ModelLoader = Callable[[Path], OnnxModel]
 DeviceLister = Callable[[], list[InputDevice]]
 
 
@@ -56,8 +56,8 @@ class Problem:
 
 
 class AppController(QObject):
-    model_changed = Signal(object)  # the base model (labels, front end, provider, path)
-    vocabulary_changed = Signal(object)  # the scorer the pipeline runs (base + custom words)
+    model_changed = Signal(object)  # OnnxModel: the base model
+    vocabulary_changed = Signal(object)  # Scorer: what the pipeline runs (base + custom words)
     devices_changed = Signal()  # the list of devices or the selection
     decoder_changed = Signal(object)  # DecoderConfig
     listening_changed = Signal()  # started, stopped, stalled or ended (read the properties)
@@ -99,8 +99,9 @@ class AppController(QObject):
         self._source_factory = source_factory
         self._device_lister = device_lister
         self._training_budget = training_budget
-        self.model: Any = None  # the base model
-        self.scorer: Any = None  # what the pipeline runs: the base model plus custom words
+        self.model: OnnxModel | None = None  # the base model
+        # What the pipeline runs: the base model, or it plus the custom words.
+        self.scorer: Scorer | None = None
         self.devices: list[InputDevice] = []
         self.selected_device: InputDevice | None = None
         self.worker: PipelineWorker | None = None
@@ -279,9 +280,9 @@ class AppController(QObject):
     def learn_word(
         self,
         name: str,
-        examples: list[Any],
+        examples: Sequence[npt.ArrayLike],
         sample_rate: int,
-        background: Any | None = None,
+        background: npt.ArrayLike | None = None,
     ) -> None:
         """Store a word the user recorded and train it first, in the bounded background job,
         while listening goes on; `new_word_done` says how it went. A word that cannot be
@@ -340,7 +341,7 @@ class AppController(QObject):
             self.words_changed(retrain_all=True)  # every head learns the new words as negatives
         self.words_imported.emit(result)
 
-    def _use_scorer(self, scorer: Any) -> None:
+    def _use_scorer(self, scorer: Scorer) -> None:
         """Swap the vocabulary without restarting the stream."""
         self.scorer = scorer
         self.vocabulary_changed.emit(scorer)
@@ -395,7 +396,7 @@ class AppController(QObject):
         self.stalled = False
         if self.closed:  # a start queued before the window closed
             return
-        if self.model is None:
+        if self.model is None or self.scorer is None:  # both are set together
             self.show_problem("No model is loaded: open one.", None, offer_model=True)
             return
         device = self.selected_device

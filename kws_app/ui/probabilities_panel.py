@@ -8,17 +8,19 @@ from typing import Any
 
 from PySide6.QtCore import Qt, Slot
 from PySide6.QtWidgets import (
+    QDoubleSpinBox,
     QFormLayout,
     QFrame,
     QHBoxLayout,
     QLabel,
     QSlider,
+    QSpinBox,
     QToolButton,
     QWidget,
 )
 
 from kws_app.config import ConfigError, DecoderConfig
-from kws_app.inference.pipeline import is_command_label, operating_points_of
+from kws_app.inference.pipeline import Scorer, is_command_label, operating_points_of
 from kws_app.session.listener import ListenerUpdate
 from kws_app.ui.controller import AppController
 from kws_app.ui.panel import panel_layout
@@ -72,7 +74,7 @@ class ProbabilitiesPanel(QFrame):
         self.advanced_box = QWidget()
         form = QFormLayout(self.advanced_box)
         form.setContentsMargins(0, 0, 0, 0)
-        self.spins: dict[str, Any] = {}
+        self.spins: dict[str, QSpinBox | QDoubleSpinBox] = {}
         for name in ADVANCED_FIELDS:
             spin = setting_spin_box(DecoderConfig, name, getattr(config, name))
             spin.valueChanged.connect(self._advanced_changed)
@@ -92,19 +94,19 @@ class ProbabilitiesPanel(QFrame):
         controller.listening_changed.connect(self._show_listening)
 
     @property
-    def average_window_spin(self) -> Any:
+    def average_window_spin(self) -> QSpinBox | QDoubleSpinBox:
         return self.spins["average_window_ms"]
 
     @property
-    def suppression_spin(self) -> Any:
+    def suppression_spin(self) -> QSpinBox | QDoubleSpinBox:
         return self.spins["suppression_ms"]
 
     @property
-    def minimum_count_spin(self) -> Any:
+    def minimum_count_spin(self) -> QSpinBox | QDoubleSpinBox:
         return self.spins["minimum_count"]
 
     @Slot(object)
-    def _show_vocabulary(self, scorer: Any) -> None:
+    def _show_vocabulary(self, scorer: Scorer) -> None:
         self._scores = None
         self.scores_view.set_labels(scorer.labels)
         self._show_word_thresholds()

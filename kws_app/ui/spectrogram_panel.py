@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 import numpy.typing as npt
 from PySide6.QtCore import Slot
 from PySide6.QtWidgets import QFrame
 
 from kws_app.config import FrontendConfig
+from kws_app.inference.model import OnnxModel
 from kws_app.inference.pipeline import Detection
 from kws_app.session.listener import ListenerUpdate
 from kws_app.ui.controller import AppController
@@ -31,7 +30,7 @@ class SpectrogramPanel(QFrame):
         controller.cleared.connect(self._clear)
 
     @Slot(object)
-    def _show_model(self, model: Any) -> None:
+    def _show_model(self, model: OnnxModel) -> None:
         self._pending.clear()
         self.view.set_frontend(model.frontend)
 

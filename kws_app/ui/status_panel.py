@@ -6,12 +6,10 @@ sound server (`source_changed`) has a label of its own, so it stays visible afte
 
 from __future__ import annotations
 
-from typing import Any
-
 from PySide6.QtCore import Slot
 from PySide6.QtWidgets import QLabel, QStatusBar
 
-from kws_app.inference.model import CUDA_PROVIDER
+from kws_app.inference.model import CUDA_PROVIDER, OnnxModel
 from kws_app.session.listener import ListenerUpdate, SourceInfo
 from kws_app.ui.controller import AppController
 
@@ -56,11 +54,10 @@ class StatusPanel:
         controller.cleared.connect(self._clear)
 
     @Slot(object)
-    def _show_model(self, model: Any) -> None:
+    def _show_model(self, model: OnnxModel) -> None:
         provider = "CUDA" if model.provider == CUDA_PROVIDER else "CPU"
         self.provider_label.setText(f"provider: {provider}")
-        name = getattr(getattr(model, "info", None), "model_name", model.path.stem)
-        self.model_label.setText(f"model: {model.path.name} ({name})")
+        self.model_label.setText(f"model: {model.path.name} ({model.info.model_name})")
         self.model_label.setToolTip(str(model.path))
 
     @Slot(object)

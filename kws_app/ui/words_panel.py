@@ -7,12 +7,10 @@ not listening say why (waiting for training, or could not train), for as long as
 
 from __future__ import annotations
 
-from typing import Any
-
 from PySide6.QtCore import Qt, Signal, Slot
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QVBoxLayout
 
-from kws_app.inference.pipeline import Detection
+from kws_app.inference.pipeline import Detection, Scorer
 from kws_app.session.listener import ListenerUpdate
 from kws_app.ui.controller import AppController
 from kws_app.ui.panel import panel_layout
@@ -58,7 +56,7 @@ class WordsPanel(QFrame):
         controller.cleared.connect(self._clear)
 
     @Slot(object)
-    def _show_vocabulary(self, scorer: Any) -> None:
+    def _show_vocabulary(self, scorer: Scorer) -> None:
         self.tiles.set_labels(scorer.labels)
 
     @Slot(object)
