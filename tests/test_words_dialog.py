@@ -74,6 +74,10 @@ def controller(tmp_path: Path, words_model_path: Path) -> AppController:
     return controller
 
 
+# The dialog records SPEECH_SECONDS of the user talking; the tests ask for less.
+USER_SPEECH_TEST_SECONDS = 2
+
+
 def _dialog(qtbot, controller: AppController, mic: SimulatedMicrophone, **kwargs):  # type: ignore[no-untyped-def]
     dialog = AddWordDialog(controller, mic.recorder(), countdown_s=0, **kwargs)
     qtbot.addWidget(dialog)
@@ -91,7 +95,13 @@ def _record(qtbot, dialog: AddWordDialog, count: int) -> None:  # type: ignore[n
 def test_record_play_delete_train_and_detect(qtbot, controller) -> None:  # type: ignore[no-untyped-def]
     mic = SimulatedMicrophone()
     played: list[tuple[int, int]] = []
-    dialog = _dialog(qtbot, controller, mic, player=lambda s, r: played.append((s.size, r)))
+    dialog = _dialog(
+        qtbot,
+        controller,
+        mic,
+        player=lambda s, r: played.append((s.size, r)),
+        speech_seconds=USER_SPEECH_TEST_SECONDS,
+    )
     assert not dialog.train_button.isEnabled()
     dialog.name_edit.setText("whistle")
     mic.queue += examples(WHISTLE_HZ, count=6)
@@ -111,10 +121,14 @@ def test_record_play_delete_train_and_detect(qtbot, controller) -> None:  # type
     assert [r.title.text() for r in dialog.rows] == ["#1", "#2", "#3", "#4"]
     _record(qtbot, dialog, 1)
 
+    # The optional step: the user reads a shown text aloud; it becomes the word's negatives.
     rng = np.random.default_rng(5)
     mic.queue.append((0.01 * rng.standard_normal(10 * RATE)).astype(np.float32))
     dialog.background_button.click()
+    assert not dialog.read_aloud_label.isHidden()
     qtbot.waitUntil(lambda: dialog.background is not None, timeout=5000)
+    assert dialog.read_aloud_label.isHidden()
+    assert dialog.background.samples.size == USER_SPEECH_TEST_SECONDS * RATE
     assert dialog.train_button.isEnabled()
 
     dialog.train_button.click()

@@ -54,7 +54,15 @@ FloatArray = npt.NDArray[np.float32]
 
 # Long enough to start speaking late and stop early; the pauses are trimmed off.
 TAKE_SECONDS = 3.0
-BACKGROUND_SECONDS = 10.0
+# The optional recording of the user talking normally (issue: 20-30 s of ordinary speech), kept
+# as the word's background: its crops are negatives when the word is trained and calibrated, so
+# the word learns not to fire on this voice in this room.
+SPEECH_SECONDS = 25.0
+READ_ALOUD_TEXT = (
+    "The morning train was late again, so we walked to the old market instead. It was busy with "
+    "people buying bread, apples and flowers, and a band was playing near the fountain. We "
+    "talked about the weekend, the weather and what to cook for dinner, then took the bus home."
+)
 COUNTDOWN_S = 3
 POLL_INTERVAL_MS = 10
 SPECTROGRAM_SIZE_PX = (150, 56)
@@ -268,7 +276,7 @@ class ExampleRow(QFrame):
 
 
 class AddWordDialog(QDialog):
-    """Type the word, record examples (and optionally the room), then Train.
+    """Type the word, record examples (and optionally yourself talking normally), then Train.
 
     Once the controller has learned the word (it listens with it), `learned` holds its name and
     the dialog is accepted.
@@ -281,9 +289,11 @@ class AddWordDialog(QDialog):
         player: Player = sounddevice_player,
         countdown_s: int = COUNTDOWN_S,
         parent: QWidget | None = None,
+        speech_seconds: float = SPEECH_SECONDS,
     ) -> None:
         super().__init__(parent)
         self.setWindowTitle("Add a word")
+        self.speech_seconds = speech_seconds
         self.setMinimumWidth(560)
         assert controller.store is not None and controller.model is not None  # the menu checks
         self.controller = controller
@@ -331,9 +341,10 @@ class AddWordDialog(QDialog):
         self.record_button.setObjectName("primary")
         self.record_button.clicked.connect(self.record_example)
         record_row.addWidget(self.record_button)
-        self.background_button = QPushButton(f"Record background ({BACKGROUND_SECONDS:g} s)")
+        self.background_button = QPushButton(f"Record yourself talking ({SPEECH_SECONDS:g} s)")
         self.background_button.setToolTip(
-            "optional: the room without speech, so the word does not fire on its noise"
+            "optional: read the text below aloud (or just talk) without saying the word, so the "
+            "word learns not to fire on your voice and your room"
         )
         self.background_button.clicked.connect(self.record_background)
         record_row.addWidget(self.background_button)
@@ -355,7 +366,11 @@ class AddWordDialog(QDialog):
         scroll.setMinimumHeight(260)
         layout.addWidget(scroll, 1)
 
-        self.background_label = QLabel("background: none (optional)")
+        self.read_aloud_label = QLabel(READ_ALOUD_TEXT)
+        self.read_aloud_label.setWordWrap(True)
+        self.read_aloud_label.setHidden(True)
+        layout.addWidget(self.read_aloud_label)
+        self.background_label = QLabel("your speech: none (optional)")
         layout.addWidget(self.background_label)
         self.status_label = QLabel("")
         self.status_label.setWordWrap(True)
@@ -421,10 +436,13 @@ class AddWordDialog(QDialog):
     @Slot()
     def record_background(self) -> None:
         self._recording_background = True
-        self.recorder.record(BACKGROUND_SECONDS)
+        self.recorder.record(self.speech_seconds)
         if self.recorder.busy:
             self._update_state()
-            self.status_label.setText("keep quiet: recording the room...")
+            self.read_aloud_label.setHidden(False)
+            self.status_label.setText(
+                "read the text below aloud, or just talk, without saying the word..."
+            )
 
     @Slot(int)
     def _on_countdown(self, seconds: int) -> None:
@@ -441,8 +459,9 @@ class AddWordDialog(QDialog):
         self.countdown_label.setText("")
         if self._recording_background:
             self.background = take
+            self.read_aloud_label.setHidden(True)
             self.background_label.setText(
-                f"background: {take.samples.size / self.frontend.sample_rate:.0f} s recorded"
+                f"your speech: {take.samples.size / self.frontend.sample_rate:.0f} s recorded"
             )
         else:
             self._add_row(take)
