@@ -27,6 +27,8 @@ pytestmark = pytest.mark.gui
 
 
 LISTEN_TIMEOUT_MS = 5000
+# A few spectrogram redraw periods (kws_app.ui.spectrogram_panel.SPECTROGRAM_DRAW_RATE_HZ).
+SPECTROGRAM_WAIT_MS = 1000
 
 
 def tone_sequence() -> np.ndarray:
@@ -123,7 +125,8 @@ def test_replayed_wav_lights_tiles_and_fills_history_in_order(qtbot, tmp_path, t
     assert window.history.history.rowCount() == 3
     assert window.words.tiles.is_lit("low")
     assert window.words.last_word_label.text() == "low"
-    assert window.spectrogram.view.image.max() > 0  # the tones are on the spectrogram
+    # The tones are on the spectrogram once it next redraws (at its own, lower rate).
+    qtbot.waitUntil(lambda: window.spectrogram.view.image.max() > 0, timeout=SPECTROGRAM_WAIT_MS)
 
     saved = tmp_path / "history.csv"
     window.history.history.save_csv(saved)
