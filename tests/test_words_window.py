@@ -106,6 +106,14 @@ def words_window(
     )
 
 
+def _say_takes(qtbot, dialog, microphone: LiveMicrophone) -> None:  # type: ignore[no-untyped-def]
+    """Record one take per whistle example through the dialog, speaking into the live microphone."""
+    for count, example in enumerate(examples(WHISTLE_HZ), start=1):
+        dialog.record_button.click()
+        microphone.say(example)
+        qtbot.waitUntil(lambda count=count: len(dialog.rows) == count, timeout=5000)
+
+
 def test_word_joins_and_leaves_the_running_window(qtbot, tmp_path, words_model_path) -> None:  # type: ignore[no-untyped-def]
     microphone = LiveMicrophone()
     store = WordStore(tmp_path / "words")
@@ -117,10 +125,7 @@ def test_word_joins_and_leaves_the_running_window(qtbot, tmp_path, words_model_p
     dialog = menu.open_add_dialog()
     assert dialog is not None
     dialog.name_edit.setText("whistle")
-    for count, example in enumerate(examples(WHISTLE_HZ), start=1):
-        dialog.record_button.click()
-        microphone.say(example)
-        qtbot.waitUntil(lambda count=count: len(dialog.rows) == count, timeout=5000)
+    _say_takes(qtbot, dialog, microphone)
     assert microphone.opened == 1  # the dialog recorded from the window's running capture
     dialog.train_button.click()
     qtbot.waitUntil(lambda: "whistle" in window.words.tiles.words, timeout=TIMEOUT_MS)
@@ -257,10 +262,7 @@ def test_a_new_word_trains_first_within_the_vocabulary_limit(
     dialog = window.add_words_menu(countdown_s=0).open_add_dialog()
     assert dialog is not None
     dialog.name_edit.setText("whistle")
-    for count, example in enumerate(examples(WHISTLE_HZ), start=1):
-        dialog.record_button.click()
-        microphone.say(example)
-        qtbot.waitUntil(lambda count=count: len(dialog.rows) == count, timeout=5000)
+    _say_takes(qtbot, dialog, microphone)
     dialog.train_button.click()
     assert controller.training_words
     qtbot.waitUntil(lambda: dialog.learned == "whistle", timeout=TIMEOUT_MS)
