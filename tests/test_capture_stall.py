@@ -23,7 +23,11 @@ from typing import Any
 import numpy as np
 import pytest
 from model_factory import TONE_DECODER_ARGS
-from ui_support import FAKE_MIC, ScriptedSource, make_window, sequence_factory
+from ui_support import (
+    FAKE_MIC,
+    ScriptedSource,
+    stall_then_recover_window,
+)
 from virtual_mic import PORTAUDIO_DEVICE, virtual_microphone
 
 from kws_app.audio import capture
@@ -48,7 +52,6 @@ STARTUP_LIMIT_S = 60.0
 STALL_SHOWN_LIMIT_S = 20.0
 # A click that waited for the stalled worker took a second; one that does not takes milliseconds.
 CLICK_LIMIT_S = 0.5
-QUICK_STALL = StreamConfig(stall_timeout_s=0.3)
 TIMEOUT_MS = 5000
 MIC_48K = InputDevice(3, "Scripted microphone", "test", 1, 44100, True)
 PA_ILLEGAL_DEVICE_COMBINATION = -9993  # what PortAudio says when the PulseAudio server is gone
@@ -345,14 +348,11 @@ def test_a_stalled_window_says_so_and_its_button_starts_again(qtbot, tmp_path, t
     from kws_app.ui.device_bar import LEVEL_CAPTION, STALLED_BUTTON_TEXT, STALLED_LEVEL_CAPTION
     from kws_app.ui.level_meter import FLOOR_DB
 
-    sources = iter(
-        [
-            lambda config: ScriptedSource(config, stall_after_blocks=10),
-            lambda config: ScriptedSource(config),
-        ]
-    )
-    window = make_window(
-        qtbot, tmp_path, tone_model_path, sequence_factory(sources), stream_config=QUICK_STALL
+    window = stall_then_recover_window(
+        qtbot,
+        tmp_path,
+        tone_model_path,
+        lambda config: ScriptedSource(config, stall_after_blocks=10),
     )
     qtbot.waitUntil(lambda: window.controller.stalled, timeout=TIMEOUT_MS)
     assert "no audio from" in (window.banner.message or "")
@@ -374,14 +374,11 @@ def test_a_stalled_window_says_so_and_its_button_starts_again(qtbot, tmp_path, t
 @pytest.mark.gui
 @pytest.mark.slow
 def test_retry_never_waits_for_the_stalled_worker(qtbot, tmp_path, tone_model_path):
-    sources = iter(
-        [
-            lambda config: SlowToStopSource(config, stall_after_blocks=3),
-            lambda config: ScriptedSource(config),
-        ]
-    )
-    window = make_window(
-        qtbot, tmp_path, tone_model_path, sequence_factory(sources), stream_config=QUICK_STALL
+    window = stall_then_recover_window(
+        qtbot,
+        tmp_path,
+        tone_model_path,
+        lambda config: SlowToStopSource(config, stall_after_blocks=3),
     )
     qtbot.waitUntil(lambda: window.controller.stalled, timeout=TIMEOUT_MS)
     stalled_worker = window.controller.worker

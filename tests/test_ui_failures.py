@@ -12,16 +12,14 @@ from ui_support import (
     make_window,
     sequence_factory,
     silence_factory,
+    stall_then_recover_window,
 )
-
-from kws_app.config import StreamConfig
 
 pytestmark = pytest.mark.gui
 
 
 TIMEOUT_MS = 5000
 # Short enough to keep the suite fast; the default (2 s) is the same code path.
-QUICK_STALL = StreamConfig(stall_timeout_s=0.3)
 
 
 def listening(window) -> bool:  # type: ignore[no-untyped-def]
@@ -84,14 +82,11 @@ def test_unplugged_device_shows_message_and_retry_recovers(qtbot, tmp_path, tone
 
 
 def test_stalled_stream_shows_message_and_retry_recovers(qtbot, tmp_path, tone_model_path):
-    sources = iter(
-        [
-            lambda config: ScriptedSource(config, stall_after_blocks=3),
-            lambda config: ScriptedSource(config),
-        ]
-    )
-    window = make_window(
-        qtbot, tmp_path, tone_model_path, sequence_factory(sources), stream_config=QUICK_STALL
+    window = stall_then_recover_window(
+        qtbot,
+        tmp_path,
+        tone_model_path,
+        lambda config: ScriptedSource(config, stall_after_blocks=3),
     )
     qtbot.waitUntil(lambda: "no audio from" in (window.banner.message or ""), timeout=TIMEOUT_MS)
     assert "0.3 s" in window.banner.message

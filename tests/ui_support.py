@@ -95,6 +95,20 @@ def sequence_factory(sources: Iterator[Callable[[StreamConfig], AudioSource]]) -
     return factory
 
 
+# A stall declared quickly, so the stall tests run in a fraction of a second.
+QUICK_STALL = StreamConfig(stall_timeout_s=0.3)
+
+
+def stall_then_recover_window(  # type: ignore[no-untyped-def]
+    qtbot, tmp_path: Path, model_path: Path, stalling: Callable[[StreamConfig], AudioSource]
+) -> MainWindow:
+    """A window whose first source is `stalling` and whose next start gets a healthy source."""
+    sources = iter([stalling, lambda config: ScriptedSource(config)])
+    return make_window(
+        qtbot, tmp_path, model_path, sequence_factory(sources), stream_config=QUICK_STALL
+    )
+
+
 def tone_model_loader(path: Path) -> OnnxModel:
     return OnnxModel(path, prefer_gpu=False)
 
