@@ -10,11 +10,12 @@ from __future__ import annotations
 import argparse
 import platform
 import time
+from pathlib import Path
 
 import numpy as np
 
 from kws_app.config import MS_PER_SECOND, StreamConfig
-from kws_app.inference.model import OnnxModel
+from kws_app.inference.loading import load_model
 from kws_app.inference.pipeline import StreamingPipeline
 from kws_app.paths import default_model_path
 
@@ -23,10 +24,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default=str(default_model_path()))
     parser.add_argument("--strides", type=int, default=3000)
-    parser.add_argument("--provider", choices=("cpu", "auto"), default="cpu")
+    parser.add_argument("--provider", choices=("cpu", "auto", "cuda"), default="cpu")
     args = parser.parse_args()
 
-    model = OnnxModel(args.model, prefer_gpu=args.provider == "auto", cpu_threads=1)
+    model = load_model(Path(args.model), args.provider)
     stream = StreamConfig()
     rate = model.frontend.sample_rate
     pipeline = StreamingPipeline(model, rate, stream)

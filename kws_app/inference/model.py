@@ -13,6 +13,7 @@ import json
 import logging
 import os
 import stat
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -189,19 +190,40 @@ def _read_model_bytes(path: Path) -> bytes:
     return data
 
 
-def _new_session(ort, model_bytes: bytes, options, providers: list[str]):  # type: ignore[no-untyped-def]
-    """An InferenceSession with onnxruntime's own fallback off: it prints "EP Error" banners on
-    stdout, where --wav and --headless print JSON, and parses the model a second time. Anything
-    else it prints goes to the log instead of stdout."""
+@contextlib.contextmanager
+def _stdout_to_log() -> Iterator[None]:
+    """onnxruntime prints on stdout, where --wav and --headless print JSON; its words go to the
+    log instead."""
     printed = io.StringIO()
     try:
         with contextlib.redirect_stdout(printed):
-            return ort.InferenceSession(
-                model_bytes, sess_options=options, providers=providers, enable_fallback=0
-            )
+            yield
     finally:
         if printed.getvalue().strip():
             logger.info("onnxruntime said: %s", printed.getvalue().strip())
+
+
+def _new_session(ort, model_bytes: bytes, options, providers: list[str]):  # type: ignore[no-untyped-def]
+    """An InferenceSession with onnxruntime's own fallback off: it prints "EP Error" banners and
+    parses the model a second time."""
+    with _stdout_to_log():
+        return ort.InferenceSession(
+            model_bytes, sess_options=options, providers=providers, enable_fallback=0
+        )
+
+
+def _preload_cuda_libraries(ort) -> None:  # type: ignore[no-untyped-def]
+    """onnxruntime-gpu does not look for the CUDA and cuDNN libraries that pip installs (the
+    nvidia-* wheels of its `cuda`/`cudnn` extras, or those PyTorch brought) unless they are loaded
+    first; without this a user with a working GPU and those wheels silently ran on the CPU."""
+    preload = getattr(ort, "preload_dlls", None)  # onnxruntime >= 1.21
+    if preload is None:
+        return
+    try:
+        with _stdout_to_log():
+            preload()
+    except Exception as error:  # it raises RuntimeError and whatever ctypes raises
+        logger.info("could not preload the CUDA libraries: %s", one_line(error))
 
 
 def _create_session(ort, model_bytes: bytes, path: Path, prefer_gpu: bool, cpu_threads: int):  # type: ignore[no-untyped-def]
@@ -211,6 +233,8 @@ def _create_session(ort, model_bytes: bytes, path: Path, prefer_gpu: bool, cpu_t
     options.log_severity_level = _ORT_SEVERITY_ERROR
     wants_cuda = prefer_gpu and CUDA_PROVIDER in ort.get_available_providers()
     providers = [CUDA_PROVIDER, CPU_PROVIDER] if wants_cuda else [CPU_PROVIDER]
+    if wants_cuda:
+        _preload_cuda_libraries(ort)
     try:
         session = _new_session(ort, model_bytes, options, providers)
     except Exception as error:  # onnxruntime raises Fail/InvalidProtobuf/RuntimeException
