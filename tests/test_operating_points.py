@@ -155,7 +155,9 @@ def test_a_model_with_broken_operating_points_is_refused_in_one_line(
     assert "kws.operating_points" in str(caught.value) and "\n" not in str(caught.value)
 
 
-def test_custom_words_join_a_calibrated_model_at_their_own_thresholds(tmp_path: Path) -> None:
+def test_custom_words_keep_their_own_thresholds_on_any_model(
+    tmp_path: Path,
+) -> None:
     from kws_app.words.calibration import THRESHOLD_KEY
     from kws_app.words.head import WordHead
     from kws_app.words.scorer import CUSTOM_WORD_THRESHOLD, CustomWordScorer
@@ -173,7 +175,15 @@ def test_custom_words_join_a_calibrated_model_at_their_own_thresholds(tmp_path: 
     words = [("whistle", calibrated_head), ("hum", old_head)]
     on_plain = CustomWordScorer(plain, words)
     on_calibrated = CustomWordScorer(calibrated, words)
-    assert on_plain.operating_points is None
+    assert CustomWordScorer(plain, []).operating_points is None
+    # On a model without calibrated points the model's words follow the slider's value, and the
+    # custom words still sit at their own points at the default sensitivity.
+    plain_points = on_plain.operating_points
+    assert plain_points is not None
+    default_slider = DecoderConfig().detection_threshold
+    assert plain_points.threshold_for("low", 0.6) == 0.6
+    assert plain_points.threshold_for("whistle", default_slider) == pytest.approx(0.42)
+    assert plain_points.threshold_for("whistle", 0.8) > 0.42
     assert on_calibrated.operating_points is not None
     assert on_calibrated.operating_points.thresholds == {
         "low": 0.7,

@@ -15,7 +15,7 @@ from typing import Protocol
 import numpy as np
 import numpy.typing as npt
 
-from kws_app.config import FrontendConfig
+from kws_app.config import DecoderConfig, FrontendConfig
 from kws_app.inference.decoder import SILENCE_LABEL
 from kws_app.inference.operating_points import OperatingPoints
 from kws_app.inference.pipeline import is_command_label, operating_points_of
@@ -138,10 +138,14 @@ class CustomWordScorer:
     @property
     def operating_points(self) -> OperatingPoints | None:
         """The base model's calibrated points, plus each custom word's own (calibrated when it
-        was trained), so the sensitivity slider moves them all together."""
+        was trained), so the sensitivity slider moves them all together. A base model without
+        calibrated points (a user's own) keeps the slider's value for its words, and the custom
+        words still sit at their own points when the slider is at its default."""
         base = operating_points_of(self.base)  # type: ignore[arg-type]
         if base is None:
-            return None
+            if not self.word_thresholds:
+                return None
+            return OperatingPoints(DecoderConfig().detection_threshold, self.word_thresholds)
         return OperatingPoints(
             base.reference_threshold, {**base.thresholds, **self.word_thresholds}, base.details
         )
