@@ -37,12 +37,21 @@ END_LEVEL_DB = -30.0
 CLIPS_TRIED_PER_WORD = 40
 READY_TIMEOUT_S = 30.0
 SETTLE_S = 2.0
+# Other processes using more than this share of a core while the app listens make a busy machine.
+BUSY_MACHINE_SHARE = 0.2
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
 def cpu_seconds(pid: int) -> float:
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS  # utime + stime
+
+
+def machine_busy_seconds() -> float:
+    """CPU seconds all processes spent busy, summed over the cores (/proc/stat, first line)."""
+    fields = [int(value) for value in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle, iowait = fields[3], fields[4]
+    return (sum(fields[:8]) - idle - iowait) / CLOCK_TICKS  # user .. steal
 
 
 def thread_cpu_seconds(pid: int) -> dict[str, float]:
@@ -238,11 +247,15 @@ def _measure(args, microphone, wav, expected, child, xvfb, offline) -> int:  # t
             raise RuntimeError("the app did not start listening")
     time.sleep(SETTLE_S)
     cpu0, wall0, x0 = cpu_seconds(child.pid), time.monotonic(), cpu_seconds(xvfb.pid)
+    busy0 = machine_busy_seconds()
     threads0 = thread_cpu_seconds(child.pid)
     time.sleep(args.idle_s)
     idle_wall = time.monotonic() - wall0
     idle_cpu = (cpu_seconds(child.pid) - cpu0) / idle_wall
     idle_x = (cpu_seconds(xvfb.pid) - x0) / idle_wall
+    # Everything else the machine did meanwhile (the bench, PulseAudio, other work): another busy
+    # process competes for the caches and cores, so a figure measured beside one is not comparable.
+    others = (machine_busy_seconds() - busy0) / idle_wall - idle_cpu - idle_x
     threads1 = thread_cpu_seconds(child.pid)
     per_thread = {
         name: round(100 * (seconds - threads0.get(name, 0.0)) / idle_wall, 1)
@@ -250,6 +263,11 @@ def _measure(args, microphone, wav, expected, child, xvfb, offline) -> int:  # t
         if seconds - threads0.get(name, 0.0) > 0
     }
     print(f"CPU per thread while listening to silence (% of one core): {per_thread}")
+    if others > BUSY_MACHINE_SHARE:
+        print(
+            f"warning: other processes used {100 * others:.0f}% of a core while the app listened; "
+            "measure again on a quiet machine"
+        )
 
     shown: list[tuple[str, float, float]] = []
     os.set_blocking(child.stdout.fileno(), False)
@@ -270,6 +288,7 @@ def _measure(args, microphone, wav, expected, child, xvfb, offline) -> int:  # t
         "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores",
         "idle_listening_cpu_percent_of_one_core": round(100 * idle_cpu, 1),
         "xvfb_cpu_percent_while_idle_listening": round(100 * idle_x, 1),
+        "other_processes_cpu_percent_while_idle_listening": round(100 * others, 1),
         "speech_cpu_percent_of_one_core": round(100 * speech_cpu, 1),
         "words_played": len(expected),
         "words_lit": len(latencies),
