@@ -85,7 +85,7 @@ def test_app_runner_loads_the_export_and_agrees_with_torch(
     for batch in (features[:1], features[:5]):
         probabilities, embedding = runner.run(batch.numpy())
         with torch.no_grad():
-            logits, expected_embedding = model(batch)
+            logits, expected_embedding = model.logits_and_word_embedding(batch)
         np.testing.assert_allclose(probabilities, torch.softmax(logits, -1).numpy(), atol=1e-4)
         np.testing.assert_allclose(embedding, expected_embedding.numpy(), atol=1e-4)
         np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, atol=1e-5)
@@ -154,3 +154,30 @@ def test_cli_summary_prints_layers_and_totals(capsys: pytest.CaptureFixture[str]
     assert main(["summary", "--model", "tf_low_latency_conv"]) == 0
     out = capsys.readouterr().out
     assert "Conv2d" in out and "Total params: 949,862" in out
+
+
+def test_the_word_embedding_keeps_the_order_of_sounds_that_the_classifier_averages_away() -> None:
+    frames, bins = FrontendConfig().input_shape
+    torch.manual_seed(0)
+    model = build_model("ds_tcresnet", len(LABELS), frames, bins).eval()
+    sound = torch.randn(1, frames, bins)
+    first_half, second_half = sound[:, : frames // 2], sound[:, frames // 2 :]
+    swapped = torch.cat([second_half, first_half], dim=1)
+    with torch.no_grad():
+        logits, embedding = model.logits_and_word_embedding(sound)
+        plain_logits, plain_embedding = model(sound)
+        _, swapped_embedding = model.logits_and_word_embedding(swapped)
+        _, plain_swapped = model(swapped)
+    # The classifier sees exactly what it was trained on...
+    torch.testing.assert_close(logits, plain_logits)
+    # ...and the word embedding holds one mean per segment of the window, so it is longer and
+    # moves more than the classifier's mean over time when the two halves change places.
+    segments = embedding.shape[1] // plain_embedding.shape[1]
+    assert segments > 1 and embedding.shape[1] == segments * plain_embedding.shape[1]
+
+    def relative_change(before: torch.Tensor, after: torch.Tensor) -> float:
+        return float(torch.linalg.norm(after - before) / torch.linalg.norm(before))
+
+    assert relative_change(embedding, swapped_embedding) > relative_change(
+        plain_embedding, plain_swapped
+    )

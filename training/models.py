@@ -1,6 +1,7 @@
 """Model architectures, chosen by name.
 
-Every model takes raw log-mel features `[batch, frames, bins]` and returns `(logits, embedding)`;
+Every model takes raw log-mel features `[batch, frames, bins]` and returns `(logits, embedding)`
+(the exported file's embedding, for custom words, is `KwsModel.logits_and_word_embedding`'s);
 the normalisation of those features lives inside the network (`FeatureNorm`), so the exported
 file needs nothing from training besides its own weights. The seed architectures are kept close to
 their originals (TensorFlow speech_commands `conv` and `low_latency_conv`, the TensorFlow.js
@@ -34,6 +35,23 @@ class FeatureNorm(nn.Module):
         return (features - self.mean) / self.std
 
 
+def segment_means(hidden: torch.Tensor, segments: int) -> torch.Tensor:
+    """`[batch, channels, time]` -> the means over `segments` consecutive, nearly equal stretches
+    of time, concatenated: `[batch, channels * segments]`.
+
+    Slices whose sizes are fixed when the graph is exported: the ONNX exporter refuses an adaptive
+    pooling whose output size does not divide its input.
+    """
+    frames = int(hidden.shape[2])
+    if not 1 <= segments <= frames:
+        raise ValueError(f"cannot cut {frames} frames into {segments} segments")
+    edges = [round(index * frames / segments) for index in range(segments + 1)]
+    return torch.cat(
+        [hidden[:, :, start:end].mean(dim=2) for start, end in zip(edges, edges[1:], strict=False)],
+        dim=1,
+    )
+
+
 class KwsModel(nn.Module):
     """Normalise -> backbone (gives the embedding) -> dropout -> linear classifier."""
 
@@ -58,6 +76,22 @@ class KwsModel(nn.Module):
         embedding = self.backbone(self.norm(features))
         return self.classifier(self.dropout(embedding)), embedding
 
+    def logits_and_word_embedding(
+        self, features: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """The logits, and the embedding that custom words are learned from.
+
+        The classifier's input is the last layer's mean over time: enough to tell the trained
+        words apart, but blind to the order of sounds, which is most of what tells two unknown
+        words apart. Temporal networks therefore hand custom words the last layer's means over
+        consecutive segments of the window instead (the same weights; no extra training).
+        """
+        if not isinstance(self.backbone, _TemporalConvNet):
+            return self(features)
+        hidden = self.backbone.hidden(self.norm(features))
+        logits = self.classifier(self.dropout(self.backbone.pooled(hidden)))
+        return logits, segment_means(hidden, self.backbone.word_segments)
+
 
 class ExportModel(nn.Module):
     """The graph the app runs: probabilities first, embedding second (docs/model-format.md)."""
@@ -67,7 +101,7 @@ class ExportModel(nn.Module):
         self.model = model
 
     def forward(self, features: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        logits, embedding = self.model(features)
+        logits, embedding = self.model.logits_and_word_embedding(features)
         return torch.softmax(logits, dim=-1), embedding
 
 
@@ -151,6 +185,9 @@ class TemporalShape:
     blocks: int
     kernel: int
     separable: bool
+    # Segments of the last layer's time axis whose means make the custom-word embedding
+    # (KwsModel.logits_and_word_embedding); chosen on bench/words_fewshot.py, docs/benchmarks.md.
+    word_segments: int = 3
 
 
 STEM_KERNEL = 3
@@ -226,9 +263,17 @@ class _TemporalConvNet(nn.Module):
         self.layers = nn.Sequential(*layers)
         self.pool = nn.AdaptiveAvgPool1d(1)
         self.flatten = nn.Flatten()
+        self.word_segments = shape.word_segments
+
+    def hidden(self, features: torch.Tensor) -> torch.Tensor:
+        """The last layer's output, `[batch, channels, time]`."""
+        return self.layers(features.transpose(1, 2))
+
+    def pooled(self, hidden: torch.Tensor) -> torch.Tensor:
+        return self.flatten(self.pool(hidden))
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
-        return self.flatten(self.pool(self.layers(features.transpose(1, 2))))
+        return self.pooled(self.hidden(features))
 
 
 def _temporal_builder(shape: TemporalShape) -> Callable[[int, int], tuple[nn.Module, int]]:

@@ -1,0 +1,118 @@
+"""Other embeddings from the same trained weights, for choosing what custom-word heads learn from.
+
+Usage: .venv/bin/python bench/embedding_variants.py CHECKPOINT REFERENCE_ONNX OUT_DIR
+           [--variants ...]
+
+A custom word's head sees the base model's `embedding` output. The one trained with the model is
+the last layer's mean over time, which keeps what tells the ten commands apart and throws away
+the order of sounds inside the window. The variants here are read off the same network (no
+retraining): the last layer averaged over consecutive time segments (keeps the order), an earlier
+stage's mean beside the last one's, and the mean beside the maximum ("seg3" won and is now
+what every exported temporal model carries: training/models.py). Each is exported with the
+probabilities unchanged and the reference file's metadata (labels, front end, operating points),
+so bench/words_negatives.py and bench/words_fewshot.py measure it exactly as they measure the
+shipped file.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+from pathlib import Path
+
+import onnx
+import torch
+from torch import nn
+
+from kws_app.inference.model import EMBEDDING_OUTPUT, INPUT_NAME, PROBABILITIES_OUTPUT
+from training.checkpoint import load_checkpoint
+from training.export import BATCH_DIM, OPSET_VERSION, model_from_checkpoint, verify_export
+from training.models import KwsModel, segment_means
+
+# The three-stage temporal networks: stem (conv, norm, activation), then two blocks per stage.
+STEM_LAYERS = 3
+BLOCKS_PER_STAGE = 2
+
+
+def stage_output(index: int) -> int:
+    """Position in `layers` of the last block of stage `index` (0-based)."""
+    return STEM_LAYERS + BLOCKS_PER_STAGE * (index + 1) - 1
+
+
+Variant = Callable[[list[torch.Tensor]], torch.Tensor]
+VARIANTS: dict[str, Variant] = {
+    "mean": lambda outs: outs[-1].mean(dim=2),
+    "seg2": lambda outs: segment_means(outs[-1], 2),
+    "seg3": lambda outs: segment_means(outs[-1], 3),
+    "seg4": lambda outs: segment_means(outs[-1], 4),
+    "mean_max": lambda outs: torch.cat([outs[-1].mean(dim=2), outs[-1].amax(dim=2)], dim=1),
+    "stage2_mean": lambda outs: torch.cat(
+        [outs[stage_output(1)].mean(dim=2), outs[-1].mean(dim=2)], dim=1
+    ),
+    "stage2_seg3": lambda outs: torch.cat(
+        [segment_means(outs[stage_output(1)], 3), segment_means(outs[-1], 3)], dim=1
+    ),
+}
+
+
+class VariantExport(nn.Module):
+    """The shipped probabilities, and the chosen variant as the embedding."""
+
+    def __init__(self, model: KwsModel, variant: Variant) -> None:
+        super().__init__()
+        self.model = model
+        self.variant = variant
+
+    def forward(self, features: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        hidden = self.model.norm(features).transpose(1, 2)
+        outputs = []
+        for layer in self.model.backbone.layers:  # type: ignore[union-attr]
+            hidden = layer(hidden)
+            outputs.append(hidden)
+        logits = self.model.classifier(hidden.mean(dim=2))
+        return torch.softmax(logits, dim=-1), self.variant(outputs)
+
+
+def export_variant(name: str, checkpoint: dict, reference: Path, out_dir: Path) -> Path:  # type: ignore[type-arg]
+    model, _ = model_from_checkpoint(checkpoint)
+    wrapper = VariantExport(model, VARIANTS[name]).eval()
+    check = checkpoint["check_features"].float().contiguous()
+    path = out_dir / f"{name}.onnx"
+    torch.onnx.export(
+        wrapper,
+        (check[:2],),
+        str(path),
+        input_names=[INPUT_NAME],
+        output_names=[PROBABILITIES_OUTPUT, EMBEDDING_OUTPUT],
+        dynamic_axes={
+            n: {0: BATCH_DIM} for n in (INPUT_NAME, PROBABILITIES_OUTPUT, EMBEDDING_OUTPUT)
+        },
+        opset_version=OPSET_VERSION,
+        external_data=False,
+        dynamo=False,
+    )
+    proto = onnx.load(str(path))
+    del proto.metadata_props[:]
+    for prop in onnx.load(str(reference)).metadata_props:
+        proto.metadata_props.add(key=prop.key, value=prop.value)
+    onnx.save(proto, str(path))
+    verify_export(path, wrapper, check)  # type: ignore[arg-type]
+    return path
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("checkpoint", type=Path)
+    parser.add_argument("reference", type=Path, help="ONNX file whose metadata the variants carry")
+    parser.add_argument("out_dir", type=Path)
+    parser.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))
+    args = parser.parse_args()
+    args.out_dir.mkdir(parents=True, exist_ok=True)
+    checkpoint = load_checkpoint(args.checkpoint)
+    for name in args.variants:
+        path = export_variant(name, checkpoint, args.reference, args.out_dir)
+        print(f"{name}: {path}")
+
+
+if __name__ == "__main__":
+    main()
