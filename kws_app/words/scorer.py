@@ -60,6 +60,19 @@ def available_shares(labels: Sequence[str], command_share: float) -> FloatArray:
     )
 
 
+def normalised_rows(base_probabilities: FloatArray) -> npt.NDArray[np.float64]:
+    """Rows scaled to sum to 1 (a row of zeros stays zeros): what `combine` splits."""
+    base = np.asarray(base_probabilities, dtype=np.float64)
+    totals = base.sum(axis=1, keepdims=True)
+    return np.divide(base, totals, out=np.zeros_like(base), where=totals > 0)
+
+
+def available_mass(base_probabilities: FloatArray, shares: FloatArray) -> FloatArray:
+    """Per row, the most a custom word can take in `combine` (its score times this)."""
+    mass = normalised_rows(base_probabilities) @ np.asarray(shares, dtype=np.float64)
+    return mass.astype(np.float32)
+
+
 def combine(
     base_probabilities: FloatArray, word_scores: FloatArray, shares: FloatArray
 ) -> FloatArray:
@@ -72,12 +85,10 @@ def combine(
     the base words' detection, and with 1 a confident custom word also overrides a base model
     that mistakes it for a command word.
     """
-    base = np.asarray(base_probabilities, dtype=np.float64)
     scores = np.clip(np.asarray(word_scores, dtype=np.float64), 0.0, 1.0)
     if scores.shape[1] == 0:
-        return base.astype(np.float32)
-    totals = base.sum(axis=1, keepdims=True)
-    base = np.divide(base, totals, out=np.zeros_like(base), where=totals > 0)
+        return np.asarray(base_probabilities, dtype=np.float32)
+    base = normalised_rows(base_probabilities)
     taken = base * np.asarray(shares, dtype=np.float64) * scores.max(axis=1, keepdims=True)
     score_totals = scores.sum(axis=1, keepdims=True)
     split = np.divide(scores, score_totals, out=np.zeros_like(scores), where=score_totals > 0)

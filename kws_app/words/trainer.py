@@ -42,6 +42,7 @@ from kws_app.words.scorer import (
     DEFAULT_COMMAND_SHARE,
     CustomWordScorer,
     EmbeddingModel,
+    available_mass,
     available_shares,
 )
 from kws_app.words.store import StoredWord, WordStore, WordStoreError
@@ -306,9 +307,7 @@ class WordTrainer:
         when the probabilities are unknown, which can only make a threshold stricter."""
         if probabilities is None:
             return np.ones(rows, dtype=np.float32)
-        totals = probabilities.sum(axis=1)
-        mass = (probabilities @ self._shares) / np.where(totals > 0, totals, 1.0)
-        return mass.astype(np.float32)
+        return available_mass(probabilities, self._shares)
 
     def _generated_negatives(self) -> tuple[FloatArray, FloatArray]:
         if self._generated is None:
