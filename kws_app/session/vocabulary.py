@@ -16,9 +16,10 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import cast
 
 from kws_app.errors import one_line
+from kws_app.inference.model import OnnxModel
 from kws_app.inference.pipeline import Scorer
 from kws_app.session.jobs import BackgroundJob
 from kws_app.words.head import WordHead
@@ -46,7 +47,7 @@ class TrainingBudget:
 class Vocabulary:
     """One scorer for the pipeline, and what the user should hear about the custom words."""
 
-    scorer: Any  # the base model, or a CustomWordScorer around it (both are Scorers)
+    scorer: Scorer  # the base model, or a CustomWordScorer around it
     words: tuple[str, ...]  # the custom words in the scorer
     messages: tuple[str, ...]  # one line per word skipped or left for later
     waiting: tuple[str, ...] = ()  # stored words without a usable head, past the budget
@@ -57,8 +58,9 @@ class Vocabulary:
     trainer: WordTrainer | None = None
 
     @property
-    def base(self) -> Any:
-        return getattr(self.scorer, "base", self.scorer)
+    def base(self) -> OnnxModel:
+        """The model under the custom words (the scorer itself when there are none)."""
+        return cast(OnnxModel, getattr(self.scorer, "base", self.scorer))
 
     def notes(self) -> dict[str, str]:
         """What to show next to a stored word that is not listening, until the next build."""
@@ -68,7 +70,7 @@ class Vocabulary:
 
 
 def build_vocabulary(
-    base: Any,
+    base: OnnxModel,
     store: WordStore,
     budget: TrainingBudget | None = None,
     retrain_all: bool = False,
@@ -91,7 +93,7 @@ def build_vocabulary(
 
 
 def _build(
-    base: Any,
+    base: OnnxModel,
     store: WordStore,
     budget: TrainingBudget | None,
     retrain_all: bool,
@@ -140,7 +142,7 @@ def _build(
 
 
 def _base_only(
-    base: Any,
+    base: OnnxModel,
     message: str,
     stored: list[StoredWord],
     trainer: WordTrainer | None,
@@ -248,7 +250,7 @@ def _train_one(
     return head
 
 
-def with_custom_words(model: Any, store: WordStore | None = None) -> Scorer:
+def with_custom_words(model: OnnxModel, store: WordStore | None = None) -> Scorer:
     """The model with the store's custom words (the model itself when there are none); what the
     command line listens with. Problems with the words are logged, never the end of listening."""
     return build_vocabulary(model, store or WordStore()).scorer  # type: ignore[no-any-return]
@@ -263,7 +265,7 @@ class VocabularyJob(BackgroundJob[Vocabulary]):
 
     def __init__(
         self,
-        base: Any,
+        base: OnnxModel,
         store: WordStore,
         on_done: Callable[[Vocabulary], None],
         budget: TrainingBudget | None = None,
