@@ -2,6 +2,7 @@
 
 Usage: .venv/bin/python bench/words_fewshot.py [--model assets/kws-default.onnx]
            [--negatives assets/words-negatives.npz] [--data-dir ../shared/data] [--trials 3]
+           [--sweep | --pass-rates R ...]
 
 For each word reserved from all training (words_data.RESERVED_WORDS; --words for others), a head
 is learned exactly as the app learns one (WordTrainer.train_audio, which also calibrates the
@@ -267,6 +268,9 @@ def main() -> int:
     parser.add_argument(
         "--sweep", action="store_true", help="also try other calibration strictness values"
     )
+    parser.add_argument(
+        "--pass-rates", type=float, nargs="+", help="calibration strictness values to try"
+    )
     parser.add_argument("--json", type=Path, help="write every trial's figures here")
     parser.add_argument("--seed", type=int, default=0)
     add_setting_flags(parser, DecoderConfig)
@@ -280,7 +284,9 @@ def main() -> int:
     model = OnnxModel(args.model, prefer_gpu=False)
     config = TrainerConfig()
     config = replace(config, calibration=replace(config.calibration, threshold=args.word_threshold))
-    rates = SWEEP_PASS_RATES if args.sweep else (config.calibration.negative_pass_rate,)
+    rates = args.pass_rates or (
+        SWEEP_PASS_RATES if args.sweep else (config.calibration.negative_pass_rate,)
+    )
     trainers = {
         rate: WordTrainer(
             model,
