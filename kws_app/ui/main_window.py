@@ -1,8 +1,10 @@
 """The main window: the panels, composed around one AppController.
 
 Each panel binds itself to the controller's signals and changes things only through it; the
-window adds the menu, lays the panels out, draws them on a display-rate timer (slots only store
-what the worker sent) and, on closing, lets the controller stop everything. Every failure the user
+window adds the menu, lays the panels out, draws them when the worker's batch of updates arrives
+(the panels' slots only store what it sent; the worker sends at most the draw rate, a detection
+at once) or on a slow timer that dims the tiles when no update comes, and, on closing, lets the
+controller stop everything. Every failure the user
 can meet (no device, a refused rate, an unplugged or stalled device, a broken model) ends in the
 banner with a Retry button, never in a traceback.
 """
@@ -19,7 +21,7 @@ from kws_app.config import MS_PER_SECOND
 from kws_app.inference.pipeline import Detection
 from kws_app.ui import theme
 from kws_app.ui.add_word_dialog import COUNTDOWN_S, Player, sounddevice_player
-from kws_app.ui.controller import DRAW_RATE_HZ, AppController
+from kws_app.ui.controller import AppController
 from kws_app.ui.device_bar import DeviceBar
 from kws_app.ui.history_panel import HistoryPanel
 from kws_app.ui.model_file import ask_and_open_model
@@ -36,6 +38,10 @@ SPACING_PX = 10
 # Closing waits this long for the workers: each closes its stream within the capture's own
 # deadline, so only a worker stuck in opening a hung device is still running after it.
 CLOSE_WAIT_S = 4.0
+# Without updates (not listening) the tiles still dim on time; this slower timer draws then. While
+# listening every update draws, so the GUI thread wakes once per update instead of also on a
+# display-rate timer (each wake-up costs far more than the drawing it does on this kind of machine).
+IDLE_DRAW_RATE_HZ = 10
 # Relative widths of the two columns and heights of the panels in them.
 LEFT_COLUMN, RIGHT_COLUMN = 3, 2
 SPECTROGRAM_SHARE, WORDS_SHARE = 3, 2
@@ -73,8 +79,10 @@ class MainWindow(QMainWindow):
             self.device_bar,
             self.status,
         )
+        # Connected after the panels' own slots, so they have stored the update when it draws.
+        controller.updated.connect(self._draw)
         self._draw_timer = QTimer(self)
-        self._draw_timer.setInterval(MS_PER_SECOND // DRAW_RATE_HZ)
+        self._draw_timer.setInterval(MS_PER_SECOND // IDLE_DRAW_RATE_HZ)
         self._draw_timer.timeout.connect(self._draw)
         self._draw_timer.start()
 
@@ -130,7 +138,8 @@ class MainWindow(QMainWindow):
         self.word_shown.emit(detection.label, detection.score, now_s)
 
     @Slot()
-    def _draw(self) -> None:
+    @Slot(object)
+    def _draw(self, _update: object = None) -> None:
         now_s = time.monotonic()
         for panel in self._live_panels:
             panel.draw(now_s)
