@@ -24,9 +24,8 @@ import onnx
 import torch
 from torch import nn
 
-from kws_app.inference.model import EMBEDDING_OUTPUT, INPUT_NAME, PROBABILITIES_OUTPUT
 from training.checkpoint import load_checkpoint
-from training.export import BATCH_DIM, OPSET_VERSION, model_from_checkpoint, verify_export
+from training.export import model_from_checkpoint, verify_export, write_graph
 from training.models import KwsModel, segment_means
 
 # The three-stage temporal networks: stem (conv, norm, activation), then two blocks per stage.
@@ -78,19 +77,7 @@ def export_variant(name: str, checkpoint: dict, reference: Path, out_dir: Path) 
     wrapper = VariantExport(model, VARIANTS[name]).eval()
     check = checkpoint["check_features"].float().contiguous()
     path = out_dir / f"{name}.onnx"
-    torch.onnx.export(
-        wrapper,
-        (check[:2],),
-        str(path),
-        input_names=[INPUT_NAME],
-        output_names=[PROBABILITIES_OUTPUT, EMBEDDING_OUTPUT],
-        dynamic_axes={
-            n: {0: BATCH_DIM} for n in (INPUT_NAME, PROBABILITIES_OUTPUT, EMBEDDING_OUTPUT)
-        },
-        opset_version=OPSET_VERSION,
-        external_data=False,
-        dynamo=False,
-    )
+    write_graph(wrapper, check[:2].contiguous(), path)
     proto = onnx.load(str(path))
     del proto.metadata_props[:]
     for prop in onnx.load(str(reference)).metadata_props:

@@ -82,26 +82,7 @@ def export_model(
     model = model.cpu().eval()
     wrapper = ExportModel(model).eval()
     check_features = check_features.float().contiguous()
-    example = check_features[:2].contiguous()
-    try:
-        torch.onnx.export(
-            wrapper,
-            (example,),
-            str(path),
-            input_names=[INPUT_NAME],
-            output_names=[PROBABILITIES_OUTPUT, EMBEDDING_OUTPUT],
-            dynamic_axes={
-                name: {0: BATCH_DIM}
-                for name in (INPUT_NAME, PROBABILITIES_OUTPUT, EMBEDDING_OUTPUT)
-            },
-            opset_version=OPSET_VERSION,
-            external_data=False,
-            # The TorchScript exporter takes ~1 s where the dynamo one takes ~10-20 s here, and
-            # these models use no construct it lacks; verify_export checks the result anyway.
-            dynamo=False,
-        )
-    except Exception as error:  # the exporter raises many types; the user needs one line
-        raise ExportError(f"torch.onnx.export failed: {one_line(error)}") from error
+    write_graph(wrapper, check_features[:2].contiguous(), path)
     proto = onnx.load(str(path))
     metadata = {
         META_FORMAT_VERSION: FORMAT_VERSION,
@@ -122,6 +103,30 @@ def export_model(
         stray.unlink()
     difference = verify_export(path, wrapper, check_features)
     return ExportReport(path, difference, path.stat().st_size, parameter_count(model))
+
+
+def write_graph(wrapper: torch.nn.Module, example: torch.Tensor, path: Path) -> None:
+    """The app's graph (docs/model-format.md: `features` in, probabilities and embedding out,
+    a dynamic batch) of `wrapper`, traced on `example`, without metadata."""
+    try:
+        torch.onnx.export(
+            wrapper,
+            (example,),
+            str(path),
+            input_names=[INPUT_NAME],
+            output_names=[PROBABILITIES_OUTPUT, EMBEDDING_OUTPUT],
+            dynamic_axes={
+                name: {0: BATCH_DIM}
+                for name in (INPUT_NAME, PROBABILITIES_OUTPUT, EMBEDDING_OUTPUT)
+            },
+            opset_version=OPSET_VERSION,
+            external_data=False,
+            # The TorchScript exporter takes ~1 s where the dynamo one takes ~10-20 s here, and
+            # these models use no construct it lacks; verify_export checks the result anyway.
+            dynamo=False,
+        )
+    except Exception as error:  # the exporter raises many types; the user needs one line
+        raise ExportError(f"torch.onnx.export failed: {one_line(error)}") from error
 
 
 def verify_export(path: Path, wrapper: ExportModel, check_features: torch.Tensor) -> float:
