@@ -70,6 +70,19 @@ def test_every_speaker_lands_in_exactly_one_split(tmp_path: Path) -> None:
     assert SpeechSplit().split_of("speaker-3") == SpeechSplit().split_of("speaker-3")
 
 
+def test_growing_validation_moves_training_speakers_only() -> None:
+    before = SpeechSplit(late_validation_percentage=0.0)
+    after = SpeechSplit()
+    speakers = [f"speaker-{index}" for index in range(2000)]
+    moved = [s for s in speakers if before.split_of(s) != after.split_of(s)]
+    assert moved, "the late validation share took no speaker"
+    assert all(before.split_of(s) == TRAINING and after.split_of(s) == VALIDATION for s in moved)
+    # Test speakers stay where they were, so test figures of older models still compare.
+    assert [s for s in speakers if before.split_of(s) == TESTING] == [
+        s for s in speakers if after.split_of(s) == TESTING
+    ]
+
+
 def test_a_folder_without_manifest_is_a_one_line_error(tmp_path: Path) -> None:
     with pytest.raises(SpeechNegativesError, match="manifest.csv"):
         read_manifest(tmp_path)
