@@ -93,6 +93,16 @@ class CachedStream:
     slot_labels: list[str]
     seconds: float
 
+    def earlier(self, lag_ms: int) -> np.ndarray:
+        """Each stride's embedding of the window ending `lag_ms` earlier (a phrase head's other
+        window; the first strides, which have none yet, repeat the first row)."""
+        stride_ms = int(self.times_ms[1] - self.times_ms[0]) if self.times_ms.size > 1 else lag_ms
+        if lag_ms % stride_ms:
+            raise ValueError(f"lag {lag_ms} ms is not a multiple of the {stride_ms} ms stride")
+        rows = lag_ms // stride_ms
+        shifted = np.concatenate((np.repeat(self.embeddings[:1], rows, axis=0), self.embeddings))
+        return shifted[: self.embeddings.shape[0]]
+
 
 class RecordingModel:
     """A Scorer that passes the base model through and keeps its outputs."""
@@ -196,7 +206,8 @@ def evaluate(
     if scorer is None:
         rows, labels, points = stream.probabilities, model.labels, operating_points_of(model)
     else:
-        rows = scorer.scores_from_outputs(stream.probabilities, stream.embeddings)
+        earlier = {lag: stream.earlier(lag) for lag in scorer.phrase_lags_ms}
+        rows = scorer.scores_from_outputs(stream.probabilities, stream.embeddings, earlier)
         labels, points = scorer.labels, scorer.operating_points
     detections = decode(labels, rows, stream.times_ms, decoder, points)
     if not stream.slot_labels:

@@ -8,7 +8,8 @@ Only training data is used: TRAINING-split Speech Commands clips (the split of
 benchmark (words_data.RESERVED_WORDS), a sample of each command word, `_silence_` clips and crops
 of the background-noise recordings, plus 1 s windows of continuous speech from negatives/precise
 (the pool training uses for `_unknown_`) and from the TRAINING speakers of negatives/speech
-(training/speech_negatives.py). The reserved false-accept folder
+(training/speech_negatives.py), some with the window ending the phrase lag earlier (phrase heads
+read two windows, kws_app/words/phrases.py). The reserved false-accept folder
 negatives/precise/heysavant/not-wake-words is never read. Rows are labelled with their word so a
 custom word with the same name as a negative word (e.g. "nine") leaves those rows out.
 Embeddings and the base model's probabilities (a custom word's threshold is chosen on the mass it
@@ -39,7 +40,11 @@ from kws_app.audio.files import list_audio_files, read_audio_at
 from kws_app.dsp.levels import db_to_amplitude
 from kws_app.inference.model import OnnxModel
 from kws_app.paths import assets_dir, default_model_path
+from kws_app.words.phrases import PhraseConfig
 from kws_app.words.trainer import (
+    EARLIER_EMBEDDINGS_KEY,
+    EARLIER_LAG_KEY,
+    EARLIER_ROWS_KEY,
     MAX_SHIPPED_NEGATIVES,
     NEGATIVES_FILE_NAME,
     NEGATIVES_FORMAT,
@@ -64,6 +69,9 @@ SPEECH_LABEL = "_speech_"
 MANY_SPEAKERS_DIR = Path("negatives") / "speech"
 MANY_SPEAKERS_WINDOWS = 12000
 MANY_SPEAKERS_WINDOWS_PER_RECORDING = 4
+# Of those, this many also keep the window ending the phrase lag earlier in the same recording
+# (kws_app/words/phrases.py): running speech as a phrase head's two windows see it.
+PHRASE_SPEECH_ROWS = 4000
 
 
 def main() -> int:
@@ -119,21 +127,30 @@ def main() -> int:
         labels.append(SPEECH_LABEL)
 
     recordings = speech_negatives(args.data_dir / MANY_SPEAKERS_DIR, TRAINING)
+    phrase = PhraseConfig()
+    lag = phrase.lag_samples(model.frontend)
     many: list[np.ndarray] = []
+    earlier_waves: list[np.ndarray] = []
+    earlier_rows: list[int] = []
     for index in rng.permutation(len(recordings)):
+        if len(many) >= MANY_SPEAKERS_WINDOWS:
+            break
         wave = read_audio_at(recordings[index].path, rate)
         if wave.size < clip_samples:
             continue
         starts = rng.integers(0, wave.size - clip_samples + 1, MANY_SPEAKERS_WINDOWS_PER_RECORDING)
-        many += [wave[start : start + clip_samples] for start in starts]
-        if len(many) >= MANY_SPEAKERS_WINDOWS:
-            break
-    waves += many[:MANY_SPEAKERS_WINDOWS]
-    labels += [SPEECH_LABEL] * len(many[:MANY_SPEAKERS_WINDOWS])
+        for start in starts[: MANY_SPEAKERS_WINDOWS - len(many)]:
+            if len(earlier_rows) < PHRASE_SPEECH_ROWS and start >= lag:
+                earlier_rows.append(len(waves) + len(many))
+                earlier_waves.append(wave[start - lag : start - lag + clip_samples])
+            many.append(wave[start : start + clip_samples])
+    waves += many
+    labels += [SPEECH_LABEL] * len(many)
     if len(waves) > MAX_SHIPPED_NEGATIVES:
         raise SystemExit(f"{len(waves)} rows: the app reads at most {MAX_SHIPPED_NEGATIVES}")
 
     probabilities, embeddings = trainer.outputs(waves)
+    _, earlier_embeddings = trainer.outputs(earlier_waves)
     names = sorted(set(labels))
     np.savez_compressed(
         args.out,
@@ -143,9 +160,17 @@ def main() -> int:
         **{PROBABILITIES_KEY: probabilities.astype(np.float16)},
         label_index=np.array([names.index(label) for label in labels], dtype=np.int16),
         label_names=np.array(names),
+        **{
+            EARLIER_ROWS_KEY: np.array(earlier_rows, dtype=np.int32),
+            EARLIER_EMBEDDINGS_KEY: earlier_embeddings.astype(np.float16),
+            EARLIER_LAG_KEY: np.array(phrase.lag_ms),
+        },
     )
     counts = {name: labels.count(name) for name in names}
-    print(f"wrote {args.out}: {len(labels)} x {embeddings.shape[1]} embeddings; {counts}")
+    print(
+        f"wrote {args.out}: {len(labels)} x {embeddings.shape[1]} embeddings, "
+        f"{len(earlier_rows)} speech rows with their window {phrase.lag_ms} ms earlier; {counts}"
+    )
     print(f"size {args.out.stat().st_size} bytes")
     return 0
 

@@ -42,6 +42,17 @@ class Scorer(Protocol):
     def predict(self, features: FloatArray) -> FloatArray: ...
 
 
+def history_frames_of(scorer: Scorer) -> int:
+    """Frames before each clip that a scorer also reads (`history_frames`; 0 when it has none).
+
+    A custom phrase longer than the clip is heard through two windows, the latest and one that
+    ends earlier (kws_app/words/phrases.py), so its scorer asks for the frames in between too; the
+    pipeline then hands it windows of `frames_per_clip + history_frames` frames.
+    """
+    frames = getattr(scorer, "history_frames", 0)
+    return frames if isinstance(frames, int) and frames > 0 else 0
+
+
 def operating_points_of(scorer: Scorer) -> OperatingPoints | None:
     """The scorer's calibrated per-label thresholds; scorers without any (tests' tone models,
     older model files) give None and the slider value is every label's threshold."""
@@ -98,7 +109,8 @@ class StreamingPipeline:
         self._resampler = StreamingResampler(input_rate, self.frontend_config.sample_rate)
         self._frontend = StreamingFrontend(self.frontend_config)
         self._clip_frames = self.frontend_config.frames_per_clip
-        self._frames = RingBuffer(self._clip_frames, (self.frontend_config.num_mel_bins,))
+        self._history_frames = history_frames_of(scorer)
+        self._frames = self._frame_ring(self._history_frames)
         self.scorer = scorer
         self.decoder = RecognizeCommands(
             scorer.labels, decoder or DecoderConfig(), operating_points_of(scorer)
@@ -120,10 +132,18 @@ class StreamingPipeline:
         """Swap the model (e.g. after adding a custom word); the decoder restarts on new labels."""
         if scorer.frontend != self.frontend_config:
             raise ValueError("the new model needs a different front end; build a new pipeline")
+        history_frames = history_frames_of(scorer)
+        if history_frames != self._history_frames:
+            ring = self._frame_ring(history_frames)
+            ring.extend(self._frames.latest(min(len(self._frames), ring.capacity)))
+            self._frames, self._history_frames = ring, history_frames
         self.scorer = scorer
         self.decoder = RecognizeCommands(
             scorer.labels, self.decoder.config, operating_points_of(scorer)
         )
+
+    def _frame_ring(self, history_frames: int) -> RingBuffer:
+        return RingBuffer(self._clip_frames + history_frames, (self.frontend_config.num_mel_bins,))
 
     @property
     def time_ms(self) -> int:
@@ -149,7 +169,8 @@ class StreamingPipeline:
             output.elapsed_s = time.perf_counter() - started
             return output
 
-        history = self._frames.latest(min(len(self._frames), self._clip_frames - 1))
+        window = self._clip_frames + self._history_frames
+        history = self._frames.latest(min(len(self._frames), window - 1))
         context = np.concatenate((history, new_frames))
         context_start = first_new_frame - history.shape[0]
         self._frames.extend(new_frames)
@@ -164,7 +185,10 @@ class StreamingPipeline:
             batch_ends = ends[batch_start : batch_start + MAX_BATCH_CLIPS]
             clips = np.stack(
                 [
-                    context[end - context_start - self._clip_frames + 1 : end - context_start + 1]
+                    _left_padded(
+                        context[max(0, end - context_start - window + 1) : end - context_start + 1],
+                        window,
+                    )
                     for end in batch_ends
                 ]
             )
@@ -177,6 +201,13 @@ class StreamingPipeline:
                     output.detections.append(Detection(time_ms, decision.label, decision.score))
         output.elapsed_s = time.perf_counter() - started
         return output
+
+
+def _left_padded(frames: FloatArray, count: int) -> FloatArray:
+    """`frames` grown to `count` rows by repeating its first row: before the stream began, the
+    history a scorer reads is the stream's first frame (the same whatever the block sizes)."""
+    missing = count - frames.shape[0]
+    return frames if missing <= 0 else np.pad(frames, ((missing, 0), (0, 0)), mode="edge")
 
 
 def replay_outputs(

@@ -9,7 +9,7 @@ pushes the base words (and `_unknown_`) down instead of both firing on the same 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Protocol
 
 import numpy as np
@@ -21,6 +21,7 @@ from kws_app.inference.operating_points import OperatingPoints
 from kws_app.inference.pipeline import is_command_label, operating_points_of
 from kws_app.words.calibration import THRESHOLD_KEY
 from kws_app.words.head import WordHead
+from kws_app.words.phrases import head_lag_ms, lag_frames, paired
 
 FloatArray = npt.NDArray[np.float32]
 
@@ -113,12 +114,13 @@ class CustomWordScorer:
         }
         if overlap:
             raise ValueError(f"custom words clash with the model's labels: {sorted(overlap)}")
-        if words:
-            self._weights = np.stack([head.weights for _, head in words], axis=1)
-            self._bias = np.array([head.bias for _, head in words], dtype=np.float32)
-        else:
-            self._weights = np.zeros((0, 0), dtype=np.float32)
-            self._bias = np.zeros(0, dtype=np.float32)
+        self._heads = tuple(head for _, head in words)
+        self._lags = tuple(head_lag_ms(head.details) for head in self._heads)
+        # Frames back from the latest frame to the end of each phrase head's earlier window.
+        self._lag_frames = {
+            lag: lag_frames(lag, model.frontend) for lag in sorted(set(self._lags) - {0})
+        }
+        self.history_frames = max(self._lag_frames.values(), default=0)
         self._labels = tuple(model.labels) + self.word_names
         self.word_thresholds = {
             name: float(head.details.get(THRESHOLD_KEY, CUSTOM_WORD_THRESHOLD))
@@ -128,6 +130,11 @@ class CustomWordScorer:
     @property
     def labels(self) -> tuple[str, ...]:
         return self._labels
+
+    @property
+    def phrase_lags_ms(self) -> tuple[int, ...]:
+        """The lags of the phrase heads' earlier windows (`scores_from_outputs` needs those)."""
+        return tuple(self._lag_frames)
 
     @property
     def frontend(self) -> FrontendConfig:
@@ -161,24 +168,65 @@ class CustomWordScorer:
             base.reference_threshold, {**base.thresholds, **self.word_thresholds}, base.details
         )
 
-    def word_scores(self, embeddings: FloatArray) -> FloatArray:
-        logits = np.asarray(embeddings, dtype=np.float32) @ self._weights + self._bias
-        return (1.0 / (1.0 + np.exp(-np.clip(logits, -60.0, 60.0)))).astype(np.float32)
+    def word_scores(
+        self, embeddings: FloatArray, earlier: Mapping[int, FloatArray] | None = None
+    ) -> FloatArray:
+        """(n, words) head scores; `earlier` maps a phrase head's lag (ms) to the embeddings of
+        the windows ending that much before each row's (`kws_app.words.phrases`)."""
+        columns = []
+        for head, lag in zip(self._heads, self._lags, strict=True):
+            if lag == 0:
+                columns.append(head.scores(embeddings))
+                continue
+            if earlier is None or lag not in earlier:
+                raise ValueError(f"a phrase head needs the embeddings of {lag} ms earlier")
+            columns.append(head.scores(paired(earlier[lag], embeddings)))
+        if not columns:
+            return np.zeros((np.asarray(embeddings).shape[0], 0), dtype=np.float32)
+        return np.stack(columns, axis=1).astype(np.float32)
 
     def scores_from_outputs(
-        self, probabilities: FloatArray, embeddings: FloatArray | None
+        self,
+        probabilities: FloatArray,
+        embeddings: FloatArray | None,
+        earlier: Mapping[int, FloatArray] | None = None,
     ) -> FloatArray:
         """The combined rows from already computed base outputs (benchmarks cache those)."""
         if not self.word_names:
             return np.asarray(probabilities, dtype=np.float32)
         if embeddings is None:
             raise ValueError("the base model has no embedding output")
-        return combine(probabilities, self.word_scores(embeddings), self._shares)
+        return combine(probabilities, self.word_scores(embeddings, earlier), self._shares)
+
+    def _outputs(
+        self, features: FloatArray
+    ) -> tuple[FloatArray, FloatArray | None, dict[int, FloatArray]]:
+        """Base outputs of each row's latest window and, in the same model call, the embeddings
+        of the earlier windows phrase heads read. Rows hold `history_frames` frames before the
+        clip (the pipeline's `history_frames_of`)."""
+        features = np.asarray(features, dtype=np.float32)
+        clip = self.base.frontend.frames_per_clip
+        if features.ndim != 3 or features.shape[1] < clip + self.history_frames:
+            raise ValueError(
+                f"rows of {clip + self.history_frames} frames expected, got shape {features.shape}"
+            )
+        total = features.shape[1]
+        ends = [total, *(total - frames for frames in self._lag_frames.values())]
+        windows = np.concatenate([features[:, end - clip : end] for end in ends])
+        probabilities, embeddings = self.base.run(windows)
+        rows = features.shape[0]
+        latest_embeddings = None if embeddings is None else embeddings[:rows]
+        earlier = {
+            lag: embeddings[rows * (index + 1) : rows * (index + 2)]
+            for index, lag in enumerate(self._lag_frames)
+            if embeddings is not None
+        }
+        return probabilities[:rows], latest_embeddings, earlier
 
     def predict(self, features: FloatArray) -> FloatArray:
-        probabilities, embeddings = self.base.run(features)
-        return self.scores_from_outputs(probabilities, embeddings)
+        probabilities, embeddings, earlier = self._outputs(features)
+        return self.scores_from_outputs(probabilities, embeddings, earlier)
 
     def run(self, features: FloatArray) -> tuple[FloatArray, FloatArray | None]:
-        probabilities, embeddings = self.base.run(features)
-        return self.scores_from_outputs(probabilities, embeddings), embeddings
+        probabilities, embeddings, earlier = self._outputs(features)
+        return self.scores_from_outputs(probabilities, embeddings, earlier), embeddings

@@ -38,6 +38,7 @@ from kws_app.words.calibration import (
     word_operating_point,
 )
 from kws_app.words.head import HeadConfig, WordHead, fit_head
+from kws_app.words.phrases import LAG_KEY, PhraseConfig, head_lag_ms, paired, window_pair
 from kws_app.words.scorer import (
     DEFAULT_COMMAND_SHARE,
     CustomWordScorer,
@@ -54,6 +55,15 @@ FloatArray = npt.NDArray[np.float32]
 NEGATIVES_FILE_NAME = "words-negatives.npz"
 NEGATIVES_FORMAT = "kws-words-negatives-1"
 PROBABILITIES_KEY = "probabilities"
+# Optional in the negatives file: for some speech rows (`EARLIER_ROWS_KEY`), the embedding of the
+# window ending `EARLIER_LAG_KEY` ms before theirs in the same recording, so phrase heads
+# (kws_app/words/phrases.py) learn what running speech looks like through their two windows.
+EARLIER_EMBEDDINGS_KEY = "earlier_embeddings"
+EARLIER_ROWS_KEY = "earlier_rows"
+EARLIER_LAG_KEY = "earlier_lag_ms"
+# Heads record the recipe that made them; older ones are retrained from the stored recordings.
+RECIPE_KEY = "trainer_recipe"
+TRAINER_RECIPE = 2
 MAX_SHIPPED_NEGATIVES = 20000
 ENERGY_FRAME_MS = 10
 ENERGY_FLOOR = 1e-10
@@ -83,6 +93,7 @@ class TrainerConfig:
     seed: int = 1234
     head: HeadConfig = HeadConfig()
     calibration: WordCalibrationConfig = WordCalibrationConfig()
+    phrase: PhraseConfig = PhraseConfig()
 
 
 def model_id_of(path: Path) -> str:
@@ -106,16 +117,38 @@ def word_span(samples: FloatArray, sample_rate: int) -> tuple[int, int]:
     return int(loud[0] * frame), int((loud[-1] + 1) * frame)
 
 
-class Augmenter:
-    """Windows of one clip length around the spoken part, shifted, scaled and noised."""
+def spoken_samples(examples: Sequence[FloatArray], sample_rate: int) -> float:
+    """The median length of the loud part of a word's examples."""
+    spans = [end - start for start, end in (word_span(e, sample_rate) for e in examples)]
+    return float(np.median(spans)) if spans else 0.0
 
-    def __init__(self, frontend: FrontendConfig, config: TrainerConfig, rng: np.random.Generator):
+
+def padded_to(samples: FloatArray, length: int) -> FloatArray:
+    """Zero-padded or trimmed (keeping the start) to exactly `length` samples."""
+    out = np.zeros(length, dtype=np.float32)
+    kept = min(samples.shape[0], length)
+    out[:kept] = samples[:kept]
+    return out
+
+
+class Augmenter:
+    """Windows around the spoken part, shifted, scaled and noised: one clip long, or a clip and
+    `extra_samples` for a phrase (whose head reads two windows of it)."""
+
+    def __init__(
+        self,
+        frontend: FrontendConfig,
+        config: TrainerConfig,
+        rng: np.random.Generator,
+        extra_samples: int = 0,
+    ):
         self.frontend = frontend
         self.config = config
         self.rng = rng
+        self.length = frontend.clip_samples + extra_samples
 
     def window(self, samples: FloatArray, centre: int, floor_rms: float) -> FloatArray:
-        clip = self.frontend.clip_samples
+        clip = self.length
         start = centre - clip // 2
         padded = np.zeros(clip, dtype=np.float32)
         source_start, source_end = max(0, start), min(samples.shape[0], start + clip)
@@ -141,7 +174,7 @@ class Augmenter:
                 np.float32
             )
         rate = self.frontend.sample_rate
-        clip = self.frontend.clip_samples
+        clip = self.length
         start, end = word_span(samples, rate)
         centre = (start + end) // 2
         slack = max(0, (clip - (end - start)) // 2)
@@ -169,9 +202,9 @@ class Augmenter:
         return (clip_samples + np.float32(gain) * noise).astype(np.float32)
 
     def crop(self, noise: FloatArray) -> FloatArray:
-        clip = self.frontend.clip_samples
+        clip = self.length
         if noise.shape[0] <= clip:
-            return fit_clip(noise, self.frontend)
+            return padded_to(noise, clip)
         start = int(self.rng.integers(0, noise.shape[0] - clip))
         return noise[start : start + clip]
 
@@ -189,13 +222,33 @@ class ShippedNegatives:
     labels: tuple[str, ...]  # one per row
     # The base model's probabilities for each row; None in files made before they were kept.
     probabilities: FloatArray | None = None
+    # Rows of running speech with the embedding of the window ending `earlier_lag_ms` before
+    # theirs (EARLIER_EMBEDDINGS_KEY); none in files made before phrases.
+    earlier_rows: npt.NDArray[np.int64] | None = None
+    earlier_embeddings: FloatArray | None = None
+    earlier_lag_ms: int = 0
+
+    def keep_mask(self, name: str) -> npt.NDArray[np.bool_]:
+        unwanted = name.casefold()
+        return np.array([label.casefold() != unwanted for label in self.labels], dtype=bool)
 
     def excluding(self, name: str) -> tuple[FloatArray | None, FloatArray]:
         """(probabilities, embeddings) of every row not labelled `name`, as `outputs` gives."""
-        unwanted = name.casefold()
-        keep = np.array([label.casefold() != unwanted for label in self.labels], dtype=bool)
+        keep = self.keep_mask(name)
         probabilities = None if self.probabilities is None else self.probabilities[keep]
         return probabilities, self.embeddings[keep]
+
+    def speech_pairs(self, name: str, lag_ms: int) -> tuple[FloatArray | None, FloatArray] | None:
+        """(probabilities, paired embeddings) of the running-speech rows seen through a phrase
+        head's two windows, or None when the file has none for this lag."""
+        if self.earlier_rows is None or self.earlier_embeddings is None:
+            return None
+        if self.earlier_lag_ms != lag_ms:
+            return None
+        keep = self.keep_mask(name)[self.earlier_rows]
+        rows = self.earlier_rows[keep]
+        probabilities = None if self.probabilities is None else self.probabilities[rows]
+        return probabilities, paired(self.earlier_embeddings[keep], self.embeddings[rows])
 
 
 def load_shipped_negatives(path: Path, model_id: str, size: int) -> ShippedNegatives | None:
@@ -215,6 +268,13 @@ def load_shipped_negatives(path: Path, model_id: str, size: int) -> ShippedNegat
                 if PROBABILITIES_KEY in data.files
                 else None
             )
+            earlier: tuple[npt.NDArray[np.int64], FloatArray, int] | None = None
+            if EARLIER_EMBEDDINGS_KEY in data.files:
+                earlier = (
+                    np.asarray(data[EARLIER_ROWS_KEY], dtype=np.int64),
+                    np.asarray(data[EARLIER_EMBEDDINGS_KEY], dtype=np.float32),
+                    int(data[EARLIER_LAG_KEY]),
+                )
     except (OSError, KeyError, ValueError) as error:
         logger.warning("cannot read %s: %s", path, error)
         return None
@@ -238,6 +298,20 @@ def load_shipped_negatives(path: Path, model_id: str, size: int) -> ShippedNegat
         logger.warning("%s has inconsistent shapes; not using it", path.name)
         return None
     labels = tuple(label_names[int(index)] for index in label_index)
+    if earlier is not None:
+        rows, earlier_embeddings, lag_ms = earlier
+        if (
+            rows.ndim != 1
+            or earlier_embeddings.shape != (rows.shape[0], size)
+            or (rows.size and (rows.min() < 0 or rows.max() >= embeddings.shape[0]))
+            or not np.all(np.isfinite(earlier_embeddings))
+            or lag_ms <= 0
+        ):
+            logger.warning("%s has inconsistent phrase rows; not using them", path.name)
+        else:
+            return ShippedNegatives(
+                embeddings, labels, probabilities, rows, earlier_embeddings, lag_ms
+            )
     return ShippedNegatives(embeddings, labels, probabilities)
 
 
@@ -330,18 +404,39 @@ class WordTrainer:
             word.name, examples, to_rate(*background, rate) if background is not None else None
         )
 
+    def phrase_outputs(
+        self, long_clips: Sequence[FloatArray], lag_ms: int
+    ) -> tuple[FloatArray, FloatArray]:
+        """(probabilities of the latest window, paired embeddings) of phrase windows: what a
+        phrase head reads when each window ends now (kws_app/words/phrases.py)."""
+        pairs = [window_pair(clip, self.frontend, lag_ms) for clip in long_clips]
+        _, earlier = self.outputs([first for first, _ in pairs])
+        probabilities, latest = self.outputs([second for _, second in pairs])
+        return probabilities, paired(earlier, latest)
+
+    def lag_for(self, word: WordAudio) -> int:
+        """The phrase lag (ms) a word needs, or 0 when one window holds it."""
+        phrase = self.config.phrase
+        spoken = spoken_samples(word.examples, self.frontend.sample_rate)
+        return phrase.lag_ms if phrase.is_phrase(spoken, self.frontend) else 0
+
     def train_audio(self, word: WordAudio, others: Sequence[WordAudio]) -> WordHead:
         config = self.config
         rng = np.random.default_rng(config.seed)
-        augmenter = Augmenter(self.frontend, config, rng)
+        lag_ms = self.lag_for(word)
+        extra = config.phrase.lag_samples(self.frontend) if lag_ms else 0
+        augmenter = Augmenter(self.frontend, config, rng, extra)
+
+        def outputs(clips: Sequence[FloatArray]) -> tuple[FloatArray, FloatArray]:
+            return self.phrase_outputs(clips, lag_ms) if lag_ms else self.outputs(clips)
+
         noises: list[FloatArray] = []
         if word.background is not None:
             noises.append(word.background)
-        clip = self.frontend.clip_samples
-        noises.extend(generated_noise(c, clip * 2, rng) for c in NOISE_COLOURS)
+        noises.extend(generated_noise(c, augmenter.length * 2, rng) for c in NOISE_COLOURS)
 
         positive_outputs = [
-            self.outputs(augmenter.variants(example, config.variants_per_example, noises))
+            outputs(augmenter.variants(example, config.variants_per_example, noises))
             for example in word.examples
         ]
         reversed_clips: list[FloatArray] = []
@@ -361,13 +456,23 @@ class WordTrainer:
                 negative_clips.append(augmenter.crop(word.background) * gain)
         # Time-reversed copies teach the head the word's order but are no sound a user makes
         # (and a steady sound reversed is itself), so they train the head, never calibrate it.
-        negatives: list[tuple[FloatArray | None, FloatArray]] = [
-            self.outputs(reversed_clips),
-            self._generated_negatives(),
-            self.outputs(negative_clips),
-        ]
+        one_window: list[tuple[FloatArray | None, FloatArray]] = [self._generated_negatives()]
         if self.shipped is not None:
-            negatives.append(self.shipped.excluding(word.name))
+            one_window.append(self.shipped.excluding(word.name))
+        negatives: list[tuple[FloatArray | None, FloatArray]]
+        if lag_ms:
+            negatives = [
+                outputs(reversed_clips),
+                outputs(negative_clips),
+                *self._phrase_negatives(word.name, lag_ms, one_window, positive_outputs, rng),
+            ]
+        else:
+            negatives = [
+                outputs(reversed_clips),
+                one_window[0],
+                outputs(negative_clips),
+                *one_window[1:],
+            ]
         fit = fit_head(
             [embeddings for _, embeddings in positive_outputs],
             np.concatenate([embeddings for _, embeddings in negatives]),
@@ -389,10 +494,56 @@ class WordTrainer:
         head = replace(
             fit.head,
             bias=fit.head.bias + point.logit_shift,
-            details={**fit.head.details, **point.details()},
+            details={
+                **fit.head.details,
+                **point.details(),
+                RECIPE_KEY: TRAINER_RECIPE,
+                **({LAG_KEY: lag_ms} if lag_ms else {}),
+            },
         )
         logger.info("trained custom word %r: %s", word.name, head.details)
         return head
+
+    def _phrase_negatives(
+        self,
+        name: str,
+        lag_ms: int,
+        single: Sequence[tuple[FloatArray | None, FloatArray]],
+        positives: Sequence[tuple[FloatArray, FloatArray]],
+        rng: np.random.Generator,
+    ) -> list[tuple[FloatArray | None, FloatArray]]:
+        """Negatives as a phrase head sees them, from one-window negatives: a steady sound in
+        both windows; two unrelated sounds in a row; running speech through both windows (the
+        shipped file's speech pairs); and half the phrase next to something else, which keeps
+        the head from firing on the phrase's first or last word alone."""
+        probabilities = [p for p, _ in single]
+        embeddings = [e for _, e in single]
+        size = self.embedding_size
+        pool = np.concatenate(embeddings)
+        known = [p for p in probabilities if p is not None]
+        pool_probabilities: FloatArray | None = (
+            np.concatenate(known) if len(known) == len(probabilities) else None
+        )
+        out: list[tuple[FloatArray | None, FloatArray]] = [
+            (p, paired(e, e)) for p, e in zip(probabilities, embeddings, strict=True)
+        ]
+        earlier_rows = rng.integers(0, pool.shape[0], pool.shape[0])
+        out.append((pool_probabilities, paired(pool[earlier_rows], pool)))
+        if self.shipped is not None:
+            speech = self.shipped.speech_pairs(name, lag_ms)
+            if speech is not None:
+                out.append(speech)
+        positive_probabilities = np.concatenate([p for p, _ in positives])
+        positive = np.concatenate([e for _, e in positives])
+        others = rng.integers(0, pool.shape[0], (2, positive.shape[0]))
+        out.append((positive_probabilities, paired(pool[others[0]], positive[:, size:])))
+        out.append(
+            (
+                None if pool_probabilities is None else pool_probabilities[others[1]],
+                paired(positive[:, :size], pool[others[1]]),
+            )
+        )
+        return out
 
     def train_words(
         self, store: WordStore, retrain_all: bool = False
@@ -421,11 +572,15 @@ class WordTrainer:
         return [(word.name, heads[word.name]) for word in words]
 
     def head_is_current(self, head: WordHead) -> bool:
-        """A head fitted on this very model (same embedding), with its own operating point."""
+        """A head fitted on this very model (same embedding) by this recipe, with its own
+        operating point."""
+        windows = 2 if head_lag_ms(head.details) else 1
         return (
             head.model_id == self.model_id
-            and head.embedding_size == self.embedding_size
+            and head.embedding_size == windows * self.embedding_size
             and THRESHOLD_KEY in head.details
+            and head.details.get(RECIPE_KEY) == TRAINER_RECIPE
+            and head_lag_ms(head.details) in (0, self.config.phrase.lag_ms)
         )
 
     def usable_words(self, store: WordStore) -> list[StoredWord]:
