@@ -16,7 +16,8 @@ streams replayed through the app's pipeline, each take in its own 3 s slot:
 - half fires: clips of the first word alone, and of the second alone, on which it fires (a
   phrase should need both halves);
 - false accepts per hour on the negatives (test_neg stream, or the reserved precise folder).
-Decoding is the app's (default DecoderConfig and each word's own calibrated point).
+Decoding is the app's (default DecoderConfig and each word's own calibrated point; the decoder
+flags, e.g. --threshold for the sensitivity slider, change it).
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ from words_fewshot import (
 
 from kws_app.audio.files import read_audio_at
 from kws_app.config import DecoderConfig, StreamConfig
+from kws_app.config_flags import add_setting_flags, config_from_args
 from kws_app.dsp.levels import db_to_amplitude
 from kws_app.inference.model import OnnxModel
 from kws_app.paths import assets_dir, default_model_path
@@ -116,11 +118,12 @@ def main() -> int:
     parser.add_argument("--trials", type=int, default=3)
     parser.add_argument("--negatives-wav", type=Path)
     parser.add_argument("--seed", type=int, default=0)
+    add_setting_flags(parser, DecoderConfig)
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
     rng = np.random.default_rng(args.seed)
     started = time.perf_counter()
-    decoder, stream = DecoderConfig(), StreamConfig()
+    decoder, stream = config_from_args(args, DecoderConfig), StreamConfig()
     model = OnnxModel(args.model, prefer_gpu=False)
     modes = {
         "two windows": TrainerConfig(),

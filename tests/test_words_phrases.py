@@ -22,6 +22,7 @@ from words_helpers import (
 from kws_app.config import FrontendConfig
 from kws_app.inference.model import OnnxModel
 from kws_app.inference.pipeline import StreamingPipeline, replay
+from kws_app.words.calibration import describe_operating_point
 from kws_app.words.phrases import LAG_KEY, PhraseConfig, lag_frames, paired
 from kws_app.words.scorer import CustomWordScorer, available_shares, combine
 from kws_app.words.store import WordStore
@@ -74,6 +75,9 @@ def test_a_phrase_longer_than_the_clip_gets_a_head_on_two_windows(
     assert head.details[LAG_KEY] == PHRASE_LAG_MS
     assert head.embedding_size == 2 * trainer.embedding_size
     assert trainer.head_is_current(head)
+    assert "a phrase, heard through two windows 0.5 s apart" in describe_operating_point(
+        head.details
+    )
 
 
 def test_a_phrase_is_heard_whole_and_not_by_either_half_or_backwards(

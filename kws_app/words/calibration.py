@@ -25,6 +25,9 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from kws_app.config import MS_PER_SECOND
+from kws_app.words.phrases import head_lag_ms
+
 FloatArray = npt.NDArray[np.float32]
 
 THRESHOLD_KEY = "threshold"
@@ -146,4 +149,7 @@ def describe_operating_point(details: Mapping[str, float | int]) -> str:
             f": reached by {float(details[EXPECTED_DETECTION_KEY]):.0%} of held-out takes, "
             f"{float(details[NEGATIVE_PASS_KEY]):.1%} of held-out other sounds"
         )
+    lag_ms = head_lag_ms(details)
+    if lag_ms:
+        text += f"; a phrase, heard through two windows {lag_ms / MS_PER_SECOND:.1f} s apart"
     return text

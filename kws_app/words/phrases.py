@@ -34,12 +34,18 @@ class PhraseConfig:
     # How much earlier the second window ends: with a one-second clip, 500 ms lets the two windows
     # span the longest utterance a take may hold (1.5 s).
     lag_ms: int = 500
+    # Share of held-out negatives a phrase's threshold may pass (WordCalibrationConfig's for
+    # single words). Looser than a word's: a phrase's negatives include its own halves, and
+    # two-window heads fire far less often on running speech (bench/words_phrases.py).
+    negative_pass_rate: float = 0.002
 
     def __post_init__(self) -> None:
         if not 0.0 < self.long_word_clip_share:
             raise ValueError("long_word_clip_share must be positive")
         if self.lag_ms <= 0:
             raise ValueError("lag_ms must be positive")
+        if not 0.0 < self.negative_pass_rate < 1.0:
+            raise ValueError("negative_pass_rate must lie in (0, 1)")
 
     def is_phrase(self, spoken_samples: float, frontend: FrontendConfig) -> bool:
         return spoken_samples > self.long_word_clip_share * frontend.clip_samples

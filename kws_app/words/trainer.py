@@ -78,6 +78,10 @@ class TrainingError(UserError, ValueError):
 class TrainerConfig:
     variants_per_example: int = 16
     reversed_variants_per_example: int = 2
+    # Phrases only: variants of each half of each example, alone (a phrase needs both halves),
+    # and pairs of unrelated negatives seen through the head's two windows.
+    half_variants_per_example: int = 16
+    phrase_random_pairs: int = 4000
     other_word_variants_per_example: int = 2
     gain_db_range: float = 6.0
     # Resampling by a random factor changes tempo and pitch together, a cheap stand-in for the
@@ -129,6 +133,13 @@ def padded_to(samples: FloatArray, length: int) -> FloatArray:
     kept = min(samples.shape[0], length)
     out[:kept] = samples[:kept]
     return out
+
+
+def halves(example: FloatArray, sample_rate: int) -> tuple[FloatArray, FloatArray]:
+    """The take cut in the middle of its loud part: what comes before, and what comes after."""
+    start, end = word_span(example, sample_rate)
+    middle = (start + end) // 2
+    return example[:middle], example[middle:]
 
 
 class Augmenter:
@@ -461,10 +472,15 @@ class WordTrainer:
             one_window.append(self.shipped.excluding(word.name))
         negatives: list[tuple[FloatArray | None, FloatArray]]
         if lag_ms:
+            half_clips: list[FloatArray] = []
+            for example in word.examples:
+                for half in halves(example, self.frontend.sample_rate):
+                    half_clips += augmenter.variants(half, config.half_variants_per_example, noises)
             negatives = [
                 outputs(reversed_clips),
                 outputs(negative_clips),
-                *self._phrase_negatives(word.name, lag_ms, one_window, positive_outputs, rng),
+                outputs(half_clips),
+                *self._phrase_negatives(word.name, lag_ms, one_window, rng),
             ]
         else:
             negatives = [
@@ -489,7 +505,9 @@ class WordTrainer:
             positive_mass,
             fit.held_out_negative_scores[calibrating],
             negative_mass[fit.held_out_negative_rows[calibrating]],
-            config.calibration,
+            replace(config.calibration, negative_pass_rate=config.phrase.negative_pass_rate)
+            if lag_ms
+            else config.calibration,
         )
         head = replace(
             fit.head,
@@ -508,41 +526,28 @@ class WordTrainer:
         self,
         name: str,
         lag_ms: int,
-        single: Sequence[tuple[FloatArray | None, FloatArray]],
-        positives: Sequence[tuple[FloatArray, FloatArray]],
+        one_window: Sequence[tuple[FloatArray | None, FloatArray]],
         rng: np.random.Generator,
     ) -> list[tuple[FloatArray | None, FloatArray]]:
-        """Negatives as a phrase head sees them, from one-window negatives: a steady sound in
-        both windows; two unrelated sounds in a row; running speech through both windows (the
-        shipped file's speech pairs); and half the phrase next to something else, which keeps
-        the head from firing on the phrase's first or last word alone."""
-        probabilities = [p for p, _ in single]
-        embeddings = [e for _, e in single]
-        size = self.embedding_size
-        pool = np.concatenate(embeddings)
-        known = [p for p in probabilities if p is not None]
-        pool_probabilities: FloatArray | None = (
-            np.concatenate(known) if len(known) == len(probabilities) else None
-        )
+        """Negatives as a phrase head sees them, from one-window negatives: generated noise in
+        both windows, two unrelated sounds in a row, and running speech through both windows
+        (the shipped file's speech pairs)."""
+        generated_probabilities, generated = one_window[0]
         out: list[tuple[FloatArray | None, FloatArray]] = [
-            (p, paired(e, e)) for p, e in zip(probabilities, embeddings, strict=True)
+            (generated_probabilities, paired(generated, generated))
         ]
-        earlier_rows = rng.integers(0, pool.shape[0], pool.shape[0])
-        out.append((pool_probabilities, paired(pool[earlier_rows], pool)))
+        probabilities = [p for p, _ in one_window]
+        known = [p for p in probabilities if p is not None]
+        pool = np.concatenate([e for _, e in one_window])
+        rows = rng.integers(0, pool.shape[0], (2, self.config.phrase_random_pairs))
+        latest_probabilities = (
+            np.concatenate(known)[rows[1]] if len(known) == len(probabilities) else None
+        )
+        out.append((latest_probabilities, paired(pool[rows[0]], pool[rows[1]])))
         if self.shipped is not None:
             speech = self.shipped.speech_pairs(name, lag_ms)
             if speech is not None:
                 out.append(speech)
-        positive_probabilities = np.concatenate([p for p, _ in positives])
-        positive = np.concatenate([e for _, e in positives])
-        others = rng.integers(0, pool.shape[0], (2, positive.shape[0]))
-        out.append((positive_probabilities, paired(pool[others[0]], positive[:, size:])))
-        out.append(
-            (
-                None if pool_probabilities is None else pool_probabilities[others[1]],
-                paired(positive[:, :size], pool[others[1]]),
-            )
-        )
         return out
 
     def train_words(
