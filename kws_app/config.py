@@ -263,7 +263,7 @@ class DecoderConfig(JsonConfig):
     """
 
     average_window_ms: int = setting(
-        300,
+        400,
         Setting(
             name="averaging window",
             flag="--average-window-ms",
