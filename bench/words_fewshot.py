@@ -255,19 +255,26 @@ def example_sets(
     return sets
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def words_parser(description: str) -> argparse.ArgumentParser:
+    """The flags every custom-word benchmark takes (this one and words_phrases.py)."""
+    parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--model", type=Path, default=default_model_path())
     parser.add_argument("--negatives", type=Path, default=assets_dir() / NEGATIVES_FILE_NAME)
     parser.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR)
     parser.add_argument("--trials", type=int, default=3)
     parser.add_argument(
-        "--words", nargs="*", help=f"words to test (default: {', '.join(RESERVED_WORDS)})"
-    )
-    parser.add_argument(
         "--negatives-wav",
         type=Path,
         help="negatives-only stream (e.g. runs/streams/test_neg.wav); default: the reserved folder",
+    )
+    parser.add_argument("--seed", type=int, default=0)
+    return parser
+
+
+def main() -> int:
+    parser = words_parser(__doc__.splitlines()[0])
+    parser.add_argument(
+        "--words", nargs="*", help=f"words to test (default: {', '.join(RESERVED_WORDS)})"
     )
     parser.add_argument(
         "--word-threshold",
@@ -283,7 +290,6 @@ def main() -> int:
         "--pass-rates", type=float, nargs="+", help="calibration strictness values to try"
     )
     parser.add_argument("--json", type=Path, help="write every trial's figures here")
-    parser.add_argument("--seed", type=int, default=0)
     add_setting_flags(parser, DecoderConfig)
     add_setting_flags(parser, StreamConfig)
     args = parser.parse_args()

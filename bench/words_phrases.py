@@ -22,15 +22,13 @@ flags, e.g. --threshold for the sensitivity slider, change it).
 
 from __future__ import annotations
 
-import argparse
 import logging
 import sys
 import time
 from dataclasses import replace
-from pathlib import Path
 
 import numpy as np
-from words_data import DEFAULT_DATA_DIR, ClipRef, by_label, read_clips
+from words_data import ClipRef, by_label, read_clips
 from words_fewshot import (
     NOISE_DBFS,
     RATE,
@@ -40,6 +38,7 @@ from words_fewshot import (
     evaluate,
     negatives_stream,
     run_stream,
+    words_parser,
 )
 
 from kws_app.audio.files import read_audio_at
@@ -47,12 +46,10 @@ from kws_app.config import DecoderConfig, StreamConfig
 from kws_app.config_flags import add_setting_flags, config_from_args
 from kws_app.dsp.levels import db_to_amplitude
 from kws_app.inference.model import OnnxModel
-from kws_app.paths import assets_dir, default_model_path
 from kws_app.words.phrases import LAG_KEY, PhraseConfig
 from kws_app.words.scorer import CustomWordScorer
 from kws_app.words.takes import TRIM_MARGIN_SECONDS
 from kws_app.words.trainer import (
-    NEGATIVES_FILE_NAME,
     TrainerConfig,
     WordAudio,
     WordTrainer,
@@ -111,13 +108,7 @@ def fired_share(
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", type=Path, default=default_model_path())
-    parser.add_argument("--negatives", type=Path, default=assets_dir() / NEGATIVES_FILE_NAME)
-    parser.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR)
-    parser.add_argument("--trials", type=int, default=3)
-    parser.add_argument("--negatives-wav", type=Path)
-    parser.add_argument("--seed", type=int, default=0)
+    parser = words_parser(__doc__.splitlines()[0])
     add_setting_flags(parser, DecoderConfig)
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
