@@ -132,12 +132,12 @@ def write_examples(folder: Path, frequency_hz: float, count: int = 5, seed: int 
     return folder
 
 
-def stream(*frequencies: float, seed: int = 1) -> np.ndarray:
-    """1 s of quiet, then each tone (0.6 s) followed by 1.5 s of quiet, in low noise."""
+def stream(*frequencies: float, seed: int = 1, tone_seconds: float = 0.6) -> np.ndarray:
+    """1 s of quiet, then each tone (`tone_seconds`) followed by 1.5 s of quiet, in low noise."""
     rng = np.random.default_rng(seed)
     parts = [silence(1.0)]
     for frequency in frequencies:
-        parts += [tone(frequency, 0.6, amplitude=0.4), silence(1.5)]
+        parts += [tone(frequency, tone_seconds, amplitude=0.4), silence(1.5)]
     wave = np.concatenate(parts)
     return (wave + rng.normal(0.0, NOISE_RMS, wave.size)).astype(np.float32)
 
