@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -26,7 +27,7 @@ from kws_app.words.calibration import describe_operating_point
 from kws_app.words.phrases import LAG_KEY, PhraseConfig, lag_frames, paired
 from kws_app.words.scorer import CustomWordScorer, available_shares, combine
 from kws_app.words.store import WordStore
-from kws_app.words.trainer import WordTrainer
+from kws_app.words.trainer import RECIPE_KEY, TRAINER_RECIPE, WordTrainer
 
 TONE_S = 0.6
 PHRASE_LAG_MS = PhraseConfig().lag_ms
@@ -160,3 +161,15 @@ def test_a_phrase_head_reads_the_earlier_and_the_latest_window(
         available_shares(model.labels, 0.0),
     )
     np.testing.assert_allclose(scorer.predict(features), expected, atol=1e-6)
+
+
+def test_heads_from_an_older_recipe_are_retrained(model: OnnxModel, tmp_path: Path) -> None:
+    store = WordStore(tmp_path / "words")
+    trainer = WordTrainer(model, model.path)
+    ((_, head),) = trainer.learn(store, "whistle hum", phrase_takes(), RATE)
+    older = replace(head, details={k: v for k, v in head.details.items() if k != RECIPE_KEY})
+    assert not trainer.head_is_current(older)
+    store.save_head(store.get("whistle hum"), older)
+    ((_, retrained),) = trainer.train_words(store)
+    assert retrained.details[RECIPE_KEY] == TRAINER_RECIPE
+    assert trainer.head_is_current(retrained)
