@@ -91,7 +91,7 @@ def test_a_phrase_is_heard_whole_and_not_by_either_half_or_backwards(
     rng = np.random.default_rng(11)
     phrase = two_tones(WHISTLE_HZ, HUM_HZ, rng)
     assert detected_labels(scorer, in_quiet(phrase, phrase)) == ["whistle hum", "whistle hum"]
-    whistle, hum = tone(WHISTLE_HZ, TONE_S, 0.4), tone(HUM_HZ, TONE_S, 0.4)
+    whistle, hum = tone(WHISTLE_HZ, TONE_S, amplitude=0.4), tone(HUM_HZ, TONE_S, amplitude=0.4)
     assert detected_labels(scorer, in_quiet(whistle, hum)) == []
     assert detected_labels(scorer, in_quiet(two_tones(HUM_HZ, WHISTLE_HZ, rng))) == []
 
