@@ -87,13 +87,18 @@ def compute_features(wave: npt.ArrayLike, config: FrontendConfig) -> FloatArray:
     return FeatureExtractor(config).compute(wave)
 
 
+def fit_length(wave: npt.ArrayLike, length: int) -> FloatArray:
+    """Zero-pad or trim (keeping the start) a signal to exactly `length` samples."""
+    samples = np.asarray(wave, dtype=np.float32)
+    out = np.zeros(length, dtype=np.float32)
+    kept = min(samples.shape[0], length)
+    out[:kept] = samples[:kept]
+    return out
+
+
 def fit_clip(wave: npt.ArrayLike, config: FrontendConfig) -> FloatArray:
     """Zero-pad or trim (keeping the start) a clip to exactly `clip_samples` for training."""
-    samples = np.asarray(wave, dtype=np.float32)
-    out = np.zeros(config.clip_samples, dtype=np.float32)
-    length = min(samples.shape[0], config.clip_samples)
-    out[:length] = samples[:length]
-    return out
+    return fit_length(wave, config.clip_samples)
 
 
 class StreamingFrontend:

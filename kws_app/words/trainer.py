@@ -28,7 +28,7 @@ from scipy.signal import resample
 
 from kws_app.audio.resample import to_rate
 from kws_app.config import MS_PER_SECOND, FrontendConfig
-from kws_app.dsp.frontend import FeatureExtractor, fit_clip
+from kws_app.dsp.frontend import FeatureExtractor, fit_clip, fit_length
 from kws_app.dsp.levels import db_to_amplitude, power_db, rms_of
 from kws_app.dsp.noise import NOISE_COLOURS, amplitude_slope, shape_spectrum
 from kws_app.errors import UserError
@@ -127,14 +127,6 @@ def spoken_samples(examples: Sequence[FloatArray], sample_rate: int) -> float:
     return float(np.median(spans)) if spans else 0.0
 
 
-def padded_to(samples: FloatArray, length: int) -> FloatArray:
-    """Zero-padded or trimmed (keeping the start) to exactly `length` samples."""
-    out = np.zeros(length, dtype=np.float32)
-    kept = min(samples.shape[0], length)
-    out[:kept] = samples[:kept]
-    return out
-
-
 def halves(example: FloatArray, sample_rate: int) -> tuple[FloatArray, FloatArray]:
     """The take cut in the middle of its loud part: what comes before, and what comes after."""
     start, end = word_span(example, sample_rate)
@@ -215,7 +207,7 @@ class Augmenter:
     def crop(self, noise: FloatArray) -> FloatArray:
         clip = self.length
         if noise.shape[0] <= clip:
-            return padded_to(noise, clip)
+            return fit_length(noise, clip)
         start = int(self.rng.integers(0, noise.shape[0] - clip))
         return noise[start : start + clip]
 
