@@ -6,7 +6,7 @@ import numpy as np
 
 from kws_app.config import FrontendConfig
 from kws_app.dsp.noise import unit_peak_noise
-from training.augment import Augmenter, silence_wave, time_shift
+from training.augment import Augmenter, change_speed, silence_wave, time_shift
 from training.config import AugmentConfig
 
 FRONTEND = FrontendConfig()
@@ -106,3 +106,47 @@ def test_silence_is_quiet_and_reproducible() -> None:
     again = silence_wave(FRONTEND.clip_samples, noises, np.random.default_rng(4))
     np.testing.assert_array_equal(first, again)
     assert np.abs(first).max() <= AugmentConfig().background_volume
+
+
+def _dominant_hz(wave: np.ndarray) -> float:
+    spectrum = np.abs(np.fft.rfft(wave * np.hanning(wave.shape[0])))
+    return float(np.fft.rfftfreq(wave.shape[0], 1 / FRONTEND.sample_rate)[spectrum.argmax()])
+
+
+def test_a_faster_copy_rises_in_pitch_and_keeps_its_length() -> None:
+    seconds = np.arange(FRONTEND.clip_samples) / FRONTEND.sample_rate
+    tone = np.sin(2 * np.pi * 500.0 * seconds).astype(np.float32)
+    faster = change_speed(tone, 1.1)
+    slower = change_speed(tone, 0.9)
+    assert faster.shape == slower.shape == tone.shape
+    assert abs(_dominant_hz(faster[-FRONTEND.sample_rate // 2 :]) - 550.0) < 10
+    assert abs(_dominant_hz(slower) - 450.0) < 10
+    np.testing.assert_array_equal(change_speed(tone, 1.0), tone)
+
+
+def test_speed_change_keeps_the_end_where_it_was() -> None:
+    """A stream-shaped word ends just before the window's end; a rate change must not move that."""
+    wave = np.zeros(FRONTEND.clip_samples, dtype=np.float32)
+    word_end = FRONTEND.clip_samples - FRONTEND.sample_rate // 10
+    wave[word_end - FRONTEND.sample_rate // 2 : word_end] = 1.0
+    for rate in (0.9, 1.1):
+        changed = change_speed(wave, rate)
+        distance = FRONTEND.clip_samples - 1 - np.flatnonzero(changed > 0.5).max()
+        expected = (FRONTEND.clip_samples - word_end) / rate
+        assert abs(distance - expected) <= 2
+    faster = change_speed(wave, 1.1)
+    assert faster[: int(FRONTEND.clip_samples * 0.09)].max() == 0.0  # nothing to play: silence
+
+
+def test_speed_range_one_draws_nothing_so_older_runs_replay_the_same() -> None:
+    batch = _batch(np.random.default_rng(0))
+    plain = _augmenter(AugmentConfig()).waves(batch, np.random.default_rng(3))
+    explicit = _augmenter(AugmentConfig(speed_range=(1.0, 1.0))).waves(
+        batch, np.random.default_rng(3)
+    )
+    np.testing.assert_array_equal(plain, explicit)
+    varied = _augmenter(AugmentConfig(speed_range=(0.9, 1.1))).waves(
+        batch, np.random.default_rng(3)
+    )
+    assert not np.array_equal(plain, varied)
+    assert AugmentConfig().disabled().speed_range == (1.0, 1.0)

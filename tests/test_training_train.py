@@ -5,6 +5,7 @@ CI must not train a real model: these run a few steps of the smallest network on
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -121,3 +122,32 @@ def test_features_come_from_the_app_front_end() -> None:
 
     expected = compute_features(fit_clip(wave[1], frontend), frontend)
     np.testing.assert_array_equal(features_of(wave, FeatureExtractor(frontend))[1], expected)
+
+
+def test_init_from_starts_at_the_given_weights_with_a_fresh_schedule(
+    tiny_data: Path, tmp_path: Path
+) -> None:
+    first = train(tiny_config(tiny_data, tmp_path / "first"), progress=False)
+    start = torch.load(first.best_checkpoint, weights_only=True)
+    config = replace(
+        tiny_config(tiny_data, tmp_path / "second"),
+        init_from=str(first.best_checkpoint),
+        learning_rate=0.0,
+    )
+    second = train(config, progress=False)
+    after = torch.load(second.best_checkpoint, weights_only=True)
+    assert [entry["epoch"] for entry in after["history"]] == [1]
+    for name, tensor in start["model"].items():
+        if "running" not in name and "num_batches" not in name:
+            torch.testing.assert_close(after["model"][name], tensor)
+
+
+def test_init_from_refuses_another_architecture(tiny_data: Path, tmp_path: Path) -> None:
+    first = train(tiny_config(tiny_data, tmp_path / "first"), progress=False)
+    config = replace(
+        tiny_config(tiny_data, tmp_path / "second"),
+        model_name="ds_tcresnet",
+        init_from=str(first.best_checkpoint),
+    )
+    with pytest.raises(ValueError, match="holds a tcresnet"):
+        train(config, progress=False)

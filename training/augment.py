@@ -60,8 +60,22 @@ def time_shift(wave: FloatArray, shift: int) -> FloatArray:
     return out
 
 
+def change_speed(wave: FloatArray, rate: float) -> FloatArray:
+    """`wave` played `rate` times as fast, kept at its length and aligned on its end.
+
+    End alignment keeps a stream-shaped word where its label says (its end shortly before the
+    window's end); audio that a faster copy lacks at the start is silence. Linear interpolation is
+    enough for rates near 1, where little energy folds back above the front end's band.
+    """
+    if rate == 1.0:
+        return wave.copy()
+    samples = wave.shape[0]
+    source = (samples - 1) - (samples - 1 - np.arange(samples, dtype=np.float64)) * rate
+    return np.interp(source, np.arange(samples), wave, left=0.0).astype(np.float32)
+
+
 class Augmenter:
-    """Waveform augmentation (shift, gain, noise) and SpecAugment masks on features."""
+    """Waveform augmentation (speed, shift, gain, noise) and SpecAugment masks on features."""
 
     def __init__(
         self,
@@ -81,7 +95,10 @@ class Augmenter:
         max_shift = self.frontend.sample_rate * config.time_shift_ms // 1000
         out = np.empty_like(batch)
         low_db, high_db = config.gain_db_range
+        slowest, fastest = config.speed_range
         for row, wave in enumerate(batch):
+            if fastest != slowest or slowest != 1.0:
+                wave = change_speed(wave, float(rng.uniform(slowest, fastest)))
             shift = int(rng.integers(-max_shift, max_shift + 1)) if max_shift else 0
             gain = db_to_amplitude(rng.uniform(low_db, high_db))
             mixed = time_shift(wave, shift) * np.float32(gain)

@@ -53,6 +53,14 @@ class AugmentConfig:
     time_mask_frames: int = 10
     freq_masks: int = 2
     freq_mask_bins: int = 5
+    # Playback-rate range (1.0: off). A faster or slower copy sounds like another speaker, the
+    # cheapest way to meet more voices than the data holds (Ko et al., 2015).
+    speed_range: tuple[float, float] = (1.0, 1.0)
+
+    def __post_init__(self) -> None:
+        low, high = self.speed_range
+        if not 0 < low <= high:
+            raise ValueError("speed range must satisfy 0 < low <= high")
 
     def disabled(self) -> AugmentConfig:
         return dataclasses.replace(
@@ -62,6 +70,7 @@ class AugmentConfig:
             gain_db_range=(0.0, 0.0),
             time_masks=0,
             freq_masks=0,
+            speed_range=(1.0, 1.0),
         )
 
 
@@ -123,6 +132,9 @@ class TrainConfig:
     device: str = "auto"
     threads: int = 2
     output_dir: str = "runs/default"
+    # Start from this checkpoint's weights with a fresh optimiser and schedule ("" : from scratch);
+    # unlike a resume, every other setting is this run's own.
+    init_from: str = ""
     data: DataConfig = field(default_factory=DataConfig)
     augment: AugmentConfig = field(default_factory=AugmentConfig)
     stream: StreamExampleConfig = field(default_factory=StreamExampleConfig)

@@ -225,7 +225,10 @@ def train(
     command_columns = [labels.index(word) for word in config.data.wanted_words]
     logger.info("clips: %s", {s: len(d) for s, d in data.splits.items()})
 
-    model = _new_model(config, labels, frontend, train_split, extractor, checkpoint is None)
+    fresh = checkpoint is None and not config.init_from
+    model = _new_model(config, labels, frontend, train_split, extractor, fresh)
+    if checkpoint is None and config.init_from:
+        _load_initial_weights(model, Path(config.init_from), config.model_name, labels)
     model.to(device)
     optimizer = torch.optim.AdamW(
         model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay
@@ -347,6 +350,21 @@ def _new_model(
     return model
 
 
+def _load_initial_weights(
+    model: KwsModel, path: Path, model_name: str, labels: tuple[str, ...]
+) -> None:
+    """Weights only: the run keeps its own optimiser, schedule and data settings."""
+    start = load_checkpoint(path)
+    trained = TrainConfig.from_dict(start["config"])
+    if trained.model_name != model_name or tuple(start["labels"]) != labels:
+        raise ValueError(
+            f"{path} holds a {trained.model_name} for {', '.join(start['labels'])}; "
+            f"this run trains a {model_name} for {', '.join(labels)}"
+        )
+    model.load_state_dict(start["model"])
+    logger.info("starting from the weights of %s", path)
+
+
 def _schedule(config: TrainConfig, steps_per_epoch: int) -> Schedule:
     return Schedule(
         config.learning_rate,
@@ -463,6 +481,19 @@ def add_parser(subparsers: Any) -> None:
     parser.add_argument("--threads", type=int, default=defaults.threads)
     parser.add_argument("--output-dir", default=defaults.output_dir)
     parser.add_argument("--resume", type=Path, help="continue from this checkpoint (last.pt)")
+    parser.add_argument(
+        "--init-from",
+        type=Path,
+        help="start from this checkpoint's weights with a fresh schedule and this run's settings",
+    )
+    parser.add_argument(
+        "--speed-range",
+        type=float,
+        nargs=2,
+        default=AugmentConfig().speed_range,
+        metavar=("SLOWEST", "FASTEST"),
+        help="play each example at a random rate in this range (1 1: off)",
+    )
     parser.add_argument("--export", type=Path, help="also write the best model to this .onnx file")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
     parser.set_defaults(func=run_command, augment_defaults=AugmentConfig())
@@ -478,7 +509,11 @@ def run_command(args: Any) -> int:
         data_dir = str(
             download_dataset(args.download_url or SPEECH_COMMANDS_URL, Path(args.download))
         )
-    augment = args.augment_defaults.disabled() if args.no_augment else args.augment_defaults
+    augment = (
+        args.augment_defaults.disabled()
+        if args.no_augment
+        else replace(args.augment_defaults, speed_range=tuple(args.speed_range))
+    )
     config = TrainConfig(
         model_name=args.model,
         epochs=args.epochs,
@@ -491,6 +526,7 @@ def run_command(args: Any) -> int:
         device=args.device,
         threads=args.threads,
         output_dir=args.output_dir,
+        init_from=str(args.init_from or ""),
         data=DataConfig(
             data_dir=data_dir,
             wanted_words=tuple(w.strip() for w in args.wanted_words.split(",") if w.strip()),
