@@ -25,7 +25,7 @@ from kws_app.inference.model import (
 from training.cli import USER_ERROR_EXIT, main
 from training.config import AugmentConfig, DataConfig, TrainConfig
 from training.export import ExportError, export_checkpoint, export_model
-from training.models import ARCHITECTURES, build_model, parameter_count
+from training.models import ARCHITECTURES, build_model, parameter_count, with_image_layout
 from training.train import train
 
 LABELS = ("_silence_", "_unknown_", *WORD_TONES_HZ)
@@ -181,3 +181,46 @@ def test_the_word_embedding_keeps_the_order_of_sounds_that_the_classifier_averag
     assert relative_change(embedding, swapped_embedding) > relative_change(
         plain_embedding, plain_swapped
     )
+
+
+@pytest.mark.parametrize("name", ["tcresnet", "ds_tcresnet", "ds_tcresnet_wide"])
+def test_the_exported_graph_runs_temporal_convolutions_as_images_with_the_same_outputs(
+    name: str, tmp_path: Path
+) -> None:
+    frames, bins = FrontendConfig().input_shape
+    torch.manual_seed(0)
+    model = build_model(name, len(LABELS), frames, bins)
+    for module in model.modules():  # non-trivial batch norm statistics
+        if isinstance(module, torch.nn.BatchNorm1d):
+            module.running_mean.uniform_(-1, 1)
+            module.running_var.uniform_(0.5, 2)
+    model.eval()
+    features = torch.randn(4, frames, bins) * 3 - 5
+    image = with_image_layout(model)
+    with torch.no_grad():
+        for got, want in zip(
+            image.logits_and_word_embedding(features),
+            model.logits_and_word_embedding(features),
+            strict=True,
+        ):
+            torch.testing.assert_close(got, want, atol=1e-5, rtol=1e-4)
+    assert not any(isinstance(m, torch.nn.Conv1d) for m in image.modules())
+    assert any(isinstance(m, torch.nn.Conv1d) for m in model.modules())  # training keeps 1-D
+    report = export_model(model, FrontendConfig(), LABELS, tmp_path / "m.onnx", features)
+    proto = onnx.load(str(report.path))
+    loaded = OnnxModel(report.path, prefer_gpu=False)
+    assert loaded.info.embedding_size == image.logits_and_word_embedding(features)[1].shape[1]
+    kernels = [
+        onnx.helper.get_attribute_value(attribute)
+        for node in proto.graph.node
+        if node.op_type == "Conv"
+        for attribute in node.attribute
+        if attribute.name == "kernel_shape"
+    ]
+    assert kernels and all(len(kernel) == 2 and kernel[1] == 1 for kernel in kernels)
+
+
+def test_networks_that_are_not_temporal_export_as_they_are() -> None:
+    frames, bins = FrontendConfig().input_shape
+    model = build_model("tf_conv", len(LABELS), frames, bins)
+    assert with_image_layout(model) is model

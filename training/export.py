@@ -36,7 +36,13 @@ from kws_app.inference.model import (
     OnnxModel,
 )
 from training.checkpoint import load_checkpoint
-from training.models import ExportModel, KwsModel, build_model, parameter_count
+from training.models import (
+    ExportModel,
+    KwsModel,
+    build_model,
+    parameter_count,
+    with_image_layout,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -82,7 +88,8 @@ def export_model(
     model = model.cpu().eval()
     wrapper = ExportModel(model).eval()
     check_features = check_features.float().contiguous()
-    write_graph(wrapper, check_features[:2].contiguous(), path)
+    # The file runs the image layout; it is checked against the network as trained.
+    write_graph(ExportModel(with_image_layout(model)).eval(), check_features[:2].contiguous(), path)
     proto = onnx.load(str(path))
     metadata = {
         META_FORMAT_VERSION: FORMAT_VERSION,

@@ -11,6 +11,7 @@ speech-commands convnet) so their figures mean something next to the default.
 from __future__ import annotations
 
 from collections.abc import Callable
+from copy import deepcopy
 from dataclasses import dataclass
 
 import torch
@@ -37,7 +38,8 @@ class FeatureNorm(nn.Module):
 
 def segment_means(hidden: torch.Tensor, segments: int) -> torch.Tensor:
     """`[batch, channels, time]` -> the means over `segments` consecutive, nearly equal stretches
-    of time, concatenated: `[batch, channels * segments]`.
+    of time, concatenated: `[batch, channels * segments]`. A trailing singleton axis (the image
+    layout of `with_image_layout`) is dropped.
 
     Slices whose sizes are fixed when the graph is exported: the ONNX exporter refuses an adaptive
     pooling whose output size does not divide its input.
@@ -46,8 +48,12 @@ def segment_means(hidden: torch.Tensor, segments: int) -> torch.Tensor:
     if not 1 <= segments <= frames:
         raise ValueError(f"cannot cut {frames} frames into {segments} segments")
     edges = [round(index * frames / segments) for index in range(segments + 1)]
+    pooled_axes = tuple(range(2, hidden.ndim))
     return torch.cat(
-        [hidden[:, :, start:end].mean(dim=2) for start, end in zip(edges, edges[1:], strict=False)],
+        [
+            hidden[:, :, start:end].mean(dim=pooled_axes)
+            for start, end in zip(edges, edges[1:], strict=False)
+        ],
         dim=1,
     )
 
@@ -267,13 +273,17 @@ class _TemporalConvNet(nn.Module):
                 )
                 channels = width
         self.layers = nn.Sequential(*layers)
-        self.pool = nn.AdaptiveAvgPool1d(1)
+        self.pool: nn.Module = nn.AdaptiveAvgPool1d(1)
         self.flatten = nn.Flatten()
         self.word_segments = shape.word_segments
+        self.image_layout = False  # set by with_image_layout
 
     def hidden(self, features: torch.Tensor) -> torch.Tensor:
-        """The last layer's output, `[batch, channels, time]`."""
-        return self.layers(features.transpose(1, 2))
+        """The last layer's output, `[batch, channels, time]` (`[..., time, 1]` as an image)."""
+        channels_first = features.transpose(1, 2)
+        if self.image_layout:
+            channels_first = channels_first.unsqueeze(-1)
+        return self.layers(channels_first)
 
     def pooled(self, hidden: torch.Tensor) -> torch.Tensor:
         return self.flatten(self.pool(hidden))
@@ -288,6 +298,52 @@ def _temporal_builder(shape: TemporalShape) -> Callable[[int, int], tuple[nn.Mod
         return _TemporalConvNet(bins, shape), shape.stages[-1]
 
     return build
+
+
+def with_image_layout(model: KwsModel) -> KwsModel:
+    """A copy of `model` whose 1-D convolutions over time run as 2-D ones on `[.., time, 1]`.
+
+    Same weights, same outputs, for the exported file: onnxruntime's CPU provider runs 2-D
+    convolutions in its blocked (NCHWc) layout, with a fast depthwise kernel, and never does so
+    for 1-D ones. Training keeps the 1-D network (torch is the other way round). Networks that
+    are not temporal come back as they are.
+    """
+    if not isinstance(model.backbone, _TemporalConvNet):
+        return model
+    copy = deepcopy(model)
+    _as_image_modules(copy.backbone)
+    copy.backbone.image_layout = True
+    return copy
+
+
+def _as_image_modules(module: nn.Module) -> None:
+    for name, child in module.named_children():
+        replacement: nn.Module | None = None
+        if isinstance(child, nn.Conv1d):
+            conv = nn.Conv2d(
+                child.in_channels,
+                child.out_channels,
+                (child.kernel_size[0], 1),
+                (child.stride[0], 1),
+                (int(child.padding[0]), 0),  # type: ignore[index]
+                groups=child.groups,
+                bias=child.bias is not None,
+            )
+            conv.weight.data.copy_(child.weight.data.unsqueeze(-1))
+            if child.bias is not None and conv.bias is not None:
+                conv.bias.data.copy_(child.bias.data)
+            replacement = conv
+        elif isinstance(child, nn.BatchNorm1d):
+            norm = nn.BatchNorm2d(child.num_features, child.eps, child.momentum)
+            norm.load_state_dict(child.state_dict())
+            replacement = norm
+        elif isinstance(child, nn.AdaptiveAvgPool1d):
+            replacement = nn.AdaptiveAvgPool2d(1)
+        if replacement is not None:
+            replacement.train(child.training)
+            setattr(module, name, replacement)
+        else:
+            _as_image_modules(child)
 
 
 @dataclass(frozen=True)
