@@ -1,0 +1,42 @@
+"""The head's logistic regression reaches the true optimum, from any start, quickly enough."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from kws_app.words.head import _fit_logistic
+
+L2_PENALTY = 1e-2
+MAX_ITERATIONS = 50
+
+
+def _problem(rows: int = 3000, dims: int = 64, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    features = rng.standard_normal((rows, dims))
+    truth = rng.standard_normal(dims)
+    targets = (features @ truth + rng.standard_normal(rows) > 2.0).astype(np.float64)
+    return features, targets
+
+
+def _gradient(features: np.ndarray, targets: np.ndarray, weights: np.ndarray, bias: float):  # type: ignore[no-untyped-def]
+    """The exact float64 gradient of the balanced, L2-penalised loss."""
+    positives = targets > 0.5
+    sample_weight = np.where(positives, 0.5 / positives.sum(), 0.5 / (~positives).sum())
+    probabilities = 1.0 / (1.0 + np.exp(-(features @ weights + bias)))
+    residual = sample_weight * (probabilities - positives)
+    return np.append(features.T @ residual + L2_PENALTY * weights, residual.sum())
+
+
+def test_the_fit_is_the_optimum_although_the_hessian_is_summed_in_single_precision() -> None:
+    features, targets = _problem()
+    weights, bias = _fit_logistic(features, targets, L2_PENALTY, MAX_ITERATIONS)
+    assert np.linalg.norm(_gradient(features, targets, weights, bias)) < 1e-7
+
+
+def test_a_warm_start_reaches_the_same_head() -> None:
+    features, targets = _problem()
+    cold = _fit_logistic(features, targets, L2_PENALTY, MAX_ITERATIONS)
+    nearby = _fit_logistic(features[500:], targets[500:], L2_PENALTY, MAX_ITERATIONS)
+    warm = _fit_logistic(features, targets, L2_PENALTY, MAX_ITERATIONS, start=nearby)
+    np.testing.assert_allclose(warm[0], cold[0], atol=1e-6)
+    assert abs(warm[1] - cold[1]) < 1e-6
