@@ -96,8 +96,10 @@ class Augmenter:
         out = np.empty_like(batch)
         low_db, high_db = config.gain_db_range
         slowest, fastest = config.speed_range
+        # An unchanged speed draws nothing, so runs made before speed_range replay the same.
+        speed_varies = config.speed_range != (1.0, 1.0)
         for row, wave in enumerate(batch):
-            if fastest != slowest or slowest != 1.0:
+            if speed_varies:
                 wave = change_speed(wave, float(rng.uniform(slowest, fastest)))
             shift = int(rng.integers(-max_shift, max_shift + 1)) if max_shift else 0
             gain = db_to_amplitude(rng.uniform(low_db, high_db))

@@ -276,7 +276,11 @@ class _TemporalConvNet(nn.Module):
         self.pool: nn.Module = nn.AdaptiveAvgPool1d(1)
         self.flatten = nn.Flatten()
         self.word_segments = shape.word_segments
-        self.image_layout = False  # set by with_image_layout
+
+    @property
+    def image_layout(self) -> bool:
+        """True once `with_image_layout` has turned the convolutions into 2-D ones."""
+        return isinstance(self.layers[0], nn.Conv2d)
 
     def hidden(self, features: torch.Tensor) -> torch.Tensor:
         """The last layer's output, `[batch, channels, time]` (`[..., time, 1]` as an image)."""
@@ -312,7 +316,6 @@ def with_image_layout(model: KwsModel) -> KwsModel:
         return model
     copy = deepcopy(model)
     _as_image_modules(copy.backbone)
-    copy.backbone.image_layout = True
     return copy
 
 

@@ -211,6 +211,8 @@ def train(
     if checkpoint is not None and checkpoint["config"] != config.to_dict():
         logger.warning("resuming with the checkpoint's settings; command-line settings are ignored")
         config = TrainConfig.from_dict(checkpoint["config"])
+    # Read and checked before the data, which takes minutes to load: a wrong file fails at once.
+    initial = _initial_weights(config) if checkpoint is None and config.init_from else None
 
     if data is None:
         data = prepare_data(config, frontend, progress)
@@ -225,10 +227,10 @@ def train(
     command_columns = [labels.index(word) for word in config.data.wanted_words]
     logger.info("clips: %s", {s: len(d) for s, d in data.splits.items()})
 
-    fresh = checkpoint is None and not config.init_from
+    fresh = checkpoint is None and initial is None
     model = _new_model(config, labels, frontend, train_split, extractor, fresh)
-    if checkpoint is None and config.init_from:
-        _load_initial_weights(model, Path(config.init_from), config.model_name, labels)
+    if initial is not None:
+        _load_initial_weights(model, initial, config.init_from, labels)
     model.to(device)
     optimizer = torch.optim.AdamW(
         model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay
@@ -350,16 +352,26 @@ def _new_model(
     return model
 
 
+def _initial_weights(config: TrainConfig) -> dict[str, Any]:
+    """The `--init-from` checkpoint, refused at once when it holds another architecture."""
+    start = load_checkpoint(Path(config.init_from))
+    trained = TrainConfig.from_dict(start["config"])
+    if trained.model_name != config.model_name:
+        raise ValueError(
+            f"{config.init_from} holds a {trained.model_name}; "
+            f"this run trains a {config.model_name}"
+        )
+    return start
+
+
 def _load_initial_weights(
-    model: KwsModel, path: Path, model_name: str, labels: tuple[str, ...]
+    model: KwsModel, start: dict[str, Any], path: str, labels: tuple[str, ...]
 ) -> None:
     """Weights only: the run keeps its own optimiser, schedule and data settings."""
-    start = load_checkpoint(path)
-    trained = TrainConfig.from_dict(start["config"])
-    if trained.model_name != model_name or tuple(start["labels"]) != labels:
+    if tuple(start["labels"]) != labels:
         raise ValueError(
-            f"{path} holds a {trained.model_name} for {', '.join(start['labels'])}; "
-            f"this run trains a {model_name} for {', '.join(labels)}"
+            f"{path} was trained for {', '.join(start['labels'])}; "
+            f"this run trains for {', '.join(labels)}"
         )
     model.load_state_dict(start["model"])
     logger.info("starting from the weights of %s", path)
