@@ -25,6 +25,7 @@ LAST_CHECKPOINT = "last.pt"
 BEST_CHECKPOINT = "best.pt"
 # Real clips stored in the checkpoint so export can compare onnxruntime with torch without data.
 CHECK_CLIPS = 32
+OBJECTIVE_KEY = "training_objective"
 
 
 def save_checkpoint(path: Path, state: dict[str, Any]) -> None:
@@ -102,10 +103,12 @@ class RunCheckpoints:
     model: nn.Module
     optimizer: torch.optim.Optimizer
     scheduler: Schedule
+    # Training-only parts (the contrastive projection head): resumed, never exported.
+    objective: nn.Module | None = None
 
     def state(self, epochs_done: int, progress: RunProgress) -> dict[str, Any]:
         record = self.record
-        return {
+        state = {
             "model": self.model.state_dict(),
             "optimizer": self.optimizer.state_dict(),
             "scheduler": self.scheduler.state_dict(),
@@ -121,6 +124,9 @@ class RunCheckpoints:
             "training_data": record.training_data,
             "check_features": record.check_features,
         }
+        if self.objective is not None:
+            state[OBJECTIVE_KEY] = self.objective.state_dict()
+        return state
 
     def save(self, path: Path, epochs_done: int, progress: RunProgress) -> None:
         save_checkpoint(path, self.state(epochs_done, progress))
@@ -131,9 +137,12 @@ def resume_from(
     model: nn.Module,
     optimizer: torch.optim.Optimizer,
     scheduler: Schedule,
+    objective: nn.Module | None = None,
 ) -> tuple[int, RunProgress]:
     """Load a checkpoint's state into the run's objects; returns (epochs done, progress)."""
     model.load_state_dict(checkpoint["model"])
+    if objective is not None:
+        objective.load_state_dict(checkpoint[OBJECTIVE_KEY])
     optimizer.load_state_dict(checkpoint["optimizer"])
     scheduler.load_state_dict(checkpoint["scheduler"])
     progress = RunProgress(

@@ -118,6 +118,34 @@ class StreamExampleConfig:
 
 
 @dataclass(frozen=True)
+class ContrastiveConfig:
+    """The custom-word embedding's second task (training/contrastive.py says why); weight 0: off.
+
+    `share` is the most rows of a batch (a fraction of the batch size) seen twice.
+    """
+
+    weight: float = 0.0
+    share: float = 0.25
+    temperature: float = 0.1
+    projection_size: int = 128
+    speed_range: tuple[float, float] = (0.85, 1.15)
+
+    def __post_init__(self) -> None:
+        low, high = self.speed_range
+        if self.weight < 0 or not 0 < self.share <= 1:
+            raise ValueError("contrastive weight must be >= 0 and its share in (0, 1]")
+        if self.temperature <= 0 or self.projection_size <= 0 or not 0 < low <= high:
+            raise ValueError(
+                "contrastive temperature and projection size must be positive, "
+                "and its speed range satisfy 0 < low <= high"
+            )
+
+    @property
+    def enabled(self) -> bool:
+        return self.weight > 0
+
+
+@dataclass(frozen=True)
 class TrainConfig:
     model_name: str = "tcresnet"
     epochs: int = 40
@@ -138,6 +166,7 @@ class TrainConfig:
     data: DataConfig = field(default_factory=DataConfig)
     augment: AugmentConfig = field(default_factory=AugmentConfig)
     stream: StreamExampleConfig = field(default_factory=StreamExampleConfig)
+    contrastive: ContrastiveConfig = field(default_factory=ContrastiveConfig)
 
     @property
     def output_path(self) -> Path:
@@ -151,8 +180,10 @@ class TrainConfig:
         data = DataConfig(**_tuples(values["data"]))
         augment = AugmentConfig(**_tuples(values["augment"]))
         stream = StreamExampleConfig(**_tuples(values.get("stream", {})))
-        rest = {k: v for k, v in values.items() if k not in ("data", "augment", "stream")}
-        return cls(data=data, augment=augment, stream=stream, **rest)
+        contrastive = ContrastiveConfig(**_tuples(values.get("contrastive", {})))
+        nested = ("data", "augment", "stream", "contrastive")
+        rest = {k: v for k, v in values.items() if k not in nested}
+        return cls(data=data, augment=augment, stream=stream, contrastive=contrastive, **rest)
 
 
 def _tuples(values: dict[str, Any]) -> dict[str, Any]:

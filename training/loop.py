@@ -21,6 +21,7 @@ from tqdm import tqdm
 from kws_app.dsp.frontend import FeatureExtractor, fit_clip
 from training.augment import Augmenter
 from training.config import TrainConfig
+from training.contrastive import ContrastiveObjective
 from training.data import LoadedSplit
 from training.models import KwsModel
 from training.streams import StreamShaper, mining_due
@@ -116,6 +117,8 @@ class EpochPlan:
     steps_per_epoch: int
     progress: bool
     shaper: StreamShaper | None = None
+    contrastive: ContrastiveObjective | None = None
+    unknown_target: int = -1
 
 
 def train_epoch(plan: EpochPlan, epoch: int) -> tuple[float, float]:
@@ -128,6 +131,7 @@ def train_epoch(plan: EpochPlan, epoch: int) -> tuple[float, float]:
     order = rng.choice(len(split), size=steps * config.batch_size, p=plan.weights)
     model.train()
     total_loss, correct, seen = 0.0, 0, 0
+    contrastive_total, contrastive_steps = 0.0, 0
     bar = tqdm(range(steps), desc=f"epoch {epoch + 1}/{config.epochs}", disable=not plan.progress)
     step_started = time.monotonic()
     for step in bar:
@@ -140,22 +144,45 @@ def train_epoch(plan: EpochPlan, epoch: int) -> tuple[float, float]:
         else:
             clean, row_targets = shaper.shape(rows, split.targets[rows], rng)
         waves = plan.augmenter.waves(clean, rng)
+        objective = plan.contrastive
+        twice = (
+            objective.rows(row_targets, plan.unknown_target, config.batch_size, rng)
+            if objective is not None
+            else np.zeros(0, dtype=np.int64)
+        )
+        if objective is not None and twice.size:
+            waves = np.concatenate(
+                [waves, objective.second_views(clean[twice], plan.augmenter, rng)]
+            )
         features = plan.augmenter.features(features_of(waves, plan.extractor), rng)
         inputs = torch.from_numpy(features).to(plan.device)
         targets = torch.from_numpy(row_targets).to(plan.device)
         optimizer.zero_grad(set_to_none=True)
-        logits, _ = model(inputs)
-        loss = plan.loss_function(logits, targets)
-        loss.backward()
+        if objective is not None and twice.size:
+            # One pass over both views: the batch's rows first, then the second views.
+            all_logits, embedding = model.logits_and_word_embedding(inputs)
+            logits = all_logits[: len(row_targets)]
+            first = embedding[torch.from_numpy(twice).to(plan.device)]
+            extra = objective.loss(first, embedding[len(row_targets) :])
+            contrastive_total += extra.item()
+            contrastive_steps += 1
+            classification = plan.loss_function(logits, targets)
+            (classification + config.contrastive.weight * extra).backward()
+        else:
+            logits, _ = model(inputs)
+            classification = plan.loss_function(logits, targets)
+            classification.backward()
         optimizer.step()
         scheduler.step += 1
         now = time.monotonic()
         scheduler.elapsed_seconds += now - step_started
         step_started = now
-        total_loss += loss.item() * len(row_targets)
+        total_loss += classification.item() * len(row_targets)
         correct += int((logits.argmax(dim=1) == targets).sum())
         seen += len(row_targets)
         bar.set_postfix(loss=f"{total_loss / seen:.4f}", acc=f"{correct / seen:.3f}")
+    if contrastive_steps:
+        logger.info("contrastive loss %.4f", contrastive_total / contrastive_steps)
     return total_loss / max(seen, 1), correct / max(seen, 1)
 
 

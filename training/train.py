@@ -36,6 +36,7 @@ from training.checkpoint import (
     save_checkpoint,
 )
 from training.config import SILENCE_LABEL, UNKNOWN_LABEL, TrainConfig
+from training.contrastive import ContrastiveObjective, word_embedding_size
 from training.data import (
     TESTING,
     TRAINING,
@@ -232,15 +233,23 @@ def train(
     if initial is not None:
         _load_initial_weights(model, initial, config.init_from, labels)
     model.to(device)
+    objective = (
+        ContrastiveObjective(
+            config.contrastive, word_embedding_size(model, *frontend.input_shape)
+        ).to(device)
+        if config.contrastive.enabled
+        else None
+    )
+    trained = list(model.parameters()) + (list(objective.parameters()) if objective else [])
     optimizer = torch.optim.AdamW(
-        model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay
+        trained, lr=config.learning_rate, weight_decay=config.weight_decay
     )
     steps_per_epoch = max(1, len(train_split) // config.batch_size)
     scheduler = _schedule(config, steps_per_epoch)
     loss_function = nn.CrossEntropyLoss(label_smoothing=config.label_smoothing)
     start_epoch, run = 0, RunProgress()
     if checkpoint is not None:
-        start_epoch, run = resume_from(checkpoint, model, optimizer, scheduler)
+        start_epoch, run = resume_from(checkpoint, model, optimizer, scheduler, objective)
         logger.info(
             "resuming at epoch %d (best validation %.4f)", start_epoch + 1, run.best_accuracy
         )
@@ -250,7 +259,7 @@ def train(
     params = parameter_count(model)
     logger.info("model %s: %d parameters, device %s", config.model_name, params, device)
     record = RunRecord(config, labels, frontend, params, json.dumps(data.summary), checked)
-    checkpoints = RunCheckpoints(record, model, optimizer, scheduler)
+    checkpoints = RunCheckpoints(record, model, optimizer, scheduler, objective)
     plan = EpochPlan(
         model=model,
         split=train_split,
@@ -265,6 +274,8 @@ def train(
         steps_per_epoch=steps_per_epoch,
         progress=progress,
         shaper=shaper,
+        contrastive=objective,
+        unknown_target=labels.index(UNKNOWN_LABEL) if UNKNOWN_LABEL in labels else -1,
     )
 
     epoch = start_epoch
@@ -408,6 +419,7 @@ def add_parser(subparsers: Any) -> None:
     from training.config import (
         DEFAULT_WANTED_WORDS,
         AugmentConfig,
+        ContrastiveConfig,
         DataConfig,
         StreamExampleConfig,
     )
@@ -506,13 +518,28 @@ def add_parser(subparsers: Any) -> None:
         metavar=("SLOWEST", "FASTEST"),
         help="play each example at a random rate in this range (1 1: off)",
     )
+    contrastive = ContrastiveConfig()
+    parser.add_argument(
+        "--contrastive-weight",
+        type=float,
+        default=contrastive.weight,
+        help="weight of the custom-word embedding's contrastive task on _unknown_ rows "
+        "(training/contrastive.py; 0: off)",
+    )
+    parser.add_argument(
+        "--contrastive-share",
+        type=float,
+        default=contrastive.share,
+        help="at most this fraction of a batch is seen a second time for that task",
+    )
+    parser.add_argument("--contrastive-temperature", type=float, default=contrastive.temperature)
     parser.add_argument("--export", type=Path, help="also write the best model to this .onnx file")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
     parser.set_defaults(func=run_command, augment_defaults=AugmentConfig())
 
 
 def run_command(args: Any) -> int:
-    from training.config import DataConfig, StreamExampleConfig
+    from training.config import ContrastiveConfig, DataConfig, StreamExampleConfig
 
     data_dir = args.data_dir
     if args.download:
@@ -558,6 +585,11 @@ def run_command(args: Any) -> int:
             end_delay_ms=tuple(args.end_delay_ms),
             mining_points=tuple(float(p) for p in args.mining_points.split(",") if p.strip()),
             mining_threshold=args.mining_threshold,
+        ),
+        contrastive=ContrastiveConfig(
+            weight=args.contrastive_weight,
+            share=args.contrastive_share,
+            temperature=args.contrastive_temperature,
         ),
     )
     result = train(config, resume=args.resume, progress=not args.quiet)

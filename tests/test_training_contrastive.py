@@ -1,0 +1,128 @@
+"""The custom-word embedding's contrastive task: its loss, the rows it picks, a run that uses it.
+
+The run is a few steps of the smallest network on tones (CI must not train a real model); what it
+pins down is that the task trains the projection head with the model, resumes with it, and leaves
+the exported graph what the app expects.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from test_training_train import tiny_config
+from training_helpers import make_dataset
+
+import training.train as train_module
+from kws_app.config import FrontendConfig
+from kws_app.inference.loading import load_model
+from training.checkpoint import LAST_CHECKPOINT, OBJECTIVE_KEY
+from training.config import ContrastiveConfig, TrainConfig
+from training.contrastive import ContrastiveObjective, word_embedding_size
+from training.export import export_checkpoint
+from training.loop import EpochPlan
+from training.models import build_model
+from training.train import TrainingInterrupted, train
+
+UNKNOWN = 1
+
+
+@pytest.fixture(scope="module")
+def tiny_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return make_dataset(tmp_path_factory.mktemp("tiny") / "data", speakers=16)
+
+
+def _contrastive(config: TrainConfig) -> TrainConfig:
+    return replace(config, contrastive=ContrastiveConfig(weight=0.5, share=0.5))
+
+
+def test_matching_views_cost_less_than_mismatched_ones() -> None:
+    torch.manual_seed(0)
+    objective = ContrastiveObjective(ContrastiveConfig(weight=1.0), embedding_size=16)
+    views = torch.randn(8, 16)
+    matched = objective.loss(views, views + 0.01 * torch.randn(8, 16))
+    shuffled = objective.loss(views, views.roll(1, dims=0))
+    assert float(matched) < float(shuffled)
+
+
+def test_only_unknown_rows_are_seen_twice_and_never_more_than_the_share() -> None:
+    objective = ContrastiveObjective(ContrastiveConfig(weight=1.0, share=0.25), embedding_size=4)
+    targets = np.array([UNKNOWN, 2, UNKNOWN, 3, UNKNOWN, UNKNOWN, 0, UNKNOWN] * 2)
+    rows = objective.rows(targets, UNKNOWN, batch_size=16, rng=np.random.default_rng(1))
+    assert rows.size == 4
+    assert np.all(targets[rows] == UNKNOWN)
+    assert np.array_equal(rows, np.unique(rows))
+
+
+def test_a_batch_with_one_unknown_row_has_nothing_to_contrast() -> None:
+    objective = ContrastiveObjective(ContrastiveConfig(weight=1.0), embedding_size=4)
+    rows = objective.rows(np.array([UNKNOWN, 2, 3, 0]), UNKNOWN, 4, np.random.default_rng(1))
+    assert rows.size == 0
+
+
+def test_the_embedding_size_is_that_of_the_custom_word_embedding() -> None:
+    frames, bins = FrontendConfig().input_shape
+    model = build_model("ds_tcresnet", 12, frames, bins)
+    _, embedding = model.logits_and_word_embedding(torch.zeros(2, frames, bins))
+    assert word_embedding_size(model, frames, bins) == embedding.shape[1]
+    assert model.training
+
+
+def test_settings_outside_their_range_are_refused() -> None:
+    with pytest.raises(ValueError, match="contrastive"):
+        ContrastiveConfig(weight=-1.0)
+    with pytest.raises(ValueError, match="contrastive"):
+        ContrastiveConfig(temperature=0.0)
+    with pytest.raises(ValueError, match="contrastive"):
+        ContrastiveConfig(share=0.0)
+
+
+def test_a_run_trains_the_head_saves_it_and_exports_the_usual_graph(
+    tiny_data: Path, tmp_path: Path
+) -> None:
+    config = _contrastive(tiny_config(tiny_data, tmp_path / "run", epochs=2))
+    result = train(config, progress=False)
+    checkpoint = torch.load(tmp_path / "run" / LAST_CHECKPOINT, weights_only=True)
+    head = checkpoint[OBJECTIVE_KEY]
+    frames, bins = FrontendConfig().input_shape
+    model = build_model("tcresnet", len(checkpoint["labels"]), frames, bins)
+    fresh = ContrastiveObjective(config.contrastive, word_embedding_size(model, frames, bins))
+    moved = [not torch.equal(head[name], value) for name, value in fresh.state_dict().items()]
+    assert any(moved), "the projection head never trained"
+    assert TrainConfig.from_dict(checkpoint["config"]).contrastive == config.contrastive
+    onnx_path = tmp_path / "model.onnx"
+    export_checkpoint(result.best_checkpoint, onnx_path)
+    info = load_model(onnx_path, "cpu").info
+    assert info.embedding_size == fresh.projection[0].in_features, (
+        "the app reads the same embedding"
+    )
+
+
+def test_an_interrupted_run_resumes_with_its_projection_head(
+    tiny_data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = _contrastive(tiny_config(tiny_data, tmp_path / "run", epochs=2))
+    real_epoch = train_module.train_epoch
+
+    def interrupt_second_epoch(plan: EpochPlan, epoch: int) -> tuple[float, float]:
+        if epoch == 1:
+            raise KeyboardInterrupt
+        return real_epoch(plan, epoch)
+
+    monkeypatch.setattr(train_module, "train_epoch", interrupt_second_epoch)
+    with pytest.raises(TrainingInterrupted):
+        train(config, progress=False)
+    saved = torch.load(tmp_path / "run" / LAST_CHECKPOINT, weights_only=True)[OBJECTIVE_KEY]
+    resumed: list[dict[str, torch.Tensor]] = []
+
+    def record_head(plan: EpochPlan, epoch: int) -> tuple[float, float]:
+        assert plan.contrastive is not None
+        resumed.append({k: v.clone() for k, v in plan.contrastive.state_dict().items()})
+        return real_epoch(plan, epoch)
+
+    monkeypatch.setattr(train_module, "train_epoch", record_head)
+    train(config, resume=tmp_path / "run" / LAST_CHECKPOINT, progress=False)
+    assert all(torch.equal(resumed[0][name], value) for name, value in saved.items())
