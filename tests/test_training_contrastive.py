@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 import torch
 from test_training_train import tiny_config
-from training_helpers import make_dataset
+from training_helpers import interrupted_at, make_dataset
 
 import training.train as train_module
 from kws_app.config import FrontendConfig
@@ -106,13 +106,7 @@ def test_an_interrupted_run_resumes_with_its_projection_head(
 ) -> None:
     config = _contrastive(tiny_config(tiny_data, tmp_path / "run", epochs=2))
     real_epoch = train_module.train_epoch
-
-    def interrupt_second_epoch(plan: EpochPlan, epoch: int) -> tuple[float, float]:
-        if epoch == 1:
-            raise KeyboardInterrupt
-        return real_epoch(plan, epoch)
-
-    monkeypatch.setattr(train_module, "train_epoch", interrupt_second_epoch)
+    monkeypatch.setattr(train_module, "train_epoch", interrupted_at(1, real_epoch))
     with pytest.raises(TrainingInterrupted):
         train(config, progress=False)
     saved = torch.load(tmp_path / "run" / LAST_CHECKPOINT, weights_only=True)[OBJECTIVE_KEY]

@@ -11,14 +11,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from training_helpers import WORD_TONES_HZ, make_dataset
+from training_helpers import WORD_TONES_HZ, interrupted_at, make_dataset
 
 import training.train as train_module
 from kws_app.config import FrontendConfig
 from kws_app.dsp.frontend import FeatureExtractor
 from training.config import AugmentConfig, DataConfig, TrainConfig
 from training.data import TRAINING
-from training.loop import EpochPlan
 from training.models import build_model
 from training.train import (
     BEST_CHECKPOINT,
@@ -88,13 +87,7 @@ def test_ctrl_c_saves_a_checkpoint_and_resume_finishes(
 ) -> None:
     config = tiny_config(tiny_data, tmp_path / "run", epochs=2)
     real_epoch = train_module.train_epoch
-
-    def interrupt_second_epoch(plan: EpochPlan, epoch: int) -> tuple[float, float]:
-        if epoch == 1:
-            raise KeyboardInterrupt
-        return real_epoch(plan, epoch)
-
-    monkeypatch.setattr(train_module, "train_epoch", interrupt_second_epoch)
+    monkeypatch.setattr(train_module, "train_epoch", interrupted_at(1, real_epoch))
     with pytest.raises(TrainingInterrupted, match="--resume"):
         train(config, progress=False)
     last = tmp_path / "run" / LAST_CHECKPOINT

@@ -7,7 +7,9 @@ few steps, and files are named `<speaker>_nohash_<n>.wav` like the real dataset.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import soundfile as sf
@@ -56,3 +58,17 @@ def make_dataset(
     for n in range(4):
         sf.write(silence_dir / f"{n}.wav", 0.01 * rng.standard_normal(SAMPLE_RATE), SAMPLE_RATE)
     return root
+
+
+EpochFunction = Callable[[Any, int], tuple[float, float]]
+
+
+def interrupted_at(epoch: int, real_epoch: EpochFunction) -> EpochFunction:
+    """`train_epoch` as if the user pressed Ctrl-C at the start of `epoch` (counted from 0)."""
+
+    def run(plan: Any, current: int) -> tuple[float, float]:
+        if current == epoch:
+            raise KeyboardInterrupt
+        return real_epoch(plan, current)
+
+    return run
