@@ -118,6 +118,7 @@ class EpochPlan:
     progress: bool
     shaper: StreamShaper | None = None
     contrastive: ContrastiveObjective | None = None
+    # The `_unknown_` class whose rows the contrastive task sees twice (-1: none in this run).
     unknown_target: int = -1
 
 
