@@ -22,6 +22,7 @@ from torch import nn
 
 from training.augment import Augmenter, change_speed
 from training.config import ContrastiveConfig
+from training.models import KwsModel
 
 FloatArray = npt.NDArray[np.float32]
 # Fewer than this many rows leave a view no other view to be told apart from.
@@ -74,12 +75,12 @@ class ContrastiveObjective(nn.Module):
         )
 
 
-def word_embedding_size(model: nn.Module, frames: int, bins: int) -> int:
+def word_embedding_size(model: KwsModel, frames: int, bins: int) -> int:
     """The width of the embedding custom words are learned from, read off one dry pass."""
     was_training = model.training
     model.eval()
     with torch.no_grad():
         probe = torch.zeros(1, frames, bins, device=next(model.parameters()).device)
-        _, embedding = model.logits_and_word_embedding(probe)  # type: ignore[operator]
+        _, embedding = model.logits_and_word_embedding(probe)
     model.train(was_training)
     return int(embedding.shape[1])
