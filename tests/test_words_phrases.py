@@ -106,6 +106,22 @@ def test_a_short_word_keeps_one_window(model: OnnxModel, tmp_path: Path) -> None
     assert trainer.scorer([("whistle", head)]).history_frames == 0
 
 
+def test_a_short_word_in_a_noisy_take_keeps_one_window(model: OnnxModel, tmp_path: Path) -> None:
+    """A noisy microphone's floor, 20 dB under the word, is not part of the word: the take is a
+    short word, not a phrase that fires on every stretch of that noise."""
+    rng = np.random.default_rng(3)
+    takes = []
+    for _ in range(5):
+        word = tone(WHISTLE_HZ, 0.4, amplitude=0.3)
+        wave = np.concatenate((silence(0.4), word, silence(0.4)))
+        floor_rms = float(np.sqrt(np.mean(np.square(word)))) / 10.0
+        takes.append((wave + rng.normal(0.0, floor_rms, wave.size)).astype(np.float32))
+    trainer = WordTrainer(model, model.path)
+    ((_, head),) = trainer.learn(WordStore(tmp_path / "words"), "whistle", takes, RATE)
+    assert LAG_KEY not in head.details
+    assert head.embedding_size == trainer.embedding_size
+
+
 class RecordingScorer:
     """Passes the tone model through and keeps every window the pipeline handed it."""
 

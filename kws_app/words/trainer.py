@@ -47,6 +47,7 @@ from kws_app.words.scorer import (
     available_shares,
 )
 from kws_app.words.store import StoredWord, WordStore, WordStoreError
+from kws_app.words.takes import FLOOR_PERCENTILE, SOUND_ABOVE_FLOOR_DB
 
 logger = logging.getLogger(__name__)
 
@@ -63,7 +64,7 @@ EARLIER_ROWS_KEY = "earlier_rows"
 EARLIER_LAG_KEY = "earlier_lag_ms"
 # Heads record the recipe that made them; older ones are retrained from the stored recordings.
 RECIPE_KEY = "trainer_recipe"
-TRAINER_RECIPE = 2
+TRAINER_RECIPE = 3
 MAX_SHIPPED_NEGATIVES = 20000
 ENERGY_FRAME_MS = 10
 ENERGY_FLOOR = 1e-10
@@ -110,14 +111,20 @@ def model_id_of(path: Path) -> str:
 
 
 def word_span(samples: FloatArray, sample_rate: int) -> tuple[int, int]:
-    """(start, end) samples of the loud part: frames within WORD_BELOW_PEAK_DB of the peak."""
+    """(start, end) samples of the loud part: frames within WORD_BELOW_PEAK_DB of the peak and
+    clearly above the take's floor (as the take detector, kws_app/words/takes.py, asks). Without
+    the floor condition a take whose noise lies within WORD_BELOW_PEAK_DB of the word counts its
+    floor as speech, and a short word said into a noisy microphone looks like a long phrase."""
     frame = max(1, sample_rate * ENERGY_FRAME_MS // MS_PER_SECOND)
     count = samples.shape[0] // frame
     if count == 0:
         return 0, samples.shape[0]
     power = np.mean(np.square(samples[: count * frame].reshape(count, frame)), axis=1)
     level = 10.0 * np.log10(power + ENERGY_FLOOR)
-    loud = np.flatnonzero(level >= level.max() - WORD_BELOW_PEAK_DB)
+    peak = float(level.max())
+    floor = float(np.percentile(level, FLOOR_PERCENTILE))
+    threshold = min(peak, max(peak - WORD_BELOW_PEAK_DB, floor + SOUND_ABOVE_FLOOR_DB))
+    loud = np.flatnonzero(level >= threshold)
     return int(loud[0] * frame), int((loud[-1] + 1) * frame)
 
 
