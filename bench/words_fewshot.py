@@ -394,7 +394,7 @@ def main() -> int:
     print(
         "| examples | trials | detection (other speakers) | base word fires on new word "
         "(with / base alone) | new word fires on command words | command detection "
-        "(base alone) | new-word false accepts / h | training s |"
+        "(base alone) | new-word false accepts / h: mean (median, max) | training s |"
     )
     print("|---|---|---|---|---|---|---|---|")
     for condition in ("5 speakers", "1 speaker"):
@@ -411,7 +411,9 @@ def main() -> int:
                 f"| {label} | {len(rows)} | {mean('detection'):.1%} | "
                 f"{mean('base_on_new'):.1%} / {mean('base_on_new_without'):.1%} | "
                 f"{mean('new_on_base'):.2%} | {mean('base_hits'):.1%} ({base_command_hits:.1%}) | "
-                f"{mean('fa_per_hour'):.2f} (max {max(r['fa_per_hour'] for r in rows):.1f}) | "
+                f"{mean('fa_per_hour'):.2f} "
+                f"(median {np.median([r['fa_per_hour'] for r in rows]):.1f}, "
+                f"max {max(r['fa_per_hour'] for r in rows):.1f}) | "
                 f"{mean('train_s'):.1f} |"
             )
     print(f"total {time.perf_counter() - started:.0f} s")
