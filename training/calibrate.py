@@ -12,6 +12,13 @@ The decoder setting itself (clip stride, averaging window, minimum count) can be
 each candidate is calibrated the same way and the one with the best validation recall within the
 latency limit wins. Test streams never enter here (bench/stream_benchmark.py proves the
 result on them).
+
+Thresholds set so that the validation audio holds no false accept fit the validation speakers'
+sentences; on other speakers they fire more often. The cross-check measures that inside
+validation: calibrate on either half of the negatives stream, count false accepts on the other
+half. Its mean is reported with every calibration, and with `cross_validated` the smallest logit
+margin that brings it within the target is added to every threshold, so that the target rate is
+the one expected on sentences calibration never saw, not only on those it did.
 """
 
 from __future__ import annotations
@@ -25,7 +32,7 @@ from typing import Any
 
 import numpy as np
 
-from kws_app.config import DecoderConfig, StreamConfig
+from kws_app.config import MS_PER_SECOND, DecoderConfig, StreamConfig
 from kws_app.inference.model import META_OPERATING_POINTS
 from kws_app.inference.operating_points import OperatingPoints, label_thresholds, logit, sigmoid
 from kws_app.inference.pipeline import Scorer, is_command_label
@@ -60,6 +67,11 @@ class CalibrationTarget:
     # No word is calibrated below this: a label that never won the average on the validation
     # negatives would otherwise get the grid's bottom and fire on anything it tops on new speech.
     min_threshold: float = 0.5
+    # Add the smallest margin (a multiple of `margin_step_logit`, at most `max_margin_logit`) that
+    # keeps the cross-check within the target (module docstring).
+    cross_validated: bool = False
+    margin_step_logit: float = 0.5
+    max_margin_logit: float = 4.0
 
 
 @dataclass(frozen=True)
@@ -69,16 +81,27 @@ class Calibration:
     decoder: DecoderConfig
     commands: StreamMetrics
     negatives: StreamMetrics
+    # False accepts per hour on each half of the negatives with thresholds calibrated on the
+    # other half, at the margin these points carry; None until `cross_check` ran.
+    cross_half_per_hour: tuple[float, float] | None = None
 
     def summary(self) -> str:
         thresholds = ", ".join(f"{k} {v:.3f}" for k, v in self.points.thresholds.items())
-        return (
+        text = (
             f"stride {self.stream.clip_stride_ms} ms, window {self.decoder.average_window_ms} ms, "
             f"min count {self.decoder.minimum_count}, suppression {self.decoder.suppression_ms} ms"
             f"\n  thresholds: {thresholds}"
             f"\n  validation commands: {self.commands.summary()}"
             f"\n  validation negatives: {self.negatives.summary()}"
         )
+        if self.cross_half_per_hour is not None:
+            first, second = self.cross_half_per_hour
+            text += (
+                f"\n  cross-check (calibrated on one half of the negatives, counted on the other;"
+                f" margin {self.points.details.get('margin_logit', 0.0):g} logit): "
+                f"{(first + second) / 2:.2f} false accepts per hour ({first:.2f}, {second:.2f})"
+            )
+        return text
 
 
 def threshold_grid() -> np.ndarray:
@@ -87,7 +110,9 @@ def threshold_grid() -> np.ndarray:
 
 
 @dataclass
-class _Scored:
+class ScoredStreams:
+    """A command stream and a negatives stream scored once, with their decoder sweeps."""
+
     commands: StreamScores
     negatives: StreamScores
     command_sweep: DecoderSweep
@@ -95,7 +120,7 @@ class _Scored:
 
 
 def _false_accepts(
-    scored: _Scored,
+    scored: ScoredStreams,
     commands: EvalStream,
     negatives: EvalStream,
     thresholds: np.ndarray,
@@ -118,7 +143,7 @@ def _false_accepts(
 
 
 def calibrate_scored(
-    scored: _Scored,
+    scored: ScoredStreams,
     commands: EvalStream,
     negatives: EvalStream,
     stream: StreamConfig,
@@ -169,6 +194,100 @@ def calibrate_scored(
     return Calibration(points, stream, decoder, on_commands, on_negatives)
 
 
+def _time_slice(
+    scores: StreamScores, stream: EvalStream, start_ms: int, end_ms: int
+) -> tuple[StreamScores, EvalStream]:
+    """The strides and ground truth of [start_ms, end_ms): a stream of its own."""
+    keep = (scores.times_ms >= start_ms) & (scores.times_ms < end_ms)
+    part = StreamScores(
+        scores.labels,
+        scores.times_ms[keep],
+        scores.scores[keep],
+        scores.clip_stride_ms,
+        (min(end_ms, scores.duration_s * MS_PER_SECOND) - start_ms) / MS_PER_SECOND,
+    )
+    words = tuple(word for word in stream.words if start_ms <= word.time_ms < end_ms)
+    return part, replace(stream, words=words)
+
+
+def _shifted(points: OperatingPoints, margin_logit: float) -> OperatingPoints:
+    thresholds = {k: sigmoid(logit(v) + margin_logit) for k, v in points.thresholds.items()}
+    return OperatingPoints(points.reference_threshold, thresholds, points.details)
+
+
+def cross_check(
+    scored: ScoredStreams,
+    commands: EvalStream,
+    negatives: EvalStream,
+    calibration: Calibration,
+    target: CalibrationTarget,
+) -> Calibration:
+    """`calibration` with its cross-check measured and, when `target.cross_validated`, the
+    smallest margin that keeps it within the target applied (module docstring)."""
+    middle_ms = int(scored.negatives.duration_s * MS_PER_SECOND) // 2
+    end_ms = int(scored.negatives.duration_s * MS_PER_SECOND) + 1
+    halves = [
+        _time_slice(scored.negatives, negatives, 0, middle_ms),
+        _time_slice(scored.negatives, negatives, middle_ms, end_ms),
+    ]
+    window, count = calibration.decoder.average_window_ms, calibration.decoder.minimum_count
+    sweeps = [DecoderSweep(scores, window, count) for scores, _ in halves]
+    # Points calibrated on each half without a margin; the margin is added below.
+    unmargined = replace(target, margin_logit=0.0)
+    fitted = [
+        calibrate_scored(
+            replace(scored, negatives=scores, negative_sweep=sweep),
+            commands,
+            stream,
+            calibration.stream,
+            calibration.decoder,
+            unmargined,
+        ).points
+        for (scores, stream), sweep in zip(halves, sweeps, strict=True)
+    ]
+    labels = scored.commands.labels
+    suppression = calibration.decoder.suppression_ms
+
+    def rates(margin: float) -> tuple[float, float]:
+        out = []
+        for index in (0, 1):
+            other = 1 - index
+            thresholds = label_thresholds(
+                labels, REFERENCE_THRESHOLD, _shifted(fitted[index], margin)
+            )
+            found = stream_metrics(
+                halves[other][1].words,
+                sweeps[other].detections(thresholds, suppression),
+                halves[other][0].duration_s,
+                target.tolerance_ms,
+            )
+            out.append(found.false_positives / halves[other][0].duration_s * SECONDS_PER_HOUR)
+        return out[0], out[1]
+
+    margin = target.margin_logit
+    if target.cross_validated:
+        steps = int(round(target.max_margin_logit / target.margin_step_logit))
+        candidates = [step * target.margin_step_logit for step in range(steps + 1)]
+        margin = next(
+            (m for m in candidates if sum(rates(m)) / 2 <= target.false_accepts_per_hour),
+            candidates[-1],
+        )
+    if margin == calibration.points.details.get("margin_logit", 0.0):
+        return replace(calibration, cross_half_per_hour=rates(margin))
+    base = _shifted(calibration.points, -float(calibration.points.details.get("margin_logit", 0.0)))
+    points = _shifted(base, margin)
+    points = OperatingPoints(
+        points.reference_threshold, points.thresholds, {**points.details, "margin_logit": margin}
+    )
+    thresholds = label_thresholds(labels, REFERENCE_THRESHOLD, points)
+    on_commands, on_negatives = _false_accepts(
+        scored, commands, negatives, thresholds, suppression, target.tolerance_ms
+    )
+    return Calibration(
+        points, calibration.stream, calibration.decoder, on_commands, on_negatives, rates(margin)
+    )
+
+
 def score_pair(
     scorer: Scorer, commands: EvalStream, negatives: EvalStream, stream: StreamConfig
 ) -> tuple[StreamScores, StreamScores]:
@@ -190,11 +309,13 @@ def calibrate(
     target: CalibrationTarget,
     max_latency_p95_ms: float | None = None,
 ) -> tuple[Calibration, list[Calibration]]:
-    """Calibrate every decoder candidate; the best validation recall within the latency limit.
+    """Calibrate every decoder candidate; the best validation recall within the latency limit,
+    cross-checked (and, with `target.cross_validated`, moved by its margin).
 
     Ties go to fewer wrong words, then lower p95 latency.
     """
     results: list[Calibration] = []
+    scored_of: list[ScoredStreams] = []
     for stride_ms in strides_ms:
         stream = replace(StreamConfig(), clip_stride_ms=stride_ms)
         logger.info("scoring the validation streams at a %d ms stride", stride_ms)
@@ -207,7 +328,7 @@ def calibrate(
                     suppression_ms=suppression_ms,
                     minimum_count=count,
                 )
-                scored = _Scored(
+                scored = ScoredStreams(
                     command_scores,
                     negative_scores,
                     DecoderSweep(command_scores, window, count),
@@ -216,6 +337,7 @@ def calibrate(
                 result = calibrate_scored(scored, commands, negatives, stream, decoder, target)
                 logger.info("%s", result.summary())
                 results.append(result)
+                scored_of.append(scored)
 
     def allowed(result: Calibration) -> bool:
         latency = result.commands.latency_p95_ms
@@ -231,7 +353,10 @@ def calibrate(
             latency if latency is not None else math.inf,
         )
 
-    return min(candidates, key=key), results
+    best = min(candidates, key=key)
+    scored = next(x for x, r in zip(scored_of, results, strict=True) if r is best)
+    checked = cross_check(scored, commands, negatives, best, target)
+    return checked, results
 
 
 def write_operating_points(model_path: Path, points: OperatingPoints, out_path: Path) -> None:

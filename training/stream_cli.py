@@ -394,6 +394,12 @@ def _add_calibrate(subparsers: argparse._SubParsersAction) -> None:  # type: ign
     parser.add_argument("--target-fa-per-hour", type=float, default=target.false_accepts_per_hour)
     parser.add_argument("--margin-logit", type=float, default=target.margin_logit)
     parser.add_argument("--min-threshold", type=float, default=target.min_threshold)
+    parser.add_argument(
+        "--cross-validated-margin",
+        action="store_true",
+        help="add the smallest logit margin at which thresholds calibrated on one half of the "
+        "negatives stay within the target on the other half",
+    )
     parser.add_argument("--max-latency-p95-ms", type=float, default=None)
     parser.add_argument("--out", type=Path, required=True, help="calibrated copy of the model")
     parser.add_argument("--json", type=Path, help="also write every candidate's figures here")
@@ -415,7 +421,11 @@ def run_calibrate(args: argparse.Namespace) -> int:
     )
     model = _load_model(args)
     target = CalibrationTarget(
-        args.target_fa_per_hour, args.margin_logit, args.tolerance_ms, args.min_threshold
+        args.target_fa_per_hour,
+        args.margin_logit,
+        args.tolerance_ms,
+        args.min_threshold,
+        cross_validated=args.cross_validated_margin,
     )
     best, results = calibrate(
         model,
