@@ -254,5 +254,7 @@ def test_calibration_writes_per_word_thresholds_into_the_model(
     points = OnnxModel(out, prefer_gpu=False).operating_points
     assert points is not None and set(points.thresholds) == {"low", "high"}
     assert points.details["average_window_ms"] in (300, 500)
+    # What to expect on sentences calibration never saw is stored with the points.
+    assert points.details["cross_check_false_accepts_per_hour"] >= 0.0
     # The copy keeps everything else of the model.
     assert OnnxModel(out, prefer_gpu=False).labels == OnnxModel(model, prefer_gpu=False).labels

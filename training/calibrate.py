@@ -55,6 +55,8 @@ REFERENCE_THRESHOLD = 0.5
 GRID_LOGIT_RANGE = (-3.0, 9.0)
 GRID_STEPS = 241
 NEVER = 2.0  # above any probability: a silenced label
+# In the points' details: the cross-check's false accepts per hour (module docstring).
+CROSS_CHECK_KEY = "cross_check_false_accepts_per_hour"
 SECONDS_PER_HOUR = 3600.0
 
 
@@ -272,19 +274,25 @@ def cross_check(
             (m for m in candidates if sum(rates(m)) / 2 <= target.false_accepts_per_hour),
             candidates[-1],
         )
+    cross = rates(margin)
+    details = {
+        **calibration.points.details,
+        "margin_logit": margin,
+        CROSS_CHECK_KEY: round(sum(cross) / 2, 3),
+    }
     if margin == calibration.points.details.get("margin_logit", 0.0):
-        return replace(calibration, cross_half_per_hour=rates(margin))
+        points = OperatingPoints(
+            calibration.points.reference_threshold, calibration.points.thresholds, details
+        )
+        return replace(calibration, points=points, cross_half_per_hour=cross)
     base = _shifted(calibration.points, -float(calibration.points.details.get("margin_logit", 0.0)))
-    points = _shifted(base, margin)
-    points = OperatingPoints(
-        points.reference_threshold, points.thresholds, {**points.details, "margin_logit": margin}
-    )
+    points = OperatingPoints(base.reference_threshold, _shifted(base, margin).thresholds, details)
     thresholds = label_thresholds(labels, REFERENCE_THRESHOLD, points)
     on_commands, on_negatives = _false_accepts(
         scored, commands, negatives, thresholds, suppression, target.tolerance_ms
     )
     return Calibration(
-        points, calibration.stream, calibration.decoder, on_commands, on_negatives, rates(margin)
+        points, calibration.stream, calibration.decoder, on_commands, on_negatives, cross
     )
 
 
