@@ -2,29 +2,34 @@
 # Trains the shipped default model and the seed architectures on ../shared/data, exactly as
 # recorded in docs/benchmarks.md ("Training"), and evaluates each exported file through the app's
 # runner; the shipped one is also calibrated (copy runs/stream_v4/calibrated.onnx to assets/).
-# Outputs go to runs/ (gitignored). Usage: bench/train_models.sh [default|seeds|all]
+# Outputs go to runs/ (gitignored).
+# Usage: bench/train_models.sh [default|seeds|all] | bench/train_models.sh contrastive [SEED]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DATA=../shared/data
 EVAL=(--data-dir "$DATA/speech_commands" --unknown-dir "$DATA/negatives/precise"
       --exclude-dir "$DATA/negatives/precise/heysavant/not-wake-words" --quiet)
 
-# The shipped model (run 4 in docs/benchmarks.md): stream-shaped examples, speech negatives, hard
-# negatives mined four times, the custom-word benchmark's words kept out; then per-word thresholds
-# and the averaging window from the validation streams (built by stream_benchmark.py's recipes).
-shipped() {
-  local out=runs/stream_v4 reserved=()
+# Run 4's training flags (docs/benchmarks.md, "Training"), shared by every stream-trained model
+# here: stream-shaped examples, speech negatives, hard negatives mined four times, the custom-word
+# benchmark's words kept out.
+stream_flags() {
+  local reserved=()
   for word in happy house marvin sheila wow; do
     reserved+=(--exclude-dir "$DATA/speech_commands/$word")
   done
-  python -m training train --data-dir "$DATA/speech_commands" --unknown-dir "$DATA/negatives/precise" \
-    --exclude-dir "$DATA/negatives/precise/heysavant/not-wake-words" "${reserved[@]}" \
-    --unknown-percentage 40 --unknown-window-hop-ms 250 --label-smoothing 0 \
-    --stream-examples --speech-negatives "$DATA/negatives/speech" \
-    --speech-share 0.2 --hard-share 0.1 --end-delay-ms 0 400 --mining-points 0.25,0.45,0.65,0.8 \
-    --model ds_tcresnet_wide --epochs 400 --time-budget-min 68 --threads 1 \
-    --output-dir "$out" --export "$out/model.onnx"
-  python -m training evaluate --model "$out/model.onnx" "${EVAL[@]}" --json "$out/evaluate.json"
+  FLAGS=(--data-dir "$DATA/speech_commands" --unknown-dir "$DATA/negatives/precise"
+    --exclude-dir "$DATA/negatives/precise/heysavant/not-wake-words" "${reserved[@]}"
+    --unknown-percentage 40 --unknown-window-hop-ms 250 --label-smoothing 0
+    --stream-examples --speech-negatives "$DATA/negatives/speech"
+    --speech-share 0.2 --hard-share 0.1 --end-delay-ms 0 400 --mining-points 0.25,0.45,0.65,0.8
+    --model ds_tcresnet_wide --epochs 400 --threads 1)
+}
+
+# Per-word thresholds and the averaging window from the validation streams (built by
+# stream_benchmark.py's recipes), with the calibration's cross-check printed.
+calibrate_model() {
+  local model=$1 out=$2
   (cd bench && python -c '
 import sys
 from pathlib import Path
@@ -33,16 +38,42 @@ for recipe in bench.RECIPES:
     if recipe.name in ("val_cmd_10db", "val_neg"):
         bench.build_stream(recipe, Path(sys.argv[1]), Path(sys.argv[2]))
 ' "../$DATA" ../runs/streams)
-  python -m training calibrate --model "$out/model.onnx" \
+  python -m training calibrate --model "$model" \
     --wav runs/streams/val_cmd_10db.wav --labels runs/streams/val_cmd_10db.csv \
     --negatives-wav runs/streams/val_neg.wav --negatives-labels runs/streams/val_neg.csv \
     --clip-stride-ms 50 --average-window-ms 200,300,400,500 --minimum-count 3 \
-    --max-latency-p95-ms 450 --out "$out/calibrated.onnx"
+    --max-latency-p95-ms 450 --out "$out"
+}
+
+# The shipped model (run 4 in docs/benchmarks.md).
+shipped() {
+  local out=runs/stream_v4
+  stream_flags
+  python -m training train "${FLAGS[@]}" --time-budget-min 68 \
+    --output-dir "$out" --export "$out/model.onnx"
+  python -m training evaluate --model "$out/model.onnx" "${EVAL[@]}" --json "$out/evaluate.json"
+  calibrate_model "$out/model.onnx" "$out/calibrated.onnx"
+}
+
+# Runs 10 and 11 (seeds 1234 and 11; not shipped): run 4's flags plus the contrastive task on the
+# custom-word embedding, 95-98 minutes alone on two cores. Usage: contrastive SEED.
+contrastive() {
+  local seed=$1 out=runs/stream_contrastive_$1
+  stream_flags
+  python -m training train "${FLAGS[@]}" --contrastive-weight 0.3 --seed "$seed" \
+    --time-budget-min 95 --output-dir "$out" --export "$out/model.onnx"
+  python -m training export --checkpoint "$out/best.pt" --output "$out/model2d.onnx"
+  python -m training evaluate --model "$out/model2d.onnx" "${EVAL[@]}" --split validation \
+    --json "$out/evaluate-validation.json"
+  calibrate_model "$out/model2d.onnx" "$out/calibrated.onnx"
 }
 
 what=${1:-all}
 if [[ $what == default || $what == all ]]; then
   shipped
+fi
+if [[ $what == contrastive ]]; then
+  contrastive "${2:-11}"
 fi
 if [[ $what == seeds || $what == all ]]; then
   # Equal epochs rather than equal minutes: on a shared machine a time budget measures the
