@@ -144,6 +144,11 @@ def _false_accepts(
     return on_commands, on_negatives
 
 
+def _shifted(points: OperatingPoints, margin_logit: float) -> OperatingPoints:
+    thresholds = {k: sigmoid(logit(v) + margin_logit) for k, v in points.thresholds.items()}
+    return OperatingPoints(points.reference_threshold, thresholds, points.details)
+
+
 def calibrate_scored(
     scored: ScoredStreams,
     commands: EvalStream,
@@ -177,7 +182,7 @@ def calibrate_scored(
             if on_commands.false_positives + on_negatives.false_positives > allowed:
                 break
             best = float(value)
-        chosen[word] = sigmoid(logit(best) + target.margin_logit)
+        chosen[word] = best
     details: dict[str, Any] = {
         "target_false_accepts_per_hour": target.false_accepts_per_hour,
         "margin_logit": target.margin_logit,
@@ -188,7 +193,7 @@ def calibrate_scored(
         "validation_streams": [commands.name, negatives.name],
         "validation_hours": round(hours, 3),
     }
-    points = OperatingPoints(REFERENCE_THRESHOLD, chosen, details)
+    points = _shifted(OperatingPoints(REFERENCE_THRESHOLD, chosen, details), target.margin_logit)
     all_thresholds = label_thresholds(labels, REFERENCE_THRESHOLD, points)
     on_commands, on_negatives = _false_accepts(
         scored, commands, negatives, all_thresholds, decoder.suppression_ms, target.tolerance_ms
@@ -210,11 +215,6 @@ def _time_slice(
     )
     words = tuple(word for word in stream.words if start_ms <= word.time_ms < end_ms)
     return part, replace(stream, words=words)
-
-
-def _shifted(points: OperatingPoints, margin_logit: float) -> OperatingPoints:
-    thresholds = {k: sigmoid(logit(v) + margin_logit) for k, v in points.thresholds.items()}
-    return OperatingPoints(points.reference_threshold, thresholds, points.details)
 
 
 def cross_check(
@@ -266,27 +266,29 @@ def cross_check(
             out.append(found.false_positives / halves[other][0].duration_s * SECONDS_PER_HOUR)
         return out[0], out[1]
 
-    margin = target.margin_logit
+    carried = float(calibration.points.details.get("margin_logit", 0.0))
     if target.cross_validated:
         steps = int(round(target.max_margin_logit / target.margin_step_logit))
-        candidates = [step * target.margin_step_logit for step in range(steps + 1)]
-        margin = next(
-            (m for m in candidates if sum(rates(m)) / 2 <= target.false_accepts_per_hour),
-            candidates[-1],
-        )
-    cross = rates(margin)
+        for step in range(steps + 1):
+            margin = step * target.margin_step_logit
+            cross = rates(margin)
+            if sum(cross) / 2 <= target.false_accepts_per_hour:
+                break
+    else:
+        margin = target.margin_logit
+        cross = rates(margin)
     details = {
         **calibration.points.details,
         "margin_logit": margin,
         CROSS_CHECK_KEY: round(sum(cross) / 2, 3),
     }
-    if margin == calibration.points.details.get("margin_logit", 0.0):
+    if margin == carried:
         points = OperatingPoints(
             calibration.points.reference_threshold, calibration.points.thresholds, details
         )
         return replace(calibration, points=points, cross_half_per_hour=cross)
-    base = _shifted(calibration.points, -float(calibration.points.details.get("margin_logit", 0.0)))
-    points = OperatingPoints(base.reference_threshold, _shifted(base, margin).thresholds, details)
+    moved = _shifted(calibration.points, margin - carried).thresholds
+    points = OperatingPoints(calibration.points.reference_threshold, moved, details)
     thresholds = label_thresholds(labels, REFERENCE_THRESHOLD, points)
     on_commands, on_negatives = _false_accepts(
         scored, commands, negatives, thresholds, suppression, target.tolerance_ms
