@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import math
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -29,7 +28,7 @@ from scipy.signal import resample
 from kws_app.audio.resample import to_rate
 from kws_app.config import MS_PER_SECOND, FrontendConfig
 from kws_app.dsp.frontend import FeatureExtractor, fit_clip, fit_length
-from kws_app.dsp.levels import db_to_amplitude, power_db, rms_of
+from kws_app.dsp.levels import db_to_amplitude, frame_powers, power_db, powers_to_db, rms_of
 from kws_app.dsp.noise import NOISE_COLOURS, amplitude_slope, shape_spectrum
 from kws_app.errors import UserError
 from kws_app.words.calibration import (
@@ -69,6 +68,8 @@ MAX_SHIPPED_NEGATIVES = 20000
 ENERGY_FRAME_MS = 10
 ENERGY_FLOOR = 1e-10
 WORD_BELOW_PEAK_DB = 25.0
+# A noise recording within this many dB of digital silence is silence: it is not mixed in.
+SILENT_NOISE_MARGIN_DB = 1.0
 
 
 class TrainingError(UserError, ValueError):
@@ -110,17 +111,20 @@ def model_id_of(path: Path) -> str:
     return f"sha256:{digest.hexdigest()}"
 
 
+def energy_frame(sample_rate: int) -> int:
+    """Samples per frame of the level measurements that find a take's spoken part."""
+    return max(1, sample_rate * ENERGY_FRAME_MS // MS_PER_SECOND)
+
+
 def word_span(samples: FloatArray, sample_rate: int) -> tuple[int, int]:
     """(start, end) samples of the loud part: frames within WORD_BELOW_PEAK_DB of the peak and
     clearly above the take's floor (as the take detector, kws_app/words/takes.py, asks). Without
     the floor condition a take whose noise lies within WORD_BELOW_PEAK_DB of the word counts its
     floor as speech, and a short word said into a noisy microphone looks like a long phrase."""
-    frame = max(1, sample_rate * ENERGY_FRAME_MS // MS_PER_SECOND)
-    count = samples.shape[0] // frame
-    if count == 0:
+    frame = energy_frame(sample_rate)
+    if samples.shape[0] < frame:
         return 0, samples.shape[0]
-    power = np.mean(np.square(samples[: count * frame].reshape(count, frame)), axis=1)
-    level = 10.0 * np.log10(power + ENERGY_FLOOR)
+    level = powers_to_db(frame_powers(samples, frame), ENERGY_FLOOR)
     peak = float(level.max())
     floor = float(np.percentile(level, FLOOR_PERCENTILE))
     threshold = min(peak, max(peak - WORD_BELOW_PEAK_DB, floor + SOUND_ABOVE_FLOOR_DB))
@@ -188,10 +192,7 @@ class Augmenter:
         start, end = word_span(samples, rate)
         centre = (start + end) // 2
         slack = max(0, (clip - (end - start)) // 2)
-        frame = max(1, rate * ENERGY_FRAME_MS // MS_PER_SECOND)
-        quiet = np.sort(
-            np.mean(np.square(samples[: samples.shape[0] // frame * frame].reshape(-1, frame)), 1)
-        )
+        quiet = np.sort(frame_powers(samples, energy_frame(rate)))
         floor_rms = float(np.sqrt(quiet[: max(1, quiet.size // 10)].mean())) if quiet.size else 0.0
         shift = 0 if original else int(self.rng.integers(-slack, slack + 1))
         clip_samples = self.window(samples, centre + shift, floor_rms)
@@ -206,7 +207,7 @@ class Augmenter:
         noise = self.crop(noises[int(self.rng.integers(len(noises)))])
         snr_db = self.rng.uniform(*self.config.noise_snr_db)
         noise_db = power_db(noise, ENERGY_FLOOR)
-        if noise_db <= 10.0 * math.log10(ENERGY_FLOOR) + 1.0:
+        if noise_db <= float(powers_to_db(0.0, ENERGY_FLOOR)) + SILENT_NOISE_MARGIN_DB:
             return clip_samples
         gain = db_to_amplitude(power_db(clip_samples, ENERGY_FLOOR) - snr_db - noise_db)
         return (clip_samples + np.float32(gain) * noise).astype(np.float32)
