@@ -7,9 +7,8 @@ from __future__ import annotations
 import numpy as np
 
 from kws_app.config import DecoderConfig, StreamConfig
-from kws_app.inference.operating_points import logit, sigmoid
+from kws_app.inference.operating_points import CROSS_CHECK_KEY, logit, sigmoid
 from training.calibrate import (
-    CROSS_CHECK_KEY,
     REFERENCE_THRESHOLD,
     CalibrationTarget,
     ScoredStreams,

@@ -15,8 +15,12 @@ from kws_app.config import DecoderConfig, StreamConfig
 from kws_app.inference.decoder import RecognizeCommands
 from kws_app.inference.model import ModelError, OnnxModel
 from kws_app.inference.operating_points import (
+    CROSS_CHECK_KEY,
+    TARGET_RATE_KEY,
+    VALIDATION_HOURS_KEY,
     OperatingPoints,
     OperatingPointsError,
+    describe_calibration,
     label_thresholds,
     shift_threshold,
 )
@@ -49,6 +53,36 @@ def test_the_slider_ends_mean_always_and_never() -> None:
 def test_operating_points_round_trip_through_json() -> None:
     points = OperatingPoints(0.5, {"yes": 0.61}, {"target_false_accepts_per_hour": 1.0})
     assert OperatingPoints.from_json(points.to_json()) == points
+
+
+def test_the_calibration_is_described_with_what_validation_measured() -> None:
+    details = {
+        TARGET_RATE_KEY: 1.0,
+        VALIDATION_HOURS_KEY: 2.259,
+        CROSS_CHECK_KEY: 6.25,
+    }
+    text = describe_calibration(OperatingPoints(0.5, {"yes": 0.9}, details))
+    assert text == (
+        "calibrated per word for 1 false accept per hour on ordinary speech "
+        "(2.3 h of validation audio); 6.25 false accepts per hour on validation speech it was "
+        "not fitted on"
+    )
+
+
+def test_a_model_without_a_cross_check_states_only_its_target() -> None:
+    details = {TARGET_RATE_KEY: 2, VALIDATION_HOURS_KEY: 0.9}
+    text = describe_calibration(OperatingPoints(0.5, {"yes": 0.9}, details))
+    assert text == (
+        "calibrated per word for 2 false accepts per hour on ordinary speech "
+        "(0.9 h of validation audio)"
+    )
+
+
+@pytest.mark.parametrize("target", [None, "1", True, float("inf")])
+def test_odd_details_from_a_model_file_are_left_out(target: object) -> None:
+    details = {TARGET_RATE_KEY: target, CROSS_CHECK_KEY: "many"}
+    text = describe_calibration(OperatingPoints(0.5, {"yes": 0.9}, details))
+    assert text == "calibrated per word"
 
 
 @pytest.mark.parametrize(

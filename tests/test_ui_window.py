@@ -101,6 +101,10 @@ def test_window_opens_with_the_default_model(qtbot, tmp_path):
     window.show()
     words = [label for label in window.controller.model.labels if not label.startswith("_")]
     assert window.words.tiles.words == tuple(words) and len(words) >= 2
+    # The Advanced panel says what the shipped thresholds were calibrated for.
+    assert "calibrated per word for 1 false accept per hour" in (
+        window.probabilities.word_thresholds_label.text()
+    )
     wait_listening(qtbot, window)
     window.probabilities.threshold_slider.setValue(90)
     qtbot.waitUntil(

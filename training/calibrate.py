@@ -34,7 +34,15 @@ import numpy as np
 
 from kws_app.config import MS_PER_SECOND, DecoderConfig, StreamConfig
 from kws_app.inference.model import META_OPERATING_POINTS
-from kws_app.inference.operating_points import OperatingPoints, label_thresholds, logit, sigmoid
+from kws_app.inference.operating_points import (
+    CROSS_CHECK_KEY,
+    TARGET_RATE_KEY,
+    VALIDATION_HOURS_KEY,
+    OperatingPoints,
+    label_thresholds,
+    logit,
+    sigmoid,
+)
 from kws_app.inference.pipeline import Scorer, is_command_label
 from training.stream_eval import (
     DEFAULT_TOLERANCE_MS,
@@ -55,8 +63,6 @@ REFERENCE_THRESHOLD = 0.5
 GRID_LOGIT_RANGE = (-3.0, 9.0)
 GRID_STEPS = 241
 NEVER = 2.0  # above any probability: a silenced label
-# In the points' details: the cross-check's false accepts per hour (module docstring).
-CROSS_CHECK_KEY = "cross_check_false_accepts_per_hour"
 SECONDS_PER_HOUR = 3600.0
 
 
@@ -184,14 +190,14 @@ def calibrate_scored(
             best = float(value)
         chosen[word] = best
     details: dict[str, Any] = {
-        "target_false_accepts_per_hour": target.false_accepts_per_hour,
+        TARGET_RATE_KEY: target.false_accepts_per_hour,
         "margin_logit": target.margin_logit,
         "clip_stride_ms": stream.clip_stride_ms,
         "average_window_ms": decoder.average_window_ms,
         "minimum_count": decoder.minimum_count,
         "suppression_ms": decoder.suppression_ms,
         "validation_streams": [commands.name, negatives.name],
-        "validation_hours": round(hours, 3),
+        VALIDATION_HOURS_KEY: round(hours, 3),
     }
     points = _shifted(OperatingPoints(REFERENCE_THRESHOLD, chosen, details), target.margin_logit)
     all_thresholds = label_thresholds(labels, REFERENCE_THRESHOLD, points)

@@ -28,6 +28,10 @@ VERSION = 1
 _PROBABILITY_EPSILON = 1e-6
 MAX_LABELS = 4096
 MAX_JSON_BYTES = 1 << 20
+# Keys of `OperatingPoints.details` that training writes and the app reads (docs/model-format.md).
+TARGET_RATE_KEY = "target_false_accepts_per_hour"
+VALIDATION_HOURS_KEY = "validation_hours"
+CROSS_CHECK_KEY = "cross_check_false_accepts_per_hour"
 
 
 class OperatingPointsError(UserError, ValueError):
@@ -126,6 +130,30 @@ class OperatingPoints:
         return cls(
             float(reference), {str(k): float(v) for k, v in thresholds.items()}, dict(details)
         )
+
+
+def describe_calibration(points: OperatingPoints) -> str:
+    """What the thresholds were calibrated for, in a user's words: the target the calibration
+    aimed at and, where the model carries it, how far that target held on validation audio the
+    thresholds were not fitted on, so the Advanced panel does not promise more than was measured.
+    Details come from a model file, so anything that is not a finite number is left out."""
+    details = points.details
+    target = details.get(TARGET_RATE_KEY)
+    hours = details.get(VALIDATION_HOURS_KEY)
+    cross = details.get(CROSS_CHECK_KEY)
+    if not _is_number(target):
+        return "calibrated per word"
+    text = f"calibrated per word for {_per_hour(target)} on ordinary speech"
+    if _is_number(hours):
+        text += f" ({hours:.1f} h of validation audio)"
+    if _is_number(cross):
+        text += f"; {_per_hour(cross)} on validation speech it was not fitted on"
+    return text
+
+
+def _per_hour(rate: float) -> str:
+    unit = "false accept" if rate == 1 else "false accepts"
+    return f"{rate:.3g} {unit} per hour"
 
 
 def _is_number(value: object) -> TypeGuard[int | float]:

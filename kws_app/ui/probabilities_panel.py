@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (
 )
 
 from kws_app.config import ConfigError, DecoderConfig
+from kws_app.inference.operating_points import describe_calibration
 from kws_app.inference.pipeline import Scorer, is_command_label, operating_points_of
 from kws_app.session.listener import ListenerUpdate
 from kws_app.ui.controller import AppController
@@ -127,8 +128,8 @@ class ProbabilitiesPanel(QFrame):
             for label, value in zip(scorer.labels, thresholds, strict=True)
             if is_command_label(label)
         ]
-        calibrated = operating_points_of(scorer) is not None
-        source = "calibrated per word" if calibrated else "the same for every word"
+        points = operating_points_of(scorer)
+        source = "the same for every word" if points is None else describe_calibration(points)
         self.word_thresholds_label.setText(f"{', '.join(words)} ({source})")
 
     @Slot(object)
