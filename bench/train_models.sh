@@ -27,7 +27,8 @@ stream_flags() {
 }
 
 # Per-word thresholds and the averaging window from the validation streams (built by
-# stream_benchmark.py's recipes), with the calibration's cross-check printed.
+# stream_benchmark.py's recipes) within the latency targets (p95 450 ms, as run 4 was chosen;
+# median 300 ms, the streaming issue's target, since 2026-12-05 noon), with the cross-check printed.
 calibrate_model() {
   local model=$1 out=$2
   (cd bench && python -c '
@@ -42,7 +43,7 @@ for recipe in bench.RECIPES:
     --wav runs/streams/val_cmd_10db.wav --labels runs/streams/val_cmd_10db.csv \
     --negatives-wav runs/streams/val_neg.wav --negatives-labels runs/streams/val_neg.csv \
     --clip-stride-ms 50 --average-window-ms 200,300,400,500 --minimum-count 3 \
-    --max-latency-p95-ms 450 --out "$out"
+    --max-latency-p95-ms 450 --max-latency-median-ms 300 --out "$out"
 }
 
 # The shipped model (run 4 in docs/benchmarks.md).

@@ -247,7 +247,8 @@ def test_calibration_writes_per_word_thresholds_into_the_model(
     code = stream_main(
         ["calibrate", "--model", str(model), "--wav", str(cmd_wav), "--labels", str(cmd_csv),
          "--negatives-wav", str(neg_wav), "--negatives-labels", str(neg_csv),
-         "--average-window-ms", "300,500", "--minimum-count", "3", "--out", str(out)]
+         "--average-window-ms", "300,500", "--minimum-count", "3",
+         "--max-latency-p95-ms", "2000", "--max-latency-median-ms", "2000", "--out", str(out)]
     )  # fmt: skip
     assert code == 0
     assert "chosen:" in capsys.readouterr().out

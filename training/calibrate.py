@@ -83,6 +83,25 @@ class CalibrationTarget:
 
 
 @dataclass(frozen=True)
+class LatencyLimit:
+    """The slowest decoder setting a calibration may choose, in ms after each word's end on the
+    validation command stream; None leaves that figure free. The median matters as much as the
+    tail: a longer averaging window often buys recall at a median the user feels on every word."""
+
+    p95_ms: float | None = None
+    median_ms: float | None = None
+
+    def allows(self, metrics: StreamMetrics) -> bool:
+        return _within(metrics.latency_p95_ms, self.p95_ms) and _within(
+            metrics.latency_median_ms, self.median_ms
+        )
+
+
+def _within(latency: float | None, limit: float | None) -> bool:
+    return limit is None or (latency is not None and latency <= limit)
+
+
+@dataclass(frozen=True)
 class Calibration:
     points: OperatingPoints
     stream: StreamConfig
@@ -323,13 +342,11 @@ def calibrate(
     minimum_counts: Sequence[int],
     suppression_ms: int,
     target: CalibrationTarget,
-    max_latency_p95_ms: float | None = None,
+    latency: LatencyLimit | None = None,
 ) -> tuple[Calibration, list[Calibration]]:
-    """Calibrate every decoder candidate; the best validation recall within the latency limit,
-    cross-checked (and, with `target.cross_validated`, moved by its margin).
-
-    Ties go to fewer wrong words, then lower p95 latency.
-    """
+    """Calibrate every decoder candidate; the best validation recall within the latency limit
+    (`choose_calibration`), cross-checked (and, with `target.cross_validated`, moved by its
+    margin)."""
     results: list[Calibration] = []
     scored_of: list[ScoredStreams] = []
     for stride_ms in strides_ms:
@@ -355,24 +372,31 @@ def calibrate(
                 results.append(result)
                 scored_of.append(scored)
 
-    def allowed(result: Calibration) -> bool:
-        latency = result.commands.latency_p95_ms
-        return max_latency_p95_ms is None or (latency is not None and latency <= max_latency_p95_ms)
-
-    candidates = [r for r in results if allowed(r)] or results
-
-    def key(result: Calibration) -> tuple[float, float, float]:
-        latency = result.commands.latency_p95_ms
-        return (
-            -result.commands.correct_percent,
-            result.commands.wrong_percent,
-            latency if latency is not None else math.inf,
-        )
-
-    best = min(candidates, key=key)
+    best = choose_calibration(results, latency or LatencyLimit())
     scored = next(x for x, r in zip(scored_of, results, strict=True) if r is best)
     checked = cross_check(scored, commands, negatives, best, target)
     return checked, results
+
+
+def choose_calibration(results: Sequence[Calibration], latency: LatencyLimit) -> Calibration:
+    """The candidate with the best validation recall within the latency limit; ties go to fewer
+    wrong words, then lower p95 latency. If none is within the limit, the best of all (logged)."""
+    if not results:
+        raise ValueError("no calibration candidates")
+    candidates = [r for r in results if latency.allows(r.commands)]
+    if not candidates:
+        logger.warning("no decoder setting is within %s; choosing among all of them", latency)
+        candidates = list(results)
+
+    def key(result: Calibration) -> tuple[float, float, float]:
+        p95 = result.commands.latency_p95_ms
+        return (
+            -result.commands.correct_percent,
+            result.commands.wrong_percent,
+            p95 if p95 is not None else math.inf,
+        )
+
+    return min(candidates, key=key)
 
 
 def write_operating_points(model_path: Path, points: OperatingPoints, out_path: Path) -> None:

@@ -27,7 +27,12 @@ from kws_app.config_flags import (
     parse_value_list,
 )
 from kws_app.errors import UserError, one_line
-from training.calibrate import CalibrationTarget, calibrate, write_operating_points
+from training.calibrate import (
+    CalibrationTarget,
+    LatencyLimit,
+    calibrate,
+    write_operating_points,
+)
 from training.config import DEFAULT_WANTED_WORDS
 from training.speech_negatives import speech_negatives
 from training.stream_data import (
@@ -400,7 +405,18 @@ def _add_calibrate(subparsers: argparse._SubParsersAction) -> None:  # type: ign
         help="add the smallest logit margin at which thresholds calibrated on one half of the "
         "negatives stay within the target on the other half",
     )
-    parser.add_argument("--max-latency-p95-ms", type=float, default=None)
+    parser.add_argument(
+        "--max-latency-p95-ms",
+        type=float,
+        default=None,
+        help="only decoder settings whose p95 latency after word end is at most this",
+    )
+    parser.add_argument(
+        "--max-latency-median-ms",
+        type=float,
+        default=None,
+        help="only decoder settings whose median latency after word end is at most this",
+    )
     parser.add_argument("--out", type=Path, required=True, help="calibrated copy of the model")
     parser.add_argument("--json", type=Path, help="also write every candidate's figures here")
     parser.set_defaults(func=_user_errors_as_stream_errors(run_calibrate))
@@ -436,7 +452,7 @@ def run_calibrate(args: argparse.Namespace) -> int:
         counts,
         suppression_ms,
         target,
-        args.max_latency_p95_ms,
+        LatencyLimit(args.max_latency_p95_ms, args.max_latency_median_ms),
     )
     write_operating_points(args.model, best.points, args.out)
     print(f"chosen: {best.summary()}")
