@@ -56,8 +56,25 @@ shipped() {
   calibrate_model "$out/model.onnx" "$out/calibrated.onnx"
 }
 
-# Runs 10 and 11 (seeds 1234 and 11; not shipped): run 4's flags plus the contrastive task on the
-# custom-word embedding, 95-98 minutes alone on two cores. Usage: contrastive SEED.
+# Custom words on the five validation words (the choosing bench of docs/benchmarks.md) at the
+# calibrated model's own window, with a negatives file built for it.
+custom_words_validation() {
+  local model=$1 out=$2 window
+  window=$(python -c '
+import sys
+from pathlib import Path
+from kws_app.inference.model import OnnxModel
+print(OnnxModel(Path(sys.argv[1]), prefer_gpu=False).operating_points.details["average_window_ms"])
+' "$model")
+  python bench/words_negatives.py --model "$model" --out "$out/words-negatives.npz"
+  python bench/words_fewshot.py --model "$model" --negatives "$out/words-negatives.npz" \
+    --words bird cat dog tree zero --trials 2 --pass-rates 0.001 --average-window-ms "$window" \
+    --negatives-wav runs/streams/val_neg.wav --json "$out/fewshot-validation.json"
+}
+
+# Runs 10, 11 and 12 (seeds 1234, 11 and 12; not shipped): run 4's flags plus the contrastive task
+# on the custom-word embedding, 95-101 minutes alone on two cores, then every figure a validation
+# rule reads (clip accuracy, calibrated streams and cross-check, custom words). Usage: contrastive SEED.
 contrastive() {
   local seed=$1 out=runs/stream_contrastive_$1
   stream_flags
@@ -67,6 +84,7 @@ contrastive() {
   python -m training evaluate --model "$out/model2d.onnx" "${EVAL[@]}" --split validation \
     --json "$out/evaluate-validation.json"
   calibrate_model "$out/model2d.onnx" "$out/calibrated.onnx"
+  custom_words_validation "$out/calibrated.onnx" "$out"
 }
 
 what=${1:-all}
