@@ -7,8 +7,8 @@ import pytest
 
 from kws_app.config import DecoderConfig, StreamConfig
 from kws_app.inference.operating_points import OperatingPoints
-from training.calibrate import Calibration, LatencyLimit, choose_calibration
-from training.stream_eval import StreamMetrics
+from training.calibrate import Calibration, choose_calibration
+from training.stream_eval import LatencyLimit, StreamMetrics
 
 WORDS = 400
 

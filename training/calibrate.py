@@ -48,6 +48,7 @@ from training.stream_eval import (
     DEFAULT_TOLERANCE_MS,
     DecoderSweep,
     EvalStream,
+    LatencyLimit,
     StreamMetrics,
     StreamScores,
     score_stream,
@@ -80,25 +81,6 @@ class CalibrationTarget:
     cross_validated: bool = False
     margin_step_logit: float = 0.5
     max_margin_logit: float = 4.0
-
-
-@dataclass(frozen=True)
-class LatencyLimit:
-    """The slowest decoder setting a calibration may choose, in ms after each word's end on the
-    validation command stream; None leaves that figure free. The median matters as much as the
-    tail: a longer averaging window often buys recall at a median the user feels on every word."""
-
-    p95_ms: float | None = None
-    median_ms: float | None = None
-
-    def allows(self, metrics: StreamMetrics) -> bool:
-        return _within(metrics.latency_p95_ms, self.p95_ms) and _within(
-            metrics.latency_median_ms, self.median_ms
-        )
-
-
-def _within(latency: float | None, limit: float | None) -> bool:
-    return limit is None or (latency is not None and latency <= limit)
 
 
 @dataclass(frozen=True)

@@ -27,12 +27,7 @@ from kws_app.config_flags import (
     parse_value_list,
 )
 from kws_app.errors import UserError, one_line
-from training.calibrate import (
-    CalibrationTarget,
-    LatencyLimit,
-    calibrate,
-    write_operating_points,
-)
+from training.calibrate import CalibrationTarget, calibrate, write_operating_points
 from training.config import DEFAULT_WANTED_WORDS
 from training.speech_negatives import speech_negatives
 from training.stream_data import (
@@ -46,6 +41,7 @@ from training.stream_data import (
 from training.stream_eval import (
     DEFAULT_TOLERANCE_MS,
     EvalStream,
+    LatencyLimit,
     SweepGrid,
     SweepRow,
     choose_setting,

@@ -502,6 +502,25 @@ def run_sweep(
     return rows
 
 
+@dataclass(frozen=True)
+class LatencyLimit:
+    """The slowest decoder setting a sweep or a calibration may choose, in ms after each word's
+    end on the command stream; None leaves that figure free. The median matters as much as the
+    tail: a longer averaging window often buys recall at a median the user feels on every word."""
+
+    p95_ms: float | None = None
+    median_ms: float | None = None
+
+    def allows(self, metrics: StreamMetrics) -> bool:
+        return _within(metrics.latency_p95_ms, self.p95_ms) and _within(
+            metrics.latency_median_ms, self.median_ms
+        )
+
+
+def _within(latency: float | None, limit: float | None) -> bool:
+    return limit is None or (latency is not None and latency <= limit)
+
+
 def choose_setting(
     rows: Sequence[SweepRow],
     max_false_accepts_per_hour: float,
@@ -510,17 +529,11 @@ def choose_setting(
     """Best recall (correct %) within the false-accept budget (and, if given, the p95 latency
     limit); ties: fewer false accepts, fewer wrong words, lower p95 latency, then the higher
     threshold (the safer one)."""
+    limit = LatencyLimit(p95_ms=max_latency_p95_ms)
     allowed = [
         r
         for r in rows
-        if r.false_accepts_per_hour <= max_false_accepts_per_hour
-        and (
-            max_latency_p95_ms is None
-            or (
-                r.stream.latency_p95_ms is not None
-                and r.stream.latency_p95_ms <= max_latency_p95_ms
-            )
-        )
+        if r.false_accepts_per_hour <= max_false_accepts_per_hour and limit.allows(r.stream)
     ]
     if not allowed:
         return None
