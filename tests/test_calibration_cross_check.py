@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 
 from kws_app.config import DecoderConfig, StreamConfig
-from kws_app.inference.operating_points import CROSS_CHECK_KEY, logit, sigmoid
+from kws_app.inference.operating_points import CROSS_CHECK_KEY, MARGIN_KEY, logit, sigmoid
 from training.calibrate import (
     REFERENCE_THRESHOLD,
     CalibrationTarget,
@@ -93,7 +93,7 @@ def test_a_cross_validated_margin_holds_the_target_on_the_unseen_half() -> None:
 
     checked = cross_check(scored, commands, negatives, plain, target)
 
-    assert checked.points.details["margin_logit"] == 1.5
+    assert checked.points.details[MARGIN_KEY] == 1.5
     assert checked.cross_half_per_hour == (0.0, 0.0)
     for word in ("yes", "no"):
         expected = sigmoid(logit(plain.points.thresholds[word]) + 1.5)

@@ -36,6 +36,7 @@ from kws_app.config import MS_PER_SECOND, DecoderConfig, StreamConfig
 from kws_app.inference.model import META_OPERATING_POINTS
 from kws_app.inference.operating_points import (
     CROSS_CHECK_KEY,
+    MARGIN_KEY,
     TARGET_RATE_KEY,
     VALIDATION_HOURS_KEY,
     OperatingPoints,
@@ -107,7 +108,7 @@ class Calibration:
             first, second = self.cross_half_per_hour
             text += (
                 f"\n  cross-check (calibrated on one half of the negatives, counted on the other;"
-                f" margin {self.points.details.get('margin_logit', 0.0):g} logit): "
+                f" margin {self.points.details.get(MARGIN_KEY, 0.0):g} logit): "
                 f"{(first + second) / 2:.2f} false accepts per hour ({first:.2f}, {second:.2f})"
             )
         return text
@@ -192,7 +193,7 @@ def calibrate_scored(
         chosen[word] = best
     details: dict[str, Any] = {
         TARGET_RATE_KEY: target.false_accepts_per_hour,
-        "margin_logit": target.margin_logit,
+        MARGIN_KEY: target.margin_logit,
         "clip_stride_ms": stream.clip_stride_ms,
         "average_window_ms": decoder.average_window_ms,
         "minimum_count": decoder.minimum_count,
@@ -273,7 +274,7 @@ def cross_check(
             out.append(found.false_positives / halves[other][0].duration_s * SECONDS_PER_HOUR)
         return out[0], out[1]
 
-    carried = float(calibration.points.details.get("margin_logit", 0.0))
+    carried = float(calibration.points.details.get(MARGIN_KEY, 0.0))
     if target.cross_validated:
         steps = int(round(target.max_margin_logit / target.margin_step_logit))
         for step in range(steps + 1):
@@ -286,7 +287,7 @@ def cross_check(
         cross = rates(margin)
     details = {
         **calibration.points.details,
-        "margin_logit": margin,
+        MARGIN_KEY: margin,
         CROSS_CHECK_KEY: round(sum(cross) / 2, 3),
     }
     if margin == carried:

@@ -30,6 +30,7 @@ MAX_LABELS = 4096
 MAX_JSON_BYTES = 1 << 20
 # Keys of `OperatingPoints.details` that training writes and the app reads (docs/model-format.md).
 TARGET_RATE_KEY = "target_false_accepts_per_hour"
+MARGIN_KEY = "margin_logit"
 VALIDATION_HOURS_KEY = "validation_hours"
 CROSS_CHECK_KEY = "cross_check_false_accepts_per_hour"
 
