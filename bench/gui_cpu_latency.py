@@ -212,9 +212,9 @@ def offline_latencies(
     from kws_app.inference.model import OnnxModel
     from kws_app.inference.pipeline import StreamingPipeline, replay
 
-    stream, decoder = configs_from_args(build_parser().parse_args(decoder_args.split()))
-    samples, rate = read_audio(wav)
     model = OnnxModel(model_path, prefer_gpu=False)
+    stream, decoder = configs_from_args(build_parser().parse_args(decoder_args.split()), model)
+    samples, rate = read_audio(wav)
     detections = replay(StreamingPipeline(model, rate, stream, decoder), samples, rate // 50)
     found = [(d.label, d.time_ms / 1000) for d in detections]
     return match(expected, found, offset_s=0.0)

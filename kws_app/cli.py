@@ -26,7 +26,8 @@ from kws_app.config import DecoderConfig, StreamConfig
 from kws_app.config_flags import DECODER_FLAGS, STREAM_FLAGS, add_setting_flags, given_options
 from kws_app.errors import UserError, one_line
 from kws_app.inference.loading import load_model
-from kws_app.inference.pipeline import Scorer
+from kws_app.inference.operating_points import calibrated_decoder_values, follow_calibration
+from kws_app.inference.pipeline import Scorer, operating_points_of
 from kws_app.paths import default_model_path
 from kws_app.session.listener import Listener, ListenerUpdate, SourceInfo
 
@@ -88,10 +89,15 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def configs_from_args(args: argparse.Namespace) -> tuple[StreamConfig, DecoderConfig]:
-    """The stream and decoder settings: each flag given, the app's default for the others."""
+def configs_from_args(
+    args: argparse.Namespace, scorer: Scorer | None = None
+) -> tuple[StreamConfig, DecoderConfig]:
+    """The stream and decoder settings: each flag given, else the decoder values the scorer's
+    model was calibrated at (its thresholds hold only there), else the app's default."""
     stream = replace(StreamConfig(), **given_options(args, STREAM_FLAGS))
-    decoder = replace(DecoderConfig(), **given_options(args, DECODER_FLAGS))
+    calibrated = calibrated_decoder_values(None if scorer is None else operating_points_of(scorer))
+    decoder = follow_calibration(DecoderConfig(), calibrated)
+    decoder = replace(decoder, **given_options(args, DECODER_FLAGS))
     return stream, decoder
 
 
@@ -121,8 +127,8 @@ def run_replay(args: argparse.Namespace) -> int:
     from kws_app.inference.pipeline import StreamingPipeline
 
     with AudioFileStream(args.wav) as audio:
-        stream, decoder = configs_from_args(args)
         model = load_scorer(args)
+        stream, decoder = configs_from_args(args, model)
         pipeline = StreamingPipeline(model, audio.sample_rate, stream, decoder)
         for block in audio.blocks(REPLAY_BLOCK_MS):
             for detection in pipeline.process(block).detections:
@@ -233,9 +239,9 @@ def _listen_until_stopped(args: argparse.Namespace, stop: threading.Event) -> in
     from kws_app.audio.devices import find_input_device
     from kws_app.audio.sources import microphone_factory
 
-    stream, decoder = configs_from_args(args)
     device = find_input_device(args.device)
     model = load_scorer(args)
+    stream, decoder = configs_from_args(args, model)
     listen_headless(microphone_factory, device, model, stream, decoder, stop, CounterReporter())
     return 0
 

@@ -259,7 +259,9 @@ class DecoderConfig(JsonConfig):
     The averaging window, minimum count and clip stride are the ones the shipped model was
     calibrated for on validation streams (`python -m training calibrate`, recorded in the model's
     `kws.operating_points` details; figures on unseen test streams in docs/benchmarks.md,
-    "Streaming accuracy"). Suppression 1000 ms keeps a word said twice in a row from firing twice.
+    "Streaming accuracy"); a loaded model's own calibrated values replace them
+    (`follow_calibration` in kws_app/inference/operating_points.py). Suppression 1000 ms keeps a
+    word said twice in a row from firing twice.
     """
 
     average_window_ms: int = setting(

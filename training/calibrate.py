@@ -35,6 +35,7 @@ import numpy as np
 from kws_app.config import MS_PER_SECOND, DecoderConfig, StreamConfig
 from kws_app.inference.model import META_OPERATING_POINTS
 from kws_app.inference.operating_points import (
+    CALIBRATED_DECODER_FIELDS,
     CROSS_CHECK_KEY,
     MARGIN_KEY,
     TARGET_RATE_KEY,
@@ -195,9 +196,7 @@ def calibrate_scored(
         TARGET_RATE_KEY: target.false_accepts_per_hour,
         MARGIN_KEY: target.margin_logit,
         "clip_stride_ms": stream.clip_stride_ms,
-        "average_window_ms": decoder.average_window_ms,
-        "minimum_count": decoder.minimum_count,
-        "suppression_ms": decoder.suppression_ms,
+        **{name: getattr(decoder, name) for name in CALIBRATED_DECODER_FIELDS},
         "validation_streams": [commands.name, negatives.name],
         VALIDATION_HOURS_KEY: round(hours, 3),
     }

@@ -12,15 +12,19 @@ log-odds, so all of them become stricter or looser together and none leaves (0, 
 from __future__ import annotations
 
 import json
+import logging
 import math
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from typing import Any, TypeGuard
 
 import numpy as np
 import numpy.typing as npt
 
+from kws_app.config import ConfigError, DecoderConfig
 from kws_app.errors import UserError
+
+logger = logging.getLogger(__name__)
 
 FORMAT = "kws-operating-points"
 VERSION = 1
@@ -33,6 +37,9 @@ TARGET_RATE_KEY = "target_false_accepts_per_hour"
 MARGIN_KEY = "margin_logit"
 VALIDATION_HOURS_KEY = "validation_hours"
 CROSS_CHECK_KEY = "cross_check_false_accepts_per_hour"
+# DecoderConfig fields that a calibration fixes along with the thresholds, recorded in `details`
+# under the fields' own names: the thresholds hold only at the window and count they were chosen at.
+CALIBRATED_DECODER_FIELDS = ("average_window_ms", "minimum_count", "suppression_ms")
 
 
 class OperatingPointsError(UserError, ValueError):
@@ -150,6 +157,37 @@ def describe_calibration(points: OperatingPoints) -> str:
     if _is_number(cross):
         text += f"; {_per_hour(cross)} on validation speech it was not fitted on"
     return text
+
+
+def calibrated_decoder_values(points: OperatingPoints | None) -> dict[str, int]:
+    """The decoder values the thresholds were calibrated at, by DecoderConfig field name.
+
+    Details come from a model file, so only whole numbers are kept; DecoderConfig judges ranges.
+    """
+    if points is None:
+        return {}
+    values: dict[str, int] = {}
+    for name in CALIBRATED_DECODER_FIELDS:
+        value = points.details.get(name)
+        if _is_number(value) and float(value).is_integer():
+            values[name] = int(value)
+    return values
+
+
+def follow_calibration(
+    config: DecoderConfig, calibrated: Mapping[str, int], keep: Collection[str] = ()
+) -> DecoderConfig:
+    """`config` at the model's calibrated decoder values, except the fields in `keep` (values the
+    user chose). A value DecoderConfig refuses leaves that field as it was, so a damaged model
+    file cannot leave the decoder unusable."""
+    for name, value in calibrated.items():
+        if name in keep or name not in CALIBRATED_DECODER_FIELDS:
+            continue
+        try:
+            config = replace(config, **{name: value})
+        except ConfigError as error:
+            logger.warning("ignoring the model's calibrated %s: %s", name, error)
+    return config
 
 
 def _per_hour(rate: float) -> str:

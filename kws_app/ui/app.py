@@ -53,6 +53,7 @@ def create_window(
         make_model_loader(getattr(args, "provider", "auto")),
         stream_config=stream,
         decoder_config=_decoder_from(args, settings),
+        pinned_decoder_fields=given_options(args, DECODER_FLAGS).keys(),
         store=store,
         **overrides,
     )

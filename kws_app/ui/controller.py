@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,7 +26,11 @@ from kws_app.audio.sources import SourceFactory, microphone_factory
 from kws_app.config import MS_PER_SECOND, DecoderConfig, StreamConfig
 from kws_app.errors import one_line
 from kws_app.inference.model import ModelError, OnnxModel
-from kws_app.inference.operating_points import label_thresholds
+from kws_app.inference.operating_points import (
+    calibrated_decoder_values,
+    follow_calibration,
+    label_thresholds,
+)
 from kws_app.inference.pipeline import Scorer, operating_points_of
 from kws_app.session.listener import Listener, ListenerUpdate, SourceInfo
 from kws_app.session.recording import RecordingTap, record
@@ -88,6 +92,7 @@ class AppController(QObject):
         source_factory: SourceFactory = microphone_factory,
         device_lister: DeviceLister = list_input_devices,
         training_budget: TrainingBudget | None = None,
+        pinned_decoder_fields: Collection[str] = (),
         parent: QObject | None = None,
     ) -> None:
         super().__init__(parent)
@@ -95,6 +100,11 @@ class AppController(QObject):
         self._model_loader = model_loader
         self.stream_config = stream_config or StreamConfig()
         self.decoder_config = decoder_config or settings.decoder_config()
+        # Decoder fields the user set for this run (command-line flags): no model moves them.
+        self._pinned_decoder_fields = frozenset(pinned_decoder_fields)
+        # The calibrated decoder values that `decoder_config` was last set to follow; a value
+        # that differs from them is the user's own choice and survives opening another model.
+        self._followed_calibration = settings.followed_calibration()
         self.store = store
         self._source_factory = source_factory
         self._device_lister = device_lister
@@ -216,6 +226,7 @@ class AppController(QObject):
         was_listening = self.worker is not None
         self.stop_listening()
         self.model = model
+        self._follow_calibration(model)
         self._trainer = None  # fitted to the old model; the next vocabulary job builds one
         self.settings.model_path = path
         self.model_changed.emit(model)
@@ -361,6 +372,24 @@ class AppController(QObject):
         )
 
     # ----- decoder settings ---------------------------------------------------------------
+
+    def _follow_calibration(self, model: OnnxModel) -> None:
+        """Move the decoder to the window and count `model` was calibrated at, since its word
+        thresholds hold only there; values the user chose (flags, or changed from the
+        calibration they were set against) stay. With nothing saved to compare against (a first
+        run, or settings from before this rule) the model's values are taken."""
+        calibrated = calibrated_decoder_values(model.operating_points)
+        keep = set(self._pinned_decoder_fields)
+        followed = self._followed_calibration
+        if followed is not None:
+            keep |= {
+                name
+                for name, value in followed.items()
+                if getattr(self.decoder_config, name) != value
+            }
+        self._followed_calibration = {**(followed or {}), **calibrated}
+        self.settings.save_followed_calibration(self._followed_calibration)
+        self.set_decoder_config(follow_calibration(self.decoder_config, calibrated, keep))
 
     def set_decoder_config(self, config: DecoderConfig) -> None:
         if config == self.decoder_config:

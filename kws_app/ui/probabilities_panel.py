@@ -114,6 +114,12 @@ class ProbabilitiesPanel(QFrame):
 
     @Slot(object)
     def _show_decoder(self, config: DecoderConfig) -> None:
+        """Also when the controller moved the values (a model's calibrated window), so the
+        spin boxes never show a value the decoder does not use."""
+        for name, spin in self.spins.items():
+            blocked = spin.blockSignals(True)
+            spin.setValue(getattr(config, name))
+            spin.blockSignals(blocked)
         self._show_word_thresholds()
 
     def _show_word_thresholds(self) -> None:

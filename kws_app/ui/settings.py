@@ -14,6 +14,7 @@ from typing import Any
 from PySide6.QtCore import QByteArray, QSettings
 
 from kws_app.config import ConfigError, DecoderConfig, settings_of
+from kws_app.inference.operating_points import CALIBRATED_DECODER_FIELDS
 
 logger = logging.getLogger(__name__)
 
@@ -35,6 +36,11 @@ def setting_keys(config_class: type, group: str) -> dict[str, str]:
 
 
 DECODER_KEYS = setting_keys(DecoderConfig, DECODER_GROUP)
+# The calibrated decoder values of the model the saved decoder values were set against, so that a
+# saved value that differs from them is known to be the user's own choice (ui/controller.py).
+CALIBRATION_KEYS = {
+    name: f"{DECODER_GROUP}/calibrated/{name}" for name in CALIBRATED_DECODER_FIELDS
+}
 
 
 def user_settings() -> QSettings:
@@ -107,6 +113,26 @@ class AppSettings:
     def save_decoder_config(self, config: DecoderConfig) -> None:
         for name, key in DECODER_KEYS.items():
             self.store.setValue(key, getattr(config, name))
+
+    def followed_calibration(self) -> dict[str, int] | None:
+        """The calibrated decoder values saved with the decoder values; None where none were
+        saved (a first run, or settings written before the app followed calibrations)."""
+        values: dict[str, int] = {}
+        for name, key in CALIBRATION_KEYS.items():
+            if not self.store.contains(key):
+                continue
+            try:
+                values[name] = int(self.store.value(key))
+            except (TypeError, ValueError):
+                logger.warning("ignoring the saved calibrated %s", name)
+        return values or None
+
+    def save_followed_calibration(self, values: dict[str, int]) -> None:
+        for name, key in CALIBRATION_KEYS.items():
+            if name in values:
+                self.store.setValue(key, values[name])
+            else:
+                self.store.remove(key)
 
     def sync(self) -> None:
         self.store.sync()
