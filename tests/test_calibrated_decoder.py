@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 from model_factory import tone_model
-from ui_support import FAKE_MIC, silence_factory, temp_settings
+from ui_support import temp_settings, window_from_flags
 
 from kws_app.cli import build_parser, configs_from_args
 from kws_app.config import DecoderConfig
@@ -80,20 +80,7 @@ def test_the_command_line_decoder_follows_the_model_unless_a_flag_is_given(
 def _window(  # type: ignore[no-untyped-def]
     qtbot, settings: AppSettings, tmp_path: Path, model: Path, *flags: str
 ):
-    from kws_app.ui.app import create_window
-
-    args = build_parser().parse_args(
-        ["--model", str(model), "--words-store", str(tmp_path / "words"), *flags]
-    )
-    window = create_window(
-        args,
-        settings,
-        source_factory=silence_factory(),
-        device_lister=lambda: [FAKE_MIC],
-        autostart=False,
-    )
-    qtbot.addWidget(window)
-    return window
+    return window_from_flags(qtbot, tmp_path, settings, model, *flags)
 
 
 def _window_and_count(window) -> tuple[int, int]:  # type: ignore[no-untyped-def]

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from ui_support import FAKE_MIC, silence_factory, temp_settings
+from ui_support import temp_settings, window_from_flags
 
 from kws_app.cli import build_parser, configs_from_args
 from kws_app.config import DecoderConfig, StreamConfig
@@ -37,22 +37,9 @@ def test_flags_given_reach_the_configs() -> None:
 
 
 def _window(qtbot, tmp_path: Path, model: Path, *flags: str):  # type: ignore[no-untyped-def]
-    from kws_app.ui.app import create_window
-
     settings = temp_settings(tmp_path)
     settings.save_decoder_config(SAVED)
-    args = build_parser().parse_args(
-        ["--model", str(model), "--words-store", str(tmp_path / "words"), *flags]
-    )
-    window = create_window(
-        args,
-        settings,
-        source_factory=silence_factory(),
-        device_lister=lambda: [FAKE_MIC],
-        autostart=False,
-    )
-    qtbot.addWidget(window)
-    return window
+    return window_from_flags(qtbot, tmp_path, settings, model, *flags)
 
 
 def test_window_keeps_saved_decoder_settings_without_flags(

@@ -166,3 +166,25 @@ def make_window(
     window.show()
     controller.start(model_path, device_name, autostart)
     return window
+
+
+def window_from_flags(  # type: ignore[no-untyped-def]
+    qtbot, tmp_path: Path, settings: AppSettings, model_path: Path, *flags: str
+) -> MainWindow:
+    """The window as `kws-app` builds it from its command line (saved settings, then flags), on a
+    quiet fake microphone, not listening yet."""
+    from kws_app.cli import build_parser
+    from kws_app.ui.app import create_window
+
+    args = build_parser().parse_args(
+        ["--model", str(model_path), "--words-store", str(tmp_path / "words"), *flags]
+    )
+    window = create_window(
+        args,
+        settings,
+        source_factory=silence_factory(),
+        device_lister=lambda: [FAKE_MIC],
+        autostart=False,
+    )
+    qtbot.addWidget(window)
+    return window
