@@ -17,6 +17,8 @@ COMMAND_WORDS = ("yes", "no", "up", "down", "left", "right", "on", "off", "stop"
 SILENCE = "_silence_"
 BACKGROUND = "_background_noise_"
 RESERVED_NEGATIVES = Path("negatives") / "precise" / "heysavant" / "not-wake-words"
+# Continuous speech of many speakers, with transcripts (training/speech_negatives.py).
+SPEECH_NEGATIVES = Path("negatives") / "speech"
 # Non-command words kept out of ALL training (the base model: `--exclude-dir` in
 # docs/benchmarks.md, and the shipped negatives: words_negatives.py), so that the custom-word
 # benchmark measures words the app has truly never heard.

@@ -32,6 +32,7 @@ from words_data import (
     RESERVED_NEGATIVES,
     RESERVED_WORDS,
     SILENCE,
+    SPEECH_NEGATIVES,
     by_label,
     read_clips,
 )
@@ -64,9 +65,8 @@ SPEECH_DIR = Path("negatives") / "precise"
 WINDOW_HOP_S = 0.5
 MAX_SPEECH_WINDOWS = 3000
 SPEECH_LABEL = "_speech_"
-# Continuous speech of many speakers (negatives/speech, training speakers only): where a custom
+# Continuous speech of many speakers (SPEECH_NEGATIVES, training speakers only): where a custom
 # word's false accepts happen, so most of its held-out negatives come from here.
-MANY_SPEAKERS_DIR = Path("negatives") / "speech"
 MANY_SPEAKERS_WINDOWS = 12000
 MANY_SPEAKERS_WINDOWS_PER_RECORDING = 4
 # Of those, this many also keep the window ending the phrase lag earlier in the same recording
@@ -126,7 +126,7 @@ def main() -> int:
         waves.append(windows[index])
         labels.append(SPEECH_LABEL)
 
-    recordings = speech_negatives(args.data_dir / MANY_SPEAKERS_DIR, TRAINING)
+    recordings = speech_negatives(args.data_dir / SPEECH_NEGATIVES, TRAINING)
     phrase = PhraseConfig()
     lag = phrase.lag_samples(model.frontend)
     many: list[np.ndarray] = []

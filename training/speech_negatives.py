@@ -73,6 +73,7 @@ class SpeechRecording:
     speaker: str
     duration_s: float
     corpus: str
+    transcript: str = ""
 
 
 def read_manifest(folder: Path) -> list[SpeechRecording]:
@@ -101,6 +102,7 @@ def read_manifest(folder: Path) -> list[SpeechRecording]:
                     row["speaker"],
                     duration,
                     row.get("corpus") or row["path"].split("/")[0],
+                    row.get("transcript") or "",
                 )
             )
     return recordings
