@@ -168,7 +168,8 @@ def _add_make_stream(subparsers: argparse._SubParsersAction) -> None:  # type: i
 
 # The decoder settings sweep and calibrate try several values of; --thresholds is the sweep's own.
 SWEPT_DECODER_FIELDS = ("average_window_ms", "suppression_ms", "minimum_count")
-CALIBRATED_DECODER_FIELDS = ("average_window_ms", "minimum_count")
+# The decoder values calibrate searches (suppression is fixed; all three go into the model).
+SEARCHED_DECODER_FIELDS = ("average_window_ms", "minimum_count")
 STRIDE_FIELDS = ("clip_stride_ms",)
 
 
@@ -390,7 +391,7 @@ def _add_calibrate(subparsers: argparse._SubParsersAction) -> None:  # type: ign
     _add_model_options(parser)
     _add_stream_pair_options(parser, negatives_required=True)
     add_setting_flags(parser, StreamConfig, STRIDE_FIELDS, value_lists=True)
-    add_setting_flags(parser, DecoderConfig, CALIBRATED_DECODER_FIELDS, value_lists=True)
+    add_setting_flags(parser, DecoderConfig, SEARCHED_DECODER_FIELDS, value_lists=True)
     add_setting_flags(parser, DecoderConfig, ("suppression_ms",))
     parser.add_argument("--target-fa-per-hour", type=float, default=target.false_accepts_per_hour)
     parser.add_argument("--margin-logit", type=float, default=target.margin_logit)
@@ -420,7 +421,7 @@ def _add_calibrate(subparsers: argparse._SubParsersAction) -> None:  # type: ign
 
 def run_calibrate(args: argparse.Namespace) -> int:
     strides = given_lists(args, StreamConfig, STRIDE_FIELDS)["clip_stride_ms"]
-    decoder_values = given_lists(args, DecoderConfig, CALIBRATED_DECODER_FIELDS)
+    decoder_values = given_lists(args, DecoderConfig, SEARCHED_DECODER_FIELDS)
     windows, counts = decoder_values["average_window_ms"], decoder_values["minimum_count"]
     suppression_ms = config_from_args(args, DecoderConfig, ("suppression_ms",)).suppression_ms
     commands = EvalStream(
