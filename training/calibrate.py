@@ -8,6 +8,10 @@ calibrated one at a time with the others silenced; RecognizeCommands reports onl
 the average, so a label's false accepts depend on the others only through suppression, and the
 joint result is measured again after.
 
+With `strictest_at_best_recall` a word stops going lower once its validation recall stops
+growing: a word that validation speech never imitates would otherwise sink to the bottom of the
+budget (or `min_threshold`), where only unseen speech can tell what it costs.
+
 The decoder setting itself (clip stride, averaging window, minimum count) can be searched too:
 each candidate is calibrated the same way and the one with the best validation recall within the
 latency limit wins. Test streams never enter here (bench/stream_benchmark.py proves the
@@ -83,6 +87,11 @@ class CalibrationTarget:
     cross_validated: bool = False
     margin_step_logit: float = 0.5
     max_margin_logit: float = 4.0
+    # Each word takes the strictest threshold that still finds as many validation words as its
+    # lowest one within the budget. Without it a word that validation speech never imitates
+    # ("left") sinks to the bottom of what the budget allows, though nothing below the point
+    # where its recall stops growing was bought by validation, only risked on unseen speech.
+    strictest_at_best_recall: bool = False
 
 
 @dataclass(frozen=True)
@@ -158,6 +167,23 @@ def _shifted(points: OperatingPoints, margin_logit: float) -> OperatingPoints:
     return OperatingPoints(points.reference_threshold, thresholds, points.details)
 
 
+# Recorded in the model's details when each word took its strictest threshold at its best recall.
+STRICTEST_KEY = "strictest_at_best_recall"
+
+
+def _word_threshold(
+    admissible: Sequence[tuple[float, int]], strictest: float, target: CalibrationTarget
+) -> float:
+    """The lowest admissible threshold, or with `strictest_at_best_recall` the strictest one
+    that finds as many words; `strictest` where none is admissible."""
+    if not admissible:
+        return strictest
+    if not target.strictest_at_best_recall:
+        return admissible[-1][0]
+    most = max(correct for _, correct in admissible)
+    return next(value for value, correct in admissible if correct == most)
+
+
 def calibrate_scored(
     scored: ScoredStreams,
     commands: EvalStream,
@@ -180,7 +206,8 @@ def calibrate_scored(
     )
     for word in words:
         column = labels.index(word)
-        best = float(grid[-1])
+        # (threshold, the word's correct detections) within the budget, strictest first.
+        admissible: list[tuple[float, int]] = []
         # Scan from the strictest threshold down; stop at the first that breaks the budget.
         for value in grid[::-1]:
             thresholds = silenced.copy()
@@ -190,8 +217,8 @@ def calibrate_scored(
             )
             if on_commands.false_positives + on_negatives.false_positives > allowed:
                 break
-            best = float(value)
-        chosen[word] = best
+            admissible.append((float(value), on_commands.correct))
+        chosen[word] = _word_threshold(admissible, float(grid[-1]), target)
     details: dict[str, Any] = {
         TARGET_RATE_KEY: target.false_accepts_per_hour,
         MARGIN_KEY: target.margin_logit,
@@ -200,6 +227,8 @@ def calibrate_scored(
         "validation_streams": [commands.name, negatives.name],
         VALIDATION_HOURS_KEY: round(hours, 3),
     }
+    if target.strictest_at_best_recall:
+        details[STRICTEST_KEY] = True
     points = _shifted(OperatingPoints(REFERENCE_THRESHOLD, chosen, details), target.margin_logit)
     all_thresholds = label_thresholds(labels, REFERENCE_THRESHOLD, points)
     on_commands, on_negatives = _false_accepts(

@@ -403,6 +403,12 @@ def _add_calibrate(subparsers: argparse._SubParsersAction) -> None:  # type: ign
         "negatives stay within the target on the other half",
     )
     parser.add_argument(
+        "--strictest-at-best-recall",
+        action="store_true",
+        help="give each word the strictest threshold that finds as many validation words as "
+        "the lowest one within the budget",
+    )
+    parser.add_argument(
         "--max-latency-p95-ms",
         type=float,
         default=None,
@@ -439,6 +445,7 @@ def run_calibrate(args: argparse.Namespace) -> int:
         args.tolerance_ms,
         args.min_threshold,
         cross_validated=args.cross_validated_margin,
+        strictest_at_best_recall=args.strictest_at_best_recall,
     )
     best, results = calibrate(
         model,
