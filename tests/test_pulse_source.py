@@ -161,8 +161,8 @@ LONG_STALL = (
     "import dataclasses\n"
     "import kws_app.cli as cli\n"
     "_configs_from_args = cli.configs_from_args\n"
-    "def _configs(args):\n"
-    "    stream, decoder = _configs_from_args(args)\n"
+    "def _configs(args, *rest):\n"
+    "    stream, decoder = _configs_from_args(args, *rest)\n"
     f"    return dataclasses.replace(stream, stall_timeout_s={MOVE_STALL_TIMEOUT_S}), decoder\n"
     "cli.configs_from_args = _configs\n"
 )
