@@ -78,6 +78,15 @@ def test_a_model_without_a_cross_check_states_only_its_target() -> None:
     )
 
 
+def test_the_description_names_the_window_the_thresholds_hold_at() -> None:
+    details = {TARGET_RATE_KEY: 1.0, VALIDATION_HOURS_KEY: 2.259, "average_window_ms": 300}
+    text = describe_calibration(OperatingPoints(0.5, {"yes": 0.9}, details))
+    assert text == (
+        "calibrated per word for 1 false accept per hour on ordinary speech at a 300 ms "
+        "averaging window (2.3 h of validation audio)"
+    )
+
+
 @pytest.mark.parametrize("target", [None, "1", True, float("inf")])
 def test_odd_details_from_a_model_file_are_left_out(target: object) -> None:
     details = {TARGET_RATE_KEY: target, CROSS_CHECK_KEY: "many"}

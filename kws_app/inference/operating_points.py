@@ -142,8 +142,9 @@ class OperatingPoints:
 
 def describe_calibration(points: OperatingPoints) -> str:
     """What the thresholds were calibrated for, in a user's words: the target the calibration
-    aimed at and, where the model carries it, how far that target held on validation audio the
-    thresholds were not fitted on, so the Advanced panel does not promise more than was measured.
+    aimed at, the averaging window it holds at (a user may have chosen another) and, where the
+    model carries it, how far that target held on validation audio the thresholds were not
+    fitted on, so the Advanced panel does not promise more than was measured.
     Details come from a model file, so anything that is not a finite number is left out."""
     details = points.details
     target = details.get(TARGET_RATE_KEY)
@@ -152,6 +153,9 @@ def describe_calibration(points: OperatingPoints) -> str:
     if not _is_number(target):
         return "calibrated per word"
     text = f"calibrated per word for {_per_hour(target)} on ordinary speech"
+    window_ms = calibrated_decoder_values(points).get("average_window_ms")
+    if window_ms is not None:
+        text += f" at a {window_ms} ms averaging window"
     if _is_number(hours):
         text += f" ({hours:.1f} h of validation audio)"
     if _is_number(cross):
