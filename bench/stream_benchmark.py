@@ -9,9 +9,13 @@ Streams (built once, by seed, into --work-dir; see bench/README.md for the split
 - validation (for `python -m training calibrate`, printed here only for reference):
   `val_cmd_10db` (Speech Commands validation split, 30 min, 10 dB SNR) and `val_neg` (the
   validation speakers of negatives/speech, each recording once);
-- test: `test_cmd_{5,10,20}db` (test split, 30 min, seed 1) and `test2_cmd_10db` (seed 11), and
+- test: `test_cmd_{5,10,20}db` (test split, 30 min, seed 1) and `test2_cmd_10db` (seed 11),
   `test_neg`: the test speakers of negatives/speech plus the reserved
-  negatives/precise/heysavant/not-wake-words, each recording once (distinct sentences only).
+  negatives/precise/heysavant/not-wake-words, each recording once (distinct sentences only), and
+  `test_conv`: the test speakers' sentences that say a command word inside running speech
+  ("put it on the table"; LibriSpeech, each once), which no split trains on. In conversation a
+  user wants none of these to fire; the benchmark counts its detections and how many of them are
+  a word the sentence says, apart from the false accepts of `test_neg`.
 
 For each model: its figures at the app's defaults (config.py plus the model's own operating
 points), per-label false accepts on test_neg, and the recall / false-accept trade-off as the
@@ -28,6 +32,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
+from transcripts import SpokenSpan, heard_where_said, spoken_spans
 
 from kws_app.audio.files import read_audio
 from kws_app.config import DecoderConfig, StreamConfig
@@ -55,6 +60,8 @@ from training.stream_eval import (
 )
 
 SECONDS_PER_MINUTE = 60
+MINUTES_PER_HOUR = 60
+SECONDS_PER_HOUR = SECONDS_PER_MINUTE * MINUTES_PER_HOUR
 COMMAND_MINUTES = 30.0
 NEGATIVE_MAX_MINUTES = 240.0
 NEGATIVE_GAP_MS = (200, 1000)
@@ -71,6 +78,7 @@ class StreamRecipe:
     snr_db: float
     seed: int
     negatives_split: str | None = None  # speech speakers for a negatives-only stream
+    saying_commands: bool = False  # that stream's sentences say command words (test_conv)
 
 
 RECIPES = (
@@ -81,6 +89,7 @@ RECIPES = (
     StreamRecipe("test_cmd_5db", "test", 5.0, 1),
     StreamRecipe("test2_cmd_10db", "test", 10.0, 11),
     StreamRecipe("test_neg", "test", 10.0, 32, negatives_split=TESTING),
+    StreamRecipe("test_conv", "test", 10.0, 33, negatives_split=TESTING, saying_commands=True),
 )
 TEST_COMMANDS = ("test_cmd_10db", "test2_cmd_10db", "test_cmd_20db", "test_cmd_5db")
 
@@ -92,11 +101,15 @@ def build_stream(recipe: StreamRecipe, data_dir: Path, work_dir: Path) -> EvalSt
         if recipe.negatives_split is not None:
             files = [
                 r.path
-                for r in speech_negatives(data_dir / "negatives" / "speech", recipe.negatives_split)
+                for r in speech_negatives(
+                    data_dir / "negatives" / "speech",
+                    recipe.negatives_split,
+                    saying_commands=recipe.saying_commands,
+                )
             ]
             reserved = (
                 (reserved_negatives_dir(speech_commands),)
-                if recipe.negatives_split == TESTING
+                if recipe.negatives_split == TESTING and not recipe.saying_commands
                 else ()
             )
             sources = collect_sources(
@@ -147,8 +160,31 @@ def _metrics(
     return stream_metrics(stream.words, detections, len(stream.audio) / stream.rate)
 
 
+def report_conversation(
+    subject: ModelUnderTest, stream: EvalStream, sweep: DecoderSweep, spans: list[SpokenSpan]
+) -> None:
+    """Detections in sentences that say command words: the model may be right that the word was
+    said, but a user talking to someone wants none of them."""
+    points = operating_points_of(subject.model)
+    slider = subject.decoder.detection_threshold
+    thresholds = label_thresholds(subject.model.labels, slider, points)
+    detections = sweep.detections(thresholds, subject.decoder.suppression_ms)
+    said = [d for d in detections if heard_where_said(d.time_ms, d.label, spans)]
+    hours = len(stream.audio) / stream.rate / SECONDS_PER_HOUR
+    per_label = Counter(d.label for d in detections)
+    said_per_label = Counter(d.label for d in said)
+    shown = {label: f"{said_per_label[label]}/{n}" for label, n in sorted(per_label.items())}
+    print(
+        f"   {stream.name} ({hours * MINUTES_PER_HOUR:.1f} min of sentences that say a command "
+        f"word): {len(detections)} detections = {len(detections) / hours:.1f} per hour, "
+        f"{len(said)} of them a word the sentence says; per label (said/all): {shown}"
+    )
+
+
 def report(
-    subject: ModelUnderTest, streams: dict[str, EvalStream]
+    subject: ModelUnderTest,
+    streams: dict[str, EvalStream],
+    conversation_spans: list[SpokenSpan],
 ) -> dict[str, list[tuple[float, float]]]:
     """Prints the model's figures; returns the trade-off curves (FA/h, correct %) per SNR."""
     decoder = subject.decoder
@@ -174,6 +210,7 @@ def report(
         d.label for d in sweeps["test_neg"].detections(thresholds, decoder.suppression_ms)
     )
     print(f"   false accepts per label on test_neg: {dict(sorted(per_label.items()))}")
+    report_conversation(subject, streams["test_conv"], sweeps["test_conv"], conversation_spans)
     for name in ("val_neg", "val_cmd_10db", *TEST_COMMANDS):
         metrics = _metrics(subject, streams[name], sweeps[name], slider)
         print(f"   {name}: {metrics.summary()}")
@@ -268,7 +305,8 @@ def main() -> None:
                 ),
             )
         )
-    curves = {subject.name: report(subject, streams) for subject in subjects}
+    spans = spoken_spans(args.work_dir / "test_conv.csv", args.data_dir)
+    curves = {subject.name: report(subject, streams, spans) for subject in subjects}
     if args.png is not None:
         plot(curves, args.png)
         print(f"\nwrote {args.png}")

@@ -37,19 +37,18 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import re
 import sys
 import time
 from dataclasses import dataclass, field, replace
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
 import numpy as np
+from transcripts import SpokenSpan, said_intervals, spoken_spans
 from words_data import (
     COMMAND_WORDS,
     DEFAULT_DATA_DIR,
     RESERVED_NEGATIVES,
     RESERVED_WORDS,
-    SPEECH_NEGATIVES,
     ClipRef,
     by_label,
     read_clips,
@@ -72,9 +71,6 @@ from kws_app.paths import assets_dir, default_model_path
 from kws_app.words.calibration import LOGIT_SHIFT_KEY, WordCalibrationConfig
 from kws_app.words.scorer import DEFAULT_COMMAND_SHARE, CustomWordScorer
 from kws_app.words.trainer import NEGATIVES_FILE_NAME, TrainerConfig, WordAudio, WordTrainer
-from training.speech_negatives import SpeechNegativesError, read_manifest
-from training.stream_data import read_ground_truth
-from training.stream_eval import DEFAULT_TOLERANCE_MS
 
 logger = logging.getLogger(__name__)
 
@@ -92,15 +88,6 @@ REPLAY_BLOCK_S = 10
 SECONDS_PER_HOUR = 3600.0
 # Calibration strictness tried by --sweep: the share of held-out negatives a threshold may pass.
 SWEEP_PASS_RATES = (0.0005, 0.001, 0.002, 0.005, 0.01)
-
-
-@dataclass(frozen=True)
-class SpokenSpan:
-    """Where a transcribed recording lies in a negatives stream, and what it says."""
-
-    start_ms: int
-    end_ms: int
-    transcript: str
 
 
 @dataclass
@@ -195,54 +182,11 @@ def negatives_stream(
     return run_stream(model, np.concatenate(parts), [], stream)
 
 
-def spoken_spans(labels: Path, data_dir: Path) -> list[SpokenSpan]:
-    """Each transcribed recording of a negatives stream, from the stream's ground truth
-    (bench/stream_benchmark.py writes it beside the wav) and the speech manifest. A source is
-    matched by its path inside the speech folder, since streams are built from other folders."""
-    if not labels.is_file():
-        return []
-    folder = data_dir / SPEECH_NEGATIVES
-    try:
-        recordings = read_manifest(folder)
-    except SpeechNegativesError as error:
-        logger.warning("no transcripts for the negatives stream: %s", error)
-        return []
-    transcripts = {
-        r.path.relative_to(folder).as_posix(): r.transcript for r in recordings if r.transcript
-    }
-    spans = []
-    for placed in read_ground_truth(labels):
-        parts = Path(placed.source).parts
-        inside = (PurePosixPath(*parts[k:]).as_posix() for k in range(len(parts)))
-        text = next((transcripts[key] for key in inside if key in transcripts), None)
-        if text is not None:
-            spans.append(SpokenSpan(placed.start_ms, placed.end_ms, text))
-    if not spans:
-        logger.warning("no recording of %s has a transcript in %s", labels, data_dir)
-    return spans
-
-
-def says(transcript: str, word: str) -> bool:
-    """Whether a transcript holds the word or its plural."""
-    return re.search(rf"\b{re.escape(word)}(?:e?s)?\b", transcript, re.IGNORECASE) is not None
-
-
 def unsaid_false_accepts(
     detections: list[tuple[int, str]], stream: CachedStream, word: str
 ) -> tuple[int, float]:
-    """Detections outside the recordings that say `word`, and the seconds left outside them.
-
-    A recording's span is extended by the streaming benchmark's matching tolerance, since the
-    decoder reports a word after it ends."""
-    said: list[list[int]] = []
-    for span in sorted(stream.spoken, key=lambda s: s.start_ms):
-        if not says(span.transcript, word):
-            continue
-        start, end = span.start_ms, span.end_ms + DEFAULT_TOLERANCE_MS
-        if said and start <= said[-1][1]:
-            said[-1][1] = max(said[-1][1], end)
-        else:
-            said.append([start, end])
+    """Detections outside the recordings that say `word`, and the seconds left outside them."""
+    said = said_intervals(stream.spoken, word)
     outside = [t for t, _ in detections if not any(a <= t <= b for a, b in said)]
     total_ms = stream.seconds * 1000
     said_ms = sum(min(b, total_ms) - a for a, b in said)

@@ -1,6 +1,7 @@
-"""The custom-word benchmark does not count a word heard where a negatives sentence says it
-("how big is your house") as a false accept: those recordings, their time and the detections in
-them are left out of the second false-accept rate."""
+"""The benchmarks do not count a word heard where a negatives sentence says it ("how big is your
+house") as a false accept: for custom words those recordings, their time and the detections in
+them are left out of the second false-accept rate; for command words said inside running speech
+the streaming benchmark tells the detections of a said word from the rest."""
 
 from __future__ import annotations
 
@@ -12,14 +13,10 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
 
-from words_fewshot import (  # noqa: E402
-    CachedStream,
-    SpokenSpan,
-    says,
-    spoken_spans,
-    unsaid_false_accepts,
-)
+from transcripts import SpokenSpan, heard_where_said, says, spoken_spans  # noqa: E402
+from words_fewshot import CachedStream, unsaid_false_accepts  # noqa: E402
 
+from training.speech_negatives import TESTING, SpeechSplit, speech_negatives  # noqa: E402
 from training.stream_eval import DEFAULT_TOLERANCE_MS  # noqa: E402
 
 MANIFEST_COLUMNS = ("path", "corpus", "speaker", "duration_s", "transcript", "has_command_word")
@@ -73,6 +70,7 @@ def test_spans_come_from_the_streams_csv_and_the_manifest_from_any_folder(
         writer.writerow(MANIFEST_COLUMNS)
         writer.writerow(("lib/a.opus", "lib", "s1", "2.0", "how big is your house", "no"))
         writer.writerow(("lib/b.opus", "lib", "s2", "2.0", "", "no"))
+        writer.writerow(("cmd/d.opus", "cmd", "s3", "2.0", "turn it on now", "yes"))
     labels = tmp_path / "neg.csv"
     with labels.open("w", newline="") as handle:
         writer = csv.writer(handle)
@@ -81,7 +79,36 @@ def test_spans_come_from_the_streams_csv_and_the_manifest_from_any_folder(
         writer.writerow(("_unknown_", 3000, 1000, 3000, "../../x/negatives/speech/lib/a.opus"))
         writer.writerow(("_unknown_", 6000, 4000, 6000, "../../x/negatives/speech/lib/b.opus"))
         writer.writerow(("_unknown_", 9000, 7000, 9000, "../precise/not-wake-words/c.wav"))
+        writer.writerow(("_unknown_", 12000, 10000, 12000, "../../x/negatives/speech/cmd/d.opus"))
     assert spoken_spans(labels, tmp_path / "data") == [
-        SpokenSpan(1000, 3000, "how big is your house")
+        SpokenSpan(1000, 3000, "how big is your house"),
+        SpokenSpan(10000, 12000, "turn it on now"),
     ]
     assert spoken_spans(tmp_path / "missing.csv", tmp_path / "data") == []
+
+
+def test_a_command_word_heard_in_the_sentence_that_says_it_is_told_apart() -> None:
+    spoken = [SpokenSpan(1_000, 3_000, "turn it on now"), SpokenSpan(4_000, 6_000, "left alone")]
+    assert heard_where_said(2_500, "on", spoken)
+    assert heard_where_said(3_000 + DEFAULT_TOLERANCE_MS, "on", spoken)
+    assert not heard_where_said(5_000, "on", spoken)  # "left alone" does not say "on"
+    assert heard_where_said(5_000, "left", spoken)
+    assert not heard_where_said(9_000, "left", spoken)
+
+
+def test_sentences_that_say_a_command_word_are_read_only_on_request(tmp_path: Path) -> None:
+    speech = tmp_path / "speech"
+    speech.mkdir()
+    split = SpeechSplit()
+    speaker = next(f"s{i}" for i in range(1000) if split.split_of(f"s{i}") == TESTING)
+    with (speech / "manifest.csv").open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(MANIFEST_COLUMNS)
+        writer.writerow(("a.opus", "lib", speaker, "2.0", "a quiet evening", "no"))
+        writer.writerow(("b.opus", "lib", speaker, "2.0", "go on then", "yes"))
+    for name in ("a.opus", "b.opus"):
+        (speech / name).write_bytes(b"")
+    plain = speech_negatives(speech, TESTING)
+    saying = speech_negatives(speech, TESTING, saying_commands=True)
+    assert [r.path.name for r in plain] == ["a.opus"]
+    assert [(r.path.name, r.transcript) for r in saying] == [("b.opus", "go on then")]

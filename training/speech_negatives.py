@@ -5,7 +5,8 @@ recording: `path` (relative to the folder), `speaker`, `duration_s`, `has_comman
 Every speaker goes to exactly one split by a hash of its name, so the false accepts measured on
 the test part come from voices the model never heard, and the split never moves when files are
 added. Recordings whose transcript holds a command word are left out of every split: they are
-neither clean negatives nor labelled positives.
+neither clean negatives nor labelled positives. They are read on request, split by the same rule,
+to measure what a user meets in conversation: command words said inside running speech.
 """
 
 from __future__ import annotations
@@ -76,8 +77,9 @@ class SpeechRecording:
     transcript: str = ""
 
 
-def read_manifest(folder: Path) -> list[SpeechRecording]:
-    """Every recording without a command word, in manifest order."""
+def read_manifest(folder: Path, saying_commands: bool = False) -> list[SpeechRecording]:
+    """Every recording without a command word (with `saying_commands`: every recording whose
+    transcript holds one), in manifest order."""
     manifest = folder / MANIFEST_NAME
     if not manifest.is_file():
         raise SpeechNegativesError(f"speech negatives need {MANIFEST_NAME} in {folder}")
@@ -88,7 +90,8 @@ def read_manifest(folder: Path) -> list[SpeechRecording]:
             raise SpeechNegativesError(f"{manifest} lacks the column(s) {', '.join(missing)}")
         recordings = []
         for row in reader:
-            if row["has_command_word"].strip().lower() in ("yes", "true", "1"):
+            says_command = row["has_command_word"].strip().lower() in ("yes", "true", "1")
+            if says_command != saying_commands:
                 continue
             try:
                 duration = float(row["duration_s"])
@@ -109,14 +112,15 @@ def read_manifest(folder: Path) -> list[SpeechRecording]:
 
 
 def speech_negatives(
-    folder: Path, split: str, shares: SpeechSplit | None = None
+    folder: Path, split: str, shares: SpeechSplit | None = None, saying_commands: bool = False
 ) -> list[SpeechRecording]:
-    """The recordings of one split (training, validation or testing) that exist on disk."""
+    """The recordings of one split (training, validation or testing) that exist on disk; with
+    `saying_commands`, those whose transcript holds a command word instead of those without."""
     if split not in SPLITS:
         raise SpeechNegativesError(f"unknown split {split!r}; use one of {', '.join(SPLITS)}")
     shares = shares or SpeechSplit()
     return [
         recording
-        for recording in read_manifest(folder)
+        for recording in read_manifest(folder, saying_commands)
         if shares.split_of(recording.speaker) == split and recording.path.is_file()
     ]

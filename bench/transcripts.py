@@ -1,0 +1,83 @@
+"""What the sentences of a negatives stream say, so that a bench can tell a word heard where it
+was said from a word heard where nobody said it.
+
+A stream's ground-truth CSV (bench/stream_benchmark.py writes it beside the wav) says where each
+recording lies; the speech folder's manifest says what each recording says.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+
+from words_data import SPEECH_NEGATIVES
+
+from training.speech_negatives import SpeechNegativesError, read_manifest
+from training.stream_data import read_ground_truth
+from training.stream_eval import DEFAULT_TOLERANCE_MS
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class SpokenSpan:
+    """Where a transcribed recording lies in a negatives stream, and what it says."""
+
+    start_ms: int
+    end_ms: int
+    transcript: str
+
+
+def spoken_spans(labels: Path, data_dir: Path) -> list[SpokenSpan]:
+    """Each transcribed recording of a negatives stream, with or without command words. A source
+    is matched by its path inside the speech folder, since streams are built from other folders."""
+    if not labels.is_file():
+        return []
+    folder = data_dir / SPEECH_NEGATIVES
+    try:
+        recordings = read_manifest(folder) + read_manifest(folder, saying_commands=True)
+    except SpeechNegativesError as error:
+        logger.warning("no transcripts for the negatives stream: %s", error)
+        return []
+    transcripts = {
+        r.path.relative_to(folder).as_posix(): r.transcript for r in recordings if r.transcript
+    }
+    spans = []
+    for placed in read_ground_truth(labels):
+        parts = Path(placed.source).parts
+        inside = (PurePosixPath(*parts[k:]).as_posix() for k in range(len(parts)))
+        text = next((transcripts[key] for key in inside if key in transcripts), None)
+        if text is not None:
+            spans.append(SpokenSpan(placed.start_ms, placed.end_ms, text))
+    if not spans:
+        logger.warning("no recording of %s has a transcript in %s", labels, data_dir)
+    return spans
+
+
+def says(transcript: str, word: str) -> bool:
+    """Whether a transcript holds the word or its plural."""
+    return re.search(rf"\b{re.escape(word)}(?:e?s)?\b", transcript, re.IGNORECASE) is not None
+
+
+def said_intervals(spans: list[SpokenSpan], word: str) -> list[tuple[int, int]]:
+    """The stretches (ms) of the stream whose recordings say `word`, merged where they touch.
+
+    Each is extended by the streaming benchmark's matching tolerance, since the decoder reports a
+    word after it ends."""
+    said: list[list[int]] = []
+    for span in sorted(spans, key=lambda s: s.start_ms):
+        if not says(span.transcript, word):
+            continue
+        start, end = span.start_ms, span.end_ms + DEFAULT_TOLERANCE_MS
+        if said and start <= said[-1][1]:
+            said[-1][1] = max(said[-1][1], end)
+        else:
+            said.append([start, end])
+    return [(start, end) for start, end in said]
+
+
+def heard_where_said(time_ms: int, word: str, spans: list[SpokenSpan]) -> bool:
+    """Whether a detection of `word` at `time_ms` falls in a recording that says it."""
+    return any(start <= time_ms <= end for start, end in said_intervals(spans, word))
