@@ -24,6 +24,7 @@ COMMAND_MODULES = (
     "training.summary",
     "training.download",
     "training.stream_cli",
+    "training.ensemble",
 )
 
 
