@@ -72,8 +72,8 @@ print(OnnxModel(Path(sys.argv[1]), prefer_gpu=False).operating_points.details["a
     --negatives-wav runs/streams/val_neg.wav --json "$out/fewshot-validation.json"
 }
 
-# Runs 10, 11 and 12 (seeds 1234, 11 and 12; not shipped): run 4's flags plus the contrastive task
-# on the custom-word embedding, 95-101 minutes alone on two cores, then every figure a validation
+# Runs 10-14 (seeds 1234, 11, 12, 13 and 14; none shipped): run 4's flags plus the contrastive task
+# on the custom-word embedding, 88-101 minutes alone on two cores, then every figure a validation
 # rule reads (clip accuracy, calibrated streams and cross-check, custom words).
 # Usage: contrastive SEED [BUDGET_MINUTES] (95 unless given; run 14 used 88 to finish in a session).
 contrastive() {
