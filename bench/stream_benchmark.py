@@ -32,14 +32,14 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
-from transcripts import SpokenSpan, heard_where_said, spoken_spans
+from transcripts import SpokenSpan, said_intervals, spoken_spans, within
 
 from kws_app.audio.files import read_audio
 from kws_app.config import DecoderConfig, StreamConfig
 from kws_app.config_flags import add_setting_flags, config_from_args
 from kws_app.inference.model import OnnxModel
 from kws_app.inference.operating_points import label_thresholds
-from kws_app.inference.pipeline import operating_points_of
+from kws_app.inference.pipeline import Detection, operating_points_of
 from kws_app.paths import default_model_path
 from training.speech_negatives import TESTING, VALIDATION, speech_negatives
 from training.stream_data import (
@@ -161,17 +161,14 @@ def _metrics(
 
 
 def report_conversation(
-    subject: ModelUnderTest, stream: EvalStream, sweep: DecoderSweep, spans: list[SpokenSpan]
+    stream: EvalStream, detections: list[Detection], spans: list[SpokenSpan]
 ) -> None:
     """Detections in sentences that say command words: the model may be right that the word was
     said, but a user talking to someone wants none of them."""
-    points = operating_points_of(subject.model)
-    slider = subject.decoder.detection_threshold
-    thresholds = label_thresholds(subject.model.labels, slider, points)
-    detections = sweep.detections(thresholds, subject.decoder.suppression_ms)
-    said = [d for d in detections if heard_where_said(d.time_ms, d.label, spans)]
-    hours = len(stream.audio) / stream.rate / SECONDS_PER_HOUR
     per_label = Counter(d.label for d in detections)
+    said_where = {label: said_intervals(spans, label) for label in per_label}
+    said = [d for d in detections if within(d.time_ms, said_where[d.label])]
+    hours = len(stream.audio) / stream.rate / SECONDS_PER_HOUR
     said_per_label = Counter(d.label for d in said)
     shown = {label: f"{said_per_label[label]}/{n}" for label, n in sorted(per_label.items())}
     print(
@@ -210,7 +207,8 @@ def report(
         d.label for d in sweeps["test_neg"].detections(thresholds, decoder.suppression_ms)
     )
     print(f"   false accepts per label on test_neg: {dict(sorted(per_label.items()))}")
-    report_conversation(subject, streams["test_conv"], sweeps["test_conv"], conversation_spans)
+    conversation = sweeps["test_conv"].detections(thresholds, decoder.suppression_ms)
+    report_conversation(streams["test_conv"], conversation, conversation_spans)
     for name in ("val_neg", "val_cmd_10db", *TEST_COMMANDS):
         metrics = _metrics(subject, streams[name], sweeps[name], slider)
         print(f"   {name}: {metrics.summary()}")

@@ -78,6 +78,6 @@ def said_intervals(spans: list[SpokenSpan], word: str) -> list[tuple[int, int]]:
     return [(start, end) for start, end in said]
 
 
-def heard_where_said(time_ms: int, word: str, spans: list[SpokenSpan]) -> bool:
-    """Whether a detection of `word` at `time_ms` falls in a recording that says it."""
-    return any(start <= time_ms <= end for start, end in said_intervals(spans, word))
+def within(time_ms: int, intervals: list[tuple[int, int]]) -> bool:
+    """Whether a detection at `time_ms` falls in one of `said_intervals`' stretches."""
+    return any(start <= time_ms <= end for start, end in intervals)

@@ -43,7 +43,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
-from transcripts import SpokenSpan, said_intervals, spoken_spans
+from transcripts import SpokenSpan, said_intervals, spoken_spans, within
 from words_data import (
     COMMAND_WORDS,
     DEFAULT_DATA_DIR,
@@ -187,7 +187,7 @@ def unsaid_false_accepts(
 ) -> tuple[int, float]:
     """Detections outside the recordings that say `word`, and the seconds left outside them."""
     said = said_intervals(stream.spoken, word)
-    outside = [t for t, _ in detections if not any(a <= t <= b for a, b in said)]
+    outside = [t for t, _ in detections if not within(t, said)]
     total_ms = stream.seconds * 1000
     said_ms = sum(min(b, total_ms) - a for a, b in said)
     return len(outside), (total_ms - said_ms) / 1000

@@ -13,7 +13,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
 
-from transcripts import SpokenSpan, heard_where_said, says, spoken_spans  # noqa: E402
+from transcripts import SpokenSpan, said_intervals, says, spoken_spans, within  # noqa: E402
 from words_fewshot import CachedStream, unsaid_false_accepts  # noqa: E402
 
 from training.speech_negatives import TESTING, SpeechSplit, speech_negatives  # noqa: E402
@@ -89,11 +89,12 @@ def test_spans_come_from_the_streams_csv_and_the_manifest_from_any_folder(
 
 def test_a_command_word_heard_in_the_sentence_that_says_it_is_told_apart() -> None:
     spoken = [SpokenSpan(1_000, 3_000, "turn it on now"), SpokenSpan(4_000, 6_000, "left alone")]
-    assert heard_where_said(2_500, "on", spoken)
-    assert heard_where_said(3_000 + DEFAULT_TOLERANCE_MS, "on", spoken)
-    assert not heard_where_said(5_000, "on", spoken)  # "left alone" does not say "on"
-    assert heard_where_said(5_000, "left", spoken)
-    assert not heard_where_said(9_000, "left", spoken)
+    on, left = said_intervals(spoken, "on"), said_intervals(spoken, "left")
+    assert within(2_500, on)
+    assert within(3_000 + DEFAULT_TOLERANCE_MS, on)
+    assert not within(5_000, on)  # "left alone" does not say "on"
+    assert within(5_000, left)
+    assert not within(9_000, left)
 
 
 def test_sentences_that_say_a_command_word_are_read_only_on_request(tmp_path: Path) -> None:

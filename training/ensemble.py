@@ -71,10 +71,6 @@ def _check_compatible(first: onnx.ModelProto, second: onnx.ModelProto, names: li
         raise EnsembleError(f"{names[0]} and {names[1]} use different ONNX opsets {opsets}")
 
 
-def _output_names(model: onnx.ModelProto) -> list[str]:
-    return [output.name for output in model.graph.output]
-
-
 def merge_models(paths: list[Path], embedding_from: int, out: Path) -> onnx.ModelProto:
     """Writes the merged model to `out` and returns it. `embedding_from` is 1 or 2."""
     if len(paths) != MEMBERS:
@@ -88,10 +84,9 @@ def merge_models(paths: list[Path], embedding_from: int, out: Path) -> onnx.Mode
         compose.add_prefix(model, prefix, rename_inputs=False)
         for model, prefix in zip(loaded, PREFIXES, strict=True)
     ]
-    embedder = members[embedding_from - 1]
-    if EMBEDDING_OUTPUT not in [
-        o.removeprefix(PREFIXES[embedding_from - 1]) for o in _output_names(embedder)
-    ]:
+    embedder_prefix = PREFIXES[embedding_from - 1]
+    embed_outputs = {o.name: o for o in members[embedding_from - 1].graph.output}
+    if f"{embedder_prefix}{EMBEDDING_OUTPUT}" not in embed_outputs:
         raise EnsembleError(f"{names[embedding_from - 1]} has no '{EMBEDDING_OUTPUT}' output")
 
     nodes: list[onnx.NodeProto] = []
@@ -115,13 +110,11 @@ def merge_models(paths: list[Path], embedding_from: int, out: Path) -> onnx.Mode
     nodes.append(
         helper.make_node("Softmax", ["ensemble_mean_log"], [PROBABILITIES_OUTPUT], axis=-1)
     )
-    embedder_prefix = PREFIXES[embedding_from - 1]
     nodes.append(
         helper.make_node("Identity", [f"{embedder_prefix}{EMBEDDING_OUTPUT}"], [EMBEDDING_OUTPUT])
     )
 
     first_outputs = {o.name: o for o in members[0].graph.output}
-    embed_outputs = {o.name: o for o in embedder.graph.output}
     probabilities = onnx.ValueInfoProto()
     probabilities.CopyFrom(first_outputs[f"{PREFIXES[0]}{PROBABILITIES_OUTPUT}"])
     probabilities.name = PROBABILITIES_OUTPUT
@@ -136,7 +129,7 @@ def merge_models(paths: list[Path], embedding_from: int, out: Path) -> onnx.Mode
     )
     merged = helper.make_model(graph, opset_imports=list(loaded[0].opset_import))
     merged.ir_version = loaded[0].ir_version
-    metadata: dict[str, Any] = {
+    metadata: dict[str, str] = {
         k: v for k, v in _metadata(loaded[0]).items() if k not in DROPPED_METADATA
     }
     counts = [_metadata(model).get(META_PARAMETER_COUNT, "") for model in loaded]
