@@ -146,6 +146,29 @@ class ContrastiveConfig:
 
 
 @dataclass(frozen=True)
+class DistillConfig:
+    """Soft targets from an exported teacher model (training/distill.py says why); "": off.
+
+    The loss is (1 - weight) x the labels' cross-entropy + weight x temperature^2 x the KL
+    divergence from the teacher's softened distribution.
+    """
+
+    teacher: str = ""
+    weight: float = 0.5
+    temperature: float = 2.0
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.weight <= 1 or self.temperature <= 0:
+            raise ValueError(
+                "distillation weight must be in [0, 1] and its temperature positive"
+            )
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.teacher)
+
+
+@dataclass(frozen=True)
 class TrainConfig:
     model_name: str = "tcresnet"
     epochs: int = 40
@@ -167,6 +190,7 @@ class TrainConfig:
     augment: AugmentConfig = field(default_factory=AugmentConfig)
     stream: StreamExampleConfig = field(default_factory=StreamExampleConfig)
     contrastive: ContrastiveConfig = field(default_factory=ContrastiveConfig)
+    distill: DistillConfig = field(default_factory=DistillConfig)
 
     @property
     def output_path(self) -> Path:
@@ -181,9 +205,17 @@ class TrainConfig:
         augment = AugmentConfig(**_tuples(values["augment"]))
         stream = StreamExampleConfig(**_tuples(values.get("stream", {})))
         contrastive = ContrastiveConfig(**_tuples(values.get("contrastive", {})))
-        nested = ("data", "augment", "stream", "contrastive")
+        distill = DistillConfig(**values.get("distill", {}))
+        nested = ("data", "augment", "stream", "contrastive", "distill")
         rest = {k: v for k, v in values.items() if k not in nested}
-        return cls(data=data, augment=augment, stream=stream, contrastive=contrastive, **rest)
+        return cls(
+            data=data,
+            augment=augment,
+            stream=stream,
+            contrastive=contrastive,
+            distill=distill,
+            **rest,
+        )
 
 
 def _tuples(values: dict[str, Any]) -> dict[str, Any]:

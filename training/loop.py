@@ -23,6 +23,7 @@ from training.augment import Augmenter
 from training.config import TrainConfig
 from training.contrastive import ContrastiveObjective
 from training.data import LoadedSplit
+from training.distill import Teacher
 from training.models import KwsModel
 from training.streams import StreamShaper, mining_due
 
@@ -120,6 +121,22 @@ class EpochPlan:
     contrastive: ContrastiveObjective | None = None
     # The `_unknown_` class whose rows the contrastive task sees twice (-1: none in this run).
     unknown_target: int = -1
+    teacher: Teacher | None = None
+
+
+def supervised_loss(
+    plan: EpochPlan,
+    logits: torch.Tensor,
+    targets: torch.Tensor,
+    teacher_log_probabilities: torch.Tensor | None,
+) -> torch.Tensor:
+    """The labels' loss, mixed with the teacher's soft targets when the run has a teacher."""
+    labels_loss: torch.Tensor = plan.loss_function(logits, targets)
+    if plan.teacher is None or teacher_log_probabilities is None:
+        return labels_loss
+    weight = plan.config.distill.weight
+    soft = plan.teacher.loss(logits, teacher_log_probabilities)
+    return (1.0 - weight) * labels_loss + weight * soft
 
 
 def train_epoch(plan: EpochPlan, epoch: int) -> tuple[float, float]:
@@ -158,6 +175,13 @@ def train_epoch(plan: EpochPlan, epoch: int) -> tuple[float, float]:
         features = plan.augmenter.features(features_of(waves, plan.extractor), rng)
         inputs = torch.from_numpy(features).to(plan.device)
         targets = torch.from_numpy(row_targets).to(plan.device)
+        # The teacher scores the batch's own rows (the first views), augmented as the student
+        # sees them.
+        taught = (
+            plan.teacher.log_probabilities(features[: len(row_targets)]).to(plan.device)
+            if plan.teacher is not None
+            else None
+        )
         optimizer.zero_grad(set_to_none=True)
         if objective is not None and twice.size:
             # One pass over both views: the batch's rows first, then the second views.
@@ -167,11 +191,11 @@ def train_epoch(plan: EpochPlan, epoch: int) -> tuple[float, float]:
             extra = objective.loss(first, embedding[len(row_targets) :])
             contrastive_total += extra.item()
             contrastive_steps += 1
-            classification = plan.loss_function(logits, targets)
+            classification = supervised_loss(plan, logits, targets, taught)
             (classification + config.contrastive.weight * extra).backward()
         else:
             logits, _ = model(inputs)
-            classification = plan.loss_function(logits, targets)
+            classification = supervised_loss(plan, logits, targets, taught)
             classification.backward()
         optimizer.step()
         scheduler.step += 1

@@ -47,6 +47,7 @@ from training.data import (
     load_background,
     load_split,
 )
+from training.distill import Teacher
 from training.loop import (
     EpochPlan,
     Schedule,
@@ -214,10 +215,22 @@ def train(
         config = TrainConfig.from_dict(checkpoint["config"])
     # Read and checked before the data, which takes minutes to load: a wrong file fails at once.
     initial = _initial_weights(config) if checkpoint is None and config.init_from else None
+    teacher = (
+        Teacher(config.distill, frontend, config.threads) if config.distill.enabled else None
+    )
+    if teacher is not None:
+        logger.info(
+            "distilling from %s (weight %.2f, temperature %.1f)",
+            config.distill.teacher,
+            config.distill.weight,
+            config.distill.temperature,
+        )
 
     if data is None:
         data = prepare_data(config, frontend, progress)
     labels = data.index.labels
+    if teacher is not None:
+        teacher.check_labels(labels)
     train_split = data.splits[TRAINING]
     validation_features = features_of(data.splits[VALIDATION].waves, extractor)
     test_features = features_of(data.splits[TESTING].waves, extractor)
@@ -276,6 +289,7 @@ def train(
         shaper=shaper,
         contrastive=objective,
         unknown_target=labels.index(UNKNOWN_LABEL) if UNKNOWN_LABEL in labels else -1,
+        teacher=teacher,
     )
 
     epoch = start_epoch
@@ -421,6 +435,7 @@ def add_parser(subparsers: Any) -> None:
         AugmentConfig,
         ContrastiveConfig,
         DataConfig,
+        DistillConfig,
         StreamExampleConfig,
     )
     from training.models import ARCHITECTURES, DEFAULT_MODEL
@@ -533,13 +548,32 @@ def add_parser(subparsers: Any) -> None:
         help="at most this fraction of a batch is seen a second time for that task",
     )
     parser.add_argument("--contrastive-temperature", type=float, default=contrastive.temperature)
+    distill = DistillConfig()
+    parser.add_argument(
+        "--distill-from",
+        type=Path,
+        help="an exported model (an ensemble file included) whose soft targets the model also "
+        "learns (training/distill.py)",
+    )
+    parser.add_argument(
+        "--distill-weight",
+        type=float,
+        default=distill.weight,
+        help="share of the loss taken by the teacher's soft targets (0-1)",
+    )
+    parser.add_argument("--distill-temperature", type=float, default=distill.temperature)
     parser.add_argument("--export", type=Path, help="also write the best model to this .onnx file")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
     parser.set_defaults(func=run_command, augment_defaults=AugmentConfig())
 
 
 def run_command(args: Any) -> int:
-    from training.config import ContrastiveConfig, DataConfig, StreamExampleConfig
+    from training.config import (
+        ContrastiveConfig,
+        DataConfig,
+        DistillConfig,
+        StreamExampleConfig,
+    )
 
     data_dir = args.data_dir
     if args.download:
@@ -590,6 +624,11 @@ def run_command(args: Any) -> int:
             weight=args.contrastive_weight,
             share=args.contrastive_share,
             temperature=args.contrastive_temperature,
+        ),
+        distill=DistillConfig(
+            teacher=str(args.distill_from or ""),
+            weight=args.distill_weight,
+            temperature=args.distill_temperature,
         ),
     )
     result = train(config, resume=args.resume, progress=not args.quiet)
