@@ -51,7 +51,9 @@ def tone_model(
     metadata: dict[str, str] | None = None,
     input_shape: list[int | str] | None = None,
     with_embedding: bool = True,
+    logit_bias: dict[str, float] | None = None,
 ) -> Path:
+    """`logit_bias` adds to a label's logit whatever is heard (a label with no band: a constant)."""
     config = config or FrontendConfig()
     frames, bins = config.input_shape
     weights = np.zeros((bins, len(labels)), dtype=np.float32)
@@ -63,6 +65,7 @@ def tone_model(
             weights[:, index] = _SCALE * _band_weights(config, HIGH_TONE_HZ)
         elif label == "_unknown_":
             bias[index] = -4.0
+        bias[index] += (logit_bias or {}).get(label, 0.0)
     # An empty band mean keeps silence on top when nothing is playing.
     nodes = [
         helper.make_node("ReduceMean", ["features", "axes"], ["embedding"], keepdims=0),

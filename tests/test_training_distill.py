@@ -8,15 +8,12 @@ features the student sees, with the labels in the run's order.
 
 from __future__ import annotations
 
-import json
 from dataclasses import replace
 from pathlib import Path
 
-import numpy as np
-import onnx
 import pytest
 import torch
-from onnx import TensorProto, helper, numpy_helper
+from model_factory import tone_model
 from test_training_train import tiny_config
 from training_helpers import make_dataset
 
@@ -44,40 +41,9 @@ def constant_teacher(
     path: Path, labels: list[str], favourite: str, frontend: FrontendConfig | None = None
 ) -> Path:
     """An exported model (the app's format) that gives `favourite` ~0.99 whatever it hears."""
-    frontend = frontend or FrontendConfig()
-    frames, bins = frontend.input_shape
-    bias = np.zeros(len(labels), dtype=np.float32)
-    bias[labels.index(favourite)] = FAVOURITE_LOGIT
-    nodes = [
-        helper.make_node("ReduceMean", ["features", "axes"], ["embedding"], keepdims=0),
-        helper.make_node("MatMul", ["embedding", "weights"], ["silent"]),
-        helper.make_node("Add", ["silent", "bias"], ["logits"]),
-        helper.make_node("Softmax", ["logits"], ["probabilities"], axis=-1),
-    ]
-    initializers = [
-        numpy_helper.from_array(np.array([1], dtype=np.int64), "axes"),
-        numpy_helper.from_array(np.zeros((bins, len(labels)), dtype=np.float32), "weights"),
-        numpy_helper.from_array(bias, "bias"),
-    ]
-    graph = helper.make_graph(
-        nodes,
-        "constant_teacher",
-        [helper.make_tensor_value_info("features", TensorProto.FLOAT, ["batch", frames, bins])],
-        [helper.make_tensor_value_info("probabilities", TensorProto.FLOAT, ["batch", len(labels)])],
-        initializers,
+    return tone_model(
+        path, config=frontend, labels=tuple(labels), logit_bias={favourite: FAVOURITE_LOGIT}
     )
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)])
-    model.ir_version = 9
-    helper.set_model_props(
-        model,
-        {
-            "kws.format_version": "1",
-            "kws.labels": json.dumps(labels),
-            "kws.frontend": frontend.to_json(),
-        },
-    )
-    onnx.save(model, path)
-    return path
 
 
 def run_labels(config: TrainConfig) -> list[str]:
