@@ -4,6 +4,7 @@
 # runner; the shipped one is also calibrated (copy runs/stream_v4/calibrated.onnx to assets/).
 # Outputs go to runs/ (gitignored).
 # Usage: bench/train_models.sh [default|seeds|all] | bench/train_models.sh contrastive [SEED [MINUTES]]
+#        | bench/train_models.sh distill TEACHER.onnx [SEED [MINUTES]]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DATA=../shared/data
@@ -72,20 +73,40 @@ print(OnnxModel(Path(sys.argv[1]), prefer_gpu=False).operating_points.details["a
     --negatives-wav runs/streams/val_neg.wav --json "$out/fewshot-validation.json"
 }
 
-# Runs 10-14 (seeds 1234, 11, 12, 13 and 14; none shipped): run 4's flags plus the contrastive task
-# on the custom-word embedding, 88-101 minutes alone on two cores, then every figure a validation
-# rule reads (clip accuracy, calibrated streams and cross-check, custom words).
-# Usage: contrastive SEED [BUDGET_MINUTES] (95 unless given; run 14 used 88 to finish in a session).
-contrastive() {
-  local seed=$1 budget=${2:-95} out=runs/stream_contrastive_$1
-  stream_flags
-  python -m training train "${FLAGS[@]}" --contrastive-weight 0.3 --seed "$seed" \
-    --time-budget-min "$budget" --output-dir "$out" --export "$out/model.onnx"
+# Every figure a validation rule reads, for a trained run in $1: the 2-D export, validation clip
+# accuracy, the calibrated streams with the cross-check, and custom words at the calibrated window.
+validation_figures() {
+  local out=$1
   python -m training export --checkpoint "$out/best.pt" --output "$out/model2d.onnx"
   python -m training evaluate --model "$out/model2d.onnx" "${EVAL[@]}" --split validation \
     --json "$out/evaluate-validation.json"
   calibrate_model "$out/model2d.onnx" "$out/calibrated.onnx"
   custom_words_validation "$out/calibrated.onnx" "$out"
+}
+
+# Runs 10-15 (seeds 1234, 11, 12, 13, 14 and 15): run 4's flags plus the contrastive task on the
+# custom-word embedding, 86-101 minutes alone on two cores, then validation_figures.
+# Usage: contrastive SEED [BUDGET_MINUTES] (95 unless given; runs 14 and 15 used 88 and 86 to
+# finish inside a session).
+contrastive() {
+  local seed=$1 budget=${2:-95} out=runs/stream_contrastive_$1
+  stream_flags
+  python -m training train "${FLAGS[@]}" --contrastive-weight 0.3 --seed "$seed" \
+    --time-budget-min "$budget" --output-dir "$out" --export "$out/model.onnx"
+  validation_figures "$out"
+}
+
+# The contrastive recipe that also learns a teacher's soft targets (training/distill.py): the
+# teacher is any exported file, e.g. two trained models merged by `python -m training ensemble`.
+# The teacher's forward pass makes each step slower, so a budget buys fewer epochs.
+# Usage: distill TEACHER.onnx SEED [BUDGET_MINUTES] (88 unless given).
+distill() {
+  local teacher=$1 seed=$2 budget=${3:-88} out=runs/stream_distill_$2
+  stream_flags
+  python -m training train "${FLAGS[@]}" --contrastive-weight 0.3 --seed "$seed" \
+    --distill-from "$teacher" --distill-weight 0.5 --distill-temperature 2 \
+    --time-budget-min "$budget" --output-dir "$out" --export "$out/model.onnx"
+  validation_figures "$out"
 }
 
 what=${1:-all}
@@ -94,6 +115,9 @@ if [[ $what == default || $what == all ]]; then
 fi
 if [[ $what == contrastive ]]; then
   contrastive "${2:-11}" "${3:-95}"
+fi
+if [[ $what == distill ]]; then
+  distill "$2" "${3:-1}" "${4:-88}"
 fi
 if [[ $what == seeds || $what == all ]]; then
   # Equal epochs rather than equal minutes: on a shared machine a time budget measures the
