@@ -12,7 +12,6 @@ included), run through the app's own ONNX runner on exactly the features the stu
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 
 import numpy as np
@@ -23,12 +22,7 @@ import torch.nn.functional as functional
 from kws_app.config import FrontendConfig
 from kws_app.errors import UserError
 from kws_app.inference.model import OnnxModel
-from training.config import DistillConfig
-
-logger = logging.getLogger(__name__)
-
-# Keeps log() finite where a teacher's softmax underflowed to exactly zero.
-LOG_FLOOR = 1e-12
+from training.ensemble import LOG_FLOOR
 
 
 class TeacherError(UserError, ValueError):
@@ -38,9 +32,8 @@ class TeacherError(UserError, ValueError):
 class Teacher:
     """An exported model whose log-probabilities the student learns to match."""
 
-    def __init__(self, config: DistillConfig, frontend: FrontendConfig, threads: int) -> None:
-        self.config = config
-        self.model = OnnxModel(Path(config.teacher), prefer_gpu=False, cpu_threads=threads)
+    def __init__(self, path: Path, frontend: FrontendConfig, threads: int) -> None:
+        self.model = OnnxModel(path, prefer_gpu=False, cpu_threads=threads)
         if self.model.frontend != frontend:
             raise TeacherError(
                 f"{self.model.path.name}: the teacher's front end differs from this run's; "
@@ -59,13 +52,6 @@ class Teacher:
         """The teacher's log-probabilities for a batch of features, shape (n, labels)."""
         probabilities = self.model.predict(features)
         return torch.from_numpy(np.log(np.maximum(probabilities, LOG_FLOOR)))
-
-    def loss(
-        self, student_logits: torch.Tensor, teacher_log_probabilities: torch.Tensor
-    ) -> torch.Tensor:
-        return distillation_loss(
-            student_logits, teacher_log_probabilities, self.config.temperature
-        )
 
 
 def distillation_loss(

@@ -23,7 +23,7 @@ from training.augment import Augmenter
 from training.config import TrainConfig
 from training.contrastive import ContrastiveObjective
 from training.data import LoadedSplit
-from training.distill import Teacher
+from training.distill import Teacher, distillation_loss
 from training.models import KwsModel
 from training.streams import StreamShaper, mining_due
 
@@ -132,11 +132,11 @@ def supervised_loss(
 ) -> torch.Tensor:
     """The labels' loss, mixed with the teacher's soft targets when the run has a teacher."""
     labels_loss: torch.Tensor = plan.loss_function(logits, targets)
-    if plan.teacher is None or teacher_log_probabilities is None:
+    if teacher_log_probabilities is None:
         return labels_loss
-    weight = plan.config.distill.weight
-    soft = plan.teacher.loss(logits, teacher_log_probabilities)
-    return (1.0 - weight) * labels_loss + weight * soft
+    distill = plan.config.distill
+    soft = distillation_loss(logits, teacher_log_probabilities, distill.temperature)
+    return (1.0 - distill.weight) * labels_loss + distill.weight * soft
 
 
 def train_epoch(plan: EpochPlan, epoch: int) -> tuple[float, float]:

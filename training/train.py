@@ -216,7 +216,9 @@ def train(
     # Read and checked before the data, which takes minutes to load: a wrong file fails at once.
     initial = _initial_weights(config) if checkpoint is None and config.init_from else None
     teacher = (
-        Teacher(config.distill, frontend, config.threads) if config.distill.enabled else None
+        Teacher(Path(config.distill.teacher), frontend, config.threads)
+        if config.distill.enabled
+        else None
     )
     if teacher is not None:
         logger.info(
