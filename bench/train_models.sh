@@ -5,6 +5,7 @@
 # Outputs go to runs/ (gitignored).
 # Usage: bench/train_models.sh [default|seeds|all] | bench/train_models.sh contrastive [SEED [MINUTES]]
 #        | bench/train_models.sh distill TEACHER.onnx [SEED [MINUTES]]
+#        | bench/train_models.sh xwide [SEED [MINUTES]]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DATA=../shared/data
@@ -96,6 +97,18 @@ contrastive() {
   validation_figures "$out"
 }
 
+# Run 16: the contrastive recipe on the next width step (ds_tcresnet_xwide, ~460k weights) with
+# two torch threads (the machine is otherwise left quiet; see "What was tried" on a busy one).
+# Usage: xwide SEED [BUDGET_MINUTES] (86 unless given).
+xwide() {
+  local seed=$1 budget=${2:-86} out=runs/stream_xwide_$1
+  stream_flags
+  python -m training train "${FLAGS[@]}" --model ds_tcresnet_xwide --threads 2 \
+    --contrastive-weight 0.3 --seed "$seed" \
+    --time-budget-min "$budget" --output-dir "$out" --export "$out/model.onnx"
+  validation_figures "$out"
+}
+
 # The contrastive recipe that also learns a teacher's soft targets (training/distill.py): the
 # teacher is any exported file, e.g. two trained models merged by `python -m training ensemble`.
 # The teacher's forward pass makes each step slower, so a budget buys fewer epochs.
@@ -115,6 +128,9 @@ if [[ $what == default || $what == all ]]; then
 fi
 if [[ $what == contrastive ]]; then
   contrastive "${2:-11}" "${3:-95}"
+fi
+if [[ $what == xwide ]]; then
+  xwide "${2:-16}" "${3:-86}"
 fi
 if [[ $what == distill ]]; then
   distill "$2" "${3:-1}" "${4:-88}"
