@@ -202,14 +202,13 @@ TC_RESNET14 = TemporalShape(stem=16, stages=(24, 32, 48), blocks=2, kernel=9, se
 # Separable convolutions spend the same budget on ~3x wider layers (sized to stay < 150k).
 DS_TC_RESNET = TemporalShape(stem=64, stages=(64, 96, 112), blocks=2, kernel=9, separable=True)
 # 1.5x as wide (~2x the weights): the stream-shaped recipe leaves the narrow one under-fitted
-# (training accuracy levels off near validation accuracy), and example-making, not the network,
-# bounds an epoch on a CPU.
+# (training accuracy levels off near validation accuracy).
 DS_TC_RESNET_WIDE = TemporalShape(
     stem=96, stages=(96, 144, 168), blocks=2, kernel=9, separable=True
 )
 # 1.25x the wide one (~1.5x the weights, within the streaming issue's ~500k): the wide step paid
-# for itself on the stream, so the next one is measured; two torch threads keep its epochs as
-# quick as the wide one's on one.
+# for itself on the stream, so the next one was measured (docs/benchmarks.md, run 16); on two
+# torch threads its epochs are nearly as quick as the wide one's on one.
 DS_TC_RESNET_XWIDE = TemporalShape(
     stem=120, stages=(120, 180, 210), blocks=2, kernel=9, separable=True
 )
