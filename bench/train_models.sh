@@ -85,41 +85,39 @@ validation_figures() {
   custom_words_validation "$out/calibrated.onnx" "$out"
 }
 
-# Runs 10-15 (seeds 1234, 11, 12, 13, 14 and 15): run 4's flags plus the contrastive task on the
-# custom-word embedding, 86-101 minutes alone on two cores, then validation_figures.
+# Run 10's recipe: run 4's flags plus the contrastive task on the custom-word embedding, into
+# OUT with SEED and a BUDGET in minutes; further training flags (a model, a teacher) come after
+# the recipe's, so they win. Then validation_figures.
+contrastive_recipe() {
+  local out=$1 seed=$2 budget=$3
+  shift 3
+  stream_flags
+  python -m training train "${FLAGS[@]}" --contrastive-weight 0.3 --seed "$seed" "$@" \
+    --time-budget-min "$budget" --output-dir "$out" --export "$out/model.onnx"
+  validation_figures "$out"
+}
+
+# Runs 10-15 (seeds 1234, 11, 12, 13, 14 and 15), 86-101 minutes alone on two cores.
 # Usage: contrastive SEED [BUDGET_MINUTES] (95 unless given; runs 14 and 15 used 88 and 86 to
 # finish inside a session).
 contrastive() {
-  local seed=$1 budget=${2:-95} out=runs/stream_contrastive_$1
-  stream_flags
-  python -m training train "${FLAGS[@]}" --contrastive-weight 0.3 --seed "$seed" \
-    --time-budget-min "$budget" --output-dir "$out" --export "$out/model.onnx"
-  validation_figures "$out"
+  contrastive_recipe "runs/stream_contrastive_$1" "$1" "${2:-95}"
 }
 
-# Run 16: the contrastive recipe on the next width step (ds_tcresnet_xwide, ~460k weights) with
-# two torch threads (the machine is otherwise left quiet; see "What was tried" on a busy one).
+# Run 16: the recipe on the next width step (ds_tcresnet_xwide, ~460k weights) with two torch
+# threads (the machine is otherwise left quiet; see "What was tried" on a busy one).
 # Usage: xwide SEED [BUDGET_MINUTES] (86 unless given).
 xwide() {
-  local seed=$1 budget=${2:-86} out=runs/stream_xwide_$1
-  stream_flags
-  python -m training train "${FLAGS[@]}" --model ds_tcresnet_xwide --threads 2 \
-    --contrastive-weight 0.3 --seed "$seed" \
-    --time-budget-min "$budget" --output-dir "$out" --export "$out/model.onnx"
-  validation_figures "$out"
+  contrastive_recipe "runs/stream_xwide_$1" "$1" "${2:-86}" --model ds_tcresnet_xwide --threads 2
 }
 
-# The contrastive recipe that also learns a teacher's soft targets (training/distill.py): the
-# teacher is any exported file, e.g. two trained models merged by `python -m training ensemble`.
-# The teacher's forward pass makes each step slower, so a budget buys fewer epochs.
+# The recipe that also learns a teacher's soft targets (training/distill.py): the teacher is any
+# exported file, e.g. two trained models merged by `python -m training ensemble`. The teacher's
+# forward pass makes each step slower, so a budget buys fewer epochs.
 # Usage: distill TEACHER.onnx SEED [BUDGET_MINUTES] (88 unless given).
 distill() {
-  local teacher=$1 seed=$2 budget=${3:-88} out=runs/stream_distill_$2
-  stream_flags
-  python -m training train "${FLAGS[@]}" --contrastive-weight 0.3 --seed "$seed" \
-    --distill-from "$teacher" --distill-weight 0.5 --distill-temperature 2 \
-    --time-budget-min "$budget" --output-dir "$out" --export "$out/model.onnx"
-  validation_figures "$out"
+  contrastive_recipe "runs/stream_distill_$2" "$2" "${3:-88}" \
+    --distill-from "$1" --distill-weight 0.5 --distill-temperature 2
 }
 
 what=${1:-all}

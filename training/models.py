@@ -207,8 +207,7 @@ DS_TC_RESNET_WIDE = TemporalShape(
     stem=96, stages=(96, 144, 168), blocks=2, kernel=9, separable=True
 )
 # 1.25x the wide one (~1.5x the weights, within the streaming issue's ~500k): the wide step paid
-# for itself on the stream, so the next one was measured (docs/benchmarks.md, run 16); on two
-# torch threads its epochs are nearly as quick as the wide one's on one.
+# for itself on the stream, so the next one was measured (docs/benchmarks.md, run 16).
 DS_TC_RESNET_XWIDE = TemporalShape(
     stem=120, stages=(120, 180, 210), blocks=2, kernel=9, separable=True
 )
