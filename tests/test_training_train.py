@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from threadpoolctl import threadpool_info
 from training_helpers import WORD_TONES_HZ, interrupted_at, make_dataset
 
 import training.train as train_module
@@ -144,3 +145,23 @@ def test_init_from_refuses_another_architecture(tiny_data: Path, tmp_path: Path)
     )
     with pytest.raises(ValueError, match="holds a tcresnet"):
         train(config, progress=False)
+
+
+def _blas_threads() -> list[int]:
+    return [pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas"]
+
+
+def test_training_keeps_numpy_blas_on_one_thread_and_restores_it_after(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    before = _blas_threads()
+    seen: list[list[int]] = []
+
+    def body(*args: object) -> str:
+        seen.append(_blas_threads())
+        return "trained"
+
+    monkeypatch.setattr(train_module, "_train", body)
+    assert train(TrainConfig(threads=2)) == "trained"
+    assert seen and seen[0] and all(threads == 1 for threads in seen[0])
+    assert _blas_threads() == before

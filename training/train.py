@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 import torch
+from threadpoolctl import threadpool_limits
 from torch import nn
 
 from kws_app.config import FrontendConfig
@@ -199,7 +200,21 @@ def train(
 
     `data` lets a caller that trains several models on the same data decode it once; it must come
     from `prepare_data` with the same data settings.
+
+    numpy's BLAS stays on one thread meanwhile: torch's pool already has the cores it was given
+    (`threads`), and numpy's products here are small (each example's mel filterbank, mining's
+    features), so a second pool only spins against torch's between calls.
     """
+    with threadpool_limits(limits=1, user_api="blas"):
+        return _train(config, resume, progress, data)
+
+
+def _train(
+    config: TrainConfig,
+    resume: Path | None,
+    progress: bool,
+    data: PreparedData | None,
+) -> TrainResult:
     started = time.monotonic()
     torch.manual_seed(config.seed)
     torch.set_num_threads(config.threads)
