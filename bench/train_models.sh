@@ -117,7 +117,9 @@ contrastive() {
 }
 
 # Run 16: the recipe on the next width step (ds_tcresnet_xwide, ~460k weights) with two torch
-# threads (the machine is otherwise left quiet; see "What was tried" on a busy one).
+# threads (the machine is otherwise left quiet; see "What was tried" on a busy one). Run 16 ran
+# before training kept numpy's BLAS on one thread: its epochs and mining passes were slower than
+# this recipe's are now (docs/benchmarks.md, "Run 16", "Traced").
 # Usage: xwide SEED [BUDGET_MINUTES] (86 unless given).
 xwide() {
   contrastive_recipe "runs/stream_xwide_$1" "$1" "${2:-86}" --model ds_tcresnet_xwide --threads 2
