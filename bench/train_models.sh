@@ -85,28 +85,28 @@ validation_figures() {
   custom_words_validation "$out/calibrated.onnx" "$out"
 }
 
-# Run 10's recipe: run 4's flags plus the contrastive task on the custom-word embedding, into
-# OUT with SEED and a BUDGET in minutes; further training flags (a model, a teacher) come after
-# the recipe's, so they win. Then validation_figures.
-contrastive_recipe() {
+# Run 4's flags into OUT with SEED and a BUDGET in minutes; further training flags (the
+# contrastive task, a model, a teacher) come after the recipe's, so they win. Then
+# validation_figures.
+stream_recipe() {
   local out=$1 seed=$2 budget=$3
   shift 3
   stream_flags
-  python -m training train "${FLAGS[@]}" --contrastive-weight 0.3 --seed "$seed" "$@" \
+  python -m training train "${FLAGS[@]}" --seed "$seed" "$@" \
     --time-budget-min "$budget" --output-dir "$out" --export "$out/model.onnx"
   validation_figures "$out"
 }
 
+# Run 10's recipe: run 4's flags plus the contrastive task on the custom-word embedding.
+contrastive_recipe() {
+  stream_recipe "$1" "$2" "$3" --contrastive-weight 0.3 "${@:4}"
+}
+
 # Run 4's own recipe (no contrastive task) with another SEED and a BUDGET in minutes (run 17:
-# seed 17, 80 minutes on an otherwise quiet machine, where run 4 had 68 beside a benchmark), then
-# the validation figures every rule reads.
+# seed 17, 80 minutes on an otherwise quiet machine, where run 4 had 68 beside a benchmark).
 # Usage: recipe4 SEED [BUDGET_MINUTES] (80 unless given).
 recipe4() {
-  local out="runs/stream_recipe4_$1"
-  stream_flags
-  python -m training train "${FLAGS[@]}" --seed "$1" --time-budget-min "${2:-80}" \
-    --output-dir "$out" --export "$out/model.onnx"
-  validation_figures "$out"
+  stream_recipe "runs/stream_recipe4_$1" "$1" "${2:-80}"
 }
 
 # Runs 10-15 (seeds 1234, 11, 12, 13, 14 and 15), 86-101 minutes alone on two cores.
