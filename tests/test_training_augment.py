@@ -150,3 +150,34 @@ def test_speed_range_one_draws_nothing_so_older_runs_replay_the_same() -> None:
     )
     assert not np.array_equal(plain, varied)
     assert AugmentConfig().disabled().speed_range == (1.0, 1.0)
+
+
+def test_noise_at_an_snr_sits_that_far_under_the_spoken_part_whatever_its_loudness() -> None:
+    """A half-second 'word' in silence: the noise is set against the word, not the pauses."""
+    low_db, high_db = 5.0, 15.0
+    config = AugmentConfig(
+        time_shift_ms=0,
+        background_frequency=1.0,
+        gain_db_range=(0.0, 0.0),
+        noise_snr_db=(low_db, high_db),
+    )
+    augmenter = _augmenter(config)
+    word = np.zeros((40, FRONTEND.clip_samples), dtype=np.float32)
+    half = FRONTEND.clip_samples // 2
+    rng = np.random.default_rng(1)
+    loudness = rng.uniform(0.01, 0.5, size=(len(word), 1)).astype(np.float32)
+    word[:, :half] = loudness * np.sign(rng.standard_normal((len(word), half)))
+    noisy = augmenter.waves(word, np.random.default_rng(2))
+    noise = noisy[:, half:]  # where the word is silent, only the added noise is left
+    snr_db = 20 * np.log10(loudness[:, 0] / np.sqrt(np.mean(np.square(noise), axis=1)))
+    # The noise crop's own level varies over the clip, so its second half reads within ~2 dB.
+    assert snr_db.min() > low_db - 2.0
+    assert snr_db.max() < high_db + 2.0
+    assert snr_db.max() - snr_db.min() > (high_db - low_db) / 2
+
+
+def test_silence_gets_no_noise_at_an_snr_and_the_default_keeps_the_volume_range() -> None:
+    config = AugmentConfig(background_frequency=1.0, noise_snr_db=(0.0, 10.0))
+    zeros = np.zeros((10, FRONTEND.clip_samples), dtype=np.float32)
+    assert not _augmenter(config).waves(zeros, np.random.default_rng(0)).any()
+    assert AugmentConfig().noise_snr_db is None

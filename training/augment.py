@@ -7,11 +7,13 @@ seen without the interruption.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import numpy.typing as npt
 
 from kws_app.config import FrontendConfig
-from kws_app.dsp.levels import db_to_amplitude
+from kws_app.dsp.levels import db_to_amplitude, frame_powers, rms_of
 from kws_app.dsp.noise import NOISE_COLOURS, unit_peak_noise
 from training.config import AugmentConfig
 
@@ -30,6 +32,19 @@ def generated_noise_bank(seed: int, sample_rate: int) -> list[FloatArray]:
     rng = np.random.default_rng(seed)
     samples = GENERATED_NOISE_SECONDS * sample_rate
     return [unit_peak_noise(colour, samples, rng) for colour in NOISE_COLOURS]
+
+
+def loud_level(wave: FloatArray, frame: int, loud_share: float) -> float:
+    """RMS of the loudest `loud_share` of the wave's frames: its level while someone speaks.
+
+    The mean over the whole wave would count the pauses around a word, so a short word would get
+    less noise than a long one at the same SNR.
+    """
+    powers = frame_powers(wave, frame)
+    if powers.size == 0:
+        return rms_of(wave)
+    keep = max(1, int(math.ceil(powers.size * loud_share)))
+    return math.sqrt(float(np.mean(np.sort(powers)[-keep:])))
 
 
 def random_crop(noise: FloatArray, samples: int, rng: np.random.Generator) -> FloatArray:
@@ -105,11 +120,29 @@ class Augmenter:
             gain = db_to_amplitude(rng.uniform(low_db, high_db))
             mixed = time_shift(wave, shift) * np.float32(gain)
             if rng.random() < config.background_frequency:
-                mixed = mixed + self._noise(samples, rng) * np.float32(
-                    rng.uniform(0.0, config.background_volume)
-                )
+                noise = self._noise(samples, rng)
+                if config.noise_snr_db is None:
+                    scale = rng.uniform(0.0, config.background_volume)
+                else:
+                    scale = self._snr_scale(mixed, noise, config.noise_snr_db, rng)
+                mixed = mixed + noise * np.float32(scale)
             out[row] = mixed
         return out
+
+    def _snr_scale(
+        self,
+        wave: FloatArray,
+        noise: FloatArray,
+        snr_range: tuple[float, float],
+        rng: np.random.Generator,
+    ) -> float:
+        """The noise gain that puts `noise` `snr` dB under the loud part of `wave` (0: silent)."""
+        snr = rng.uniform(*snr_range)
+        level = loud_level(wave, self.frontend.window_samples, self.config.level_loud_share)
+        noise_rms = rms_of(noise)
+        if level <= 0 or noise_rms <= 0:
+            return 0.0
+        return level / noise_rms / db_to_amplitude(snr)
 
     def _noise(self, samples: int, rng: np.random.Generator) -> FloatArray:
         use_generated = not self.real_noises or rng.random() < self.config.generated_noise_fraction

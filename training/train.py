@@ -550,6 +550,15 @@ def add_parser(subparsers: Any) -> None:
         metavar=("SLOWEST", "FASTEST"),
         help="play each example at a random rate in this range (1 1: off)",
     )
+    parser.add_argument(
+        "--noise-snr-db",
+        type=float,
+        nargs=2,
+        default=AugmentConfig().noise_snr_db,
+        metavar=("LOW", "HIGH"),
+        help="add background noise at a random SNR in this range (dB under the example's loud "
+        "part) instead of the dataset's fixed volume range",
+    )
     contrastive = ContrastiveConfig()
     parser.add_argument(
         "--contrastive-weight",
@@ -602,7 +611,11 @@ def run_command(args: Any) -> int:
     augment = (
         args.augment_defaults.disabled()
         if args.no_augment
-        else replace(args.augment_defaults, speed_range=tuple(args.speed_range))
+        else replace(
+            args.augment_defaults,
+            speed_range=tuple(args.speed_range),
+            noise_snr_db=None if args.noise_snr_db is None else tuple(args.noise_snr_db),
+        )
     )
     config = TrainConfig(
         model_name=args.model,
