@@ -4,7 +4,7 @@
 # runner; the shipped one is also calibrated (copy runs/stream_v4/calibrated.onnx to assets/).
 # Outputs go to runs/ (gitignored).
 # Usage: bench/train_models.sh [default|seeds|all] | bench/train_models.sh contrastive [SEED [MINUTES]]
-#        | bench/train_models.sh distill TEACHER.onnx [SEED [MINUTES]]
+#        | bench/train_models.sh distill TEACHER.onnx [SEED [MINUTES [FLAGS...]]]
 #        | bench/train_models.sh xwide [SEED [MINUTES]] | bench/train_models.sh recipe4 [SEED [MINUTES]]
 #        | bench/train_models.sh snr [SEED [MINUTES]]
 set -euo pipefail
@@ -137,10 +137,12 @@ xwide() {
 # The recipe that also learns a teacher's soft targets (training/distill.py): the teacher is any
 # exported file, e.g. two trained models merged by `python -m training ensemble`. The teacher's
 # forward pass makes each step slower, so a budget buys fewer epochs.
-# Usage: distill TEACHER.onnx SEED [BUDGET_MINUTES] (88 unless given).
+# Further training flags after the budget join the recipe's (e.g. --noise-snr-db 0 30, the
+# noise recipe of runs 18 and 19 whose two models make the teacher in docs/benchmarks.md).
+# Usage: distill TEACHER.onnx SEED [BUDGET_MINUTES [FLAGS...]] (88 unless given).
 distill() {
   contrastive_recipe "runs/stream_distill_$2" "$2" "${3:-88}" \
-    --distill-from "$1" --distill-weight 0.5 --distill-temperature 2
+    --distill-from "$1" --distill-weight 0.5 --distill-temperature 2 "${@:4}"
 }
 
 what=${1:-all}
@@ -160,7 +162,7 @@ if [[ $what == xwide ]]; then
   xwide "${2:-16}" "${3:-86}"
 fi
 if [[ $what == distill ]]; then
-  distill "$2" "${3:-1}" "${4:-88}"
+  distill "$2" "${3:-1}" "${4:-88}" "${@:5}"
 fi
 if [[ $what == seeds || $what == all ]]; then
   # Equal epochs rather than equal minutes: on a shared machine a time budget measures the
