@@ -542,23 +542,23 @@ def add_parser(subparsers: Any) -> None:
         type=Path,
         help="start from this checkpoint's weights with a fresh schedule and this run's settings",
     )
-    parser.add_argument(
-        "--speed-range",
-        type=float,
-        nargs=2,
-        default=AugmentConfig().speed_range,
-        metavar=("SLOWEST", "FASTEST"),
-        help="play each example at a random rate in this range (1 1: off)",
-    )
-    parser.add_argument(
-        "--noise-snr-db",
-        type=float,
-        nargs=2,
-        default=AugmentConfig().noise_snr_db,
-        metavar=("LOW", "HIGH"),
-        help="add background noise at a random SNR in this range (dB under the example's loud "
-        "part) instead of the dataset's fixed volume range",
-    )
+    augment = AugmentConfig()
+    for flag, default, metavar, text in (
+        (
+            "--speed-range",
+            augment.speed_range,
+            ("SLOWEST", "FASTEST"),
+            "play each example at a random rate in this range (1 1: off)",
+        ),
+        (
+            "--noise-snr-db",
+            augment.noise_snr_db,
+            ("LOW", "HIGH"),
+            "add background noise at a random SNR in this range (dB under the example's loud "
+            "part) instead of the dataset's fixed volume range",
+        ),
+    ):
+        parser.add_argument(flag, type=float, nargs=2, default=default, metavar=metavar, help=text)
     contrastive = ContrastiveConfig()
     parser.add_argument(
         "--contrastive-weight",
