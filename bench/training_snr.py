@@ -21,7 +21,8 @@ from pathlib import Path
 import numpy as np
 
 from kws_app.config import FrontendConfig
-from kws_app.dsp.levels import rms_of
+from kws_app.dsp.frontend import fit_clip
+from kws_app.dsp.levels import power_db
 from training.augment import Augmenter
 from training.config import DEFAULT_WANTED_WORDS, AugmentConfig
 from training.data import SkipCounter, try_read_audio
@@ -29,7 +30,7 @@ from training.stream_data import list_audio_files, speech_extent, split_files
 
 PERCENTILES = (5, 10, 25, 50, 75, 90)
 THRESHOLDS_DB = (5.0, 10.0, 20.0)
-AMPLITUDE_DB = 20.0
+NO_FLOOR = 0.0  # neither level is silent here: noiseless clips are skipped, words have speech
 
 
 def word_clips(data_dir: Path, per_word: int, rng: np.random.Generator) -> list[np.ndarray]:
@@ -44,9 +45,7 @@ def word_clips(data_dir: Path, per_word: int, rng: np.random.Generator) -> list[
             wave = try_read_audio(paths[index], frontend.sample_rate, skipped)
             if wave is None or speech_extent(wave) is None:
                 continue
-            clip = np.zeros(frontend.clip_samples, dtype=np.float32)
-            clip[: min(len(wave), len(clip))] = wave[: len(clip)]
-            clips.append(clip)
+            clips.append(fit_clip(wave, frontend))
     return clips
 
 
@@ -60,11 +59,11 @@ def measured_snrs(
     noisy = Augmenter(plain, frontend, noises, seed).waves(clips, rng)
     snrs = []
     for clip, out in zip(clips, noisy, strict=True):
-        noise_rms = rms_of(out - clip)
-        if noise_rms == 0:
+        noise = out - clip
+        if not noise.any():
             continue
         start, end = speech_extent(clip) or (0, len(clip))
-        snr = AMPLITUDE_DB * np.log10(rms_of(clip[start:end]) / noise_rms)
+        snr = power_db(clip[start:end], NO_FLOOR) - power_db(noise, NO_FLOOR)
         if config.noise_snr_db is None:
             snr += rng.uniform(*config.gain_db_range)
         snrs.append(snr)
