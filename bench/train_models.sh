@@ -7,6 +7,7 @@
 #        | bench/train_models.sh distill TEACHER.onnx [SEED [MINUTES [FLAGS...]]]
 #        | bench/train_models.sh xwide [SEED [MINUTES]] | bench/train_models.sh recipe4 [SEED [MINUTES]]
 #        | bench/train_models.sh snr [SEED [MINUTES]]
+#        | bench/train_models.sh distill4 TEACHER.onnx [SEED [MINUTES [FLAGS...]]]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DATA=../shared/data
@@ -140,9 +141,18 @@ xwide() {
 # Further training flags after the budget join the recipe's (e.g. --noise-snr-db 0 30, the
 # noise recipe of runs 18 and 19 whose two models make the teacher in docs/benchmarks.md).
 # Usage: distill TEACHER.onnx SEED [BUDGET_MINUTES [FLAGS...]] (88 unless given).
+DISTILL=(--distill-weight 0.5 --distill-temperature 2)
 distill() {
   contrastive_recipe "runs/stream_distill_$2" "$2" "${3:-88}" \
-    --distill-from "$1" --distill-weight 0.5 --distill-temperature 2 "${@:4}"
+    --distill-from "$1" "${DISTILL[@]}" "${@:4}"
+}
+
+# The same teacher's soft targets learnt with run 4's own recipe (no contrastive task), as runs
+# 18 and 19 were trained before they became the teacher (run 21, docs/benchmarks.md).
+# Usage: distill4 TEACHER.onnx SEED [BUDGET_MINUTES [FLAGS...]] (80 unless given).
+distill4() {
+  stream_recipe "runs/stream_distill4_$2" "$2" "${3:-80}" \
+    --distill-from "$1" "${DISTILL[@]}" "${@:4}"
 }
 
 what=${1:-all}
@@ -163,6 +173,9 @@ if [[ $what == xwide ]]; then
 fi
 if [[ $what == distill ]]; then
   distill "$2" "${3:-1}" "${4:-88}" "${@:5}"
+fi
+if [[ $what == distill4 ]]; then
+  distill4 "$2" "${3:-1}" "${4:-80}" "${@:5}"
 fi
 if [[ $what == seeds || $what == all ]]; then
   # Equal epochs rather than equal minutes: on a shared machine a time budget measures the
