@@ -9,7 +9,10 @@ benchmark (words_data.RESERVED_WORDS), a sample of each command word, `_silence_
 of the background-noise recordings, plus 1 s windows of continuous speech from negatives/precise
 (the pool training uses for `_unknown_`) and from the TRAINING speakers of negatives/speech
 (training/speech_negatives.py), some with the window ending the phrase lag earlier (phrase heads
-read two windows, kws_app/words/phrases.py). The reserved false-accept folder
+read two windows, kws_app/words/phrases.py). Half the speech windows (TrainerConfig's
+noisy_fraction) are mixed with generated noise at the trainer's SNRs, as the trainer noises a word's
+positives: with only clean speech among the negatives, a head could
+learn "noisy speech" as the word. The reserved false-accept folder
 negatives/precise/heysavant/not-wake-words is never read. Rows are labelled with their word so a
 custom word with the same name as a negative word (e.g. "nine") leaves those rows out.
 Embeddings and the base model's probabilities (a custom word's threshold is chosen on the mass it
@@ -38,7 +41,9 @@ from words_data import (
 )
 
 from kws_app.audio.files import list_audio_files, read_audio_at
+from kws_app.dsp.frontend import fit_length
 from kws_app.dsp.levels import db_to_amplitude
+from kws_app.dsp.noise import NOISE_COLOURS
 from kws_app.inference.model import OnnxModel
 from kws_app.paths import assets_dir, default_model_path
 from kws_app.words.phrases import PhraseConfig
@@ -50,7 +55,10 @@ from kws_app.words.trainer import (
     NEGATIVES_FILE_NAME,
     NEGATIVES_FORMAT,
     PROBABILITIES_KEY,
+    Augmenter,
+    TrainerConfig,
     WordTrainer,
+    generated_noise,
     model_id_of,
 )
 from training.speech_negatives import TRAINING, speech_negatives
@@ -72,6 +80,8 @@ MANY_SPEAKERS_WINDOWS_PER_RECORDING = 4
 # Of those, this many also keep the window ending the phrase lag earlier in the same recording
 # (kws_app/words/phrases.py): running speech as a phrase head's two windows see it.
 PHRASE_SPEECH_ROWS = 4000
+# Generated noise of each colour, this many clips long, to mix into speech windows.
+NOISE_CLIPS_LONG = 4
 
 
 def main() -> int:
@@ -80,6 +90,13 @@ def main() -> int:
     parser.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR)
     parser.add_argument("--out", type=Path, default=assets_dir() / NEGATIVES_FILE_NAME)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--noisy-fraction",
+        type=float,
+        default=TrainerConfig().noisy_fraction,
+        help="share of speech windows mixed with noise as the word trainer noises its positives "
+        "(0 keeps every speech window clean)",
+    )
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     rng = np.random.default_rng(args.seed)
@@ -144,6 +161,27 @@ def main() -> int:
                 earlier_rows.append(len(waves) + len(many))
                 earlier_waves.append(wave[start - lag : start - lag + clip_samples])
             many.append(wave[start : start + clip_samples])
+    speech_rows = [i for i, label in enumerate(labels) if label == SPEECH_LABEL]
+    # The trainer's own noises (generated colours; the user's room is not known here), not the
+    # background recordings: those are also the bed of the benchmark streams.
+    generated = [
+        generated_noise(colour, NOISE_CLIPS_LONG * clip_samples, rng) for colour in NOISE_COLOURS
+    ]
+    augmenter = Augmenter(model.frontend, TrainerConfig(), rng)
+    noisy = rng.random(len(speech_rows) + len(many)) < args.noisy_fraction
+
+    def noised(wave: np.ndarray, mixed: bool) -> np.ndarray:
+        return augmenter.mix(fit_length(wave, clip_samples), generated) if mixed else wave
+
+    for row, mixed in zip(speech_rows, noisy[: len(speech_rows)], strict=True):
+        waves[row] = noised(waves[row], mixed)
+    many_noisy = noisy[len(speech_rows) :]
+    many = [noised(wave, mixed) for wave, mixed in zip(many, many_noisy, strict=True)]
+    # A phrase row's earlier window shares its row's draw: noise over both windows or neither.
+    earlier_waves = [
+        noised(wave, many_noisy[row - len(waves)])
+        for wave, row in zip(earlier_waves, earlier_rows, strict=True)
+    ]
     waves += many
     labels += [SPEECH_LABEL] * len(many)
     if len(waves) > MAX_SHIPPED_NEGATIVES:
