@@ -69,6 +69,7 @@ from kws_app.inference.pipeline import (
 )
 from kws_app.paths import assets_dir, default_model_path
 from kws_app.words.calibration import LOGIT_SHIFT_KEY, WordCalibrationConfig
+from kws_app.words.head import HeadConfig
 from kws_app.words.scorer import DEFAULT_COMMAND_SHARE, CustomWordScorer
 from kws_app.words.trainer import NEGATIVES_FILE_NAME, TrainerConfig, WordAudio, WordTrainer
 
@@ -307,6 +308,12 @@ def main() -> int:
     )
     parser.add_argument("--command-share", type=float, default=DEFAULT_COMMAND_SHARE)
     parser.add_argument(
+        "--l2-penalty",
+        type=float,
+        default=HeadConfig().l2_penalty,
+        help="the head's regression penalty (HeadConfig)",
+    )
+    parser.add_argument(
         "--sweep", action="store_true", help="also try other calibration strictness values"
     )
     parser.add_argument(
@@ -323,7 +330,11 @@ def main() -> int:
     started = time.perf_counter()
     model = OnnxModel(args.model, prefer_gpu=False)
     config = TrainerConfig()
-    config = replace(config, calibration=replace(config.calibration, threshold=args.word_threshold))
+    config = replace(
+        config,
+        calibration=replace(config.calibration, threshold=args.word_threshold),
+        head=replace(config.head, l2_penalty=args.l2_penalty),
+    )
     rates = args.pass_rates or (
         SWEEP_PASS_RATES if args.sweep else (config.calibration.negative_pass_rate,)
     )
