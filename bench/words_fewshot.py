@@ -39,8 +39,9 @@ import json
 import logging
 import sys
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from transcripts import SpokenSpan, said_intervals, spoken_spans, within
@@ -69,7 +70,6 @@ from kws_app.inference.pipeline import (
 )
 from kws_app.paths import assets_dir, default_model_path
 from kws_app.words.calibration import LOGIT_SHIFT_KEY, WordCalibrationConfig
-from kws_app.words.head import HeadConfig
 from kws_app.words.scorer import DEFAULT_COMMAND_SHARE, CustomWordScorer
 from kws_app.words.trainer import NEGATIVES_FILE_NAME, TrainerConfig, WordAudio, WordTrainer
 
@@ -279,6 +279,29 @@ def example_sets(
     return sets
 
 
+def with_setting(config: Any, assignment: str) -> Any:
+    """`config` with one frozen-dataclass field replaced: "field=value" or "nested.field=value",
+    the value parsed as the field's current type (a tuple from comma-separated items)."""
+    path, separator, text = assignment.partition("=")
+    if not separator:
+        raise SystemExit(f"--set {assignment!r}: expected FIELD=VALUE")
+    name, _, rest = path.partition(".")
+    if name not in {f.name for f in fields(config)}:
+        raise SystemExit(f"--set {assignment!r}: {type(config).__name__} has no field {name!r}")
+    current = getattr(config, name)
+    if rest:
+        return replace(config, **{name: with_setting(current, f"{rest}={text}")})
+    if isinstance(current, tuple):
+        value: Any = tuple(
+            type(item)(part) for item, part in zip(current, text.split(","), strict=True)
+        )
+    elif isinstance(current, bool):
+        value = text.lower() in ("1", "true", "yes")
+    else:
+        value = type(current)(text)
+    return replace(config, **{name: value})
+
+
 def words_parser(description: str) -> argparse.ArgumentParser:
     """The flags every custom-word benchmark takes (this one and words_phrases.py)."""
     parser = argparse.ArgumentParser(description=description)
@@ -308,10 +331,12 @@ def main() -> int:
     )
     parser.add_argument("--command-share", type=float, default=DEFAULT_COMMAND_SHARE)
     parser.add_argument(
-        "--l2-penalty",
-        type=float,
-        default=HeadConfig().l2_penalty,
-        help="the head's regression penalty (HeadConfig)",
+        "--set",
+        action="append",
+        default=[],
+        metavar="FIELD=VALUE",
+        help="override a TrainerConfig setting, dotted for nested ones (head.l2_penalty=0.003, "
+        "speed_range=0.8,1.25); repeatable",
     )
     parser.add_argument(
         "--sweep", action="store_true", help="also try other calibration strictness values"
@@ -330,11 +355,9 @@ def main() -> int:
     started = time.perf_counter()
     model = OnnxModel(args.model, prefer_gpu=False)
     config = TrainerConfig()
-    config = replace(
-        config,
-        calibration=replace(config.calibration, threshold=args.word_threshold),
-        head=replace(config.head, l2_penalty=args.l2_penalty),
-    )
+    config = replace(config, calibration=replace(config.calibration, threshold=args.word_threshold))
+    for assignment in args.set:
+        config = with_setting(config, assignment)
     rates = args.pass_rates or (
         SWEEP_PASS_RATES if args.sweep else (config.calibration.negative_pass_rate,)
     )
