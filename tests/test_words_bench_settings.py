@@ -1,0 +1,35 @@
+"""`bench/words_fewshot.py --set FIELD=VALUE` tries a trainer setting without editing the code:
+the override reaches nested settings, keeps each field's type, and refuses a misspelt name."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
+
+from words_fewshot import with_setting  # noqa: E402
+
+from kws_app.words.trainer import TrainerConfig  # noqa: E402
+
+
+def test_a_nested_setting_is_replaced_and_the_rest_kept() -> None:
+    config = with_setting(TrainerConfig(), "head.l2_penalty=0.003")
+    assert config.head.l2_penalty == pytest.approx(0.003)
+    assert config.head.positive_prior == TrainerConfig().head.positive_prior
+    assert config.variants_per_example == TrainerConfig().variants_per_example
+
+
+def test_values_take_the_type_of_the_field_they_replace() -> None:
+    config = with_setting(TrainerConfig(), "speed_range=0.8,1.25")
+    config = with_setting(config, "variants_per_example=32")
+    assert config.speed_range == (0.8, 1.25)
+    assert config.variants_per_example == 32 and isinstance(config.variants_per_example, int)
+
+
+@pytest.mark.parametrize("assignment", ["head.l2_penatly=1", "variants=3", "no_equals_sign"])
+def test_an_unknown_field_or_a_bad_assignment_stops_with_a_message(assignment: str) -> None:
+    with pytest.raises(SystemExit, match="--set"):
+        with_setting(TrainerConfig(), assignment)
