@@ -10,9 +10,9 @@ of the background-noise recordings, plus 1 s windows of continuous speech from n
 (the pool training uses for `_unknown_`) and from the TRAINING speakers of negatives/speech
 (training/speech_negatives.py), some with the window ending the phrase lag earlier (phrase heads
 read two windows, kws_app/words/phrases.py). Half the speech windows (TrainerConfig's
-noisy_fraction) are mixed with generated noise at the trainer's SNRs, as the trainer noises a word's
-positives: with only clean speech among the negatives, a head could
-learn "noisy speech" as the word. The reserved false-accept folder
+noisy_fraction) are mixed with generated noise at the trainer's SNRs, as the trainer noises a
+word's positives: with only clean speech among the negatives, a head could learn "noisy speech"
+as the word. The reserved false-accept folder
 negatives/precise/heysavant/not-wake-words is never read. Rows are labelled with their word so a
 custom word with the same name as a negative word (e.g. "nine") leaves those rows out.
 Embeddings and the base model's probabilities (a custom word's threshold is chosen on the mass it
