@@ -26,16 +26,15 @@ from torch import nn
 
 from training.checkpoint import load_checkpoint
 from training.export import model_from_checkpoint, verify_export, write_graph
-from training.models import KwsModel, segment_means
+from training.models import KwsModel, segment_means, stage_end_layer
 
-# The three-stage temporal networks: stem (conv, norm, activation), then two blocks per stage.
-STEM_LAYERS = 3
+# The three-stage temporal networks have two blocks per stage.
 BLOCKS_PER_STAGE = 2
 
 
 def stage_output(index: int) -> int:
     """Position in `layers` of the last block of stage `index` (0-based)."""
-    return STEM_LAYERS + BLOCKS_PER_STAGE * (index + 1) - 1
+    return stage_end_layer(index, BLOCKS_PER_STAGE)
 
 
 Variant = Callable[[list[torch.Tensor]], torch.Tensor]

@@ -170,10 +170,14 @@ def test_the_word_embedding_keeps_the_order_of_sounds_that_the_classifier_averag
         _, plain_swapped = model(swapped)
     # The classifier sees exactly what it was trained on...
     torch.testing.assert_close(logits, plain_logits)
-    # ...and the word embedding holds one mean per segment of the window, so it is longer and
-    # moves more than the classifier's mean over time when the two halves change places.
-    segments = embedding.shape[1] // plain_embedding.shape[1]
-    assert segments > 1 and embedding.shape[1] == segments * plain_embedding.shape[1]
+    # ...and the word embedding holds one mean per segment of the window, of the last stage and
+    # of the one before it, so it is longer and moves more than the classifier's mean over time
+    # when the two halves change places.
+    backbone = model.backbone
+    stages = backbone.stage_outputs(model.norm(sound))  # type: ignore[operator]
+    widths = [int(stage.shape[1]) for stage in stages[-backbone.word_stages :]]  # type: ignore[index]
+    assert len(widths) == 2 and widths[-1] == plain_embedding.shape[1]
+    assert embedding.shape[1] == backbone.word_segments * sum(widths)
 
     def relative_change(before: torch.Tensor, after: torch.Tensor) -> float:
         return float(torch.linalg.norm(after - before) / torch.linalg.norm(before))

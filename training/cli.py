@@ -25,6 +25,7 @@ COMMAND_MODULES = (
     "training.download",
     "training.stream_cli",
     "training.ensemble",
+    "training.embedding_graph",
 )
 
 

@@ -31,6 +31,7 @@ from kws_app.inference.model import (
     META_PARAMETER_COUNT,
     PROBABILITIES_OUTPUT,
 )
+from training.onnx_files import load_onnx_file
 
 logger = logging.getLogger(__name__)
 
@@ -44,15 +45,6 @@ DROPPED_METADATA = (META_OPERATING_POINTS,)
 
 class EnsembleError(UserError, ValueError):
     """Two models that cannot be merged; str() is a one-line message for the user."""
-
-
-def _load(path: Path) -> onnx.ModelProto:
-    if not path.is_file():
-        raise EnsembleError(f"model not found: {path}")
-    try:
-        return onnx.load(str(path))
-    except Exception as error:  # onnx raises several types for a broken file
-        raise EnsembleError(f"{path}: not a readable ONNX model ({error})") from None
 
 
 def _metadata(model: onnx.ModelProto) -> dict[str, str]:
@@ -78,7 +70,7 @@ def merge_models(paths: list[Path], embedding_from: int, out: Path) -> onnx.Mode
     if embedding_from not in range(1, MEMBERS + 1):
         raise EnsembleError(f"--embedding-from must be 1 or {MEMBERS}, not {embedding_from}")
     names = [path.name for path in paths]
-    loaded = [_load(path) for path in paths]
+    loaded = [load_onnx_file(EnsembleError, path) for path in paths]
     _check_compatible(loaded[0], loaded[1], names)
     members = [
         compose.add_prefix(model, prefix, rename_inputs=False)

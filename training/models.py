@@ -94,9 +94,11 @@ class KwsModel(nn.Module):
         """
         if not isinstance(self.backbone, _TemporalConvNet):
             return self(features)
-        hidden = self.backbone.hidden(self.norm(features))
-        logits = self.classifier(self.dropout(self.backbone.pooled(hidden)))
-        return logits, segment_means(hidden, self.backbone.word_segments)
+        stages = self.backbone.stage_outputs(self.norm(features))
+        logits = self.classifier(self.dropout(self.backbone.pooled(stages[-1])))
+        segments = self.backbone.word_segments
+        word_stages = stages[-self.backbone.word_stages :]
+        return logits, torch.cat([segment_means(stage, segments) for stage in word_stages], dim=1)
 
 
 class ExportModel(nn.Module):
@@ -191,12 +193,17 @@ class TemporalShape:
     blocks: int
     kernel: int
     separable: bool
-    # Segments of the last layer's time axis whose means make the custom-word embedding
-    # (KwsModel.logits_and_word_embedding); chosen on bench/words_fewshot.py, docs/benchmarks.md.
+    # Segments of each stage's time axis whose means make the custom-word embedding
+    # (KwsModel.logits_and_word_embedding), and how many of the last stages give theirs: both
+    # chosen on bench/words_fewshot.py (docs/benchmarks.md, "Custom words").
     word_segments: int = 3
+    word_stages: int = 2
 
 
 STEM_KERNEL = 3
+# The stem's modules in `_TemporalConvNet.layers`: convolution, norm, activation.
+STEM_LAYERS = 3
+
 # TC-ResNet14 (Choi et al. 2019): 16 -> 24, 32, 48 channels, two blocks per stage, kernel 9.
 TC_RESNET14 = TemporalShape(stem=16, stages=(24, 32, 48), blocks=2, kernel=9, separable=False)
 # Separable convolutions spend the same budget on ~3x wider layers (sized to stay < 150k).
@@ -211,6 +218,11 @@ DS_TC_RESNET_WIDE = TemporalShape(
 DS_TC_RESNET_XWIDE = TemporalShape(
     stem=120, stages=(120, 180, 210), blocks=2, kernel=9, separable=True
 )
+
+
+def stage_end_layer(stage: int, blocks: int) -> int:
+    """Position in `_TemporalConvNet.layers` of stage `stage`'s (0-based) last block."""
+    return STEM_LAYERS + blocks * (stage + 1) - 1
 
 
 def _temporal_conv(
@@ -280,6 +292,12 @@ class _TemporalConvNet(nn.Module):
         self.pool: nn.Module = nn.AdaptiveAvgPool1d(1)
         self.flatten = nn.Flatten()
         self.word_segments = shape.word_segments
+        self.word_stages = shape.word_stages
+        self._stage_ends = tuple(
+            stage_end_layer(index, shape.blocks) for index in range(len(shape.stages))
+        )
+        if not 1 <= shape.word_stages <= len(shape.stages):
+            raise ValueError(f"word_stages must lie in 1..{len(shape.stages)}")
 
     @property
     def image_layout(self) -> bool:
@@ -288,10 +306,19 @@ class _TemporalConvNet(nn.Module):
 
     def hidden(self, features: torch.Tensor) -> torch.Tensor:
         """The last layer's output, `[batch, channels, time]` (`[..., time, 1]` as an image)."""
-        channels_first = features.transpose(1, 2)
+        return self.stage_outputs(features)[-1]
+
+    def stage_outputs(self, features: torch.Tensor) -> list[torch.Tensor]:
+        """Each stage's output, in the layout `hidden` describes."""
+        hidden = features.transpose(1, 2)
         if self.image_layout:
-            channels_first = channels_first.unsqueeze(-1)
-        return self.layers(channels_first)
+            hidden = hidden.unsqueeze(-1)
+        outputs = []
+        for index, layer in enumerate(self.layers):
+            hidden = layer(hidden)
+            if index in self._stage_ends:
+                outputs.append(hidden)
+        return outputs
 
     def pooled(self, hidden: torch.Tensor) -> torch.Tensor:
         return self.flatten(self.pool(hidden))
