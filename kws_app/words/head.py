@@ -240,7 +240,7 @@ def _fit_logistic(
 ) -> tuple[npt.NDArray[np.float64], float]:
     """Class-balanced L2-regularised logistic regression; returns (weights, bias).
 
-    Newton's method: with at most a few hundred dimensions the Hessian is small, the loss is
+    Newton's method: with under a thousand dimensions the Hessian is small, the loss is
     strictly convex, and a dozen exact steps beat a quasi-Newton solver's hundreds of cheap ones.
     The Hessian, most of the cost, is summed in float32: it only steers the step, while the
     gradient and the line search stay in float64, so the optimum is the same. `start` (a nearby
@@ -342,7 +342,9 @@ def fit_head(
     held_count = max(1, int(round(config.held_out_negative_fraction * len(order))))
     held_negatives, fit_negatives = order[:held_count], order[held_count:]
 
-    features = standard(np.concatenate((positives, negative_array[fit_negatives])))
+    # Standardised once: every fit below reads the same negatives.
+    fit_negative_features = standard(negative_array[fit_negatives])
+    features = np.concatenate((standard(positives), fit_negative_features))
     targets = np.concatenate((np.ones(len(positives)), np.zeros(len(fit_negatives))))
     weights, bias = _fit_logistic(features, targets, config.l2_penalty, config.max_iterations)
     held_negative_logits = standard(negative_array[held_negatives]) @ weights + bias
@@ -351,7 +353,7 @@ def fit_head(
     held_positive_logits: list[npt.NDArray[np.float64]] = []
     for index, group in enumerate(groups):
         others = np.concatenate([g for i, g in enumerate(groups) if i != index])
-        features = standard(np.concatenate((others, negative_array[fit_negatives])))
+        features = np.concatenate((standard(others), fit_negative_features))
         targets = np.concatenate((np.ones(len(others)), np.zeros(len(fit_negatives))))
         held_weights, held_bias = _fit_logistic(
             features, targets, config.l2_penalty, config.max_iterations, start=(weights, bias)
