@@ -20,7 +20,7 @@ from onnx import TensorProto, helper, numpy_helper, shape_inference
 
 from kws_app.errors import UserError
 from kws_app.inference.model import EMBEDDING_OUTPUT
-from training.models import DS_TC_RESNET, stage_end_layer
+from training.models import DS_TC_RESNET, segment_edges, stage_end_layer
 from training.onnx_files import load_onnx_file
 
 logger = logging.getLogger(__name__)
@@ -49,13 +49,6 @@ def stage_output_name(model: onnx.ModelProto, stage: int, blocks_per_stage: int)
             "blocks per stage; is it a temporal network exported by this project?"
         )
     return names[0]
-
-
-def segment_edges(frames: int, segments: int) -> list[int]:
-    """Where `training.models.segment_means` cuts `frames` into `segments` stretches."""
-    if not 1 <= segments <= frames:
-        raise EmbeddingGraphError(f"cannot cut {frames} frames into {segments} segments")
-    return [round(index * frames / segments) for index in range(segments + 1)]
 
 
 def _opset(model: onnx.ModelProto) -> int:

@@ -36,6 +36,13 @@ class FeatureNorm(nn.Module):
         return (features - self.mean) / self.std
 
 
+def segment_edges(frames: int, segments: int) -> list[int]:
+    """Where `segment_means` cuts `frames` into `segments` nearly equal stretches."""
+    if not 1 <= segments <= frames:
+        raise ValueError(f"cannot cut {frames} frames into {segments} segments")
+    return [round(index * frames / segments) for index in range(segments + 1)]
+
+
 def segment_means(hidden: torch.Tensor, segments: int) -> torch.Tensor:
     """`[batch, channels, time]` -> the means over `segments` consecutive, nearly equal stretches
     of time, concatenated: `[batch, channels * segments]`. A trailing singleton axis (the image
@@ -44,10 +51,7 @@ def segment_means(hidden: torch.Tensor, segments: int) -> torch.Tensor:
     Slices whose sizes are fixed when the graph is exported: the ONNX exporter refuses an adaptive
     pooling whose output size does not divide its input.
     """
-    frames = int(hidden.shape[2])
-    if not 1 <= segments <= frames:
-        raise ValueError(f"cannot cut {frames} frames into {segments} segments")
-    edges = [round(index * frames / segments) for index in range(segments + 1)]
+    edges = segment_edges(int(hidden.shape[2]), segments)
     pooled_axes = tuple(range(2, hidden.ndim))
     return torch.cat(
         [
