@@ -2,7 +2,8 @@
 
 Usage: .venv/bin/python bench/words_phrases.py [--model assets/kws-default.onnx]
            [--negatives assets/words-negatives.npz] [--data-dir ../shared/data] [--trials 3]
-           [--negatives-wav runs/streams/test_neg.wav]
+           [--negatives-wav runs/streams/test_neg.wav] [--phrases FIRST,SECOND ...]
+           [--set FIELD=VALUE ...]
 
 A phrase here is two words kept out of all training (words_data.RESERVED_WORDS), e.g. "marvin
 sheila": the spoken part of a clip of the first word, a short pause, the spoken part of a clip of
@@ -38,6 +39,7 @@ from words_fewshot import (
     evaluate,
     negatives_stream,
     run_stream,
+    with_setting,
     words_parser,
 )
 
@@ -107,18 +109,45 @@ def fired_share(
     return float(np.mean([word in f for f in fired]))  # type: ignore[operator]
 
 
+def parse_phrase(text: str) -> tuple[str, str]:
+    first, separator, second = text.partition(",")
+    if not separator or not first or not second or "," in second:
+        raise SystemExit(f"--phrases {text!r}: expected FIRST,SECOND")
+    return first, second
+
+
 def main() -> int:
     parser = words_parser(__doc__.splitlines()[0])
+    parser.add_argument(
+        "--phrases",
+        nargs="+",
+        metavar="FIRST,SECOND",
+        help="phrases to make (default: "
+        + " ".join(",".join(pair) for pair in PHRASES)
+        + "; validation words, e.g. bird,zero cat,tree, for choosing settings)",
+    )
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="FIELD=VALUE",
+        help="override a TrainerConfig setting of both modes, dotted for nested ones "
+        "(phrase.negative_pass_rate=0.001); repeatable",
+    )
     add_setting_flags(parser, DecoderConfig)
     args = parser.parse_args()
+    phrases = [parse_phrase(text) for text in args.phrases] if args.phrases else list(PHRASES)
+    config = TrainerConfig()
+    for assignment in args.set:
+        config = with_setting(config, assignment)
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
     rng = np.random.default_rng(args.seed)
     started = time.perf_counter()
     decoder, stream = config_from_args(args, DecoderConfig), StreamConfig()
     model = OnnxModel(args.model, prefer_gpu=False)
     modes = {
-        "two windows": TrainerConfig(),
-        "one window": replace(TrainerConfig(), phrase=NEVER_PHRASE),
+        "two windows": config,
+        "one window": replace(config, phrase=NEVER_PHRASE),
     }
     trainers = {
         mode: WordTrainer(model, args.model, negatives_path=args.negatives, config=config)
@@ -128,7 +157,7 @@ def main() -> int:
     print(f"negatives {negatives.seconds / 60:.1f} min ({time.perf_counter() - started:.0f} s)")
     groups = by_label(read_clips(args.data_dir))
     rows = []
-    for first_word, second_word in PHRASES:
+    for first_word, second_word in phrases:
         name = f"{first_word} {second_word}"
         firsts, seconds = groups[first_word], groups[second_word]
         for trial in range(args.trials):

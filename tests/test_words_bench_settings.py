@@ -1,5 +1,7 @@
-"""`bench/words_fewshot.py --set FIELD=VALUE` tries a trainer setting without editing the code:
-the override reaches nested settings, keeps each field's type, and refuses a misspelt name."""
+"""`bench/words_fewshot.py --set FIELD=VALUE` (and `bench/words_phrases.py`'s) tries a trainer
+setting without editing the code: the override reaches nested settings, keeps each field's type,
+and refuses a misspelt name. `words_phrases.py --phrases FIRST,SECOND` names other phrases, so
+their settings can be chosen on validation words."""
 
 from __future__ import annotations
 
@@ -11,6 +13,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
 
 from words_fewshot import with_setting  # noqa: E402
+from words_phrases import parse_phrase  # noqa: E402
 
 from kws_app.words.trainer import TrainerConfig  # noqa: E402
 
@@ -33,3 +36,10 @@ def test_values_take_the_type_of_the_field_they_replace() -> None:
 def test_an_unknown_field_or_a_bad_assignment_stops_with_a_message(assignment: str) -> None:
     with pytest.raises(SystemExit, match="--set"):
         with_setting(TrainerConfig(), assignment)
+
+
+def test_a_phrase_is_two_words_joined_by_a_comma() -> None:
+    assert parse_phrase("bird,zero") == ("bird", "zero")
+    for text in ("bird", "bird,", ",zero", "bird,cat,zero"):
+        with pytest.raises(SystemExit, match="--phrases"):
+            parse_phrase(text)
