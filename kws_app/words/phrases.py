@@ -36,8 +36,9 @@ class PhraseConfig:
     lag_ms: int = 500
     # Share of held-out negatives a phrase's threshold may pass (WordCalibrationConfig's for
     # single words). Looser than a word's: a phrase's negatives include its own halves, and
-    # two-window heads fire far less often on running speech (bench/words_phrases.py).
-    negative_pass_rate: float = 0.002
+    # two-window heads fire far less often on running speech; chosen on validation phrases
+    # (bench/words_phrases.py --phrases, docs/benchmarks.md).
+    negative_pass_rate: float = 0.001
 
     def __post_init__(self) -> None:
         if not 0.0 < self.long_word_clip_share:

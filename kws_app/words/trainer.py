@@ -63,9 +63,10 @@ EARLIER_ROWS_KEY = "earlier_rows"
 EARLIER_LAG_KEY = "earlier_lag_ms"
 # Heads record the recipe that made them; older ones are retrained from the stored recordings.
 # 4: the shipped negatives file holds noisy speech (bench/words_negatives.py), so heads
-# calibrated on the clean file are retrained even though the model is the same. 5: words are
-# calibrated to half the share of passing negatives (WordCalibrationConfig), so heads of a
-# user's own base model are retrained too (the shipped model's new embedding changed its id).
+# calibrated on the clean file are retrained even though the model is the same. 5: words and
+# phrases are calibrated to half the share of passing negatives (WordCalibrationConfig,
+# PhraseConfig), so heads of a user's own base model are retrained too (the shipped model's new
+# embedding changed its id).
 RECIPE_KEY = "trainer_recipe"
 TRAINER_RECIPE = 5
 MAX_SHIPPED_NEGATIVES = 20000
