@@ -26,29 +26,22 @@ from torch import nn
 
 from training.checkpoint import load_checkpoint
 from training.export import model_from_checkpoint, verify_export, write_graph
-from training.models import KwsModel, segment_means, stage_end_layer
+from training.models import KwsModel, segment_means
 
-# The three-stage temporal networks have two blocks per stage.
-BLOCKS_PER_STAGE = 2
-
-
-def stage_output(index: int) -> int:
-    """Position in `layers` of the last block of stage `index` (0-based)."""
-    return stage_end_layer(index, BLOCKS_PER_STAGE)
-
-
+# Each variant reads the backbone's stage outputs (`_TemporalConvNet.stage_outputs`): [-1] is the
+# last stage, [-2] the one before it.
 Variant = Callable[[list[torch.Tensor]], torch.Tensor]
 VARIANTS: dict[str, Variant] = {
-    "mean": lambda outs: outs[-1].mean(dim=2),
-    "seg2": lambda outs: segment_means(outs[-1], 2),
-    "seg3": lambda outs: segment_means(outs[-1], 3),
-    "seg4": lambda outs: segment_means(outs[-1], 4),
-    "mean_max": lambda outs: torch.cat([outs[-1].mean(dim=2), outs[-1].amax(dim=2)], dim=1),
-    "stage2_mean": lambda outs: torch.cat(
-        [outs[stage_output(1)].mean(dim=2), outs[-1].mean(dim=2)], dim=1
+    "mean": lambda stages: stages[-1].mean(dim=2),
+    "seg2": lambda stages: segment_means(stages[-1], 2),
+    "seg3": lambda stages: segment_means(stages[-1], 3),
+    "seg4": lambda stages: segment_means(stages[-1], 4),
+    "mean_max": lambda stages: torch.cat([stages[-1].mean(dim=2), stages[-1].amax(dim=2)], dim=1),
+    "stage2_mean": lambda stages: torch.cat(
+        [stages[-2].mean(dim=2), stages[-1].mean(dim=2)], dim=1
     ),
-    "stage2_seg3": lambda outs: torch.cat(
-        [segment_means(outs[stage_output(1)], 3), segment_means(outs[-1], 3)], dim=1
+    "stage2_seg3": lambda stages: torch.cat(
+        [segment_means(stages[-2], 3), segment_means(stages[-1], 3)], dim=1
     ),
 }
 
@@ -62,13 +55,9 @@ class VariantExport(nn.Module):
         self.variant = variant
 
     def forward(self, features: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        hidden = self.model.norm(features).transpose(1, 2)
-        outputs = []
-        for layer in self.model.backbone.layers:  # type: ignore[union-attr]
-            hidden = layer(hidden)
-            outputs.append(hidden)
-        logits = self.model.classifier(hidden.mean(dim=2))
-        return torch.softmax(logits, dim=-1), self.variant(outputs)
+        stages = self.model.backbone.stage_outputs(self.model.norm(features))  # type: ignore[operator]
+        logits = self.model.classifier(stages[-1].mean(dim=2))
+        return torch.softmax(logits, dim=-1), self.variant(stages)
 
 
 def export_variant(name: str, checkpoint: dict, reference: Path, out_dir: Path) -> Path:  # type: ignore[type-arg]

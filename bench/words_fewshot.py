@@ -315,7 +315,22 @@ def words_parser(description: str) -> argparse.ArgumentParser:
         help="negatives-only stream (e.g. runs/streams/test_neg.wav); default: the reserved folder",
     )
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="FIELD=VALUE",
+        help="override a TrainerConfig setting, dotted for nested ones (head.l2_penalty=0.003, "
+        "speed_range=0.8,1.25, phrase.negative_pass_rate=0.001); repeatable",
+    )
     return parser
+
+
+def with_settings(config: Any, assignments: list[str]) -> Any:
+    """`config` with each `--set` assignment applied in turn (`with_setting`)."""
+    for assignment in assignments:
+        config = with_setting(config, assignment)
+    return config
 
 
 def main() -> int:
@@ -330,14 +345,6 @@ def main() -> int:
         help="the probability a custom word is calibrated to reach (WordCalibrationConfig)",
     )
     parser.add_argument("--command-share", type=float, default=DEFAULT_COMMAND_SHARE)
-    parser.add_argument(
-        "--set",
-        action="append",
-        default=[],
-        metavar="FIELD=VALUE",
-        help="override a TrainerConfig setting, dotted for nested ones (head.l2_penalty=0.003, "
-        "speed_range=0.8,1.25); repeatable",
-    )
     parser.add_argument(
         "--sweep", action="store_true", help="also try other calibration strictness values"
     )
@@ -356,8 +363,7 @@ def main() -> int:
     model = OnnxModel(args.model, prefer_gpu=False)
     config = TrainerConfig()
     config = replace(config, calibration=replace(config.calibration, threshold=args.word_threshold))
-    for assignment in args.set:
-        config = with_setting(config, assignment)
+    config = with_settings(config, args.set)
     rates = args.pass_rates or (
         SWEEP_PASS_RATES if args.sweep else (config.calibration.negative_pass_rate,)
     )

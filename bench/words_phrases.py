@@ -39,7 +39,7 @@ from words_fewshot import (
     evaluate,
     negatives_stream,
     run_stream,
-    with_setting,
+    with_settings,
     words_parser,
 )
 
@@ -126,20 +126,10 @@ def main() -> int:
         + " ".join(",".join(pair) for pair in PHRASES)
         + "; validation words, e.g. bird,zero cat,tree, for choosing settings)",
     )
-    parser.add_argument(
-        "--set",
-        action="append",
-        default=[],
-        metavar="FIELD=VALUE",
-        help="override a TrainerConfig setting of both modes, dotted for nested ones "
-        "(phrase.negative_pass_rate=0.001); repeatable",
-    )
     add_setting_flags(parser, DecoderConfig)
     args = parser.parse_args()
     phrases = [parse_phrase(text) for text in args.phrases] if args.phrases else list(PHRASES)
-    config = TrainerConfig()
-    for assignment in args.set:
-        config = with_setting(config, assignment)
+    config = with_settings(TrainerConfig(), args.set)  # both modes
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
     rng = np.random.default_rng(args.seed)
     started = time.perf_counter()

@@ -142,13 +142,15 @@ def widen_embedding(model: onnx.ModelProto, tensor: str, segments: int) -> onnx.
 def widen_embedding_file(
     source: Path, destination: Path, stage: int, blocks_per_stage: int, segments: int
 ) -> int:
-    """Write `source` with a widened embedding to `destination`; returns the new embedding size."""
+    """Write `source` with a widened embedding to `destination`; returns the new embedding size
+    (0 where the graph does not fix it)."""
     model = load_onnx_file(EmbeddingGraphError, source)
     widened = widen_embedding(model, stage_output_name(model, stage, blocks_per_stage), segments)
     onnx.save(widened, str(destination))
-    size = _shape_of(widened, EMBEDDING_OUTPUT)[1]
-    logger.info("wrote %s: embedding of %s values", destination, size)
-    return int(size) if isinstance(size, int) else -1
+    (output,) = [o for o in widened.graph.output if o.name == EMBEDDING_OUTPUT]
+    size = output.type.tensor_type.shape.dim[1].dim_value  # 0 where the graph leaves it open
+    logger.info("wrote %s: embedding of %s values", destination, size or "unknown")
+    return size
 
 
 def add_parser(subparsers: Any) -> None:
