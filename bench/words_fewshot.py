@@ -69,7 +69,8 @@ from kws_app.inference.pipeline import (
     replay_outputs,
 )
 from kws_app.paths import assets_dir, default_model_path
-from kws_app.words.calibration import LOGIT_SHIFT_KEY, WordCalibrationConfig
+from kws_app.words.calibration import LOGIT_SHIFT_KEY, WINDOW_KEY, WordCalibrationConfig
+from kws_app.words.head import WordHead
 from kws_app.words.scorer import DEFAULT_COMMAND_SHARE, CustomWordScorer
 from kws_app.words.trainer import NEGATIVES_FILE_NAME, TrainerConfig, WordAudio, WordTrainer
 
@@ -323,7 +324,22 @@ def words_parser(description: str) -> argparse.ArgumentParser:
         help="override a TrainerConfig setting, dotted for nested ones (head.l2_penalty=0.003, "
         "speed_range=0.8,1.25, phrase.negative_pass_rate=0.001); repeatable",
     )
+    parser.add_argument(
+        "--word-windows-ms",
+        type=int,
+        nargs="+",
+        help="custom words' own averaging windows to decode each trained head at (the command "
+        "words keep the decoder's); default: calibration.average_window_ms",
+    )
     return parser
+
+
+def at_windows(head: WordHead, windows_ms: list[int] | None) -> list[tuple[int, WordHead]]:
+    """The head as trained, decoded at each of its own averaging windows in turn (its threshold
+    does not depend on the window, so this equals training it at each)."""
+    if not windows_ms:
+        return [(int(head.details[WINDOW_KEY]), head)]
+    return [(w, replace(head, details={**head.details, WINDOW_KEY: w})) for w in windows_ms]
 
 
 def with_settings(config: Any, assignments: list[str]) -> Any:
@@ -423,32 +439,34 @@ def main() -> int:
             audio = WordAudio(word, [read_audio_at(c.path, RATE) for c in chosen], None)
             for rate, word_trainer in trainers.items():
                 train_started = time.perf_counter()
-                head = word_trainer.train_audio(audio, [])
+                trained = word_trainer.train_audio(audio, [])
                 train_s = time.perf_counter() - train_started
-                scorer = CustomWordScorer(model, [(word, head)], args.command_share)
-                result = {
-                    "word": word,
-                    "condition": condition,
-                    "rate": rate,
-                    "shift": head.details[LOGIT_SHIFT_KEY],
-                    "held_out_detection": head.details["held_out_detection"],
-                    "tests": len(tests),
-                    "train_s": round(train_s, 2),
-                    **measure(scorer, model, word, positives, commands, negatives, decoder),
-                }
-                results.append(result)
-                print(
-                    f"{word:8s} {condition:10s} pass rate {rate:.4f} "
-                    f"shift {result['shift']:+.1f} held-out {result['held_out_detection']:.2f} "
-                    f"n={len(tests):3d} "
-                    f"det {result['detection']:.2f} "
-                    f"base-on-new {result['base_on_new']:.2f} "
-                    f"({result['base_on_new_without']:.2f} alone) "
-                    f"new-on-base {result['new_on_base']:.3f} FA/h {result['fa_per_hour']:.1f} "
-                    f"({result['fa_per_hour_unsaid']:.1f} where not said) "
-                    f"train {train_s:.1f} s",
-                    flush=True,
-                )
+                for window_ms, head in at_windows(trained, args.word_windows_ms):
+                    scorer = CustomWordScorer(model, [(word, head)], args.command_share)
+                    result = {
+                        "word": word,
+                        "condition": condition,
+                        "rate": rate,
+                        "window_ms": window_ms,
+                        "shift": head.details[LOGIT_SHIFT_KEY],
+                        "held_out_detection": head.details["held_out_detection"],
+                        "tests": len(tests),
+                        "train_s": round(train_s, 2),
+                        **measure(scorer, model, word, positives, commands, negatives, decoder),
+                    }
+                    results.append(result)
+                    print(
+                        f"{word:8s} {condition:10s} pass rate {rate:.4f} window {window_ms} ms "
+                        f"shift {result['shift']:+.1f} held-out {result['held_out_detection']:.2f} "
+                        f"n={len(tests):3d} "
+                        f"det {result['detection']:.2f} "
+                        f"base-on-new {result['base_on_new']:.2f} "
+                        f"({result['base_on_new_without']:.2f} alone) "
+                        f"new-on-base {result['new_on_base']:.3f} FA/h {result['fa_per_hour']:.1f} "
+                        f"({result['fa_per_hour_unsaid']:.1f} where not said) "
+                        f"train {train_s:.1f} s",
+                        flush=True,
+                    )
 
     print()
     print(
@@ -462,9 +480,14 @@ def main() -> int:
         "word is not said | training s |"
     )
     print("|---|---|---|---|---|---|---|---|---|")
+    windows = sorted({r["window_ms"] for r in results})
     for condition in ("5 speakers", "1 speaker"):
-        for rate in rates:
-            rows = [r for r in results if r["condition"] == condition and r["rate"] == rate]
+        for rate, window_ms in ((r, w) for r in rates for w in windows):
+            rows = [
+                r
+                for r in results
+                if r["condition"] == condition and r["rate"] == rate and r["window_ms"] == window_ms
+            ]
             if not rows:
                 continue
 
@@ -477,6 +500,8 @@ def main() -> int:
                 return f"{np.mean(values):.2f} (median {middle:.1f}, max {top:.1f})"
 
             label = condition if len(rates) == 1 else f"{condition}, pass rate {rate}"
+            if len(windows) > 1:
+                label += f", window {window_ms} ms"
             print(
                 f"| {label} | {len(rows)} | {mean('detection'):.1%} | "
                 f"{mean('base_on_new'):.1%} / {mean('base_on_new_without'):.1%} | "

@@ -36,6 +36,7 @@ from words_fewshot import (
     SECONDS_PER_HOUR,
     SLOT_S,
     CachedStream,
+    at_windows,
     evaluate,
     negatives_stream,
     run_stream,
@@ -176,46 +177,51 @@ def main() -> int:
             spoken_s = np.median([t.size / RATE - 2 * TRIM_MARGIN_SECONDS for t in takes])
             for mode, trainer in trainers.items():
                 train_started = time.perf_counter()
-                head = trainer.train_audio(WordAudio(name, takes, None), [])
+                trained = trainer.train_audio(WordAudio(name, takes, None), [])
                 train_s = time.perf_counter() - train_started
-                scorer = CustomWordScorer(model, [(name, head)])
-                false_accepts = [
-                    d for d in evaluate(scorer, model, negatives, decoder) if d[1] == name
-                ]  # type: ignore[index]
-                row = {
-                    "phrase": name,
-                    "trial": trial,
-                    "mode": mode,
-                    "lag_ms": int(head.details.get(LAG_KEY, 0)),
-                    "tests": count,
-                    "detection": fired_share(scorer, model, phrase_stream, name, decoder),
-                    "first_alone": fired_share(scorer, model, first_alone, name, decoder),
-                    "second_alone": fired_share(scorer, model, second_alone, name, decoder),
-                    "fa_per_hour": len(false_accepts) / negatives.seconds * SECONDS_PER_HOUR,
-                    "train_s": train_s,
-                }
-                rows.append(row)
-                print(
-                    f"{name:14s} trial {trial} {mode:11s} (lag {row['lag_ms']} ms, spoken "
-                    f"{spoken_s:.2f} s) n={count:3d} det {row['detection']:.2f} first alone "
-                    f"{row['first_alone']:.2f} second alone {row['second_alone']:.2f} "
-                    f"FA/h {row['fa_per_hour']:.1f} train {train_s:.1f} s",
-                    flush=True,
-                )
+                for window_ms, head in at_windows(trained, args.word_windows_ms):
+                    scorer = CustomWordScorer(model, [(name, head)])
+                    false_accepts = [
+                        d for d in evaluate(scorer, model, negatives, decoder) if d[1] == name
+                    ]  # type: ignore[index]
+                    row = {
+                        "phrase": name,
+                        "trial": trial,
+                        "mode": mode,
+                        "window_ms": window_ms,
+                        "lag_ms": int(head.details.get(LAG_KEY, 0)),
+                        "tests": count,
+                        "detection": fired_share(scorer, model, phrase_stream, name, decoder),
+                        "first_alone": fired_share(scorer, model, first_alone, name, decoder),
+                        "second_alone": fired_share(scorer, model, second_alone, name, decoder),
+                        "fa_per_hour": len(false_accepts) / negatives.seconds * SECONDS_PER_HOUR,
+                        "train_s": train_s,
+                    }
+                    rows.append(row)
+                    print(
+                        f"{name:14s} trial {trial} {mode:11s} window {window_ms} ms (lag "
+                        f"{row['lag_ms']} ms, spoken {spoken_s:.2f} s) n={count:3d} "
+                        f"det {row['detection']:.2f} first alone {row['first_alone']:.2f} "
+                        f"second alone {row['second_alone']:.2f} "
+                        f"FA/h {row['fa_per_hour']:.1f} train {train_s:.1f} s",
+                        flush=True,
+                    )
     print()
     print(
         "| head | trials | detection | fires on first word alone | on second word alone "
         "| false accepts / h | training s |"
     )
     print("|---|---|---|---|---|---|---|")
-    for mode in modes:
-        picked = [r for r in rows if r["mode"] == mode]
+    windows = sorted({r["window_ms"] for r in rows})
+    for mode, window_ms in ((m, w) for m in modes for w in windows):
+        picked = [r for r in rows if r["mode"] == mode and r["window_ms"] == window_ms]
+        label = mode if len(windows) == 1 else f"{mode}, window {window_ms} ms"
 
         def mean(key: str, picked: list[dict] = picked) -> float:
             return float(np.mean([r[key] for r in picked]))
 
         print(
-            f"| {mode} | {len(picked)} | {mean('detection'):.1%} | {mean('first_alone'):.1%} | "
+            f"| {label} | {len(picked)} | {mean('detection'):.1%} | {mean('first_alone'):.1%} | "
             f"{mean('second_alone'):.1%} | {mean('fa_per_hour'):.1f} "
             f"(max {max(r['fa_per_hour'] for r in picked):.1f}) | {mean('train_s'):.1f} |"
         )

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from kws_app.config import ConfigError, DecoderConfig, StreamConfig
 from kws_app.inference.decoder import DecoderError, RecognizeCommands
+from kws_app.inference.operating_points import OperatingPoints
 
 LABELS = ("_silence_", "_unknown_", "yes", "no")
 SILENCE = [1.0, 0.0, 0.0, 0.0]
@@ -160,3 +163,39 @@ def test_a_reported_unknown_does_not_suppress_the_command_after_it() -> None:
     recognizer = decoder(suppression_ms=1000)
     assert feed(recognizer, UNKNOWN, 0, 5)[0][1] == "_unknown_"
     assert [label for _, label in feed(recognizer, YES, 200, 5)] == ["yes"]
+
+
+QUICK = DecoderConfig(
+    average_window_ms=100, detection_threshold=0.5, suppression_ms=0, minimum_count=1
+)
+
+
+def _with_own_window(window_ms: int, **settings: float) -> RecognizeCommands:
+    """The label "no" at its own averaging window (as a custom word is), "yes" at the decoder's."""
+    points = OperatingPoints(0.5, {}, windows_ms={"no": window_ms})
+    return RecognizeCommands(LABELS, replace(QUICK, **settings), points)
+
+
+def test_a_label_with_its_own_window_is_averaged_over_it() -> None:
+    recognizer = _with_own_window(300, detection_threshold=0.99)
+    for time_ms, scores in ((0, NO), (100, YES), (200, YES)):
+        result = recognizer.process(scores, time_ms)
+    # "yes" over the decoder's 100 ms (100 and 200 ms), "no" over its own 300 ms (all three).
+    assert result.average_scores == pytest.approx((0.0, 0.0, 1.0, 1 / 3))
+
+
+def test_the_warm_up_rules_read_the_decoders_window() -> None:
+    recognizer = _with_own_window(1000, minimum_count=2, average_window_ms=100)
+    assert recognizer.process(NO, 0).score == 0.0
+    # Only one result lies inside the decoder's 100 ms: no decision yet, however long "no"'s is.
+    assert recognizer.process(NO, 200).score == 0.0
+    assert recognizer.process(NO, 250).is_new_command
+
+
+def test_without_own_windows_every_label_uses_the_configured_one() -> None:
+    recognizer = RecognizeCommands(
+        LABELS, replace(QUICK, average_window_ms=250), OperatingPoints(0.5, {"no": 0.6})
+    )
+    assert recognizer.windows_ms.tolist() == [250] * len(LABELS)
+    recognizer.update_config(replace(QUICK, average_window_ms=300))
+    assert recognizer.windows_ms.tolist() == [300] * len(LABELS)

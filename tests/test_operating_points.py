@@ -187,6 +187,13 @@ def test_a_model_file_brings_its_operating_points_to_the_pipeline(tmp_path: Path
     [
         "{broken",
         OperatingPoints(0.5, {"not-a-label": 0.7}).to_json(),
+        OperatingPoints(0.5, {"low": 0.7}, windows_ms={"not-a-label": 600}).to_json(),
+        OperatingPoints(0.5, {"low": 0.7})
+        .to_json()
+        .replace('"details"', '"windows_ms": {"low": 0}, "details"'),
+        OperatingPoints(0.5, {"low": 0.7})
+        .to_json()
+        .replace('"details"', '"windows_ms": [600], "details"'),
     ],
 )
 def test_a_model_with_broken_operating_points_is_refused_in_one_line(
@@ -236,3 +243,12 @@ def test_custom_words_keep_their_own_thresholds_on_any_model(
     # The slider moves a custom word's threshold with the command words'.
     stricter = on_calibrated.operating_points.threshold_for("whistle", 0.8)
     assert 0.42 < stricter < 1.0
+
+
+def test_own_windows_survive_the_model_file_and_absurd_ones_are_refused() -> None:
+    points = OperatingPoints(0.5, {"yes": 0.6}, windows_ms={"yes": 600})
+    assert OperatingPoints.from_json(points.to_json()) == points
+    assert "windows_ms" not in json.loads(POINTS.to_json())
+    for absurd in (0, 600.5, 10**9, True):
+        with pytest.raises(OperatingPointsError, match="averaging window"):
+            OperatingPoints(0.5, {}, windows_ms={"yes": absurd})  # type: ignore[dict-item]

@@ -1,7 +1,8 @@
 """`bench/words_fewshot.py --set FIELD=VALUE` (and `bench/words_phrases.py`'s) tries a trainer
 setting without editing the code: the override reaches nested settings, keeps each field's type,
 and refuses a misspelt name. `words_phrases.py --phrases FIRST,SECOND` names other phrases, so
-their settings can be chosen on validation words."""
+their settings can be chosen on validation words. `--word-windows-ms` decodes each trained head at
+several averaging windows of its own."""
 
 from __future__ import annotations
 
@@ -12,9 +13,12 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
 
-from words_fewshot import with_setting  # noqa: E402
+import numpy as np  # noqa: E402
+from words_fewshot import at_windows, with_setting  # noqa: E402
 from words_phrases import parse_phrase  # noqa: E402
 
+from kws_app.words.calibration import WINDOW_KEY  # noqa: E402
+from kws_app.words.head import WordHead  # noqa: E402
 from kws_app.words.trainer import TrainerConfig  # noqa: E402
 
 
@@ -43,3 +47,12 @@ def test_a_phrase_is_two_words_joined_by_a_comma() -> None:
     for text in ("bird", "bird,", ",zero", "bird,cat,zero"):
         with pytest.raises(SystemExit, match="--phrases"):
             parse_phrase(text)
+
+
+def test_a_trained_head_is_decoded_at_each_window_asked_for_and_otherwise_at_its_own() -> None:
+    head = WordHead("sha256:x", np.ones(4, dtype=np.float32), 0.5, {WINDOW_KEY: 400, "k": 1})
+    assert at_windows(head, None) == [(400, head)]
+    windows = at_windows(head, [500, 600])
+    assert [w for w, _ in windows] == [500, 600]
+    assert [h.details[WINDOW_KEY] for _, h in windows] == [500, 600]
+    assert all(h.details["k"] == 1 and h.bias == head.bias for _, h in windows)

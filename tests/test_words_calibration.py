@@ -8,15 +8,21 @@ from pathlib import Path
 import numpy as np
 from words_helpers import RATE, WHISTLE_HZ, examples, words_tone_model
 
+from kws_app.config import DecoderConfig
+from kws_app.inference.decoder import RecognizeCommands
 from kws_app.inference.model import OnnxModel
 from kws_app.words.calibration import (
     EXPECTED_DETECTION_KEY,
     THRESHOLD_KEY,
+    WINDOW_KEY,
     WordCalibrationConfig,
+    describe_operating_point,
     word_operating_point,
 )
+from kws_app.words.head import WordHead
+from kws_app.words.scorer import CustomWordScorer
 from kws_app.words.store import WordStore
-from kws_app.words.trainer import WordTrainer
+from kws_app.words.trainer import TrainerConfig, WordTrainer
 
 
 def test_the_head_moves_as_far_as_the_negatives_allow() -> None:
@@ -82,3 +88,37 @@ def test_a_head_stored_without_a_threshold_is_retrained(tmp_path: Path) -> None:
     assert THRESHOLD_KEY in head.details
     stored = store.head(store.get("whistle"))
     assert stored is not None and THRESHOLD_KEY in stored.details
+
+
+def test_a_word_is_averaged_over_its_own_window_and_the_commands_over_the_decoders(
+    tmp_path: Path,
+) -> None:
+    model_path = words_tone_model(tmp_path / "words_tone.onnx")
+    model = OnnxModel(model_path, prefer_gpu=False)
+    calibration = WordCalibrationConfig(average_window_ms=650)
+    trainer = WordTrainer(model, model_path, config=TrainerConfig(calibration=calibration))
+    ((name, head),) = trainer.learn(
+        WordStore(tmp_path / "words"), "whistle", examples(WHISTLE_HZ), RATE
+    )
+    assert head.details[WINDOW_KEY] == 650
+    assert "averaged over 650 ms" in describe_operating_point(head.details)
+    scorer = trainer.scorer([(name, head)])
+    decoder = RecognizeCommands(scorer.labels, DecoderConfig(), scorer.operating_points)
+    windows = dict(zip(scorer.labels, decoder.windows_ms.tolist(), strict=True))
+    assert windows.pop("whistle") == 650
+    assert set(windows.values()) == {DecoderConfig().average_window_ms}
+
+
+def test_a_head_without_a_usable_window_is_averaged_over_the_decoders(tmp_path: Path) -> None:
+    model = OnnxModel(words_tone_model(tmp_path / "words_tone.onnx"), prefer_gpu=False)
+    weights = np.zeros(model.info.embedding_size, dtype=np.float32)
+    heads = [
+        (name, WordHead("sha256:x", weights, 0.0, {THRESHOLD_KEY: 0.7, **details}))
+        for name, details in (
+            ("older", {}),
+            ("edited", {WINDOW_KEY: 10**9}),
+            ("odd", {WINDOW_KEY: 0.5}),
+        )
+    ]
+    points = CustomWordScorer(model, heads).operating_points
+    assert points is not None and dict(points.windows_ms) == {}

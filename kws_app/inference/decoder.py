@@ -6,10 +6,13 @@ when the averaged top label clears the threshold, differs from the last reported
 suppression time has passed (a reported silence lifts the suppression). Pure: time is passed in, so
 the same scores always give the same detections.
 
-Two changes from TensorFlow's version:
+Three changes from TensorFlow's version:
 - the top label is compared with its own threshold: a model may carry calibrated per-label
   operating points (kws_app/inference/operating_points.py), and the configured
   `detection_threshold` is then the sensitivity that moves all of them together;
+- a label calibrated at its own averaging window (a custom word, `OperatingPoints.windows_ms`)
+  is averaged over that window, every other label over the configured one; the warm-up rules
+  (minimum count, a quarter of the window) read the configured window, as before;
 - any reported non-command label (`_unknown_` as well as `_silence_`) lifts the suppression. In
   TensorFlow's version a reported `_unknown_` (speech just before a command) suppressed the
   command that followed within the suppression time, though the user never sees `_unknown_`.
@@ -62,6 +65,7 @@ class RecognizeCommands:
         self.thresholds = label_thresholds(
             self.labels, config.detection_threshold, operating_points
         )
+        self._set_windows(config)
         self._results: deque[tuple[int, npt.NDArray[np.float64]]] = deque()
         self._previous_top_label = SILENCE_LABEL
         self._previous_top_time_ms: int | None = None
@@ -72,6 +76,21 @@ class RecognizeCommands:
         self.thresholds = label_thresholds(
             self.labels, config.detection_threshold, self.operating_points
         )
+        self._set_windows(config)
+
+    def _set_windows(self, config: DecoderConfig) -> None:
+        """Each label's averaging window (ms), in label order, and how far back results are kept."""
+        points = self.operating_points
+        default = config.average_window_ms
+        self.windows_ms = np.array(
+            [
+                default if points is None else points.window_for(label, default)
+                for label in self.labels
+            ],
+            dtype=np.int64,
+        )
+        self._longest_ms = int(self.windows_ms.max())
+        self._one_window = bool((self.windows_ms == self._longest_ms).all())
 
     def reset(self) -> None:
         self._results.clear()
@@ -86,20 +105,21 @@ class RecognizeCommands:
             raise DecoderError(f"time went backwards: {time_ms} ms after {self._results[-1][0]} ms")
         config = self.config
         self._results.append((time_ms, latest))
-        time_limit = time_ms - config.average_window_ms
+        time_limit = time_ms - self._longest_ms
         while self._results[0][0] < time_limit:
             self._results.popleft()
 
-        earliest_time = self._results[0][0]
+        # The warm-up rules read the results inside the decoder's own window (the oldest last).
+        window_times = [t for t, _ in self._results if t >= time_ms - config.average_window_ms]
         if (
-            len(self._results) < config.minimum_count
-            or time_ms - earliest_time < config.average_window_ms / _QUARTER
+            len(window_times) < config.minimum_count
+            or time_ms - window_times[0] < config.average_window_ms / _QUARTER
         ):
             return DecoderResult(
                 self._previous_top_label, 0.0, False, time_ms, tuple([0.0] * len(self.labels))
             )
 
-        average = np.mean([result for _, result in self._results], axis=0)
+        average = self._averages(time_ms)
         top_index = int(np.argmax(average))
         top_label = self.labels[top_index]
         top_score = float(average[top_index])
@@ -121,3 +141,16 @@ class RecognizeCommands:
             self._previous_top_label = top_label
             self._previous_top_time_ms = time_ms
         return DecoderResult(top_label, top_score, is_new, time_ms, tuple(average.tolist()))
+
+    def _averages(self, time_ms: int) -> npt.NDArray[np.float64]:
+        """Each label's mean over the results inside its own window."""
+        rows = np.stack([result for _, result in self._results])
+        if self._one_window:
+            # Every result kept lies inside every label's window.
+            return np.asarray(rows.mean(axis=0), dtype=np.float64)
+        times = np.array([t for t, _ in self._results], dtype=np.int64)
+        # Per label, the first result inside its window; the newest is inside every window.
+        starts = np.searchsorted(times, time_ms - self.windows_ms, side="left")
+        totals = np.vstack((np.zeros(len(self.labels)), np.cumsum(rows, axis=0)))
+        sums = totals[-1] - totals[starts, np.arange(len(self.labels))]
+        return np.asarray(sums / (rows.shape[0] - starts), dtype=np.float64)

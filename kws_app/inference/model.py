@@ -332,7 +332,7 @@ def _parse_operating_points(
         points = OperatingPoints.from_json(text)
     except OperatingPointsError as error:
         raise ModelError(f"{name}: {META_OPERATING_POINTS}: {error}") from None
-    unknown = sorted(set(points.thresholds) - set(labels))
+    unknown = sorted((set(points.thresholds) | set(points.windows_ms)) - set(labels))
     if unknown:
         raise ModelError(
             f"{name}: {META_OPERATING_POINTS} names labels the model does not have: "

@@ -21,7 +21,7 @@ from typing import Any, TypeGuard
 import numpy as np
 import numpy.typing as npt
 
-from kws_app.config import ConfigError, DecoderConfig
+from kws_app.config import MAX_AVERAGE_WINDOW_MS, ConfigError, DecoderConfig
 from kws_app.errors import UserError
 
 logger = logging.getLogger(__name__)
@@ -40,6 +40,7 @@ CROSS_CHECK_KEY = "cross_check_false_accepts_per_hour"
 # DecoderConfig fields that a calibration fixes along with the thresholds, recorded in `details`
 # under the fields' own names: the thresholds hold only at the window and count they were chosen at.
 CALIBRATED_DECODER_FIELDS = ("average_window_ms", "minimum_count", "suppression_ms")
+WINDOWS_KEY = "windows_ms"
 
 
 class OperatingPointsError(UserError, ValueError):
@@ -73,13 +74,16 @@ def shift_threshold(calibrated: float, slider: float, reference: float) -> float
 class OperatingPoints:
     """Calibrated thresholds per label, relative to `reference_threshold` on the slider.
 
-    Labels without a calibrated threshold (custom words, `_silence_`, `_unknown_`) use the
-    slider's value itself. `details` records how the points were chosen (streams, target rate).
+    Labels without a calibrated threshold (`_silence_`, `_unknown_`) use the slider's value
+    itself. `details` records how the points were chosen (streams, target rate). `windows_ms`
+    holds the averaging window of labels calibrated at their own (custom words, whose scores
+    flicker more than the command words'); every other label is averaged over the decoder's.
     """
 
     reference_threshold: float
     thresholds: Mapping[str, float]
     details: Mapping[str, Any] = field(default_factory=dict)
+    windows_ms: Mapping[str, int] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if not 0.0 < self.reference_threshold < 1.0:
@@ -93,6 +97,18 @@ class OperatingPoints:
                 raise OperatingPointsError(
                     f"the calibrated threshold of {label!r} must lie strictly between 0 and 1"
                 )
+        for label, window_ms in self.windows_ms.items():
+            if not isinstance(label, str) or not label:
+                raise OperatingPointsError("labels with their own window must be non-empty strings")
+            if not valid_window_ms(window_ms):
+                raise OperatingPointsError(
+                    f"the averaging window of {label!r} must be a whole number of milliseconds "
+                    f"from 1 to {MAX_AVERAGE_WINDOW_MS}"
+                )
+
+    def window_for(self, label: str, default_ms: int) -> int:
+        """The label's own averaging window, or `default_ms` (the decoder's) if it has none."""
+        return int(self.windows_ms.get(label, default_ms))
 
     def threshold_for(self, label: str, slider: float) -> float:
         calibrated = self.thresholds.get(label)
@@ -101,16 +117,16 @@ class OperatingPoints:
         return shift_threshold(calibrated, slider, self.reference_threshold)
 
     def to_json(self) -> str:
-        return json.dumps(
-            {
-                "format": FORMAT,
-                "version": VERSION,
-                "reference_threshold": self.reference_threshold,
-                "thresholds": dict(self.thresholds),
-                "details": dict(self.details),
-            },
-            sort_keys=True,
-        )
+        data: dict[str, Any] = {
+            "format": FORMAT,
+            "version": VERSION,
+            "reference_threshold": self.reference_threshold,
+            "thresholds": dict(self.thresholds),
+            "details": dict(self.details),
+        }
+        if self.windows_ms:
+            data[WINDOWS_KEY] = dict(self.windows_ms)
+        return json.dumps(data, sort_keys=True)
 
     @classmethod
     def from_json(cls, text: str) -> OperatingPoints:
@@ -135,9 +151,23 @@ class OperatingPoints:
             raise OperatingPointsError("operating points thresholds must map labels to numbers")
         if not isinstance(details, dict):
             raise OperatingPointsError("operating points details must be an object")
+        windows = data.get(WINDOWS_KEY, {})
+        if not isinstance(windows, dict) or not all(valid_window_ms(v) for v in windows.values()):
+            raise OperatingPointsError(
+                f"operating points {WINDOWS_KEY} must map labels to whole milliseconds "
+                f"from 1 to {MAX_AVERAGE_WINDOW_MS}"
+            )
         return cls(
-            float(reference), {str(k): float(v) for k, v in thresholds.items()}, dict(details)
+            float(reference),
+            {str(k): float(v) for k, v in thresholds.items()},
+            dict(details),
+            {str(k): int(v) for k, v in windows.items()},
         )
+
+
+def valid_window_ms(value: object) -> TypeGuard[int | float]:
+    """An averaging window the decoder accepts (DecoderConfig's range, whole milliseconds)."""
+    return _is_number(value) and float(value).is_integer() and 1 <= value <= MAX_AVERAGE_WINDOW_MS
 
 
 def describe_calibration(points: OperatingPoints) -> str:

@@ -129,12 +129,14 @@ class ProbabilitiesPanel(QFrame):
         if scorer is None:
             self.word_thresholds_label.setText("")
             return
+        points = operating_points_of(scorer)
+        own_windows = {} if points is None else points.windows_ms
         words = [
             f"{label} {value:.2f}"
+            + (f" over {own_windows[label]} ms" if label in own_windows else "")
             for label, value in zip(scorer.labels, thresholds, strict=True)
             if is_command_label(label)
         ]
-        points = operating_points_of(scorer)
         source = "the same for every word" if points is None else describe_calibration(points)
         self.word_thresholds_label.setText(f"{', '.join(words)} ({source})")
 

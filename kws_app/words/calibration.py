@@ -25,7 +25,8 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from kws_app.config import MS_PER_SECOND
+from kws_app.config import MAX_AVERAGE_WINDOW_MS, MS_PER_SECOND
+from kws_app.inference.operating_points import valid_window_ms
 from kws_app.words.phrases import head_lag_ms
 
 FloatArray = npt.NDArray[np.float32]
@@ -34,6 +35,9 @@ THRESHOLD_KEY = "threshold"
 LOGIT_SHIFT_KEY = "calibration_logit_shift"
 EXPECTED_DETECTION_KEY = "held_out_detection"
 NEGATIVE_PASS_KEY = "held_out_negative_pass"
+# The averaging window (ms) the word's operating point was chosen at; absent in heads made before
+# words had their own, which are then averaged over the decoder's window.
+WINDOW_KEY = "average_window_ms"
 _SCORE_EPSILON = 1e-7
 _BISECTION_STEPS = 60
 
@@ -51,6 +55,12 @@ class WordCalibrationConfig:
     # The head's logit moves at most this far either way: further than that the held-out scores
     # say nothing reliable (all negatives pass, or no example would).
     max_logit_shift: float = 20.0
+    # The decoder averages a custom word's probability over this window instead of the command
+    # words' (kws_app/inference/decoder.py): a head fitted on five takes holds its score above
+    # the threshold for fewer strides than the command words do, and a longer window lets the
+    # threshold's pass rate fall further below the strides of running speech; chosen on
+    # validation words (docs/benchmarks.md, "Custom words").
+    average_window_ms: int = 400
     # Fewer held-out negatives than this cannot measure `negative_pass_rate` (a model without
     # shipped negatives leaves only the generated noise): the head then keeps its Platt-scaled
     # point, unshifted.
@@ -63,6 +73,10 @@ class WordCalibrationConfig:
             raise ValueError("the custom-word threshold must lie in [0.5, 1)")
         if not self.max_logit_shift > 0:
             raise ValueError("max_logit_shift must be positive")
+        if not valid_window_ms(self.average_window_ms):
+            raise ValueError(
+                f"average_window_ms must be whole milliseconds from 1 to {MAX_AVERAGE_WINDOW_MS}"
+            )
 
 
 @dataclass(frozen=True)
@@ -71,14 +85,23 @@ class WordOperatingPoint:
     logit_shift: float
     held_out_detection: float
     held_out_negative_pass: float
+    average_window_ms: int
 
-    def details(self) -> dict[str, float]:
+    def details(self) -> dict[str, float | int]:
         return {
             THRESHOLD_KEY: self.threshold,
             LOGIT_SHIFT_KEY: self.logit_shift,
             EXPECTED_DETECTION_KEY: self.held_out_detection,
             NEGATIVE_PASS_KEY: self.held_out_negative_pass,
+            WINDOW_KEY: self.average_window_ms,
         }
+
+
+def head_window_ms(details: Mapping[str, float | int]) -> int | None:
+    """The averaging window a head was calibrated at, or None: heads made before words had their
+    own, and a value the decoder would refuse (a hand-edited head file), use the decoder's."""
+    value = details.get(WINDOW_KEY)
+    return int(value) if valid_window_ms(value) else None
 
 
 def _logits(scores: npt.ArrayLike) -> npt.NDArray[np.float64]:
@@ -137,6 +160,7 @@ def word_operating_point(
         logit_shift=float(shift),
         held_out_detection=float(np.mean(detection)),
         held_out_negative_pass=pass_rate(shift),
+        average_window_ms=config.average_window_ms,
     )
 
 
@@ -150,6 +174,9 @@ def describe_operating_point(details: Mapping[str, float | int]) -> str:
             f": reached by {float(details[EXPECTED_DETECTION_KEY]):.0%} of held-out takes, "
             f"{float(details[NEGATIVE_PASS_KEY]):.1%} of held-out other sounds"
         )
+    window_ms = head_window_ms(details)
+    if window_ms is not None:
+        text += f"; averaged over {window_ms} ms"
     lag_ms = head_lag_ms(details)
     if lag_ms:
         text += f"; a phrase, heard through two windows {lag_ms / MS_PER_SECOND:.1f} s apart"

@@ -19,7 +19,7 @@ from kws_app.config import DecoderConfig, FrontendConfig
 from kws_app.inference.decoder import SILENCE_LABEL
 from kws_app.inference.operating_points import OperatingPoints
 from kws_app.inference.pipeline import is_command_label, operating_points_of
-from kws_app.words.calibration import THRESHOLD_KEY
+from kws_app.words.calibration import THRESHOLD_KEY, head_window_ms
 from kws_app.words.head import WordHead
 from kws_app.words.phrases import head_lag_ms, lag_frames, paired
 
@@ -126,6 +126,11 @@ class CustomWordScorer:
             name: float(head.details.get(THRESHOLD_KEY, CUSTOM_WORD_THRESHOLD))
             for name, head in words
         }
+        self.word_windows_ms = {
+            name: window
+            for name, head in words
+            if (window := head_window_ms(head.details)) is not None
+        }
 
     @property
     def labels(self) -> tuple[str, ...]:
@@ -155,17 +160,25 @@ class CustomWordScorer:
 
     @property
     def operating_points(self) -> OperatingPoints | None:
-        """The base model's calibrated points, plus each custom word's own (calibrated when it
-        was trained), so the sensitivity slider moves them all together. A base model without
-        calibrated points (a user's own) keeps the slider's value for its words, and the custom
-        words still sit at their own points when the slider is at its default."""
+        """The base model's calibrated points, plus each custom word's own threshold and
+        averaging window (calibrated when it was trained), so the sensitivity slider moves them
+        all together. A base model without calibrated points (a user's own) keeps the slider's
+        value for its words, and the custom words still sit at their own points when the
+        slider is at its default."""
         base = operating_points_of(self.base)  # type: ignore[arg-type]
         if base is None:
             if not self.word_thresholds:
                 return None
-            return OperatingPoints(DecoderConfig().detection_threshold, self.word_thresholds)
+            return OperatingPoints(
+                DecoderConfig().detection_threshold,
+                self.word_thresholds,
+                windows_ms=self.word_windows_ms,
+            )
         return OperatingPoints(
-            base.reference_threshold, {**base.thresholds, **self.word_thresholds}, base.details
+            base.reference_threshold,
+            {**base.thresholds, **self.word_thresholds},
+            base.details,
+            {**base.windows_ms, **self.word_windows_ms},
         )
 
     def word_scores(
