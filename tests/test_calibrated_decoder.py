@@ -89,9 +89,7 @@ def _window_and_count(window) -> tuple[int, int]:  # type: ignore[no-untyped-def
 
 
 @pytest.mark.gui
-def test_a_first_run_uses_the_models_calibrated_window_and_shows_it(
-    qtbot, tmp_path: Path
-) -> None:
+def test_a_first_run_uses_the_models_calibrated_window_and_shows_it(qtbot, tmp_path: Path) -> None:
     model = _calibrated_model(tmp_path / "m.onnx", 300, 2)
     window = _window(qtbot, temp_settings(tmp_path), tmp_path, model)
     assert _window_and_count(window) == (300, 2)
@@ -143,9 +141,7 @@ def test_opening_another_model_moves_values_the_user_left_alone(qtbot, tmp_path:
 @pytest.mark.gui
 def test_a_flag_outranks_the_models_calibration(qtbot, tmp_path: Path) -> None:
     model = _calibrated_model(tmp_path / "m.onnx", 300, 2)
-    window = _window(
-        qtbot, temp_settings(tmp_path), tmp_path, model, "--average-window-ms", "900"
-    )
+    window = _window(qtbot, temp_settings(tmp_path), tmp_path, model, "--average-window-ms", "900")
     assert _window_and_count(window) == (900, 2)
     assert window.controller.open_model(_calibrated_model(tmp_path / "b.onnx", 500, 4))
     assert _window_and_count(window) == (900, 4)

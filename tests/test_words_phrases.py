@@ -23,7 +23,7 @@ from words_helpers import (
 from kws_app.config import FrontendConfig
 from kws_app.inference.model import OnnxModel
 from kws_app.inference.pipeline import StreamingPipeline, replay
-from kws_app.words.calibration import describe_operating_point
+from kws_app.words.calibration import WINDOW_KEY, WordCalibrationConfig, describe_operating_point
 from kws_app.words.phrases import LAG_KEY, PhraseConfig, lag_frames, paired
 from kws_app.words.scorer import CustomWordScorer, available_shares, combine
 from kws_app.words.store import WordStore
@@ -79,6 +79,8 @@ def test_a_phrase_longer_than_the_clip_gets_a_head_on_two_windows(
     assert "a phrase, heard through two windows 0.5 s apart" in describe_operating_point(
         head.details
     )
+    # A phrase is averaged over its own window, not a single word's.
+    assert head.details[WINDOW_KEY] == PhraseConfig().average_window_ms
 
 
 def test_a_phrase_is_heard_whole_and_not_by_either_half_or_backwards(
@@ -104,6 +106,7 @@ def test_a_short_word_keeps_one_window(model: OnnxModel, tmp_path: Path) -> None
     assert LAG_KEY not in head.details
     assert head.embedding_size == trainer.embedding_size
     assert trainer.scorer([("whistle", head)]).history_frames == 0
+    assert head.details[WINDOW_KEY] == WordCalibrationConfig().average_window_ms
 
 
 def test_a_short_word_in_a_noisy_take_keeps_one_window(model: OnnxModel, tmp_path: Path) -> None:

@@ -109,11 +109,16 @@ class RecognizeCommands:
         while self._results[0][0] < time_limit:
             self._results.popleft()
 
-        # The warm-up rules read the results inside the decoder's own window (the oldest last).
-        window_times = [t for t, _ in self._results if t >= time_ms - config.average_window_ms]
+        # The warm-up rules read the results inside the decoder's own window.
+        if self._longest_ms == config.average_window_ms:
+            count, earliest_time = len(self._results), self._results[0][0]
+        else:
+            window_start = time_ms - config.average_window_ms
+            inside = [t for t, _ in self._results if t >= window_start]
+            count, earliest_time = len(inside), inside[0]
         if (
-            len(window_times) < config.minimum_count
-            or time_ms - window_times[0] < config.average_window_ms / _QUARTER
+            count < config.minimum_count
+            or time_ms - earliest_time < config.average_window_ms / _QUARTER
         ):
             return DecoderResult(
                 self._previous_top_label, 0.0, False, time_ms, tuple([0.0] * len(self.labels))

@@ -17,7 +17,8 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from kws_app.config import MS_PER_SECOND, FrontendConfig
+from kws_app.config import MAX_AVERAGE_WINDOW_MS, MS_PER_SECOND, FrontendConfig
+from kws_app.inference.operating_points import valid_window_ms
 
 FloatArray = npt.NDArray[np.float32]
 
@@ -35,10 +36,14 @@ class PhraseConfig:
     # span the longest utterance a take may hold (1.5 s).
     lag_ms: int = 500
     # Share of held-out negatives a phrase's threshold may pass (WordCalibrationConfig's for
-    # single words). Looser than a word's: a phrase's negatives include its own halves, and
-    # two-window heads fire far less often on running speech; chosen on validation phrases
-    # (bench/words_phrases.py --phrases, docs/benchmarks.md).
+    # single words): a phrase's negatives include its own halves, and two-window heads fire far
+    # less often on running speech; chosen on validation phrases (bench/words_phrases.py
+    # --phrases, docs/benchmarks.md).
     negative_pass_rate: float = 0.001
+    # The averaging window of a phrase (WordCalibrationConfig's for single words): a phrase's
+    # two-window head already hears speech through both windows, and the words' longer window
+    # cost phrases more than it quieted them on validation phrases (docs/benchmarks.md).
+    average_window_ms: int = 400
 
     def __post_init__(self) -> None:
         if not 0.0 < self.long_word_clip_share:
@@ -47,6 +52,10 @@ class PhraseConfig:
             raise ValueError("lag_ms must be positive")
         if not 0.0 < self.negative_pass_rate < 1.0:
             raise ValueError("negative_pass_rate must lie in (0, 1)")
+        if not valid_window_ms(self.average_window_ms):
+            raise ValueError(
+                f"average_window_ms must be whole milliseconds from 1 to {MAX_AVERAGE_WINDOW_MS}"
+            )
 
     def is_phrase(self, spoken_samples: float, frontend: FrontendConfig) -> bool:
         return spoken_samples > self.long_word_clip_share * frontend.clip_samples

@@ -66,9 +66,10 @@ EARLIER_LAG_KEY = "earlier_lag_ms"
 # calibrated on the clean file are retrained even though the model is the same. 5: words and
 # phrases are calibrated to half the share of passing negatives (WordCalibrationConfig,
 # PhraseConfig), so heads of a user's own base model are retrained too (the shipped model's new
-# embedding changed its id).
+# embedding changed its id). 6: a word is averaged over its own, longer window and calibrated
+# to pass twice the share of negatives (WordCalibrationConfig), so every head is made again.
 RECIPE_KEY = "trainer_recipe"
-TRAINER_RECIPE = 5
+TRAINER_RECIPE = 6
 MAX_SHIPPED_NEGATIVES = 20000
 ENERGY_FRAME_MS = 10
 ENERGY_FLOOR = 1e-10
@@ -510,7 +511,11 @@ class WordTrainer:
             positive_mass,
             fit.held_out_negative_scores[calibrating],
             negative_mass[fit.held_out_negative_rows[calibrating]],
-            replace(config.calibration, negative_pass_rate=config.phrase.negative_pass_rate)
+            replace(
+                config.calibration,
+                negative_pass_rate=config.phrase.negative_pass_rate,
+                average_window_ms=config.phrase.average_window_ms,
+            )
             if lag_ms
             else config.calibration,
         )
