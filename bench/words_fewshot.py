@@ -21,7 +21,9 @@ through the app's pipeline and decoder (default DecoderConfig):
   Those sentences were chosen to hold no command word, but they may say the custom word ("how
   big is your house"): where the stream's ground-truth CSV lies beside it, a second rate leaves
   out the recordings whose transcript holds the word (or its plural), their time and the
-  detections in them, since firing there is the word heard, not a false accept.
+  detections in them, since firing there is the word heard, not a false accept;
+- latency: from the end of the clip's spoken part (training.stream_data.speech_extent, as the
+  command-word streams measure it) to the word's first detection in its slot.
 Words are decoded at the app's operating points (the model's per-word thresholds plus each custom
 word's own, at sensitivity --threshold), as the app does. Only a base model trained with
 RESERVED_WORDS excluded (docs/benchmarks.md) makes these words truly unheard.
@@ -73,6 +75,7 @@ from kws_app.words.calibration import LOGIT_SHIFT_KEY, WINDOW_KEY, WordCalibrati
 from kws_app.words.head import WordHead
 from kws_app.words.scorer import DEFAULT_COMMAND_SHARE, CustomWordScorer
 from kws_app.words.trainer import NEGATIVES_FILE_NAME, TrainerConfig, WordAudio, WordTrainer
+from training.stream_data import speech_extent
 
 logger = logging.getLogger(__name__)
 
@@ -88,6 +91,7 @@ COMMAND_CLIPS_PER_WORD = 30
 NOISE_DBFS = -60.0
 REPLAY_BLOCK_S = 10
 SECONDS_PER_HOUR = 3600.0
+LATENCY_PERCENTILE = 95
 # Calibration strictness tried by --sweep: the share of held-out negatives a threshold may pass.
 SWEEP_PASS_RATES = (0.0005, 0.001, 0.002, 0.005, 0.01)
 
@@ -102,6 +106,9 @@ class CachedStream:
     slot_labels: list[str]
     seconds: float
     spoken: list[SpokenSpan] = field(default_factory=list)
+    # Per slot, where its clip's spoken part ends (ms into the stream); None where no word is
+    # audible (training.stream_data.speech_extent, as the command-word streams measure it).
+    word_ends_ms: list[int | None] = field(default_factory=list)
 
     def earlier(self, lag_ms: int) -> np.ndarray:
         """Each stride's embedding of the window ending `lag_ms` earlier (a phrase head's other
@@ -159,10 +166,15 @@ def slot_stream(
 ) -> CachedStream:
     slot = int(SLOT_S * RATE)
     audio = _noise(slot * (len(clips) + 1), rng)
+    ends: list[int | None] = []
     for index, clip in enumerate(clips):
         wave = read_audio_at(clip.path, RATE)[:RATE]
         audio[index * slot : index * slot + wave.size] += wave
-    return run_stream(model, audio, [clip.label for clip in clips], stream)
+        extent = speech_extent(wave, RATE)
+        ends.append(None if extent is None else (index * slot + extent[1]) * 1000 // RATE)
+    cached = run_stream(model, audio, [clip.label for clip in clips], stream)
+    cached.word_ends_ms = ends
+    return cached
 
 
 def negatives_stream(
@@ -220,22 +232,46 @@ def per_slot(detections: list[tuple[int, str]], slots: int) -> list[set[str]]:
     return fired
 
 
-def evaluate(
+def detections_in(
     scorer: CustomWordScorer | None,
     model: OnnxModel,
     stream: CachedStream,
     decoder: DecoderConfig,
-) -> list[set[str]] | list[tuple[int, str]]:
+) -> list[tuple[int, str]]:
+    """(time, label) of every word the app would show for this stream."""
     if scorer is None:
         rows, labels, points = stream.probabilities, model.labels, operating_points_of(model)
     else:
         earlier = {lag: stream.earlier(lag) for lag in scorer.phrase_lags_ms}
         rows = scorer.scores_from_outputs(stream.probabilities, stream.embeddings, earlier)
         labels, points = scorer.labels, scorer.operating_points
-    detections = decode(labels, rows, stream.times_ms, decoder, points)
+    return decode(labels, rows, stream.times_ms, decoder, points)
+
+
+def evaluate(
+    scorer: CustomWordScorer | None,
+    model: OnnxModel,
+    stream: CachedStream,
+    decoder: DecoderConfig,
+) -> list[set[str]] | list[tuple[int, str]]:
+    detections = detections_in(scorer, model, stream, decoder)
     if not stream.slot_labels:
         return detections
     return per_slot(detections, len(stream.slot_labels))
+
+
+def latencies_ms(detections: list[tuple[int, str]], stream: CachedStream, word: str) -> list[int]:
+    """For each slot where `word` fired, its first detection's time after the spoken part's end."""
+    first: dict[int, int] = {}
+    for time_ms, label in detections:
+        index = int(time_ms // (SLOT_S * 1000))
+        if label == word and index < len(stream.word_ends_ms):
+            first.setdefault(index, time_ms)
+    return [
+        time_ms - end
+        for index, time_ms in sorted(first.items())
+        if (end := stream.word_ends_ms[index]) is not None
+    ]
 
 
 def measure(
@@ -247,7 +283,8 @@ def measure(
     negatives: CachedStream,
     decoder: DecoderConfig,
 ) -> dict[str, float]:
-    fired = evaluate(scorer, model, positives, decoder)
+    found = detections_in(scorer, model, positives, decoder)
+    fired = per_slot(found, len(positives.slot_labels))
     fired_base = evaluate(None, model, positives, decoder)
     pairs = list(zip(commands.slot_labels, evaluate(scorer, model, commands, decoder), strict=True))
     false_accepts = [d for d in evaluate(scorer, model, negatives, decoder) if d[1] == word]
@@ -260,6 +297,7 @@ def measure(
         "base_hits": float(np.mean([label in f for label, f in pairs])),
         "fa_per_hour": len(false_accepts) / negatives.seconds * SECONDS_PER_HOUR,
         "fa_per_hour_unsaid": unsaid / unsaid_seconds * SECONDS_PER_HOUR,
+        "latencies_ms": latencies_ms(found, positives, word),
     }
 
 
@@ -347,6 +385,14 @@ def with_settings(config: Any, assignments: list[str]) -> Any:
     for assignment in assignments:
         config = with_setting(config, assignment)
     return config
+
+
+def latency_summary(rows: list[dict[str, Any]]) -> str:
+    """Median and 95th percentile of the detections' latencies, pooled over the rows' trials."""
+    pooled = [latency for row in rows for latency in row["latencies_ms"]]
+    if not pooled:
+        return "none detected"
+    return f"{np.median(pooled):.0f}, {np.percentile(pooled, LATENCY_PERCENTILE):.0f}"
 
 
 def main() -> int:
@@ -477,9 +523,9 @@ def main() -> int:
         "| examples | trials | detection (other speakers) | base word fires on new word "
         "(with / base alone) | new word fires on command words | command detection "
         "(base alone) | new-word false accepts / h: mean (median, max) | the same where the "
-        "word is not said | training s |"
+        "word is not said | after the word's end, ms: median, p95 | training s |"
     )
-    print("|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     windows = sorted({r["window_ms"] for r in results})
     for condition in ("5 speakers", "1 speaker"):
         for rate, window_ms in ((r, w) for r in rates for w in windows):
@@ -507,7 +553,7 @@ def main() -> int:
                 f"{mean('base_on_new'):.1%} / {mean('base_on_new_without'):.1%} | "
                 f"{mean('new_on_base'):.2%} | {mean('base_hits'):.1%} ({base_command_hits:.1%}) | "
                 f"{spread('fa_per_hour')} | {spread('fa_per_hour_unsaid')} | "
-                f"{mean('train_s'):.1f} |"
+                f"{latency_summary(rows)} | {mean('train_s'):.1f} |"
             )
     print(f"total {time.perf_counter() - started:.0f} s")
     if args.json:

@@ -2,7 +2,8 @@
 setting without editing the code: the override reaches nested settings, keeps each field's type,
 and refuses a misspelt name. `words_phrases.py --phrases FIRST,SECOND` names other phrases, so
 their settings can be chosen on validation words. `--word-windows-ms` decodes each trained head at
-several averaging windows of its own."""
+several averaging windows of its own, and the bench times each custom word's first detection in
+its slot from the end of the spoken word."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
 
 import numpy as np  # noqa: E402
-from words_fewshot import at_windows, with_setting  # noqa: E402
+from words_fewshot import CachedStream, at_windows, latencies_ms, with_setting  # noqa: E402
 from words_phrases import parse_phrase  # noqa: E402
 
 from kws_app.words.calibration import WINDOW_KEY  # noqa: E402
@@ -56,3 +57,11 @@ def test_a_trained_head_is_decoded_at_each_window_asked_for_and_otherwise_at_its
     assert [w for w, _ in windows] == [500, 600]
     assert [h.details[WINDOW_KEY] for _, h in windows] == [500, 600]
     assert all(h.details["k"] == 1 and h.bias == head.bias for _, h in windows)
+
+
+def test_latency_runs_from_the_words_end_to_its_first_detection_in_the_slot() -> None:
+    empty = np.zeros(0)
+    # Three 3-s slots: a word ending at 1.0 s, a clip with no audible word, a word ending at 7.0 s.
+    stream = CachedStream(empty, empty, empty, ["w", "w", "w"], 9.0, [], [1000, None, 7000])
+    detections = [(1300, "w"), (1500, "w"), (4000, "w"), (7250, "x"), (7400, "w")]
+    assert latencies_ms(detections, stream, "w") == [300, 400]
