@@ -141,10 +141,9 @@ class HeadConfig:
     platt_l2_penalty: float = 1e-3
     # The calibrated score of a word at the equal-error point of held-out positives and negatives.
     # A custom word's probability is its score times the base model's `_unknown_` mass, averaged
-    # over the word's window, so with the app's defaults of the time (threshold 0.8 over 1000 ms)
-    # the equal-error point had to sit near the top: bench/words_fewshot.py --sweep on the shipped model
-    # gave 25% detection at 0.5, 52% at 0.8, 63% at 0.95 (5 speakers' examples), and at 0.95 the
-    # fewest false accepts with one speaker's examples (docs/benchmarks.md, "Custom words").
+    # over the word's window, so the equal-error point must sit near the top for a said word to
+    # reach a threshold above one half; chosen with bench/words_fewshot.py --sweep
+    # (docs/benchmarks.md, "Custom words").
     positive_prior: float = 0.95
     max_iterations: int = 50
     seed: int = 0
