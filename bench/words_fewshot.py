@@ -52,6 +52,7 @@ from words_data import (
     DEFAULT_DATA_DIR,
     RESERVED_NEGATIVES,
     RESERVED_WORDS,
+    VALIDATION_WORDS,
     ClipRef,
     by_label,
     read_clips,
@@ -398,7 +399,10 @@ def latency_summary(rows: list[dict[str, Any]]) -> str:
 def main() -> int:
     parser = words_parser(__doc__.splitlines()[0])
     parser.add_argument(
-        "--words", nargs="*", help=f"words to test (default: {', '.join(RESERVED_WORDS)})"
+        "--words",
+        nargs="*",
+        help=f"words to test (default: {', '.join(RESERVED_WORDS)}; 'validation' for "
+        f"{len(VALIDATION_WORDS)} words to choose settings on: {', '.join(VALIDATION_WORDS)})",
     )
     parser.add_argument(
         "--word-threshold",
@@ -449,6 +453,8 @@ def main() -> int:
     print(f"decoder: {decoder}, clip stride {stream.clip_stride_ms} ms")
     groups = by_label(read_clips(args.data_dir))
     words = args.words or list(RESERVED_WORDS)
+    if words == ["validation"]:
+        words = list(VALIDATION_WORDS)
 
     command_clips = []
     for word in COMMAND_WORDS:

@@ -30,6 +30,7 @@ from kws_app.ui.add_word_dialog import TAKE_SECONDS
 from kws_app.ui.main_window import MainWindow
 from kws_app.words import trainer as trainer_module
 from kws_app.words.archive import export_words
+from kws_app.words.calibration import WordCalibrationConfig
 from kws_app.words.store import WordStore
 
 pytestmark = pytest.mark.gui
@@ -131,6 +132,9 @@ def test_word_joins_and_leaves_the_running_window(qtbot, tmp_path, words_model_p
     qtbot.waitUntil(lambda: "whistle" in window.words.tiles.words, timeout=TIMEOUT_MS)
     assert controller.worker is worker  # the stream was never restarted
     qtbot.waitUntil(lambda: "whistle" in controller.last_update.labels, timeout=5000)
+    # The Advanced panel lists the word with its own threshold and its own averaging window.
+    own_window = f"over {WordCalibrationConfig().average_window_ms} ms"
+    assert own_window in window.probabilities.word_thresholds_label.text()
 
     with qtbot.waitSignal(
         window.word_shown, timeout=TIMEOUT_MS, check_params_cb=lambda word, *_: word == "whistle"
@@ -142,6 +146,7 @@ def test_word_joins_and_leaves_the_running_window(qtbot, tmp_path, words_model_p
     # Each word is listed with the threshold it was calibrated to when it was trained.
     assert manager.selected() == "whistle"
     assert "threshold 0." in manager.word_list.item(0).text()
+    assert "averaged over" in manager.word_list.item(0).text()
     manager.remove("whistle")
     qtbot.waitUntil(lambda: "whistle" not in window.words.tiles.words, timeout=TIMEOUT_MS)
     qtbot.waitUntil(lambda: "whistle" not in controller.last_update.labels, timeout=5000)
