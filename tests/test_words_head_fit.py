@@ -1,10 +1,12 @@
-"""The head's logistic regression reaches the true optimum, from any start, quickly enough."""
+"""The head's logistic regression reaches the true optimum, from any start, quickly enough, and
+its single-precision Newton step falls back to double precision where float32 cannot factor the
+Hessian."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from kws_app.words.head import _fit_logistic
+from kws_app.words.head import _fit_logistic, _newton_step
 
 L2_PENALTY = 1e-2
 MAX_ITERATIONS = 50
@@ -40,3 +42,13 @@ def test_a_warm_start_reaches_the_same_head() -> None:
     warm = _fit_logistic(features, targets, L2_PENALTY, MAX_ITERATIONS, start=nearby)
     np.testing.assert_allclose(warm[0], cold[0], atol=1e-6)
     assert abs(warm[1] - cold[1]) < 1e-6
+
+
+def test_a_hessian_float32_cannot_factor_is_solved_in_double_precision() -> None:
+    # Two identical columns: the Hessian is singular but for a ridge that float32 rounds away.
+    design = np.array([[1.0, 1.0], [1.0, 1.0], [2.0, 2.0]], dtype=np.float32)
+    diagonal = np.full(2, 1e-9)
+    gradient = np.array([1.0, -1.0])
+    step = _newton_step(design, np.ones(3, dtype=np.float32), diagonal, gradient)
+    hessian = design.astype(np.float64).T @ design.astype(np.float64) + np.diag(diagonal)
+    np.testing.assert_allclose(hessian @ step, gradient, rtol=1e-6)

@@ -21,6 +21,9 @@ from typing import TypeGuard
 
 import numpy as np
 import numpy.typing as npt
+from scipy.linalg import cho_factor, cho_solve
+from scipy.linalg.blas import ssymv as symv
+from scipy.linalg.blas import ssyrk as syrk
 
 from kws_app.errors import UserError
 
@@ -47,6 +50,9 @@ limit, which json's decoder spends one level of per bracket."""
 _RIDGE = 1e-9
 _MIN_STEP = 1e-6
 _TOLERANCE = 1e-9
+# A float32 Newton step whose residual is larger than this share of the gradient is solved
+# again in float64.
+_STEP_RESIDUAL = 1e-3
 
 
 class HeadError(UserError, ValueError):
@@ -230,6 +236,38 @@ def sigmoid(values: npt.ArrayLike) -> FloatArray:
     return (1.0 / (1.0 + np.exp(-clipped))).astype(np.float32)
 
 
+def _newton_step(
+    design_single: npt.NDArray[np.float32],
+    root_curvature: npt.NDArray[np.float32],
+    diagonal: npt.NDArray[np.float64],
+    gradient: npt.NDArray[np.float64],
+) -> npt.NDArray[np.float64]:
+    """Hessian⁻¹ gradient, the Hessian being `scaled.T @ scaled` plus `diagonal`.
+
+    In float32, as the Hessian is summed: a symmetric rank-k update sums half of it, and a
+    Cholesky factor (the Hessian is positive definite) solves in half the work of a general
+    solve. A Hessian that float32 cannot factor (nearly singular, where the tiny ridge on the
+    diagonal is lost to rounding) is solved in float64 instead.
+    """
+    scaled = design_single * root_curvature[:, np.newaxis]
+    # syrk computes A @ A.T of its upper triangle; scaled.T is Fortran-ordered, read without a copy.
+    upper = syrk(1.0, scaled.T, lower=0)
+    upper[np.diag_indices_from(upper)] += diagonal.astype(np.float32)
+    target = gradient.astype(np.float32)
+    try:
+        factor = cho_factor(upper, lower=False, check_finite=False)
+        step = cho_solve(factor, target, check_finite=False)
+        residual = symv(1.0, upper, step, lower=0) - target
+        if np.isfinite(step).all() and np.linalg.norm(residual) <= _STEP_RESIDUAL * np.linalg.norm(
+            target
+        ):
+            return np.asarray(step, dtype=np.float64)
+    except np.linalg.LinAlgError:
+        pass
+    hessian = (scaled.T @ scaled).astype(np.float64) + np.diag(diagonal)
+    return np.asarray(np.linalg.solve(hessian, gradient), dtype=np.float64)
+
+
 def _fit_logistic(
     features: npt.NDArray[np.float64],
     targets: npt.NDArray[np.float64],
@@ -261,13 +299,12 @@ def _fit_logistic(
 
     params = np.zeros(design.shape[1]) if start is None else np.append(start[0], start[1])
     current = loss(params)
+    diagonal = penalty + _RIDGE
     for _ in range(max_iterations):
         probabilities = 1.0 / (1.0 + np.exp(-np.clip(design @ params, -60.0, 60.0)))
         gradient = design.T @ (sample_weight * (probabilities - positives)) + penalty * params
         curvature = (sample_weight * probabilities * (1.0 - probabilities)).astype(np.float32)
-        weighted = design_single * curvature[:, np.newaxis]
-        hessian = (weighted.T @ design_single).astype(np.float64) + np.diag(penalty + _RIDGE)
-        step = np.linalg.solve(hessian, gradient)
+        step = _newton_step(design_single, np.sqrt(curvature), diagonal, gradient)
         size = 1.0
         while size > _MIN_STEP:
             candidate = params - size * step
