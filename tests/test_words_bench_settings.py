@@ -17,6 +17,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
 import numpy as np  # noqa: E402
 from words_fewshot import CachedStream, at_windows, latencies_ms, with_setting  # noqa: E402
 from words_phrases import parse_phrase  # noqa: E402
+from words_summary import setting_line, settings_of  # noqa: E402
 
 from kws_app.words.calibration import WINDOW_KEY  # noqa: E402
 from kws_app.words.head import WordHead  # noqa: E402
@@ -65,3 +66,18 @@ def test_latency_runs_from_the_words_end_to_its_first_detection_in_the_slot() ->
     stream = CachedStream(empty, empty, empty, ["w", "w", "w"], 9.0, [], [1000, None, 7000])
     detections = [(1300, "w"), (1500, "w"), (4000, "w"), (7250, "x"), (7400, "w")]
     assert latencies_ms(detections, stream, "w") == [300, 400]
+
+
+def test_runs_split_over_processes_are_summed_per_setting() -> None:
+    def row(word: str, found: float, unsaid: float, latencies: list[int]) -> dict[str, object]:
+        return {
+            "word": word, "condition": "5 speakers", "rate": 0.001, "window_ms": 600,
+            "detection": found, "fa_per_hour": unsaid, "fa_per_hour_unsaid": unsaid,
+            "latencies_ms": latencies,
+        }  # fmt: skip
+
+    groups = settings_of([row("bird", 0.8, 1.0, [300, 500]), row("nine", 0.6, 0.0, [400])])
+    ((setting, rows),) = groups.items()
+    assert setting == ("5 speakers", 0.001, 600) and len(rows) == 2
+    line = setting_line(setting, rows)
+    assert "| 2 | 70.0% | 0.50 | 0.50 (0.5, 1.0) | 400 / " in line
