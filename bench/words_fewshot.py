@@ -388,12 +388,18 @@ def with_settings(config: Any, assignments: list[str]) -> Any:
     return config
 
 
-def latency_summary(rows: list[dict[str, Any]]) -> str:
-    """Median and 95th percentile of the detections' latencies, pooled over the rows' trials."""
+def pooled_latency(rows: list[dict[str, Any]]) -> tuple[float, float] | None:
+    """Median and 95th percentile of the detections' latencies, pooled over the rows' trials;
+    None where nothing was detected."""
     pooled = [latency for row in rows for latency in row["latencies_ms"]]
     if not pooled:
-        return "none detected"
-    return f"{np.median(pooled):.0f}, {np.percentile(pooled, LATENCY_PERCENTILE):.0f}"
+        return None
+    return float(np.median(pooled)), float(np.percentile(pooled, LATENCY_PERCENTILE))
+
+
+def latency_summary(rows: list[dict[str, Any]]) -> str:
+    latency = pooled_latency(rows)
+    return "none detected" if latency is None else f"{latency[0]:.0f}, {latency[1]:.0f}"
 
 
 def main() -> int:

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from words_fewshot import LATENCY_PERCENTILE
+from words_fewshot import pooled_latency
 
 Setting = tuple[str, float, int]
 
@@ -34,12 +34,8 @@ def settings_of(rows: list[dict[str, Any]]) -> dict[Setting, list[dict[str, Any]
 def setting_line(setting: Setting, rows: list[dict[str, Any]]) -> str:
     condition, rate, window_ms = setting
     unsaid = [row["fa_per_hour_unsaid"] for row in rows]
-    latencies = [latency for row in rows for latency in row["latencies_ms"]]
-    latency = (
-        f"{np.median(latencies):.0f} / {np.percentile(latencies, LATENCY_PERCENTILE):.0f} ms"
-        if latencies
-        else "none detected"
-    )
+    pooled = pooled_latency(rows)
+    latency = "none detected" if pooled is None else f"{pooled[0]:.0f} / {pooled[1]:.0f} ms"
     return (
         f"| {condition}, pass rate {rate}, window {window_ms} ms | {len(rows)} | "
         f"{np.mean([row['detection'] for row in rows]):.1%} | "

@@ -170,6 +170,12 @@ def valid_window_ms(value: object) -> TypeGuard[int | float]:
     return _is_number(value) and float(value).is_integer() and 1 <= value <= MAX_AVERAGE_WINDOW_MS
 
 
+def require_window_ms(value: object, name: str) -> None:
+    """Refuses a configured averaging window the decoder would not accept (`valid_window_ms`)."""
+    if not valid_window_ms(value):
+        raise ValueError(f"{name} must be whole milliseconds from 1 to {MAX_AVERAGE_WINDOW_MS}")
+
+
 def describe_calibration(points: OperatingPoints) -> str:
     """What the thresholds were calibrated for, in a user's words: the target the calibration
     aimed at, the averaging window it holds at (a user may have chosen another) and, where the

@@ -25,8 +25,8 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from kws_app.config import MAX_AVERAGE_WINDOW_MS, MS_PER_SECOND
-from kws_app.inference.operating_points import valid_window_ms
+from kws_app.config import MS_PER_SECOND
+from kws_app.inference.operating_points import require_window_ms, valid_window_ms
 from kws_app.words.phrases import head_lag_ms
 
 FloatArray = npt.NDArray[np.float32]
@@ -74,10 +74,7 @@ class WordCalibrationConfig:
             raise ValueError("the custom-word threshold must lie in [0.5, 1)")
         if not self.max_logit_shift > 0:
             raise ValueError("max_logit_shift must be positive")
-        if not valid_window_ms(self.average_window_ms):
-            raise ValueError(
-                f"average_window_ms must be whole milliseconds from 1 to {MAX_AVERAGE_WINDOW_MS}"
-            )
+        require_window_ms(self.average_window_ms, "average_window_ms")
 
 
 @dataclass(frozen=True)

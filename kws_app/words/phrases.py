@@ -17,8 +17,8 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from kws_app.config import MAX_AVERAGE_WINDOW_MS, MS_PER_SECOND, FrontendConfig
-from kws_app.inference.operating_points import valid_window_ms
+from kws_app.config import MS_PER_SECOND, FrontendConfig
+from kws_app.inference.operating_points import require_window_ms
 
 FloatArray = npt.NDArray[np.float32]
 
@@ -52,10 +52,7 @@ class PhraseConfig:
             raise ValueError("lag_ms must be positive")
         if not 0.0 < self.negative_pass_rate < 1.0:
             raise ValueError("negative_pass_rate must lie in (0, 1)")
-        if not valid_window_ms(self.average_window_ms):
-            raise ValueError(
-                f"average_window_ms must be whole milliseconds from 1 to {MAX_AVERAGE_WINDOW_MS}"
-            )
+        require_window_ms(self.average_window_ms, "average_window_ms")
 
     def is_phrase(self, spoken_samples: float, frontend: FrontendConfig) -> bool:
         return spoken_samples > self.long_word_clip_share * frontend.clip_samples
