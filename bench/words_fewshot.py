@@ -73,6 +73,7 @@ from kws_app.inference.pipeline import (
 )
 from kws_app.paths import assets_dir, default_model_path
 from kws_app.words.calibration import LOGIT_SHIFT_KEY, WINDOW_KEY, WordCalibrationConfig
+from kws_app.words.embedder import PairedModel, identity_paths, load_embedder, words_model
 from kws_app.words.head import WordHead
 from kws_app.words.scorer import DEFAULT_COMMAND_SHARE, CustomWordScorer
 from kws_app.words.trainer import NEGATIVES_FILE_NAME, TrainerConfig, WordAudio, WordTrainer
@@ -347,6 +348,7 @@ def words_parser(description: str) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--model", type=Path, default=default_model_path())
     parser.add_argument("--negatives", type=Path, default=assets_dir() / NEGATIVES_FILE_NAME)
+    add_embedder_flag(parser)
     parser.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR)
     parser.add_argument("--trials", type=int, default=3)
     parser.add_argument(
@@ -373,6 +375,31 @@ def words_parser(description: str) -> argparse.ArgumentParser:
     return parser
 
 
+def add_embedder_flag(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--embedding-model",
+        type=Path,
+        help="word embedder whose embedding custom words read (kws_app/words/embedder.py); "
+        "default: the one the command model names, else its own embedding",
+    )
+
+
+def load_models(
+    model_path: Path, embedder_path: Path | None
+) -> tuple[OnnxModel | PairedModel, Path | tuple[Path, ...]]:
+    """The model custom words are learned on, as the app pairs it (the command model with the
+    word embedder it names, else alone) unless --embedding-model names another, and the file(s)
+    a head's identity is taken from."""
+    base = OnnxModel(model_path, prefer_gpu=False)
+    if embedder_path is not None:
+        model: OnnxModel | PairedModel = load_embedder(embedder_path, base)
+    else:
+        model, problem = words_model(base)
+        if problem is not None:
+            raise SystemExit(problem)
+    return model, identity_paths(model)
+
+
 def at_windows(head: WordHead, windows_ms: list[int] | None) -> list[tuple[int, WordHead]]:
     """The head as trained, decoded at each of its own averaging windows in turn (its threshold
     does not depend on the window, so this equals training it at each)."""
@@ -390,8 +417,8 @@ def with_settings(config: Any, assignments: list[str]) -> Any:
 
 def pooled_latency(rows: list[dict[str, Any]]) -> tuple[float, float] | None:
     """Median and 95th percentile of the detections' latencies, pooled over the rows' trials;
-    None where nothing was detected."""
-    pooled = [latency for row in rows for latency in row["latencies_ms"]]
+    None where nothing was detected (or the rows predate latencies)."""
+    pooled = [latency for row in rows for latency in row.get("latencies_ms", [])]
     if not pooled:
         return None
     return float(np.median(pooled)), float(np.percentile(pooled, LATENCY_PERCENTILE))
@@ -432,7 +459,7 @@ def main() -> int:
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
     rng = np.random.default_rng(args.seed)
     started = time.perf_counter()
-    model = OnnxModel(args.model, prefer_gpu=False)
+    model, model_paths = load_models(args.model, args.embedding_model)
     config = TrainerConfig()
     config = replace(config, calibration=replace(config.calibration, threshold=args.word_threshold))
     config = with_settings(config, args.set)
@@ -442,7 +469,7 @@ def main() -> int:
     trainers = {
         rate: WordTrainer(
             model,
-            args.model,
+            model_paths,
             negatives_path=args.negatives,
             config=replace(
                 config, calibration=replace(config.calibration, negative_pass_rate=rate)

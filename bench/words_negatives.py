@@ -39,12 +39,12 @@ from words_data import (
     by_label,
     read_clips,
 )
+from words_fewshot import add_embedder_flag, load_models
 
 from kws_app.audio.files import list_audio_files, read_audio_at
 from kws_app.dsp.frontend import fit_length
 from kws_app.dsp.levels import db_to_amplitude
 from kws_app.dsp.noise import NOISE_COLOURS
-from kws_app.inference.model import OnnxModel
 from kws_app.paths import assets_dir, default_model_path
 from kws_app.words.phrases import PhraseConfig
 from kws_app.words.trainer import (
@@ -87,6 +87,7 @@ NOISE_CLIPS_LONG = 4
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", type=Path, default=default_model_path())
+    add_embedder_flag(parser)
     parser.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR)
     parser.add_argument("--out", type=Path, default=assets_dir() / NEGATIVES_FILE_NAME)
     parser.add_argument("--seed", type=int, default=0)
@@ -100,8 +101,8 @@ def main() -> int:
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     rng = np.random.default_rng(args.seed)
-    model = OnnxModel(args.model, prefer_gpu=False)
-    trainer = WordTrainer(model, args.model, negatives_path=Path("/nonexistent"))
+    model, model_paths = load_models(args.model, args.embedding_model)
+    trainer = WordTrainer(model, model_paths, negatives_path=Path("/nonexistent"))
     clip_samples = model.frontend.clip_samples
     rate = model.frontend.sample_rate
     groups = by_label([c for c in read_clips(args.data_dir) if c.split == "training"])
@@ -193,7 +194,7 @@ def main() -> int:
     np.savez_compressed(
         args.out,
         format=np.array(NEGATIVES_FORMAT),
-        model_id=np.array(model_id_of(args.model)),
+        model_id=np.array(model_id_of(model_paths)),
         embeddings=embeddings.astype(np.float16),
         **{PROBABILITIES_KEY: probabilities.astype(np.float16)},
         label_index=np.array([names.index(label) for label in labels], dtype=np.int16),

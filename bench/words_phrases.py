@@ -38,6 +38,7 @@ from words_fewshot import (
     CachedStream,
     at_windows,
     evaluate,
+    load_models,
     negatives_stream,
     run_stream,
     with_settings,
@@ -135,13 +136,13 @@ def main() -> int:
     rng = np.random.default_rng(args.seed)
     started = time.perf_counter()
     decoder, stream = config_from_args(args, DecoderConfig), StreamConfig()
-    model = OnnxModel(args.model, prefer_gpu=False)
+    model, model_paths = load_models(args.model, args.embedding_model)
     modes = {
         "two windows": config,
         "one window": replace(config, phrase=NEVER_PHRASE),
     }
     trainers = {
-        mode: WordTrainer(model, args.model, negatives_path=args.negatives, config=config)
+        mode: WordTrainer(model, model_paths, negatives_path=args.negatives, config=config)
         for mode, config in modes.items()
     }
     negatives = negatives_stream(model, args.data_dir, rng, stream, args.negatives_wav)
@@ -215,6 +216,8 @@ def main() -> int:
     windows = sorted({r["window_ms"] for r in rows})
     for mode, window_ms in ((m, w) for m in modes for w in windows):
         picked = [r for r in rows if r["mode"] == mode and r["window_ms"] == window_ms]
+        if not picked:  # phrases and single words keep windows of their own
+            continue
         label = mode if len(windows) == 1 else f"{mode}, window {window_ms} ms"
 
         def mean(key: str, picked: list[dict] = picked) -> float:

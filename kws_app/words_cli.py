@@ -79,9 +79,34 @@ def _load_model(path: Path | None):  # type: ignore[no-untyped-def]
     return OnnxModel(path or default_model_path(), prefer_gpu=False)
 
 
+def _words_model(path: Path | None):  # type: ignore[no-untyped-def]
+    """The model custom words are learned on (with its word embedder, where it names one)."""
+    from kws_app.words.embedder import words_model
+
+    model, problem = words_model(_load_model(path))
+    if problem is not None:
+        print(problem, file=sys.stderr)
+    return model
+
+
+def _words_model_id(path: Path) -> str | None:
+    """The identity a head trained now for the model at `path` would carry; None where the model
+    cannot be loaded (listing the words does not need it)."""
+    from kws_app.inference.model import ModelError
+    from kws_app.words.embedder import identity_paths
+
+    try:
+        return model_id_of(identity_paths(_words_model(path)))
+    except ModelError as error:
+        logger.warning("%s", error)
+        return None
+
+
 def _trainer(args: argparse.Namespace) -> WordTrainer:
-    model = _load_model(args.model)
-    return WordTrainer(model, model.path)
+    from kws_app.words.embedder import identity_paths
+
+    model = _words_model(args.model)
+    return WordTrainer(model, identity_paths(model))
 
 
 def _read_take(path: Path, what: str) -> tuple[npt.NDArray[np.float32], int]:
@@ -140,7 +165,7 @@ def run_list(args: argparse.Namespace, store: WordStore) -> int:
         print("no custom words")
         return 0
     model_path = args.model or default_model_path()
-    model_id = model_id_of(model_path) if model_path.is_file() else None
+    model_id = _words_model_id(model_path) if model_path.is_file() else None
     for word in words:
         head = store.head(word)
         if head is None:

@@ -174,17 +174,23 @@ def test_a_model_without_embedding_cannot_learn(tmp_path: Path) -> None:
 
 
 def test_shipped_negatives_match_the_shipped_model() -> None:
-    """A new default model needs `bench/words_negatives.py` rerun, or heads lose their negatives."""
+    """A new default model or word embedder needs `bench/words_negatives.py` rerun, or heads
+    lose their negatives."""
     from kws_app.paths import assets_dir, default_model_path
+    from kws_app.words.embedder import PairedModel, identity_paths, words_model
     from kws_app.words.trainer import NEGATIVES_FILE_NAME, load_shipped_negatives, model_id_of
 
     model_path = default_model_path()
     if not model_path.is_file():
         pytest.skip("no shipped model in assets/")
-    model = OnnxModel(model_path, prefer_gpu=False)
-    assert model.info.embedding_size is not None
+    base = OnnxModel(model_path, prefer_gpu=False)
+    model, problem = words_model(base)
+    # The shipped model names the shipped word embedder, and it loads.
+    assert problem is None and isinstance(model, PairedModel)
+    embedding_size = model.embedder.info.embedding_size
+    assert embedding_size is not None
     negatives = load_shipped_negatives(
-        assets_dir() / NEGATIVES_FILE_NAME, model_id_of(model_path), model.info.embedding_size
+        assets_dir() / NEGATIVES_FILE_NAME, model_id_of(identity_paths(model)), embedding_size
     )
     assert negatives is not None, "assets/words-negatives.npz was made for another model"
     assert "_speech_" in negatives.labels and "nine" in negatives.labels
@@ -193,4 +199,4 @@ def test_shipped_negatives_match_the_shipped_model() -> None:
     assert not {"happy", "house", "marvin", "sheila", "wow"} & set(negatives.labels)
     # Each row keeps the base model's probabilities: custom words are calibrated on them.
     assert negatives.probabilities is not None
-    assert negatives.probabilities.shape == (negatives.embeddings.shape[0], len(model.labels))
+    assert negatives.probabilities.shape == (negatives.embeddings.shape[0], len(base.labels))

@@ -40,7 +40,12 @@ _LOUD_LEVEL = -1.5
 _EXCLUDED = -100.0
 
 
-def words_tone_model(path: Path, name: str = "words_tone") -> Path:
+def words_tone_model(
+    path: Path,
+    name: str = "words_tone",
+    with_embedding: bool = True,
+    metadata: dict[str, str] | None = None,
+) -> Path:
     """Like model_factory.tone_model, but any loud sound outside the low/high bands is `_unknown_`.
 
     A real keyword model maps a word it was not trained on to `_unknown_` (not to silence), and
@@ -79,16 +84,18 @@ def words_tone_model(path: Path, name: str = "words_tone") -> Path:
         numpy_helper.from_array(unknown, "unknown"),
         numpy_helper.from_array(mask, "mask"),
     ]
+    outputs = [
+        helper.make_tensor_value_info("probabilities", TensorProto.FLOAT, ["batch", len(labels)])
+    ]
+    if with_embedding:
+        outputs.append(
+            helper.make_tensor_value_info("embedding", TensorProto.FLOAT, ["batch", bins])
+        )
     graph = helper.make_graph(
         nodes,
         name,
         [helper.make_tensor_value_info("features", TensorProto.FLOAT, ["batch", frames, bins])],
-        [
-            helper.make_tensor_value_info(
-                "probabilities", TensorProto.FLOAT, ["batch", len(labels)]
-            ),
-            helper.make_tensor_value_info("embedding", TensorProto.FLOAT, ["batch", bins]),
-        ],
+        outputs,
         initializers,
     )
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)])
@@ -100,6 +107,7 @@ def words_tone_model(path: Path, name: str = "words_tone") -> Path:
             "kws.labels": json.dumps(list(labels)),
             "kws.frontend": config.to_json(),
             "kws.model_name": name,
+            **(metadata or {}),
         },
     )
     onnx.checker.check_model(model)

@@ -412,14 +412,6 @@ def choose_calibration(results: Sequence[Calibration], latency: LatencyLimit) ->
 
 def write_operating_points(model_path: Path, points: OperatingPoints, out_path: Path) -> None:
     """Copy the model with `kws.operating_points` set (replacing any earlier value)."""
-    import onnx
+    from training.onnx_files import write_with_metadata  # deferred: onnx is a training extra
 
-    proto = onnx.load(str(model_path), load_external_data=False)
-    kept = [p for p in proto.metadata_props if p.key != META_OPERATING_POINTS]
-    del proto.metadata_props[:]
-    for prop in kept:
-        proto.metadata_props.add(key=prop.key, value=prop.value)
-    proto.metadata_props.add(key=META_OPERATING_POINTS, value=points.to_json())
-    partial = out_path.with_suffix(out_path.suffix + ".partial")
-    onnx.save(proto, str(partial))
-    partial.replace(out_path)
+    write_with_metadata(model_path, {META_OPERATING_POINTS: points.to_json()}, out_path)

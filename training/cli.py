@@ -26,6 +26,7 @@ COMMAND_MODULES = (
     "training.stream_cli",
     "training.ensemble",
     "training.embedding_graph",
+    "training.word_embedder",
 )
 
 

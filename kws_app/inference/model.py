@@ -40,6 +40,9 @@ META_TRAINING_DATA = "kws.training_data"
 META_TEST_ACCURACY = "kws.test_accuracy"
 META_CREATED = "kws.created"
 META_OPERATING_POINTS = "kws.operating_points"
+# The file name (beside the model) of the model whose embedding custom words read instead of this
+# one's (kws_app/words/embedder.py); absent: this model's own embedding.
+META_WORD_EMBEDDER = "kws.word_embedder"
 
 CUDA_PROVIDER = "CUDAExecutionProvider"
 CPU_PROVIDER = "CPUExecutionProvider"

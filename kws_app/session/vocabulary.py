@@ -15,13 +15,13 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from pathlib import Path
 from typing import cast
 
 from kws_app.errors import one_line
-from kws_app.inference.model import OnnxModel
+from kws_app.inference.model import META_WORD_EMBEDDER, OnnxModel
 from kws_app.inference.pipeline import Scorer
 from kws_app.session.jobs import BackgroundJob
+from kws_app.words.embedder import PairedModel, command_model, identity_paths, words_model
 from kws_app.words.head import WordHead
 from kws_app.words.store import StoredWord, WordStore, WordStoreError
 from kws_app.words.trainer import TrainingError, WordAudio, WordTrainer
@@ -59,8 +59,8 @@ class Vocabulary:
 
     @property
     def base(self) -> OnnxModel:
-        """The model under the custom words (the scorer itself when there are none)."""
-        return cast(OnnxModel, getattr(self.scorer, "base", self.scorer))
+        """The command model under the custom words (the scorer itself when there are none)."""
+        return command_model(cast(OnnxModel, getattr(self.scorer, "base", self.scorer)))
 
     def notes(self) -> dict[str, str]:
         """What to show next to a stored word that is not listening, until the next build."""
@@ -108,9 +108,13 @@ def _build(
         return _base_only(base, f"custom words are not used: {one_line(error)}", [], trainer)
     if not stored:
         return Vocabulary(base, (), (), trainer=trainer)
+    notes: tuple[str, ...] = ()
     try:
-        trainer = trainer if trainer is not None and trainer.model is base else None
-        trainer = trainer or WordTrainer(base, Path(base.path))
+        if not _reusable(trainer, base):
+            model, problem = words_model(base)
+            notes = () if problem is None else (problem,)
+            trainer = WordTrainer(model, identity_paths(model))
+        assert trainer is not None
         words = trainer.usable_words(store)
     except WORD_ERRORS as error:
         reason = one_line(error)
@@ -133,11 +137,22 @@ def _build(
     return Vocabulary(
         scorer,
         tuple(name for name, _ in usable),
-        tuple(outcome.messages),
+        (*notes, *outcome.messages),
         tuple(name for name in outcome.waiting if name not in heads),
         (*clashes, *outcome.failed),
         outcome.new_word_problem,
         trainer,
+    )
+
+
+def _reusable(trainer: WordTrainer | None, base: OnnxModel) -> bool:
+    """Whether the last build's trainer serves `base` as a new one would: a trainer that fell
+    back to the command model's own embedding tries the named embedder again (the user may have
+    put the file back)."""
+    if trainer is None or command_model(trainer.model) is not base:  # type: ignore[arg-type]
+        return False
+    return isinstance(trainer.model, PairedModel) or not base.info.metadata.get(
+        META_WORD_EMBEDDER, ""
     )
 
 

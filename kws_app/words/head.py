@@ -32,6 +32,9 @@ FloatArray = npt.NDArray[np.float32]
 HEAD_FORMAT = "kws-word-head"
 HEAD_VERSION = 1
 MAX_EMBEDDING_SIZE = 4096
+# A model's identity is "sha256:" and 64 hex digits; a command model with a word embedder joins
+# two (kws_app/words/trainer.py, model_id_of). Room for a few, refusing anything longer.
+MAX_MODEL_ID_CHARS = 512
 MAX_ABS_PARAMETER = 1e6
 MAX_HEAD_JSON_BYTES = 256 * 1024
 """Longest head.json accepted: MAX_EMBEDDING_SIZE weights written by `to_json` (indent 1, at
@@ -206,7 +209,7 @@ class WordHead:
         weights = data.get("weights")
         bias = data.get("bias")
         details = data.get("details", {})
-        if not isinstance(model_id, str) or len(model_id) > 128:
+        if not isinstance(model_id, str) or len(model_id) > MAX_MODEL_ID_CHARS:
             raise HeadError("head model_id must be a short string")
         if not isinstance(size, int) or not 0 < size <= MAX_EMBEDDING_SIZE:
             raise HeadError("head embedding_size is out of range")

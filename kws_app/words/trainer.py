@@ -108,8 +108,11 @@ class TrainerConfig:
     phrase: PhraseConfig = PhraseConfig()
 
 
-def model_id_of(path: Path) -> str:
-    """Identity of a model file: the SHA-256 of its bytes (labels and front end included)."""
+def model_id_of(path: Path | Sequence[Path]) -> str:
+    """Identity of a model file: the SHA-256 of its bytes (labels and front end included); of a
+    command model and its word embedder (kws_app/words/embedder.py), both joined by "+"."""
+    if not isinstance(path, Path):
+        return "+".join(model_id_of(part) for part in path)
     digest = hashlib.sha256()
     with path.open("rb") as file:
         for chunk in iter(lambda: file.read(1 << 20), b""):
@@ -347,7 +350,7 @@ class WordTrainer:
     def __init__(
         self,
         model: EmbeddingModel,
-        model_path: Path,
+        model_path: Path | Sequence[Path],
         negatives_path: Path | None = None,
         config: TrainerConfig | None = None,
     ) -> None:
