@@ -177,7 +177,12 @@ def test_shipped_negatives_match_the_shipped_model() -> None:
     """A new default model or word embedder needs `bench/words_negatives.py` rerun, or heads
     lose their negatives."""
     from kws_app.paths import assets_dir, default_model_path
-    from kws_app.words.embedder import PairedModel, identity_paths, words_model
+    from kws_app.words.embedder import (
+        EMBEDDER_FILE_NAME,
+        PairedModel,
+        identity_paths,
+        words_model,
+    )
     from kws_app.words.trainer import NEGATIVES_FILE_NAME, load_shipped_negatives, model_id_of
 
     model_path = default_model_path()
@@ -187,6 +192,7 @@ def test_shipped_negatives_match_the_shipped_model() -> None:
     model, problem = words_model(base)
     # The shipped model names the shipped word embedder, and it loads.
     assert problem is None and isinstance(model, PairedModel)
+    assert model.embedder.path == assets_dir() / EMBEDDER_FILE_NAME
     embedding_size = model.embedder.info.embedding_size
     assert embedding_size is not None
     negatives = load_shipped_negatives(
