@@ -8,6 +8,7 @@
 #        | bench/train_models.sh xwide [SEED [MINUTES]] | bench/train_models.sh recipe4 [SEED [MINUTES]]
 #        | bench/train_models.sh snr [SEED [MINUTES]]
 #        | bench/train_models.sh distill4 TEACHER.onnx [SEED [MINUTES [FLAGS...]]]
+#        | bench/train_models.sh embedder [SEED [MINUTES]]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DATA=../shared/data
@@ -155,7 +156,26 @@ distill4() {
     --distill-from "$1" "${DISTILL[@]}" "${@:4}"
 }
 
+# The word embedder shipped as assets/kws-words.onnx (docs/benchmarks.md, "A dedicated word
+# embedder"): run 15 (`contrastive 15 86`) trained on with the contrastive task weighted 1.0
+# instead of 0.3, since its command words no longer matter; then its 2-D export (which already
+# carries the widened embedding) and the negatives file of the pair with the shipped model.
+# Usage: embedder [SEED [BUDGET_MINUTES]] (23 and 35 unless given).
+embedder() {
+  local out=runs/embedder/e15x
+  stream_flags
+  python -m training train "${FLAGS[@]}" --seed "$1" \
+    --init-from runs/stream_contrastive_15/best.pt --learning-rate 1e-3 \
+    --contrastive-weight 1.0 --time-budget-min "$2" --output-dir "$out" --export "$out/model.onnx"
+  python -m training export --checkpoint "$out/best.pt" --output "$out/model2d.onnx"
+  python bench/words_negatives.py --embedding-model "$out/model2d.onnx" \
+    --out "$out/words-negatives.npz"
+}
+
 what=${1:-all}
+if [[ $what == embedder ]]; then
+  embedder "${2:-23}" "${3:-35}"
+fi
 if [[ $what == default || $what == all ]]; then
   shipped
 fi
