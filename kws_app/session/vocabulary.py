@@ -110,11 +110,10 @@ def _build(
         return Vocabulary(base, (), (), trainer=trainer)
     notes: tuple[str, ...] = ()
     try:
-        if not _reusable(trainer, base):
+        if trainer is None or not _reusable(trainer, base):
             model, problem = words_model(base)
             notes = () if problem is None else (problem,)
             trainer = WordTrainer(model, identity_paths(model))
-        assert trainer is not None
         words = trainer.usable_words(store)
     except WORD_ERRORS as error:
         reason = one_line(error)
@@ -145,11 +144,11 @@ def _build(
     )
 
 
-def _reusable(trainer: WordTrainer | None, base: OnnxModel) -> bool:
+def _reusable(trainer: WordTrainer, base: OnnxModel) -> bool:
     """Whether the last build's trainer serves `base` as a new one would: a trainer that fell
     back to the command model's own embedding tries the named embedder again (the user may have
     put the file back)."""
-    if trainer is None or command_model(trainer.model) is not base:  # type: ignore[arg-type]
+    if command_model(trainer.model) is not base:  # type: ignore[arg-type]
         return False
     return isinstance(trainer.model, PairedModel) or not base.info.metadata.get(
         META_WORD_EMBEDDER, ""
