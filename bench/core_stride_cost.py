@@ -28,26 +28,34 @@ from kws_app.words.embedder import PairedModel, identity_paths, words_model
 from kws_app.words.store import WordStore
 from kws_app.words.trainer import WordTrainer
 
+TONE_WORD = "tone"
 TONE_HZ = 1500.0
 TONE_TAKES = 5
 TONE_SECONDS = 0.5
 
 
-def with_one_word(model: OnnxModel) -> Scorer:
-    """The model with one custom word, through the app's own vocabulary build."""
+def learn_tone_word(model: OnnxModel, store: WordStore) -> None:
+    """Teach `store` one custom word (a tone) for `model`, as the app pairs it, so a vocabulary
+    built from the store holds a current head."""
     rate = model.frontend.sample_rate
     times = np.arange(int(TONE_SECONDS * rate)) / rate
     takes = [
         (0.3 * np.sin(2 * np.pi * TONE_HZ * (1 + index / 50) * times)).astype(np.float32)
         for index in range(TONE_TAKES)
     ]
+    model_for_words, _ = words_model(model)
+    WordTrainer(model_for_words, identity_paths(model_for_words)).learn(
+        store, TONE_WORD, takes, rate
+    )
+
+
+def with_one_word(model: OnnxModel) -> Scorer:
+    """The model with one custom word, through the app's own vocabulary build."""
     with tempfile.TemporaryDirectory() as folder:
         store = WordStore(Path(folder))
-        model_for_words, _ = words_model(model)
-        trainer = WordTrainer(model_for_words, identity_paths(model_for_words))
-        trainer.learn(store, "tone", takes, rate)
-        vocabulary = build_vocabulary(model, store, trainer=trainer)
-    if vocabulary.words != ("tone",):
+        learn_tone_word(model, store)
+        vocabulary = build_vocabulary(model, store)
+    if vocabulary.words != (TONE_WORD,):
         raise SystemExit(f"the custom word did not train: {vocabulary.messages}")
     return vocabulary.scorer
 

@@ -1,6 +1,7 @@
 """CPU use of the whole app while listening with its window visible, and word-end -> tile latency.
 
 Usage: .venv/bin/python bench/gui_cpu_latency.py [--model M] [--words 24] [--idle-s 20]
+           [--custom-word]
 Starts Xvfb and a private PulseAudio virtual microphone (tests/virtual_mic.py), launches the app
 as its own process on the `pulse` device with a real X11 window, then
 1. measures the app process's CPU time (/proc/<pid>/stat, all its threads) over --idle-s seconds
@@ -171,6 +172,14 @@ def run_bench(args: argparse.Namespace) -> int:
     clips = pick_clips(model, args.words)
     print(f"playing {len(clips)} words: {' '.join(word for word, _ in clips)}", flush=True)
     with tempfile.TemporaryDirectory() as folder, VirtualMicrophone() as microphone:
+        if args.custom_word:  # in the store the child listens with (run_child's words_store)
+            from core_stride_cost import learn_tone_word
+
+            from kws_app.inference.model import OnnxModel
+            from kws_app.words.store import WordStore
+
+            learn_tone_word(OnnxModel(model, prefer_gpu=False), WordStore(Path(folder) / "words"))
+            print("with one custom word (a tone), as a user's word is scored", flush=True)
         parts: list[np.ndarray] = [np.zeros(MODEL_RATE, np.float32)]
         expected: list[tuple[str, float, float]] = []  # word, start_s, end_s in the played file
         position_s = 0.3 + 1.0  # write_wav's leading silence, then the first second of parts
@@ -326,6 +335,11 @@ def main() -> int:
     parser.add_argument("--model", default=str(default_model_path()))
     parser.add_argument("--words", type=int, default=24)
     parser.add_argument("--idle-s", type=float, default=20.0)
+    parser.add_argument(
+        "--custom-word",
+        action="store_true",
+        help="listen with one custom word too (with the word embedder the model names)",
+    )
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--settings", help=argparse.SUPPRESS)
     parser.add_argument(
