@@ -34,9 +34,9 @@ TONE_TAKES = 5
 TONE_SECONDS = 0.5
 
 
-def learn_tone_word(model: OnnxModel, store: WordStore) -> None:
+def learn_tone_word(model: OnnxModel, store: WordStore) -> WordTrainer:
     """Teach `store` one custom word (a tone) for `model`, as the app pairs it, so a vocabulary
-    built from the store holds a current head."""
+    built from the store holds a current head; the trainer, which a build can reuse."""
     rate = model.frontend.sample_rate
     times = np.arange(int(TONE_SECONDS * rate)) / rate
     takes = [
@@ -44,17 +44,17 @@ def learn_tone_word(model: OnnxModel, store: WordStore) -> None:
         for index in range(TONE_TAKES)
     ]
     model_for_words, _ = words_model(model)
-    WordTrainer(model_for_words, identity_paths(model_for_words)).learn(
-        store, TONE_WORD, takes, rate
-    )
+    trainer = WordTrainer(model_for_words, identity_paths(model_for_words))
+    trainer.learn(store, TONE_WORD, takes, rate)
+    return trainer
 
 
 def with_one_word(model: OnnxModel) -> Scorer:
     """The model with one custom word, through the app's own vocabulary build."""
     with tempfile.TemporaryDirectory() as folder:
         store = WordStore(Path(folder))
-        learn_tone_word(model, store)
-        vocabulary = build_vocabulary(model, store)
+        trainer = learn_tone_word(model, store)
+        vocabulary = build_vocabulary(model, store, trainer=trainer)
     if vocabulary.words != (TONE_WORD,):
         raise SystemExit(f"the custom word did not train: {vocabulary.messages}")
     return vocabulary.scorer

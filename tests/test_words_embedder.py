@@ -204,3 +204,17 @@ def test_the_command_line_learns_lists_and_replays_words_through_the_pair(
     out = capsys.readouterr().out
     assert code == 0
     assert [json.loads(line)["label"] for line in out.splitlines()] == ["whistle", "low"]
+
+
+def test_a_blank_embedder_name_means_none_and_the_trainer_is_kept(tmp_path: Path) -> None:
+    base = OnnxModel(
+        words_tone_model(tmp_path / "commands.onnx", metadata={META_WORD_EMBEDDER: "  "}),
+        prefer_gpu=False,
+    )
+    assert words_model(base) == (base, None)
+    store = WordStore(tmp_path / "words")
+    WordTrainer(base, base.path).learn(store, "whistle", examples(WHISTLE_HZ), RATE)
+    first = build_vocabulary(base, store)
+    again = build_vocabulary(base, store, trainer=first.trainer)
+    assert again.trainer is first.trainer
+    assert again.words == ("whistle",) and not again.messages

@@ -18,10 +18,16 @@ from dataclasses import dataclass, replace
 from typing import cast
 
 from kws_app.errors import one_line
-from kws_app.inference.model import META_WORD_EMBEDDER, OnnxModel
+from kws_app.inference.model import OnnxModel
 from kws_app.inference.pipeline import Scorer
 from kws_app.session.jobs import BackgroundJob
-from kws_app.words.embedder import PairedModel, command_model, identity_paths, words_model
+from kws_app.words.embedder import (
+    PairedModel,
+    command_model,
+    identity_paths,
+    named_embedder,
+    words_model,
+)
 from kws_app.words.head import WordHead
 from kws_app.words.store import StoredWord, WordStore, WordStoreError
 from kws_app.words.trainer import TrainingError, WordAudio, WordTrainer
@@ -150,9 +156,7 @@ def _reusable(trainer: WordTrainer, base: OnnxModel) -> bool:
     put the file back)."""
     if command_model(trainer.model) is not base:  # type: ignore[arg-type]
         return False
-    return isinstance(trainer.model, PairedModel) or not base.info.metadata.get(
-        META_WORD_EMBEDDER, ""
-    )
+    return isinstance(trainer.model, PairedModel) or not named_embedder(base)
 
 
 def _base_only(

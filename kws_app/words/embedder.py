@@ -91,10 +91,15 @@ def load_embedder(path: Path, base: OnnxModel, cpu_threads: int = 1) -> PairedMo
     return PairedModel(base, embedder)
 
 
+def named_embedder(base: OnnxModel) -> str:
+    """The word embedder's name in `base`'s metadata; empty where it names none."""
+    return base.info.metadata.get(META_WORD_EMBEDDER, "").strip()
+
+
 def embedder_path_of(base: OnnxModel) -> Path | None:
     """The embedder `base` names in its metadata, beside it; None where it names none. Only a
     bare file name is followed: a model file must not make the app open files elsewhere."""
-    name = base.info.metadata.get(META_WORD_EMBEDDER, "").strip()
+    name = named_embedder(base)
     if not name:
         return None
     if Path(name).name != name or name in (".", ".."):
