@@ -56,6 +56,10 @@ _TOLERANCE = 1e-9
 # A float32 Newton step whose residual is larger than this share of the gradient is solved
 # again in float64.
 _STEP_RESIDUAL = 1e-3
+# Rows that together hold less than this share of the Hessian's trace enter it through its
+# diagonal alone: well-separated negatives barely bend the loss, and summing their outer products
+# was most of a word's training time.
+_CURVATURE_TAIL = 1e-2
 
 
 class HeadError(UserError, ValueError):
@@ -241,21 +245,31 @@ def sigmoid(values: npt.ArrayLike) -> FloatArray:
 
 def _newton_step(
     design_single: npt.NDArray[np.float32],
-    root_curvature: npt.NDArray[np.float32],
+    squared_design: npt.NDArray[np.float32],
+    squared_norms: npt.NDArray[np.float64],
+    curvature: npt.NDArray[np.float64],
     diagonal: npt.NDArray[np.float64],
     gradient: npt.NDArray[np.float64],
 ) -> npt.NDArray[np.float64]:
-    """Hessian⁻¹ gradient, the Hessian being `scaled.T @ scaled` plus `diagonal`.
+    """Hessian⁻¹ gradient, the Hessian being the curvature-weighted sum of the rows' outer
+    products plus `diagonal`.
 
-    In float32, as the Hessian is summed: a symmetric rank-k update sums half of it, and a
-    Cholesky factor (the Hessian is positive definite) solves in half the work of a general
-    solve. A Hessian that float32 cannot factor (nearly singular, where the tiny ridge on the
-    diagonal is lost to rounding) is solved in float64 instead.
+    The Hessian only steers the step (the gradient and the line search are exact), so it may be
+    approximate without moving the optimum: the rows of least curvature, `_CURVATURE_TAIL` of its
+    trace in all, enter it by their diagonal alone. It is summed in float32: a symmetric rank-k
+    update sums half of it, and a Cholesky factor (the Hessian is positive definite) solves in
+    half the work of a general solve. A Hessian that float32 cannot factor (nearly singular,
+    where the tiny ridge on the diagonal is lost to rounding) is solved in float64 instead.
     """
-    scaled = design_single * root_curvature[:, np.newaxis]
+    kept = _curved_rows(curvature * squared_norms)
+    tail_curvature = curvature.astype(np.float32)
+    tail_curvature[kept] = 0.0
+    full_diagonal = diagonal + tail_curvature @ squared_design
+    root = np.sqrt(curvature[kept]).astype(np.float32)
+    scaled = design_single[kept] * root[:, np.newaxis]
     # syrk computes A @ A.T of its upper triangle; scaled.T is Fortran-ordered, read without a copy.
     upper = syrk(1.0, scaled.T, lower=0)
-    upper[np.diag_indices_from(upper)] += diagonal.astype(np.float32)
+    upper[np.diag_indices_from(upper)] += full_diagonal.astype(np.float32)
     target = gradient.astype(np.float32)
     try:
         factor = cho_factor(upper, lower=False, check_finite=False)
@@ -267,8 +281,18 @@ def _newton_step(
             return np.asarray(step, dtype=np.float64)
     except np.linalg.LinAlgError:
         pass
-    hessian = (scaled.T @ scaled).astype(np.float64) + np.diag(diagonal)
+    hessian = (scaled.T @ scaled).astype(np.float64) + np.diag(full_diagonal)
     return np.asarray(np.linalg.solve(hessian, gradient), dtype=np.float64)
+
+
+def _curved_rows(contributions: npt.NDArray[np.float64]) -> npt.NDArray[np.int64]:
+    """Indices, in order, of the rows that hold all but `_CURVATURE_TAIL` of the trace."""
+    order = np.argsort(contributions)
+    tail = np.cumsum(contributions[order])
+    if not tail.size or not tail[-1] > 0:
+        return np.arange(contributions.shape[0])
+    cut = int(np.searchsorted(tail, _CURVATURE_TAIL * tail[-1], side="right"))
+    return np.sort(order[cut:])
 
 
 def _fit_logistic(
@@ -303,11 +327,15 @@ def _fit_logistic(
     params = np.zeros(design.shape[1]) if start is None else np.append(start[0], start[1])
     current = loss(params)
     diagonal = penalty + _RIDGE
+    squared_design = np.square(design_single)
+    squared_norms = squared_design.sum(axis=1, dtype=np.float64)
     for _ in range(max_iterations):
         probabilities = 1.0 / (1.0 + np.exp(-np.clip(design @ params, -60.0, 60.0)))
         gradient = design.T @ (sample_weight * (probabilities - positives)) + penalty * params
-        curvature = (sample_weight * probabilities * (1.0 - probabilities)).astype(np.float32)
-        step = _newton_step(design_single, np.sqrt(curvature), diagonal, gradient)
+        curvature = sample_weight * probabilities * (1.0 - probabilities)
+        step = _newton_step(
+            design_single, squared_design, squared_norms, curvature, diagonal, gradient
+        )
         size = 1.0
         while size > _MIN_STEP:
             candidate = params - size * step
