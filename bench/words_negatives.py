@@ -9,12 +9,15 @@ benchmark (words_data.RESERVED_WORDS), a sample of each command word, `_silence_
 of the background-noise recordings, plus 1 s windows of continuous speech from negatives/precise
 (the pool training uses for `_unknown_`) and from the TRAINING speakers of negatives/speech
 (training/speech_negatives.py), some with the window ending the phrase lag earlier (phrase heads
-read two windows, kws_app/words/phrases.py). Half the speech windows (TrainerConfig's
+read two windows, kws_app/words/phrases.py), filling the app's 20,000 rows: a word's threshold
+is the tail of these, and more rows make it firmer. Half the speech windows (TrainerConfig's
 noisy_fraction) are mixed with generated noise at the trainer's SNRs, as the trainer noises a
 word's positives: with only clean speech among the negatives, a head could learn "noisy speech"
 as the word. The reserved false-accept folder
 negatives/precise/heysavant/not-wake-words is never read. Rows are labelled with their word so a
 custom word with the same name as a negative word (e.g. "nine") leaves those rows out.
+The file also carries the heads' within-word whitening (`within_whitening`), made from
+TRAINING-split clips of the command words (docs/benchmarks.md, "Within-word whitening").
 Embeddings and the base model's probabilities (a custom word's threshold is chosen on the mass it
 may take from them, kws_app/words/calibration.py) are stored as float16 with the model's
 SHA-256: the app ignores the file for any other model.
@@ -55,6 +58,7 @@ from kws_app.words.trainer import (
     NEGATIVES_FILE_NAME,
     NEGATIVES_FORMAT,
     PROBABILITIES_KEY,
+    WHITENING_KEY,
     Augmenter,
     TrainerConfig,
     WordTrainer,
@@ -75,13 +79,49 @@ MAX_SPEECH_WINDOWS = 3000
 SPEECH_LABEL = "_speech_"
 # Continuous speech of many speakers (SPEECH_NEGATIVES, training speakers only): where a custom
 # word's false accepts happen, so most of its held-out negatives come from here.
-MANY_SPEAKERS_WINDOWS = 12000
-MANY_SPEAKERS_WINDOWS_PER_RECORDING = 4
+MANY_SPEAKERS_WINDOWS = 17300
+MANY_SPEAKERS_WINDOWS_PER_RECORDING = 8
 # Of those, this many also keep the window ending the phrase lag earlier in the same recording
 # (kws_app/words/phrases.py): running speech as a phrase head's two windows see it.
 PHRASE_SPEECH_ROWS = 4000
 # Generated noise of each colour, this many clips long, to mix into speech windows.
 NOISE_CLIPS_LONG = 4
+# TRAINING-split clips of each command word whose spread, word by word, is what the heads'
+# whitening discounts (`within_whitening`).
+WHITENING_CLIPS_PER_WORD = 400
+# The whitening's share of the identity: 1 would leave the heads' input as it is.
+WHITENING_SHRINK = 0.8
+# Added to a standard deviation, as the head's own standardisation does (kws_app/words/head.py).
+SPREAD_FLOOR = 1e-6
+
+
+def within_whitening(
+    embeddings: np.ndarray, labels: np.ndarray, negatives: np.ndarray, shrink: float
+) -> np.ndarray:
+    """The matrix a head's standardised embeddings are multiplied by before it is fitted.
+
+    Five takes cannot show which directions of the embedding change from one speaker or room to
+    the next, but thousands of speakers saying the same command words can: their within-word
+    scatter S. The heads' inputs are multiplied by ((1 - shrink) S + shrink I)^(-1/2) (S scaled
+    to a unit mean diagonal), so the L2 penalty costs more along those directions and a head
+    leans less on them; scaled so the negatives keep a unit mean variance, as standardisation
+    leaves them, which keeps the penalty's strength.
+    """
+    centre, spread = negatives.mean(axis=0), negatives.std(axis=0) + SPREAD_FLOOR
+    standard = (embeddings - centre) / spread
+    names = np.unique(labels)
+    scatter = np.zeros((standard.shape[1],) * 2)
+    for name in names:
+        rows = standard[labels == name]
+        rows = rows - rows.mean(axis=0)
+        scatter += rows.T @ rows
+    scatter /= np.mean(np.diag(scatter))
+    mixed = (1.0 - shrink) * scatter + shrink * np.eye(scatter.shape[0])
+    values, vectors = np.linalg.eigh(mixed)
+    transform = (vectors * values**-0.5) @ vectors.T
+    total = np.cov(((negatives - centre) / spread).T)
+    transform *= np.sqrt(transform.shape[0] / np.trace(transform.T @ total @ transform))
+    return transform.astype(np.float32)
 
 
 def main() -> int:
@@ -91,6 +131,25 @@ def main() -> int:
     parser.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR)
     parser.add_argument("--out", type=Path, default=assets_dir() / NEGATIVES_FILE_NAME)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--many-speakers-windows",
+        type=int,
+        default=MANY_SPEAKERS_WINDOWS,
+        help="1 s windows of the training speakers' running speech (negatives/speech)",
+    )
+    parser.add_argument(
+        "--windows-per-recording",
+        type=int,
+        default=MANY_SPEAKERS_WINDOWS_PER_RECORDING,
+        help="at most this many of those windows from one recording",
+    )
+    parser.add_argument(
+        "--whitening-shrink",
+        type=float,
+        default=WHITENING_SHRINK,
+        help="the heads' within-word whitening's share of the identity (1: no whitening, none "
+        "stored)",
+    )
     parser.add_argument(
         "--noisy-fraction",
         type=float,
@@ -151,13 +210,13 @@ def main() -> int:
     earlier_waves: list[np.ndarray] = []
     earlier_rows: list[int] = []
     for index in rng.permutation(len(recordings)):
-        if len(many) >= MANY_SPEAKERS_WINDOWS:
+        if len(many) >= args.many_speakers_windows:
             break
         wave = read_audio_at(recordings[index].path, rate)
         if wave.size < clip_samples:
             continue
-        starts = rng.integers(0, wave.size - clip_samples + 1, MANY_SPEAKERS_WINDOWS_PER_RECORDING)
-        for start in starts[: MANY_SPEAKERS_WINDOWS - len(many)]:
+        starts = rng.integers(0, wave.size - clip_samples + 1, args.windows_per_recording)
+        for start in starts[: args.many_speakers_windows - len(many)]:
             if len(earlier_rows) < PHRASE_SPEECH_ROWS and start >= lag:
                 earlier_rows.append(len(waves) + len(many))
                 earlier_waves.append(wave[start - lag : start - lag + clip_samples])
@@ -190,6 +249,20 @@ def main() -> int:
 
     probabilities, embeddings = trainer.outputs(waves)
     _, earlier_embeddings = trainer.outputs(earlier_waves)
+    whitening: dict[str, np.ndarray] = {}
+    if args.whitening_shrink < 1.0:
+        command_waves, command_labels = [], []
+        for word in COMMAND_WORDS:
+            clips = groups[word]
+            for index in rng.permutation(len(clips))[:WHITENING_CLIPS_PER_WORD]:
+                command_waves.append(read_audio_at(clips[index].path, rate))
+                command_labels.append(word)
+        whitening[WHITENING_KEY] = within_whitening(
+            trainer.embed(command_waves),
+            np.array(command_labels),
+            embeddings.astype(np.float16).astype(np.float64),
+            args.whitening_shrink,
+        )
     names = sorted(set(labels))
     np.savez_compressed(
         args.out,
@@ -204,6 +277,7 @@ def main() -> int:
             EARLIER_EMBEDDINGS_KEY: earlier_embeddings.astype(np.float16),
             EARLIER_LAG_KEY: np.array(phrase.lag_ms),
         },
+        **whitening,
     )
     counts = {name: labels.count(name) for name in names}
     print(

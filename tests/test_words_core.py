@@ -206,3 +206,6 @@ def test_shipped_negatives_match_the_shipped_model() -> None:
     # Each row keeps the base model's probabilities: custom words are calibrated on them.
     assert negatives.probabilities is not None
     assert negatives.probabilities.shape == (negatives.embeddings.shape[0], len(base.labels))
+    # And the whitening the heads are fitted through, one row and column per embedding value.
+    assert negatives.whitening is not None
+    assert negatives.whitening.shape == (embedding_size, embedding_size)

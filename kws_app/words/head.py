@@ -383,6 +383,7 @@ def fit_head(
     negatives: FloatArray,
     model_id: str,
     config: HeadConfig | None = None,
+    transform: FloatArray | None = None,
 ) -> HeadFit:
     """Fit and calibrate one word's head, keeping its held-out scores.
 
@@ -401,8 +402,11 @@ def fit_head(
     centre = np.concatenate((positives, negative_array)).mean(axis=0)
     spread = np.concatenate((positives, negative_array)).std(axis=0) + 1e-6
 
+    mapping = None if transform is None else np.asarray(transform, dtype=np.float64)
+
     def standard(values: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
-        return (values - centre) / spread
+        scaled = (values - centre) / spread
+        return scaled if mapping is None else scaled @ mapping
 
     rng = np.random.default_rng(config.seed)
     order = rng.permutation(negative_array.shape[0])
@@ -442,6 +446,8 @@ def fit_head(
         scale, offset = 1.0, 0.0
     offset += math.log(config.positive_prior / (1.0 - config.positive_prior))
 
+    if mapping is not None:
+        weights = mapping @ weights
     folded_weights = scale * weights / spread
     folded_bias = scale * (bias - float((centre / spread) @ weights)) + offset
     held_positive = np.concatenate(held_positive_logits)

@@ -61,6 +61,7 @@ PROBABILITIES_KEY = "probabilities"
 EARLIER_EMBEDDINGS_KEY = "earlier_embeddings"
 EARLIER_ROWS_KEY = "earlier_rows"
 EARLIER_LAG_KEY = "earlier_lag_ms"
+WHITENING_KEY = "within_whitening"
 # Heads record the recipe that made them; older ones are retrained from the stored recordings.
 # 4: the shipped negatives file holds noisy speech (bench/words_negatives.py), so heads
 # calibrated on the clean file are retrained even though the model is the same. 5: words and
@@ -68,8 +69,10 @@ EARLIER_LAG_KEY = "earlier_lag_ms"
 # PhraseConfig), so heads of a user's own base model are retrained too (the shipped model's new
 # embedding changed its id). 6: a word is averaged over its own, longer window and calibrated
 # to pass twice the share of negatives (WordCalibrationConfig), so every head is made again.
+# 7: the shipped negatives file holds more running speech and the within-word whitening the
+# heads are fitted through (WHITENING_KEY).
 RECIPE_KEY = "trainer_recipe"
-TRAINER_RECIPE = 6
+TRAINER_RECIPE = 7
 MAX_SHIPPED_NEGATIVES = 20000
 ENERGY_FRAME_MS = 10
 ENERGY_FLOOR = 1e-10
@@ -247,6 +250,9 @@ class ShippedNegatives:
     earlier_rows: npt.NDArray[np.int64] | None = None
     earlier_embeddings: FloatArray | None = None
     earlier_lag_ms: int = 0
+    # A square matrix the heads' standardised embeddings are multiplied by (WHITENING_KEY);
+    # None in files made without one.
+    whitening: FloatArray | None = None
 
     def keep_mask(self, name: str) -> npt.NDArray[np.bool_]:
         unwanted = name.casefold()
@@ -288,6 +294,11 @@ def load_shipped_negatives(path: Path, model_id: str, size: int) -> ShippedNegat
                 if PROBABILITIES_KEY in data.files
                 else None
             )
+            whitening = (
+                np.asarray(data[WHITENING_KEY], dtype=np.float32)
+                if WHITENING_KEY in data.files
+                else None
+            )
             earlier: tuple[npt.NDArray[np.int64], FloatArray, int] | None = None
             if EARLIER_EMBEDDINGS_KEY in data.files:
                 earlier = (
@@ -314,6 +325,10 @@ def load_shipped_negatives(path: Path, model_id: str, size: int) -> ShippedNegat
                 or not np.all(np.isfinite(probabilities))
             )
         )
+        or (
+            whitening is not None
+            and (whitening.shape != (size, size) or not np.all(np.isfinite(whitening)))
+        )
     ):
         logger.warning("%s has inconsistent shapes; not using it", path.name)
         return None
@@ -330,9 +345,9 @@ def load_shipped_negatives(path: Path, model_id: str, size: int) -> ShippedNegat
             logger.warning("%s has inconsistent phrase rows; not using them", path.name)
         else:
             return ShippedNegatives(
-                embeddings, labels, probabilities, rows, earlier_embeddings, lag_ms
+                embeddings, labels, probabilities, rows, earlier_embeddings, lag_ms, whitening
             )
-    return ShippedNegatives(embeddings, labels, probabilities)
+    return ShippedNegatives(embeddings, labels, probabilities, whitening=whitening)
 
 
 @dataclass
@@ -503,6 +518,7 @@ class WordTrainer:
             np.concatenate([embeddings for _, embeddings in negatives]),
             self.model_id,
             config.head,
+            transform=self._transform(lag_ms),
         )
         positive_mass = np.concatenate(
             [self.available_mass(p, e.shape[0]) for p, e in positive_outputs if e.shape[0]]
@@ -534,6 +550,15 @@ class WordTrainer:
         )
         logger.info("trained custom word %r: %s", word.name, head.details)
         return head
+
+    def _transform(self, lag_ms: int) -> FloatArray | None:
+        """The shipped whitening for this head's input: one per window it reads."""
+        if self.shipped is None or self.shipped.whitening is None:
+            return None
+        whitening = self.shipped.whitening
+        if not lag_ms:
+            return whitening
+        return np.kron(np.eye(2, dtype=np.float32), whitening)
 
     def _phrase_negatives(
         self,
