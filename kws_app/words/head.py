@@ -389,7 +389,9 @@ def fit_head(
 
     `positives_per_example` holds, for each recorded example, the embeddings of its augmented
     variants; keeping them grouped lets calibration hold out a whole example (all its variants),
-    which is what a new utterance looks like to the head.
+    which is what a new utterance looks like to the head. `transform` (the shipped within-word
+    whitening, kws_app/words/trainer.py) multiplies the standardised embeddings before the fit
+    and is folded into the weights, so the head still reads raw embeddings.
     """
     config = config or HeadConfig()
     groups = [np.asarray(group, dtype=np.float64) for group in positives_per_example if len(group)]
