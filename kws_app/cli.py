@@ -123,7 +123,10 @@ def run_list_devices() -> int:
 
 def run_replay(args: argparse.Namespace) -> int:
     """Stream the file through the pipeline block by block: memory stays flat for any length."""
+    import numpy as np
+
     from kws_app.audio.files import AudioFileStream
+    from kws_app.config import MS_PER_SECOND
     from kws_app.inference.pipeline import StreamingPipeline
 
     with AudioFileStream(args.wav) as audio:
@@ -131,6 +134,12 @@ def run_replay(args: argparse.Namespace) -> int:
         stream, decoder = configs_from_args(args, model)
         pipeline = StreamingPipeline(model, audio.sample_rate, stream, decoder)
         for block in audio.blocks(REPLAY_BLOCK_MS):
+            for detection in pipeline.process(block).detections:
+                print(detection.to_json(), flush=True)
+        # Silence after the file, in the same blocks, so a word it ends on is decided (a 1-s
+        # clip of one word).
+        block = np.zeros(audio.sample_rate * REPLAY_BLOCK_MS // MS_PER_SECOND, np.float32)
+        for _ in range(math.ceil(pipeline.settle_ms / REPLAY_BLOCK_MS)):
             for detection in pipeline.process(block).detections:
                 print(detection.to_json(), flush=True)
     return 0

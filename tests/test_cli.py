@@ -57,6 +57,16 @@ def test_replay_reads_flac_at_another_rate(
     assert [json.loads(line)["label"] for line in capsys.readouterr().out.splitlines()] == ["low"]
 
 
+def test_a_file_that_ends_on_a_word_still_detects_it(
+    tmp_path: Path, tone_model_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # As a one-word clip of a dataset: no silence after the word for its window to pass.
+    path = tmp_path / "clip.wav"
+    soundfile.write(path, np.concatenate([silence(0.2), tone(LOW_TONE_HZ, 0.8)]), 16000)
+    assert main([*TONE_DECODER_ARGS, "--wav", str(path), "--model", str(tone_model_path)]) == 0
+    assert [json.loads(line)["label"] for line in capsys.readouterr().out.splitlines()] == ["low"]
+
+
 def test_threshold_option_reaches_the_decoder(
     tone_wav: Path, tone_model_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

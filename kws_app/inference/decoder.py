@@ -92,6 +92,11 @@ class RecognizeCommands:
         self._longest_ms = int(self.windows_ms.max())
         self._one_window = bool((self.windows_ms == self._longest_ms).all())
 
+    @property
+    def longest_window_ms(self) -> int:
+        """The longest averaging window any label is decided over."""
+        return self._longest_ms
+
     def reset(self) -> None:
         self._results.clear()
         self._previous_top_label = SILENCE_LABEL

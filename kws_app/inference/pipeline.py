@@ -117,6 +117,14 @@ class StreamingPipeline:
         )
 
     @property
+    def settle_ms(self) -> int:
+        """How long a stream must go on after its last sound for that sound to be decided: a
+        clip, for the word to pass through the scored window, then the longest averaging
+        window. A replayed file that ends right after a word needs this much silence after it,
+        as a microphone would go on hearing."""
+        return self.frontend_config.clip_ms + self.decoder.longest_window_ms
+
+    @property
     def labels(self) -> tuple[str, ...]:
         return self.scorer.labels
 
