@@ -49,6 +49,7 @@ from kws_app.dsp.frontend import fit_length
 from kws_app.dsp.levels import db_to_amplitude
 from kws_app.dsp.noise import NOISE_COLOURS
 from kws_app.paths import assets_dir, default_model_path
+from kws_app.words.head import SPREAD_FLOOR
 from kws_app.words.phrases import PhraseConfig
 from kws_app.words.trainer import (
     EARLIER_EMBEDDINGS_KEY,
@@ -91,8 +92,6 @@ NOISE_CLIPS_LONG = 4
 WHITENING_CLIPS_PER_WORD = 400
 # The whitening's share of the identity: 1 would leave the heads' input as it is.
 WHITENING_SHRINK = 0.8
-# Added to a standard deviation, as the head's own standardisation does (kws_app/words/head.py).
-SPREAD_FLOOR = 1e-6
 
 
 def within_whitening(
@@ -260,6 +259,7 @@ def main() -> int:
         whitening[WHITENING_KEY] = within_whitening(
             trainer.embed(command_waves),
             np.array(command_labels),
+            # Standardised by the negatives as the app reads them back: rounded to float16.
             embeddings.astype(np.float16).astype(np.float64),
             args.whitening_shrink,
         )

@@ -123,6 +123,8 @@ def run_list_devices() -> int:
 
 def run_replay(args: argparse.Namespace) -> int:
     """Stream the file through the pipeline block by block: memory stays flat for any length."""
+    from itertools import chain, repeat
+
     import numpy as np
 
     from kws_app.audio.files import AudioFileStream
@@ -133,13 +135,11 @@ def run_replay(args: argparse.Namespace) -> int:
         model = load_scorer(args)
         stream, decoder = configs_from_args(args, model)
         pipeline = StreamingPipeline(model, audio.sample_rate, stream, decoder)
-        for block in audio.blocks(REPLAY_BLOCK_MS):
-            for detection in pipeline.process(block).detections:
-                print(detection.to_json(), flush=True)
         # Silence after the file, in the same blocks, so a word it ends on is decided (a 1-s
         # clip of one word).
-        block = np.zeros(audio.sample_rate * REPLAY_BLOCK_MS // MS_PER_SECOND, np.float32)
-        for _ in range(math.ceil(pipeline.settle_ms / REPLAY_BLOCK_MS)):
+        silence = np.zeros(audio.sample_rate * REPLAY_BLOCK_MS // MS_PER_SECOND, np.float32)
+        tail = repeat(silence, math.ceil(pipeline.settle_ms / REPLAY_BLOCK_MS))
+        for block in chain(audio.blocks(REPLAY_BLOCK_MS), tail):
             for detection in pipeline.process(block).detections:
                 print(detection.to_json(), flush=True)
     return 0

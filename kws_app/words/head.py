@@ -56,6 +56,9 @@ _TOLERANCE = 1e-9
 # A float32 Newton step whose residual is larger than this share of the gradient is solved
 # again in float64.
 _STEP_RESIDUAL = 1e-3
+# Added to each embedding value's standard deviation before a head standardises by it, so a
+# value that never varies does not divide by zero (bench/words_negatives.py standardises alike).
+SPREAD_FLOOR = 1e-6
 # Rows that together hold less than this share of the Hessian's trace enter it through its
 # diagonal alone: well-separated negatives barely bend the loss, and summing their outer products
 # was most of a word's training time.
@@ -402,7 +405,7 @@ def fit_head(
         raise ValueError("a word needs negative examples")
     positives = np.concatenate(groups)
     centre = np.concatenate((positives, negative_array)).mean(axis=0)
-    spread = np.concatenate((positives, negative_array)).std(axis=0) + 1e-6
+    spread = np.concatenate((positives, negative_array)).std(axis=0) + SPREAD_FLOOR
 
     mapping = None if transform is None else np.asarray(transform, dtype=np.float64)
 
