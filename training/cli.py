@@ -27,6 +27,7 @@ COMMAND_MODULES = (
     "training.ensemble",
     "training.embedding_graph",
     "training.word_embedder",
+    "training.onnx_import",
 )
 
 
