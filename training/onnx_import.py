@@ -149,10 +149,19 @@ def measure_statistics(
     model: KwsModel, norms: list[nn.BatchNorm1d], features: torch.Tensor
 ) -> None:
     """Running statistics from `features`, with scale and shift that cancel them (see above)."""
-    inputs: dict[int, list[torch.Tensor]] = {index: [] for index in range(len(norms))}
+    # Per batch norm: the count, sum and sum of squares of its input, per channel (float64, so
+    # the variance keeps its precision however many clips are summed).
+    moments = [torch.zeros(3, norm.num_features, dtype=torch.float64) for norm in norms]
+
+    def accumulate(index: int, values: torch.Tensor) -> None:
+        channels = values.detach().transpose(0, 1).reshape(values.shape[1], -1).double()
+        moments[index][0] += channels.shape[1]
+        moments[index][1] += channels.sum(dim=1)
+        moments[index][2] += channels.square().sum(dim=1)
+
     hooks = [
         norm.register_forward_hook(
-            lambda _module, args, _output, index=index: inputs[index].append(args[0].detach())
+            lambda _module, args, _output, index=index: accumulate(index, args[0])
         )
         for index, norm in enumerate(norms)
     ]
@@ -165,10 +174,9 @@ def measure_statistics(
         for hook in hooks:
             hook.remove()
     with torch.no_grad():
-        for index, norm in enumerate(norms):
-            values = torch.cat(inputs[index]).transpose(0, 1).reshape(norm.num_features, -1)
-            mean = values.mean(dim=1)
-            variance = values.var(dim=1, unbiased=False)
+        for norm, (count, total, squares) in zip(norms, moments, strict=True):
+            mean = total / count
+            variance = (squares / count - mean.square()).clamp_min(0.0)
             fused_bias = norm.bias.clone()
             norm.running_mean.copy_(mean)
             norm.running_var.copy_(variance)
