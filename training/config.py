@@ -171,9 +171,7 @@ class DistillConfig:
 
     def __post_init__(self) -> None:
         if not 0 <= self.weight <= 1 or self.temperature <= 0:
-            raise ValueError(
-                "distillation weight must be in [0, 1] and its temperature positive"
-            )
+            raise ValueError("distillation weight must be in [0, 1] and its temperature positive")
 
     @property
     def enabled(self) -> bool:

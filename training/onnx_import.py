@@ -37,11 +37,10 @@ from kws_app.inference.model import (
     META_LABELS,
     META_MODEL_NAME,
     META_TRAINING_DATA,
-    OnnxModel,
 )
 from training.checkpoint import CHECK_CLIPS, save_checkpoint
 from training.config import TrainConfig
-from training.export import MAX_ABS_DIFFERENCE
+from training.export import MAX_ABS_DIFFERENCE, output_difference
 from training.models import ARCHITECTURES, ExportModel, KwsModel, build_model, parameter_count
 from training.onnx_files import load_onnx_file
 
@@ -206,20 +205,6 @@ def clip_features(
     return torch.from_numpy(np.stack(features).astype(np.float32))
 
 
-def largest_difference(model: KwsModel, path: Path, features: torch.Tensor) -> float:
-    """Largest difference between the eval-mode network and onnxruntime running the file."""
-    runner = OnnxModel(path, prefer_gpu=False)
-    probabilities, embedding = runner.run(features.numpy())
-    with torch.no_grad():
-        expected_probabilities, expected_embedding = ExportModel(model.eval())(features)
-    if embedding is None:
-        raise OnnxImportError(f"{path}: the file has no embedding output")
-    return max(
-        float(np.max(np.abs(probabilities - expected_probabilities.numpy()))),
-        float(np.max(np.abs(embedding - expected_embedding.numpy()))),
-    )
-
-
 def import_onnx(
     path: Path, clips: Path, max_clips: int = DEFAULT_MAX_CLIPS, seed: int = 0
 ) -> dict[str, Any]:
@@ -233,7 +218,7 @@ def import_onnx(
     norms = load_weights(model, proto)
     features = clip_features(clips, frontend, max_clips, seed)
     measure_statistics(model, norms, features)
-    difference = largest_difference(model, path, features[:CHECK_CLIPS])
+    difference = output_difference(path, ExportModel(model), features[:CHECK_CLIPS])
     if not difference < MAX_ABS_DIFFERENCE:
         raise OnnxImportError(
             f"{path}: the imported network differs from the file by {difference:.2e} "
