@@ -136,15 +136,14 @@ def write_graph(wrapper: torch.nn.Module, example: torch.Tensor, path: Path) -> 
         raise ExportError(f"torch.onnx.export failed: {one_line(error)}") from error
 
 
-def output_difference(path: Path, wrapper: ExportModel, features: torch.Tensor) -> float:
-    """Largest difference between the app's loader running `path` and `wrapper` (eval mode) in
+def output_difference(runner: OnnxModel, wrapper: ExportModel, features: torch.Tensor) -> float:
+    """Largest difference between a file the app's loader runs and `wrapper` (eval mode) in
     torch, over both outputs."""
-    runner = OnnxModel(path, prefer_gpu=False)
     probabilities, embedding = runner.run(features.numpy())
     with torch.no_grad():
         expected_probabilities, expected_embedding = wrapper.eval()(features)
     if embedding is None:
-        raise ExportError(f"{path.name}: the file has no embedding output")
+        raise ExportError(f"{runner.path.name}: the file has no embedding output")
     return max(
         float(np.max(np.abs(probabilities - expected_probabilities.numpy()))),
         float(np.max(np.abs(embedding - expected_embedding.numpy()))),
@@ -154,7 +153,7 @@ def output_difference(path: Path, wrapper: ExportModel, features: torch.Tensor) 
 def verify_export(path: Path, wrapper: ExportModel, check_features: torch.Tensor) -> float:
     """Load with the app's loader, compare both outputs with torch; delete the file on failure."""
     try:
-        difference = output_difference(path, wrapper, check_features)
+        difference = output_difference(OnnxModel(path, prefer_gpu=False), wrapper, check_features)
         if not difference < MAX_ABS_DIFFERENCE:
             raise ExportError(
                 f"{path.name}: onnxruntime differs from torch by {difference:.2e} "

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import math
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -34,11 +35,12 @@ EPOCH_SEED_STRIDE = 1000
 
 
 def features_of(
-    waves: npt.NDArray[np.float32], extractor: FeatureExtractor
+    waves: npt.NDArray[np.float32] | Sequence[npt.NDArray[np.float32]], extractor: FeatureExtractor
 ) -> npt.NDArray[np.float32]:
-    """Log-mel features of clip waveforms through the app's front end, shape (n, frames, bins)."""
+    """Log-mel features of clip waveforms (rows of one array, or clips of any length, each fitted
+    to the clip) through the app's front end, shape (n, frames, bins)."""
     frames, bins = extractor.config.input_shape
-    out = np.empty((waves.shape[0], frames, bins), dtype=np.float32)
+    out = np.empty((len(waves), frames, bins), dtype=np.float32)
     for row, wave in enumerate(waves):
         out[row] = extractor.compute(fit_clip(wave, extractor.config))
     return out

@@ -15,7 +15,6 @@ to cancel them: eval mode is unchanged, and training mode starts where the file 
 
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import replace
 from pathlib import Path
@@ -30,17 +29,19 @@ from torch import nn
 
 from kws_app.audio.files import list_audio_files, read_audio_at
 from kws_app.config import FrontendConfig
-from kws_app.dsp.frontend import FeatureExtractor, fit_clip
+from kws_app.dsp.frontend import FeatureExtractor
 from kws_app.errors import UserError, one_line
 from kws_app.inference.model import (
     META_FRONTEND,
     META_LABELS,
     META_MODEL_NAME,
     META_TRAINING_DATA,
+    OnnxModel,
 )
 from training.checkpoint import CHECK_CLIPS, save_checkpoint
 from training.config import TrainConfig
 from training.export import MAX_ABS_DIFFERENCE, output_difference
+from training.loop import features_of
 from training.models import ARCHITECTURES, ExportModel, KwsModel, build_model, parameter_count
 from training.onnx_files import load_onnx_file
 
@@ -63,16 +64,13 @@ class OnnxImportError(UserError):
     """The file cannot become a checkpoint; str() is a one-line message."""
 
 
-def _metadata(proto: onnx.ModelProto, path: Path) -> dict[str, str]:
-    values = {prop.key: prop.value for prop in proto.metadata_props}
-    missing = [key for key in (META_LABELS, META_FRONTEND, META_MODEL_NAME) if key not in values]
+def _require_metadata(proto: onnx.ModelProto, path: Path) -> None:
+    """Refuse, in the importer's words, a file training did not write (the app's loader would
+    say the same of one key at a time)."""
+    present = {prop.key for prop in proto.metadata_props}
+    missing = [key for key in (META_LABELS, META_FRONTEND, META_MODEL_NAME) if key not in present]
     if missing:
         raise OnnxImportError(f"{path}: not a kws model file (no {', '.join(missing)} metadata)")
-    if values[META_MODEL_NAME] not in ARCHITECTURES:
-        raise OnnxImportError(
-            f"{path}: its architecture {values[META_MODEL_NAME]!r} is none this version trains"
-        )
-    return values
 
 
 def _conv_weights(proto: onnx.ModelProto) -> list[tuple[FloatArray, FloatArray | None]]:
@@ -191,18 +189,15 @@ def clip_features(
     if not paths:
         raise OnnxImportError(f"no audio files under {folder}")
     picks = np.random.default_rng(seed).permutation(len(paths))[:max_clips]
-    extractor = FeatureExtractor(frontend)
-    features = []
+    waves = []
     for index in sorted(picks):
         try:
-            wave = read_audio_at(paths[index], frontend.sample_rate)
+            waves.append(read_audio_at(paths[index], frontend.sample_rate))
         except Exception as error:  # a broken file among many: skip it, say so
             logger.warning("skipped %s: %s", paths[index], one_line(error))
-            continue
-        features.append(extractor.compute(fit_clip(wave, frontend)))
-    if not features:
+    if not waves:
         raise OnnxImportError(f"no readable audio files under {folder}")
-    return torch.from_numpy(np.stack(features).astype(np.float32))
+    return torch.from_numpy(features_of(waves, FeatureExtractor(frontend)))
 
 
 def import_onnx(
@@ -210,15 +205,22 @@ def import_onnx(
 ) -> dict[str, Any]:
     """A checkpoint (as training saves them, without optimiser state) holding the file's model."""
     proto = load_onnx_file(OnnxImportError, path)
-    metadata = _metadata(proto, path)
-    labels = tuple(json.loads(metadata[META_LABELS]))
-    frontend = FrontendConfig.from_json(metadata[META_FRONTEND])
+    _require_metadata(proto, path)
+    # The app's loader reads (and validates) labels and front end, and runs the file for the
+    # check below.
+    runner = OnnxModel(path, prefer_gpu=False)
+    info = runner.info
+    if info.model_name not in ARCHITECTURES:
+        raise OnnxImportError(
+            f"{path}: its architecture {info.model_name!r} is none this version trains"
+        )
+    labels, frontend = info.labels, info.frontend
     frames, bins = frontend.input_shape
-    model = build_model(metadata[META_MODEL_NAME], len(labels), frames, bins)
+    model = build_model(info.model_name, len(labels), frames, bins)
     norms = load_weights(model, proto)
     features = clip_features(clips, frontend, max_clips, seed)
     measure_statistics(model, norms, features)
-    difference = output_difference(path, ExportModel(model), features[:CHECK_CLIPS])
+    difference = output_difference(runner, ExportModel(model), features[:CHECK_CLIPS])
     if not difference < MAX_ABS_DIFFERENCE:
         raise OnnxImportError(
             f"{path}: the imported network differs from the file by {difference:.2e} "
@@ -237,7 +239,7 @@ def import_onnx(
         "frontend": frontend.to_json(),
         "model_name": model.name,
         "parameter_count": parameter_count(model),
-        "training_data": metadata.get(META_TRAINING_DATA, "{}"),
+        "training_data": info.metadata.get(META_TRAINING_DATA, "{}"),
         "check_features": features[:CHECK_CLIPS].clone(),
         "imported_from": str(path),
         "import_difference": difference,
