@@ -9,7 +9,7 @@
 #        | bench/train_models.sh snr [SEED [MINUTES]]
 #        | bench/train_models.sh distill4 TEACHER.onnx [SEED [MINUTES [FLAGS...]]]
 #        | bench/train_models.sh embedder [SEED [MINUTES]]
-#        | bench/train_models.sh embedder-again [SEED [MINUTES [CONTRASTIVE_WEIGHT]]]
+#        | bench/train_models.sh embedder-again [SEED [MINUTES [CONTRASTIVE_WEIGHT [FLAGS...]]]]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DATA=../shared/data
@@ -174,16 +174,18 @@ embedder() {
 }
 
 # The shipped word embedder trained on further: its checkpoint is gone with runs/, so it is
-# imported from assets/kws-words.onnx (training/onnx_import.py), then trained as `embedder` was.
+# imported from assets/kws-words.onnx (training/onnx_import.py), then trained as `embedder` was;
+# training flags after the third argument are passed on (e.g. --contrastive-share 0.5).
 embedder_again() {
-  local out=runs/embedder/again_$1
+  local out=runs/embedder/again_$1 extra=("${@:4}")
   mkdir -p "$out"
   python -m training import-onnx assets/kws-words.onnx --clips "$DATA/speech_commands" \
     --output "$out/imported.pt"
   stream_flags
   python -m training train "${FLAGS[@]}" --seed "$1" \
     --init-from "$out/imported.pt" --learning-rate 1e-3 \
-    --contrastive-weight "$3" --time-budget-min "$2" --output-dir "$out" --export "$out/model.onnx"
+    --contrastive-weight "$3" --time-budget-min "$2" --output-dir "$out" --export "$out/model.onnx" \
+    "${extra[@]}"
   python -m training export --checkpoint "$out/best.pt" --output "$out/model2d.onnx"
   python bench/words_negatives.py --embedding-model "$out/model2d.onnx" \
     --out "$out/words-negatives.npz"
@@ -191,7 +193,7 @@ embedder_again() {
 
 what=${1:-all}
 if [[ $what == embedder-again ]]; then
-  embedder_again "${2:-24}" "${3:-60}" "${4:-2.0}"
+  embedder_again "${2:-24}" "${3:-60}" "${4:-2.0}" "${@:5}"
 fi
 if [[ $what == embedder ]]; then
   embedder "${2:-23}" "${3:-35}"
