@@ -450,6 +450,13 @@ def main() -> int:
     parser.add_argument(
         "--pass-rates", type=float, nargs="+", help="calibration strictness values to try"
     )
+    parser.add_argument(
+        "--unheard-tests",
+        action="store_true",
+        help="test only on clips of the validation and testing splits, which no model trained on "
+        "(a word's training-split clips are among the `_unknown_` examples of every model but "
+        "for the reserved words)",
+    )
     parser.add_argument("--json", type=Path, help="write every trial's figures here")
     add_setting_flags(parser, DecoderConfig)
     add_setting_flags(parser, StreamConfig)
@@ -517,7 +524,11 @@ def main() -> int:
             continue
         for condition, chosen in example_sets(clips, args.trials, rng):
             speakers = {c.speaker for c in chosen}
-            tests = [c for c in clips if c.speaker not in speakers]
+            tests = [
+                c
+                for c in clips
+                if c.speaker not in speakers and not (args.unheard_tests and c.split == "training")
+            ]
             if not tests:
                 continue
             positives = slot_stream(model, tests, rng, stream)
