@@ -21,7 +21,14 @@ from kws_app.config import FrontendConfig
 from kws_app.inference.loading import load_model
 from training.checkpoint import LAST_CHECKPOINT, OBJECTIVE_KEY
 from training.config import ContrastiveConfig, TrainConfig
-from training.contrastive import ContrastiveObjective, word_embedding_size
+from training.contrastive import (
+    NO_WORD,
+    ContrastiveObjective,
+    WordBatches,
+    clip_words,
+    word_embedding_size,
+)
+from training.data import Clip
 from training.export import export_checkpoint
 from training.loop import EpochPlan
 from training.models import build_model
@@ -120,3 +127,89 @@ def test_an_interrupted_run_resumes_with_its_projection_head(
     monkeypatch.setattr(train_module, "train_epoch", record_head)
     train(config, resume=tmp_path / "run" / LAST_CHECKPOINT, progress=False)
     assert all(torch.equal(resumed[0][name], value) for name, value in saved.items())
+
+
+def _word_task(config: TrainConfig, exclude: tuple[str, ...] = ()) -> TrainConfig:
+    return replace(
+        config,
+        contrastive=ContrastiveConfig(
+            word_weight=1.0, words_per_step=2, clips_per_word=2, word_exclude=exclude
+        ),
+    )
+
+
+def test_clips_of_one_word_close_together_cost_less_than_mixed_words() -> None:
+    torch.manual_seed(0)
+    objective = ContrastiveObjective(ContrastiveConfig(word_weight=1.0), embedding_size=16)
+    centres = torch.randn(4, 16)
+    words = torch.arange(4).repeat_interleave(3)
+    grouped = centres[words] + 0.01 * torch.randn(12, 16)
+    assert float(objective.word_loss(grouped, words)) < float(
+        objective.word_loss(grouped, words[torch.randperm(12)])
+    )
+
+
+def test_an_objective_without_the_word_task_has_no_word_head() -> None:
+    objective = ContrastiveObjective(ContrastiveConfig(weight=1.0), embedding_size=4)
+    assert objective.word_projection is None
+    with pytest.raises(ValueError, match="no word task"):
+        objective.word_loss(torch.zeros(4, 4), torch.tensor([0, 0, 1, 1]))
+
+
+def test_only_data_directory_word_folders_are_words_and_excluded_ones_are_not(
+    tmp_path: Path,
+) -> None:
+    root = tmp_path / "data"
+    clips = [
+        Clip(str(root / "yes" / "a.wav"), "yes", "training"),
+        Clip(str(root / "cat" / "b.wav"), "_unknown_", "training"),
+        Clip(str(root / "yes" / "c.wav"), "yes", "training"),
+        Clip(str(root / "dog" / "d.wav"), "_unknown_", "training"),
+        Clip(str(root / "_silence_" / "e.wav"), "_silence_", "training"),
+        Clip(None, "_silence_", "training", seed=3),
+        Clip(str(tmp_path / "speech" / "yes" / "f.wav"), "_unknown_", "training"),
+    ]
+    words, names = clip_words(clips, str(root), exclude=("dog",))
+    assert names == ("yes", "cat")
+    assert words.tolist() == [0, 1, 0, NO_WORD, NO_WORD, NO_WORD, NO_WORD]
+
+
+def test_a_step_draws_distinct_clips_of_distinct_words() -> None:
+    config = ContrastiveConfig(word_weight=1.0, words_per_step=3, clips_per_word=2)
+    words = np.array([0, 0, 0, 1, 1, 2, 2, 2, 3, NO_WORD, NO_WORD])
+    batches = WordBatches(config, words)
+    rows, drawn = batches.draw(np.random.default_rng(0))
+    assert rows.size == 6
+    assert np.array_equal(np.unique(rows), np.sort(rows)), "a clip is drawn once"
+    assert len(set(words[rows].tolist())) == 3
+    for group in range(3):
+        assert len(set(words[rows[drawn == drawn[2 * group]]].tolist())) == 1, "one word per group"
+    assert 3 not in words[rows], "a word with one clip has no positives"
+
+
+def test_too_few_words_for_a_step_are_refused_plainly() -> None:
+    config = ContrastiveConfig(word_weight=1.0, words_per_step=3, clips_per_word=2)
+    with pytest.raises(ValueError, match="needs 3 words with 2 training clips"):
+        WordBatches(config, np.array([0, 0, 1, 1, 2]))
+
+
+def test_a_run_with_the_word_task_alone_trains_its_head_and_keeps_out_excluded_words(
+    tiny_data: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    config = _word_task(tiny_config(tiny_data, tmp_path / "run", epochs=1), exclude=("dog",))
+    with caplog.at_level("INFO", logger="training"):
+        train(config, progress=False)
+    checkpoint = torch.load(tmp_path / "run" / LAST_CHECKPOINT, weights_only=True)
+    head = checkpoint[OBJECTIVE_KEY]
+    frames, bins = FrontendConfig().input_shape
+    model = build_model("tcresnet", len(checkpoint["labels"]), frames, bins)
+    fresh = ContrastiveObjective(config.contrastive, word_embedding_size(model, frames, bins))
+    assert fresh.word_projection is not None
+    moved = [
+        not torch.equal(head[f"word_projection.{name}"], value)
+        for name, value in fresh.word_projection.state_dict().items()
+    ]
+    assert any(moved), "the word head never trained"
+    [line] = [r.getMessage() for r in caplog.records if r.getMessage().startswith("word task")]
+    assert line.startswith("word task: 3 words") and "dog" not in line
+    assert TrainConfig.from_dict(checkpoint["config"]).contrastive == config.contrastive

@@ -141,11 +141,20 @@ class ContrastiveConfig:
     temperature: float = 0.1
     projection_size: int = 128
     speed_range: tuple[float, float] = (0.85, 1.15)
+    # The supervised word task (training/contrastive.py): each step adds `words_per_step` words
+    # of the data directory, `clips_per_word` clips each, and pulls a word's clips together.
+    word_weight: float = 0.0
+    words_per_step: int = 8
+    clips_per_word: int = 4
+    # Words never made a class of that task (kept out to judge it on words it did not see).
+    word_exclude: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         low, high = self.speed_range
-        if self.weight < 0 or not 0 < self.share <= 1:
-            raise ValueError("contrastive weight must be >= 0 and its share in (0, 1]")
+        if self.weight < 0 or self.word_weight < 0 or not 0 < self.share <= 1:
+            raise ValueError("contrastive weights must be >= 0 and its share in (0, 1]")
+        if self.words_per_step < 2 or self.clips_per_word < 2:
+            raise ValueError("the contrastive word task needs >= 2 words and >= 2 clips of each")
         if self.temperature <= 0 or self.projection_size <= 0 or not 0 < low <= high:
             raise ValueError(
                 "contrastive temperature and projection size must be positive, "
@@ -154,7 +163,7 @@ class ContrastiveConfig:
 
     @property
     def enabled(self) -> bool:
-        return self.weight > 0
+        return self.weight > 0 or self.word_weight > 0
 
 
 @dataclass(frozen=True)

@@ -10,9 +10,20 @@ rate (a stand-in for another voice), gain, noise and SpecAugment; a small projec
 both views to a unit sphere, and each view must pick its partner out of the other views of the
 batch. What the two views share is what was said, so the embedding keeps it, for every sound and
 not only for the ten commands. The projection head is used only in training and is not exported.
+
+Instance discrimination counts another recording of the same word as a different thing, so it
+cannot teach the embedding that two voices said one word, which is what a head trained on one
+speaker's takes needs. The optional word task does (supervised contrast, Khosla et al. 2020, on
+batches of a few words with a few clips each, as in prototypical and triplet training): every
+folder of the data directory is a word, commands and `_unknown_` words alike, and each clip must
+find the other clips of its word among the step's clips. Words named in `word_exclude` never
+become a class, so custom words can be judged on words this task never saw.
 """
 
 from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
@@ -22,11 +33,14 @@ from torch import nn
 
 from training.augment import Augmenter, change_speed
 from training.config import ContrastiveConfig
+from training.data import Clip
 from training.models import KwsModel
 
 FloatArray = npt.NDArray[np.float32]
 # Fewer than this many rows leave a view no other view to be told apart from.
 MIN_ROWS = 2
+# A split row that is no word of the word task.
+NO_WORD = -1
 
 
 class ContrastiveObjective(nn.Module):
@@ -35,10 +49,10 @@ class ContrastiveObjective(nn.Module):
     def __init__(self, config: ContrastiveConfig, embedding_size: int) -> None:
         super().__init__()
         self.config = config
-        self.projection = nn.Sequential(
-            nn.Linear(embedding_size, config.projection_size),
-            nn.ReLU(),
-            nn.Linear(config.projection_size, config.projection_size),
+        self.projection = _projection(embedding_size, config.projection_size)
+        # Only where the word task runs, so checkpoints of runs without it load as before.
+        self.word_projection = (
+            _projection(embedding_size, config.projection_size) if config.word_weight > 0 else None
         )
 
     def rows(
@@ -49,6 +63,8 @@ class ContrastiveObjective(nn.Module):
         rng: np.random.Generator,
     ) -> npt.NDArray[np.int64]:
         """The batch rows seen twice: a random subset of its `_unknown_` rows, sorted."""
+        if self.config.weight <= 0:
+            return np.zeros(0, dtype=np.int64)
         candidates = np.flatnonzero(targets == unknown_target)
         wanted = min(candidates.size, int(round(self.config.share * batch_size)))
         if wanted < MIN_ROWS:
@@ -73,6 +89,82 @@ class ContrastiveObjective(nn.Module):
             functional.cross_entropy(similarity, pairs)
             + functional.cross_entropy(similarity.T, pairs)
         )
+
+    def word_loss(self, embedding: torch.Tensor, words: torch.Tensor) -> torch.Tensor:
+        """Supervised contrast: each row's positives are the other rows of its word."""
+        if self.word_projection is None:
+            raise ValueError("this objective has no word task (word weight 0)")
+        z = functional.normalize(self.word_projection(embedding), dim=1)
+        similarity = z @ z.T / self.config.temperature
+        itself = torch.eye(z.shape[0], dtype=torch.bool, device=z.device)
+        similarity = similarity.masked_fill(itself, float("-inf"))
+        log_probability = similarity - torch.logsumexp(similarity, dim=1, keepdim=True)
+        positives = (words[:, None] == words[None, :]) & ~itself
+        counts = positives.sum(dim=1)
+        anchored = counts > 0
+        summed = log_probability.masked_fill(~positives, 0.0).sum(dim=1)
+        return -(summed[anchored] / counts[anchored]).mean()
+
+
+def _projection(embedding_size: int, projection_size: int) -> nn.Sequential:
+    return nn.Sequential(
+        nn.Linear(embedding_size, projection_size),
+        nn.ReLU(),
+        nn.Linear(projection_size, projection_size),
+    )
+
+
+def clip_words(
+    clips: Sequence[Clip], data_dir: str, exclude: Sequence[str]
+) -> tuple[npt.NDArray[np.int64], tuple[str, ...]]:
+    """Each split row's word for the word task (NO_WORD where it has none), and the words.
+
+    A word is a folder of the data directory whose name does not start with "_" (so neither
+    `_silence_` nor `_background_noise_`); clips from elsewhere (speech negatives, wake phrases)
+    and the excluded words get NO_WORD.
+    """
+    root = Path(data_dir).resolve() if data_dir else None
+    kept_out = set(exclude)
+    names: dict[str, int] = {}
+    ids = np.full(len(clips), NO_WORD, dtype=np.int64)
+    for row, clip in enumerate(clips):
+        if root is None or clip.path is None:
+            continue
+        folder = Path(clip.path).resolve().parent
+        if folder.parent != root or folder.name.startswith("_") or folder.name in kept_out:
+            continue
+        ids[row] = names.setdefault(folder.name, len(names))
+    return ids, tuple(names)
+
+
+class WordBatches:
+    """Draws a step's word rows: `words_per_step` words, `clips_per_word` distinct clips each.
+
+    Only words with at least `clips_per_word` clips are drawn, so every row has positives.
+    """
+
+    def __init__(self, config: ContrastiveConfig, words: npt.NDArray[np.int64]) -> None:
+        self.config = config
+        groups = {int(w): np.flatnonzero(words == w) for w in np.unique(words[words != NO_WORD])}
+        drawable = {w: g for w, g in groups.items() if g.size >= config.clips_per_word}
+        # The ids of the words drawn from (clip_words' numbering), and each one's rows.
+        self.words = tuple(drawable)
+        self.groups = list(drawable.values())
+        if len(self.groups) < config.words_per_step:
+            raise ValueError(
+                f"the contrastive word task needs {config.words_per_step} words with "
+                f"{config.clips_per_word} training clips each; the data has {len(self.groups)}"
+            )
+
+    def draw(self, rng: np.random.Generator) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+        """(split rows, word of each row), grouped by word."""
+        picked = rng.choice(len(self.groups), size=self.config.words_per_step, replace=False)
+        rows = [
+            rng.choice(self.groups[g], size=self.config.clips_per_word, replace=False)
+            for g in picked
+        ]
+        words = np.repeat(picked, self.config.clips_per_word)
+        return np.concatenate(rows).astype(np.int64), words.astype(np.int64)
 
 
 def word_embedding_size(model: KwsModel, frames: int, bins: int) -> int:

@@ -22,7 +22,7 @@ from tqdm import tqdm
 from kws_app.dsp.frontend import FeatureExtractor, fit_clip
 from training.augment import Augmenter
 from training.config import TrainConfig
-from training.contrastive import ContrastiveObjective
+from training.contrastive import ContrastiveObjective, WordBatches
 from training.data import LoadedSplit
 from training.distill import Teacher, distillation_loss
 from training.models import KwsModel
@@ -123,6 +123,8 @@ class EpochPlan:
     contrastive: ContrastiveObjective | None = None
     # The `_unknown_` class whose rows the contrastive task sees twice (-1: none in this run).
     unknown_target: int = -1
+    # The word task's draws (None: no word task in this run).
+    word_batches: WordBatches | None = None
     teacher: Teacher | None = None
 
 
@@ -152,6 +154,7 @@ def train_epoch(plan: EpochPlan, epoch: int) -> tuple[float, float]:
     model.train()
     total_loss, correct, seen = 0.0, 0, 0
     contrastive_total, contrastive_steps = 0.0, 0
+    word_total, word_steps = 0.0, 0
     bar = tqdm(range(steps), desc=f"epoch {epoch + 1}/{config.epochs}", disable=not plan.progress)
     step_started = time.monotonic()
     for step in bar:
@@ -174,6 +177,13 @@ def train_epoch(plan: EpochPlan, epoch: int) -> tuple[float, float]:
             waves = np.concatenate(
                 [waves, objective.second_views(clean[twice], plan.augmenter, rng)]
             )
+        word_rows, row_words = (
+            plan.word_batches.draw(rng)
+            if plan.word_batches is not None
+            else (np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64))
+        )
+        if word_rows.size:
+            waves = np.concatenate([waves, plan.augmenter.waves(split.waves[word_rows], rng)])
         features = plan.augmenter.features(features_of(waves, plan.extractor), rng)
         inputs = torch.from_numpy(features).to(plan.device)
         targets = torch.from_numpy(row_targets).to(plan.device)
@@ -185,16 +195,26 @@ def train_epoch(plan: EpochPlan, epoch: int) -> tuple[float, float]:
             else None
         )
         optimizer.zero_grad(set_to_none=True)
-        if objective is not None and twice.size:
-            # One pass over both views: the batch's rows first, then the second views.
+        if objective is not None and (twice.size or word_rows.size):
+            # One pass over every row: the batch's rows, their second views, the word rows.
             all_logits, embedding = model.logits_and_word_embedding(inputs)
-            logits = all_logits[: len(row_targets)]
-            first = embedding[torch.from_numpy(twice).to(plan.device)]
-            extra = objective.loss(first, embedding[len(row_targets) :])
-            contrastive_total += extra.item()
-            contrastive_steps += 1
+            batch, views = len(row_targets), len(row_targets) + twice.size
+            logits = all_logits[:batch]
             classification = supervised_loss(plan, logits, targets, taught)
-            (classification + config.contrastive.weight * extra).backward()
+            total = classification
+            if twice.size:
+                first = embedding[torch.from_numpy(twice).to(plan.device)]
+                extra = objective.loss(first, embedding[batch:views])
+                contrastive_total += extra.item()
+                contrastive_steps += 1
+                total = total + config.contrastive.weight * extra
+            if word_rows.size:
+                words = torch.from_numpy(row_words).to(plan.device)
+                word = objective.word_loss(embedding[views:], words)
+                word_total += word.item()
+                word_steps += 1
+                total = total + config.contrastive.word_weight * word
+            total.backward()
         else:
             logits, _ = model(inputs)
             classification = supervised_loss(plan, logits, targets, taught)
@@ -210,6 +230,8 @@ def train_epoch(plan: EpochPlan, epoch: int) -> tuple[float, float]:
         bar.set_postfix(loss=f"{total_loss / seen:.4f}", acc=f"{correct / seen:.3f}")
     if contrastive_steps:
         logger.info("contrastive loss %.4f", contrastive_total / contrastive_steps)
+    if word_steps:
+        logger.info("word contrast loss %.4f", word_total / word_steps)
     return total_loss / max(seen, 1), correct / max(seen, 1)
 
 

@@ -37,7 +37,12 @@ from training.checkpoint import (
     save_checkpoint,
 )
 from training.config import SILENCE_LABEL, UNKNOWN_LABEL, TrainConfig
-from training.contrastive import ContrastiveObjective, word_embedding_size
+from training.contrastive import (
+    ContrastiveObjective,
+    WordBatches,
+    clip_words,
+    word_embedding_size,
+)
 from training.data import (
     TESTING,
     TRAINING,
@@ -306,6 +311,7 @@ def _train(
         shaper=shaper,
         contrastive=objective,
         unknown_target=labels.index(UNKNOWN_LABEL) if UNKNOWN_LABEL in labels else -1,
+        word_batches=_word_batches(config, train_split),
         teacher=teacher,
     )
 
@@ -417,6 +423,22 @@ def _load_initial_weights(
         )
     model.load_state_dict(start["model"])
     logger.info("starting from the weights of %s", path)
+
+
+def _word_batches(config: TrainConfig, split: LoadedSplit) -> WordBatches | None:
+    """The word task's draws over the training split's words, or None where it is off."""
+    if config.contrastive.word_weight <= 0:
+        return None
+    words, names = clip_words(split.clips, config.data.data_dir, config.contrastive.word_exclude)
+    batches = WordBatches(config.contrastive, words)
+    logger.info(
+        "word task: %d words with %d+ training clips (%s), %d excluded",
+        len(batches.words),
+        config.contrastive.clips_per_word,
+        ", ".join(names[w] for w in batches.words),
+        len(config.contrastive.word_exclude),
+    )
+    return batches
 
 
 def _schedule(config: TrainConfig, steps_per_epoch: int) -> Schedule:
@@ -561,6 +583,28 @@ def add_parser(subparsers: Any) -> None:
         parser.add_argument(flag, type=float, nargs=2, default=default, metavar=metavar, help=text)
     contrastive = ContrastiveConfig()
     parser.add_argument(
+        "--contrastive-word-weight",
+        type=float,
+        default=contrastive.word_weight,
+        help="weight of the supervised word task on the custom-word embedding "
+        "(training/contrastive.py; 0: off)",
+    )
+    parser.add_argument(
+        "--contrastive-words",
+        type=int,
+        nargs=2,
+        default=(contrastive.words_per_step, contrastive.clips_per_word),
+        metavar=("WORDS", "CLIPS"),
+        help="words per step of the word task, and clips of each",
+    )
+    parser.add_argument(
+        "--contrastive-word-exclude",
+        nargs="*",
+        default=list(contrastive.word_exclude),
+        metavar="WORD",
+        help="words never made a class of the word task (to judge it on words it did not see)",
+    )
+    parser.add_argument(
         "--contrastive-weight",
         type=float,
         default=contrastive.weight,
@@ -654,6 +698,10 @@ def run_command(args: Any) -> int:
             weight=args.contrastive_weight,
             share=args.contrastive_share,
             temperature=args.contrastive_temperature,
+            word_weight=args.contrastive_word_weight,
+            words_per_step=args.contrastive_words[0],
+            clips_per_word=args.contrastive_words[1],
+            word_exclude=tuple(args.contrastive_word_exclude),
         ),
         distill=DistillConfig(
             teacher=str(args.distill_from or ""),
