@@ -39,6 +39,15 @@ WORDS_PER_MINUTE = (120, 200)
 PITCH = (25, 75)
 
 
+def speak(espeak: str, text: str, voice: str, speed: int, pitch: int, path: Path) -> None:
+    """Write `text` spoken by espeak-ng in `voice` ("accent+variant") to the WAV file `path`."""
+    subprocess.run(
+        [espeak, "-v", voice, "-s", str(speed), "-p", str(pitch), "-w", str(path), text],
+        check=True,
+        capture_output=True,
+    )
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, required=True)
@@ -61,12 +70,7 @@ def main() -> int:
                     speed = int(rng.integers(*WORDS_PER_MINUTE))
                     pitch = int(rng.integers(*PITCH))
                     path = folder / f"{word}-{accent}-{variant}-{draw}.wav"
-                    subprocess.run(
-                        [espeak, "-v", f"{accent}+{variant}", "-s", str(speed), "-p", str(pitch)]
-                        + ["-w", str(path), word],
-                        check=True,
-                        capture_output=True,
-                    )
+                    speak(espeak, word, f"{accent}+{variant}", speed, pitch, path)
                     written += 1
     print(f"wrote {written} near-miss clips to {args.out}")
     return 0

@@ -26,6 +26,7 @@ from training.contrastive import (
     ContrastiveObjective,
     WordBatches,
     clip_words,
+    load_word_folders,
     word_embedding_size,
 )
 from training.data import Clip
@@ -177,7 +178,7 @@ def test_only_data_directory_word_folders_are_words_and_excluded_ones_are_not(
 def test_a_step_draws_distinct_clips_of_distinct_words() -> None:
     config = ContrastiveConfig(word_weight=1.0, words_per_step=3, clips_per_word=2)
     words = np.array([0, 0, 0, 1, 1, 2, 2, 2, 3, NO_WORD, NO_WORD])
-    batches = WordBatches(config, words)
+    batches = WordBatches(config, words, np.zeros((words.size, 4), dtype=np.float32))
     rows, drawn = batches.draw(np.random.default_rng(0))
     assert rows.size == 6
     assert np.array_equal(np.unique(rows), np.sort(rows)), "a clip is drawn once"
@@ -190,7 +191,7 @@ def test_a_step_draws_distinct_clips_of_distinct_words() -> None:
 def test_too_few_words_for_a_step_are_refused_plainly() -> None:
     config = ContrastiveConfig(word_weight=1.0, words_per_step=3, clips_per_word=2)
     with pytest.raises(ValueError, match="needs 3 words with 2 training clips"):
-        WordBatches(config, np.array([0, 0, 1, 1, 2]))
+        WordBatches(config, np.array([0, 0, 1, 1, 2]), np.zeros((5, 4), dtype=np.float32))
 
 
 def test_a_run_with_the_word_task_alone_trains_its_head_and_keeps_out_excluded_words(
@@ -213,3 +214,39 @@ def test_a_run_with_the_word_task_alone_trains_its_head_and_keeps_out_excluded_w
     [line] = [r.getMessage() for r in caplog.records if r.getMessage().startswith("word task")]
     assert line.startswith("word task: 3 words") and "dog" not in line
     assert TrainConfig.from_dict(checkpoint["config"]).contrastive == config.contrastive
+
+
+def test_drawn_rows_past_the_split_come_from_the_extra_word_folders() -> None:
+    config = ContrastiveConfig(word_weight=1.0, words_per_step=2, clips_per_word=2)
+    split = np.zeros((3, 4), dtype=np.float32)
+    extra = np.ones((4, 4), dtype=np.float32)
+    batches = WordBatches(config, np.array([0, 0, NO_WORD, 1, 1, 2, 2]), split, extra)
+    rows = np.array([0, 1, 3, 6])
+    assert batches.waves(rows)[:, 0].tolist() == [0.0, 0.0, 1.0, 1.0]
+    with pytest.raises(ValueError, match="one word"):
+        WordBatches(config, np.array([0, 0]), split, extra)
+
+
+def test_word_folders_give_their_readable_clips_one_clip_long(tmp_path: Path) -> None:
+    frontend = FrontendConfig()
+    root = make_dataset(tmp_path / "synth", speakers=2, words={"apple": 500.0})
+    (root / "apple" / "broken.wav").write_bytes(b"not audio")
+    waves, names = load_word_folders([str(root)], frontend, exclude=("dog",))
+    assert names == ["apple", "apple", "cat", "cat"], "no _noise_ folders, no broken file"
+    assert waves.shape == (4, frontend.clip_samples)
+    kept_out, none = load_word_folders([str(root)], frontend, exclude=("apple", "cat", "dog"))
+    assert none == [] and kept_out.shape == (0, frontend.clip_samples)
+
+
+def test_a_run_gives_extra_folders_words_their_own_classes_and_joins_shared_names(
+    tiny_data: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    extra = make_dataset(tmp_path / "synth", speakers=3, words={"apple": 500.0, "yes": 440.0})
+    config = _word_task(tiny_config(tiny_data, tmp_path / "run", epochs=1), exclude=("dog",))
+    config = replace(config, contrastive=replace(config.contrastive, word_dirs=(str(extra),)))
+    with caplog.at_level("INFO", logger="training"):
+        train(config, progress=False)
+    [line] = [r.getMessage() for r in caplog.records if r.getMessage().startswith("word task")]
+    # yes and cat are one class each across both places; the folders' apple is a new one.
+    assert line.startswith("word task: 5 words") and "apple" in line and line.count("yes") == 1
+    assert "dog" not in line

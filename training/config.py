@@ -148,6 +148,8 @@ class ContrastiveConfig:
     clips_per_word: int = 4
     # Words never made a class of that task (kept out to judge it on words it did not see).
     word_exclude: tuple[str, ...] = ()
+    # More folder-per-word directories whose clips serve the word task alone (never classified).
+    word_dirs: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         low, high = self.speed_range

@@ -17,11 +17,15 @@ speaker's takes needs. The optional word task does (supervised contrast, Khosla 
 batches of a few words with a few clips each, as in prototypical and triplet training): every
 folder of the data directory is a word, commands and `_unknown_` words alike, and each clip must
 find the other clips of its word among the step's clips. Words named in `word_exclude` never
-become a class, so custom words can be judged on words this task never saw.
+become a class, so custom words can be judged on words this task never saw. `word_dirs` adds
+folder-per-word directories (e.g. bench/make_word_classes.py's synthesised words) whose clips
+serve this task alone: an embedding learned from a score of words helps those words more than new
+ones, so the task wants many more words than the data holds.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -31,11 +35,15 @@ import torch
 import torch.nn.functional as functional
 from torch import nn
 
+from kws_app.audio.files import list_audio_files
+from kws_app.config import FrontendConfig
+from kws_app.dsp.frontend import fit_clip
 from training.augment import Augmenter, change_speed
 from training.config import ContrastiveConfig
-from training.data import Clip
+from training.data import Clip, SkipCounter, try_read_audio
 from training.models import KwsModel
 
+logger = logging.getLogger(__name__)
 FloatArray = npt.NDArray[np.float32]
 # Fewer than this many rows leave a view no other view to be told apart from.
 MIN_ROWS = 2
@@ -137,14 +145,60 @@ def clip_words(
     return ids, tuple(names)
 
 
+def load_word_folders(
+    dirs: Sequence[str], frontend: FrontendConfig, exclude: Sequence[str]
+) -> tuple[FloatArray, list[str]]:
+    """Every readable clip of the words (sub-folders not starting with "_") of `dirs`, fitted
+    to one clip, with its word; excluded words are left out."""
+    kept_out = set(exclude)
+    waves: list[FloatArray] = []
+    names: list[str] = []
+    skipped = SkipCounter()
+    for root in dirs:
+        folders = sorted(p for p in Path(root).iterdir() if p.is_dir())
+        for folder in folders:
+            if folder.name.startswith("_") or folder.name in kept_out:
+                continue
+            for path in list_audio_files(folder):
+                wave = try_read_audio(path, frontend.sample_rate, skipped)
+                if wave is not None:
+                    waves.append(fit_clip(wave, frontend))
+                    names.append(folder.name)
+    if skipped.total:
+        logger.warning(
+            "word task: skipped %d files (%d unreadable, %d empty)",
+            skipped.total,
+            skipped.unreadable,
+            skipped.empty,
+        )
+    if not waves:
+        return np.zeros((0, frontend.clip_samples), dtype=np.float32), names
+    return np.stack(waves).astype(np.float32), names
+
+
 class WordBatches:
     """Draws a step's word rows: `words_per_step` words, `clips_per_word` distinct clips each.
 
+    Rows number the training split's clips first, then `extra_waves` (clips of `word_dirs`).
     Only words with at least `clips_per_word` clips are drawn, so every row has positives.
     """
 
-    def __init__(self, config: ContrastiveConfig, words: npt.NDArray[np.int64]) -> None:
+    def __init__(
+        self,
+        config: ContrastiveConfig,
+        words: npt.NDArray[np.int64],
+        split_waves: FloatArray,
+        extra_waves: FloatArray | None = None,
+    ) -> None:
         self.config = config
+        self.split_waves = split_waves
+        self.extra_waves = (
+            extra_waves
+            if extra_waves is not None
+            else np.zeros((0, split_waves.shape[1]), dtype=np.float32)
+        )
+        if words.shape[0] != split_waves.shape[0] + self.extra_waves.shape[0]:
+            raise ValueError("the word task needs one word (or NO_WORD) per clip")
         groups = {int(w): np.flatnonzero(words == w) for w in np.unique(words[words != NO_WORD])}
         drawable = {w: g for w, g in groups.items() if g.size >= config.clips_per_word}
         # The ids of the words drawn from (clip_words' numbering), and each one's rows.
@@ -165,6 +219,15 @@ class WordBatches:
         ]
         words = np.repeat(picked, self.config.clips_per_word)
         return np.concatenate(rows).astype(np.int64), words.astype(np.int64)
+
+    def waves(self, rows: npt.NDArray[np.int64]) -> FloatArray:
+        """The clean clips of drawn rows, from the split or the extra word folders."""
+        split = self.split_waves.shape[0]
+        out = np.empty((rows.shape[0], self.split_waves.shape[1]), dtype=np.float32)
+        inside = rows < split
+        out[inside] = self.split_waves[rows[inside]]
+        out[~inside] = self.extra_waves[rows[~inside] - split]
+        return out
 
 
 def word_embedding_size(model: KwsModel, frames: int, bins: int) -> int:

@@ -177,13 +177,11 @@ def train_epoch(plan: EpochPlan, epoch: int) -> tuple[float, float]:
             waves = np.concatenate(
                 [waves, objective.second_views(clean[twice], plan.augmenter, rng)]
             )
-        word_rows, row_words = (
-            plan.word_batches.draw(rng)
-            if plan.word_batches is not None
-            else (np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64))
-        )
-        if word_rows.size:
-            waves = np.concatenate([waves, plan.augmenter.waves(split.waves[word_rows], rng)])
+        word_rows = row_words = np.zeros(0, dtype=np.int64)
+        if plan.word_batches is not None:
+            word_rows, row_words = plan.word_batches.draw(rng)
+            word_waves = plan.augmenter.waves(plan.word_batches.waves(word_rows), rng)
+            waves = np.concatenate([waves, word_waves])
         features = plan.augmenter.features(features_of(waves, plan.extractor), rng)
         inputs = torch.from_numpy(features).to(plan.device)
         targets = torch.from_numpy(row_targets).to(plan.device)

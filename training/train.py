@@ -41,6 +41,7 @@ from training.contrastive import (
     ContrastiveObjective,
     WordBatches,
     clip_words,
+    load_word_folders,
     word_embedding_size,
 )
 from training.data import (
@@ -311,7 +312,7 @@ def _train(
         shaper=shaper,
         contrastive=objective,
         unknown_target=labels.index(UNKNOWN_LABEL) if UNKNOWN_LABEL in labels else -1,
-        word_batches=_word_batches(config, train_split),
+        word_batches=_word_batches(config, train_split, frontend),
         teacher=teacher,
     )
 
@@ -425,12 +426,22 @@ def _load_initial_weights(
     logger.info("starting from the weights of %s", path)
 
 
-def _word_batches(config: TrainConfig, split: LoadedSplit) -> WordBatches | None:
-    """The word task's draws over the training split's words, or None where it is off."""
-    if config.contrastive.word_weight <= 0:
+def _word_batches(
+    config: TrainConfig, split: LoadedSplit, frontend: FrontendConfig
+) -> WordBatches | None:
+    """The word task's draws over the training split's words and the extra word folders' (one
+    class per word name in both), or None where the task is off."""
+    task = config.contrastive
+    if task.word_weight <= 0:
         return None
-    words, names = clip_words(split.clips, config.data.data_dir, config.contrastive.word_exclude)
-    batches = WordBatches(config.contrastive, words)
+    words, found = clip_words(split.clips, config.data.data_dir, task.word_exclude)
+    extra_waves, extra_names = load_word_folders(task.word_dirs, frontend, task.word_exclude)
+    numbering = {name: i for i, name in enumerate(found)}
+    extra = [numbering.setdefault(name, len(numbering)) for name in extra_names]
+    names = list(numbering)
+    batches = WordBatches(
+        task, np.concatenate([words, np.array(extra, dtype=np.int64)]), split.waves, extra_waves
+    )
     logger.info(
         "word task: %d words with %d+ training clips (%s), %d excluded",
         len(batches.words),
@@ -605,6 +616,15 @@ def add_parser(subparsers: Any) -> None:
         help="words never made a class of the word task (to judge it on words it did not see)",
     )
     parser.add_argument(
+        "--contrastive-word-dirs",
+        nargs="*",
+        type=Path,
+        default=[],
+        metavar="DIR",
+        help="more folder-per-word directories whose clips serve the word task alone "
+        "(e.g. bench/make_word_classes.py's)",
+    )
+    parser.add_argument(
         "--contrastive-weight",
         type=float,
         default=contrastive.weight,
@@ -702,6 +722,7 @@ def run_command(args: Any) -> int:
             words_per_step=args.contrastive_words[0],
             clips_per_word=args.contrastive_words[1],
             word_exclude=tuple(args.contrastive_word_exclude),
+            word_dirs=tuple(str(d) for d in args.contrastive_word_dirs),
         ),
         distill=DistillConfig(
             teacher=str(args.distill_from or ""),
