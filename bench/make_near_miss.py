@@ -39,6 +39,14 @@ WORDS_PER_MINUTE = (120, 200)
 PITCH = (25, 75)
 
 
+def find_espeak() -> str | None:
+    """espeak-ng's path, or None after saying on stderr how to install it."""
+    espeak = shutil.which("espeak-ng")
+    if espeak is None:
+        print("espeak-ng not found (apt-get install espeak-ng)", file=sys.stderr)
+    return espeak
+
+
 def speak(espeak: str, text: str, voice: str, speed: int, pitch: int, path: Path) -> None:
     """Write `text` spoken by espeak-ng in `voice` ("accent+variant") to the WAV file `path`."""
     subprocess.run(
@@ -54,9 +62,8 @@ def main() -> int:
     parser.add_argument("--per-voice", type=int, default=5, help="draws per word and accent")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
-    espeak = shutil.which("espeak-ng")
+    espeak = find_espeak()
     if espeak is None:
-        print("espeak-ng not found (apt-get install espeak-ng)", file=sys.stderr)
         return 2
     rng = np.random.default_rng(args.seed)
     written = 0

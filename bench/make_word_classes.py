@@ -15,14 +15,13 @@ unseen. The list was written from general English, not from any test material.
 from __future__ import annotations
 
 import argparse
-import shutil
 import sys
 import tempfile
 from pathlib import Path
 
 import numpy as np
 import soundfile as sf
-from make_near_miss import ACCENTS, PITCH, VARIANTS, WORDS_PER_MINUTE, speak
+from make_near_miss import ACCENTS, PITCH, VARIANTS, WORDS_PER_MINUTE, find_espeak, speak
 
 from kws_app.audio.files import read_audio_at
 from kws_app.config import FrontendConfig
@@ -353,9 +352,8 @@ def main() -> int:
     parser.add_argument("--voices", type=int, default=12, help="renditions of each word")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
-    espeak = shutil.which("espeak-ng")
+    espeak = find_espeak()
     if espeak is None:
-        print("espeak-ng not found (apt-get install espeak-ng)", file=sys.stderr)
         return 2
     frontend = FrontendConfig()
     rng = np.random.default_rng(args.seed)
