@@ -25,7 +25,6 @@ ones, so the task wants many more words than the data holds.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -40,10 +39,9 @@ from kws_app.config import FrontendConfig
 from kws_app.dsp.frontend import fit_clip
 from training.augment import Augmenter, change_speed
 from training.config import ContrastiveConfig
-from training.data import Clip, SkipCounter, try_read_audio
+from training.data import Clip, SkipCounter, is_word_name, try_read_audio, word_folders
 from training.models import KwsModel
 
-logger = logging.getLogger(__name__)
 FloatArray = npt.NDArray[np.float32]
 # Fewer than this many rows leave a view no other view to be told apart from.
 MIN_ROWS = 2
@@ -139,7 +137,7 @@ def clip_words(
         if root is None or clip.path is None:
             continue
         folder = Path(clip.path).resolve().parent
-        if folder.parent != root or folder.name.startswith("_") or folder.name in kept_out:
+        if folder.parent != root or not is_word_name(folder.name) or folder.name in kept_out:
             continue
         ids[row] = names.setdefault(folder.name, len(names))
     return ids, tuple(names)
@@ -154,23 +152,18 @@ def load_word_folders(
     waves: list[FloatArray] = []
     names: list[str] = []
     skipped = SkipCounter()
+    files = 0
     for root in dirs:
-        folders = sorted(p for p in Path(root).iterdir() if p.is_dir())
-        for folder in folders:
-            if folder.name.startswith("_") or folder.name in kept_out:
+        for folder in word_folders(Path(root)):
+            if folder.name in kept_out:
                 continue
             for path in list_audio_files(folder):
+                files += 1
                 wave = try_read_audio(path, frontend.sample_rate, skipped)
                 if wave is not None:
                     waves.append(fit_clip(wave, frontend))
                     names.append(folder.name)
-    if skipped.total:
-        logger.warning(
-            "word task: skipped %d files (%d unreadable, %d empty)",
-            skipped.total,
-            skipped.unreadable,
-            skipped.empty,
-        )
+    skipped.report("word task", files)
     if not waves:
         return np.zeros((0, frontend.clip_samples), dtype=np.float32), names
     return np.stack(waves).astype(np.float32), names
@@ -211,7 +204,7 @@ class WordBatches:
             )
 
     def draw(self, rng: np.random.Generator) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
-        """(split rows, word of each row), grouped by word."""
+        """(rows in the numbering above, the drawn word of each row), grouped by word."""
         picked = rng.choice(len(self.groups), size=self.config.words_per_step, replace=False)
         rows = [
             rng.choice(self.groups[g], size=self.config.clips_per_word, replace=False)

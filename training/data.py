@@ -140,7 +140,7 @@ def build_index(config: DataConfig, frontend: FrontendConfig | None = None) -> D
     words: dict[str, list[Clip]] = {split: [] for split in SPLITS}
     unknown_pool: dict[str, list[Clip]] = {split: [] for split in SPLITS}
     silence_files: dict[str, list[Clip]] = {split: [] for split in SPLITS}
-    word_dirs = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("_"))
+    word_dirs = word_folders(root)
     found_words = {p.name for p in word_dirs}
     missing = [w for w in config.wanted_words if w not in found_words]
     if missing:
@@ -232,6 +232,29 @@ class SkipCounter:
     def total(self) -> int:
         return self.unreadable + self.empty
 
+    def report(self, where: str, files: int) -> None:
+        """One warning line for what `where` skipped of its `files`, if anything."""
+        if self.total:
+            logger.warning(
+                "%s: skipped %d of %d files (%d unreadable, %d empty)",
+                where,
+                self.total,
+                files,
+                self.unreadable,
+                self.empty,
+            )
+
+
+def is_word_name(name: str) -> bool:
+    """In folder-per-word data every folder is a word but `_silence_`, `_background_noise_`
+    and any other name starting with "_"."""
+    return not name.startswith("_")
+
+
+def word_folders(root: Path) -> list[Path]:
+    """The word folders of a folder-per-word data directory, sorted."""
+    return sorted(p for p in root.iterdir() if p.is_dir() and is_word_name(p.name))
+
 
 def try_read_audio(path: str | Path, sample_rate: int, skipped: SkipCounter) -> FloatArray | None:
     try:
@@ -310,15 +333,7 @@ def load_split(
             continue
         waves.append(crop_clip(wave, frontend, rng, clip.start_ms))
         kept.append(clip)
-    if skipped.total:
-        logger.warning(
-            "%s: skipped %d of %d files (%d unreadable, %d empty)",
-            split,
-            skipped.total,
-            len(clips),
-            skipped.unreadable,
-            skipped.empty,
-        )
+    skipped.report(split, len(clips))
     array = (
         np.stack(waves).astype(np.float32)
         if waves

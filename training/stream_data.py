@@ -36,6 +36,7 @@ from kws_app.dsp.levels import db_to_amplitude, frame_powers, powers_to_db, rms_
 from kws_app.dsp.noise import unit_rms_noise
 from kws_app.errors import UserError
 from training.config import BACKGROUND_NOISE_DIR, DEFAULT_WANTED_WORDS, UNKNOWN_LABEL
+from training.data import word_folders
 
 logger = logging.getLogger(__name__)
 
@@ -182,7 +183,7 @@ def split_files(data_dir: Path, split: str) -> list[Path]:
     lists = {name: data_dir / file for name, file in SPLIT_LISTS.items()}
     have_lists = any(path.exists() for path in lists.values())
     listed = {name: _read_list(path) if path.exists() else set() for name, path in lists.items()}
-    word_dirs = sorted(p for p in data_dir.iterdir() if p.is_dir() and not p.name.startswith("_"))
+    word_dirs = word_folders(data_dir)
     chosen: list[Path] = []
     for folder in word_dirs:
         for path in list_audio_files(folder):

@@ -445,9 +445,9 @@ def _word_batches(
     logger.info(
         "word task: %d words with %d+ training clips (%s), %d excluded",
         len(batches.words),
-        config.contrastive.clips_per_word,
+        task.clips_per_word,
         ", ".join(names[w] for w in batches.words),
-        len(config.contrastive.word_exclude),
+        len(task.word_exclude),
     )
     return batches
 
