@@ -1,0 +1,104 @@
+"""`bench/cut_speech_words.py` finds where each word of a transcript lies in a recording (espeak-ng
+templates laid on it by dynamic time warping), and writes only words the benchmark never uses,
+spread over many speakers."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
+
+from cut_speech_words import (  # noqa: E402
+    AlignedWord,
+    Templates,
+    align,
+    excluded_words,
+    keep,
+    spread_over_speakers,
+    warp,
+    words_of,
+)
+from make_near_miss import speak  # noqa: E402
+
+from kws_app.audio.files import read_audio_at  # noqa: E402
+from kws_app.config import FrontendConfig  # noqa: E402
+from kws_app.words.trainer import word_span  # noqa: E402
+
+
+def test_a_transcript_gives_its_words_in_lower_case_without_punctuation() -> None:
+    assert words_of("Hello, WORLD! It's P I T T.") == ["hello", "world", "it's", "p", "i", "t", "t"]
+
+
+def test_the_warp_of_a_sequence_onto_itself_is_the_diagonal() -> None:
+    rng = np.random.default_rng(0)
+    frames = rng.standard_normal((50, 3))
+    cost = np.linalg.norm(frames[:, None] - frames[None, :], axis=2).astype(np.float32)
+    assert np.array_equal(warp(cost), np.arange(50))
+
+
+def test_the_warp_follows_a_recording_said_more_slowly() -> None:
+    rng = np.random.default_rng(1)
+    template = rng.standard_normal((40, 3))
+    repeats = np.tile([2, 1], 20)  # every other frame said twice as long
+    recording = np.repeat(template, repeats, axis=0)
+    cost = np.linalg.norm(recording[:, None] - template[None, :], axis=2).astype(np.float32)
+    first_row = warp(cost)
+    assert np.all(np.diff(first_row) >= 0)
+    said_at = np.concatenate([[0], np.cumsum(repeats)[:-1]])
+    assert np.abs(first_row - said_at).max() <= 1
+
+
+def test_benchmark_words_and_their_plurals_are_never_kept() -> None:
+    excluded = {"bird", "house", "left"}
+    assert not keep("birds", excluded)
+    assert not keep("house", excluded)
+    assert not keep("left", excluded)
+    assert not keep("the", excluded)  # too short to be a word a user would teach
+    assert keep("window", excluded)
+
+
+def test_every_word_of_the_dataset_is_excluded(shared_data: Path) -> None:
+    excluded = excluded_words(shared_data)
+    assert {"yes", "marvin", "sheila", "bird", "forward"} <= excluded
+
+
+def test_a_word_is_spread_over_speakers_best_aligned_first() -> None:
+    def take(speaker: str, cost: float) -> tuple[AlignedWord, str, Path]:
+        return AlignedWord("window", 0, 1, cost), speaker, Path(f"{speaker}.wav")
+
+    takes = [take("a", 0.1), take("a", 0.2), take("a", 0.3), take("b", 0.5), take("c", 0.4)]
+    chosen = spread_over_speakers(takes, per_speaker=2)
+    assert [(t[1], t[0].cost) for t in chosen] == [("a", 0.1), ("c", 0.4), ("b", 0.5), ("a", 0.2)]
+
+
+def test_words_said_by_another_voice_are_found_where_they_were_said(tmp_path: Path) -> None:
+    """A recording made of three words in a British voice with pauses between them, aligned with
+    the American templates: each word's aligned span must cover where it was really said."""
+    from make_near_miss import find_espeak
+
+    espeak = find_espeak()
+    if espeak is None:
+        pytest.skip("espeak-ng is not installed (apt-get install espeak-ng)")
+    frontend = FrontendConfig()
+    rate = frontend.sample_rate
+    words = ["window", "basket", "elephant"]
+    pieces, truth = [np.zeros(rate // 4, dtype=np.float32)], []
+    for n, word in enumerate(words):
+        speak(espeak, word, "en-gb+m3", 140, 40, tmp_path / f"{n}.wav")
+        wave = read_audio_at(tmp_path / f"{n}.wav", rate)
+        start, end = word_span(wave, rate)
+        offset = sum(p.shape[0] for p in pieces)
+        truth.append((offset + (end - start) / 2) / rate)
+        pieces += [wave[start:end], np.zeros(rate // 5, dtype=np.float32)]
+    recording = np.concatenate(pieces)
+    recording += 1e-4 * np.random.default_rng(0).standard_normal(recording.shape[0]).astype(
+        np.float32
+    )
+    aligned = align(recording, words, Templates(espeak, frontend, tmp_path), frontend)
+    assert [a.word for a in aligned] == words
+    for word, middle in zip(aligned, truth, strict=True):
+        assert word.start / rate < middle < word.end / rate
