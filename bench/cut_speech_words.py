@@ -39,7 +39,7 @@ from scipy.spatial.distance import cdist
 from words_data import COMMAND_WORDS, DEFAULT_DATA_DIR, SPEECH_NEGATIVES
 
 from kws_app.audio.files import AudioFileError, read_audio_at
-from kws_app.config import FrontendConfig
+from kws_app.config import MS_PER_SECOND, FrontendConfig
 from kws_app.dsp.frontend import compute_features
 from kws_app.words.trainer import word_span
 from training.data import word_folders
@@ -59,7 +59,6 @@ STEPS = ((1, 1), (1, 2), (2, 1))
 MARGIN_MS = 60  # kept on each side of an aligned word, for boundaries a few frames off
 MIN_WORD_MS = 250
 MIN_LETTERS = 4
-MS_PER_SECOND = 1000
 CHECK_SHIFTS_MS = (-300, -150, -80, 0, 80, 150, 300)
 WORD_PATTERN = re.compile(r"[a-z]+(?:'[a-z]+)?")
 
@@ -126,7 +125,8 @@ def stretch(features: FloatArray, frames: int) -> FloatArray:
 
 
 class Templates:
-    """Each word spoken once by espeak-ng, trimmed to its loud part, as cepstra."""
+    """Each word spoken once by espeak-ng, trimmed to its loud part, as log-mel frames (a
+    sentence's template is normalised whole, once its words are joined)."""
 
     def __init__(self, espeak: str, frontend: FrontendConfig, scratch: Path) -> None:
         self._espeak = espeak
@@ -179,6 +179,16 @@ def align(
     return aligned
 
 
+def cut_word(
+    wave: FloatArray, word: AlignedWord, frontend: FrontendConfig, shift_ms: int = 0
+) -> FloatArray:
+    """The aligned word with MARGIN_MS either side, moved by `shift_ms` (the alignment check)."""
+    margin = frontend.sample_rate * MARGIN_MS // MS_PER_SECOND
+    moved = shift_ms * frontend.sample_rate // MS_PER_SECOND
+    first = max(0, word.start + moved - margin)
+    return wave[first : max(first, word.end + moved + margin)]
+
+
 def excluded_words(data_dir: Path) -> set[str]:
     """Every word of the Speech Commands folders (commands, validation and reserved words)."""
     return {p.name for p in word_folders(data_dir / "speech_commands")}
@@ -216,7 +226,6 @@ def check_alignment(
     from kws_app.inference.model import OnnxModel
 
     model = OnnxModel(model_path, prefer_gpu=False)
-    margin = frontend.sample_rate * MARGIN_MS // MS_PER_SECOND
     heard: dict[int, list[bool]] = {shift: [] for shift in shifts_ms}
     for recording in recordings:
         wave = read_audio_at(recording.path, frontend.sample_rate)
@@ -224,9 +233,7 @@ def check_alignment(
             if word.word not in COMMAND_WORDS:
                 continue
             for shift in shifts_ms:
-                moved = shift * frontend.sample_rate // MS_PER_SECOND
-                first = max(0, word.start + moved - margin)
-                cut = wave[first : max(first, word.end + moved + margin)]
+                cut = cut_word(wave, word, frontend, shift)
                 if cut.shape[0] < frontend.window_samples:
                     continue
                 scores = model.predict(compute_features(centred(cut, frontend), frontend))[0]
@@ -306,9 +313,10 @@ def main() -> int:
                 logger.info("%d / %d recordings, %d words", n, len(recordings), len(found))
     costs = np.array([w.cost for takes in found.values() for w, _, _ in takes])
     ceiling = float(np.quantile(costs, args.max_cost_quantile)) if costs.size else 0.0
-    margin = frontend.sample_rate * MARGIN_MS // MS_PER_SECOND
     shortest = frontend.sample_rate * MIN_WORD_MS // MS_PER_SECOND
-    written = classes = 0
+    classes = 0
+    # Clips to write, by the recording they come from, so that each recording is read once.
+    cuts: dict[Path, list[tuple[AlignedWord, Path]]] = defaultdict(list)
     for word, takes in sorted(found.items()):
         good = [
             t
@@ -321,11 +329,14 @@ def main() -> int:
         classes += 1
         (args.out / word).mkdir(parents=True, exist_ok=True)
         for n, (aligned, speaker, path) in enumerate(chosen):
-            wave = read_audio_at(path, frontend.sample_rate)
-            cut = wave[max(0, aligned.start - margin) : aligned.end + margin]
             name = f"{re.sub(r'[^A-Za-z0-9]', '', speaker)}_nohash_{n}.wav"
-            sf.write(args.out / word / name, centred(cut, frontend), frontend.sample_rate)
-            written += 1
+            cuts[path].append((aligned, args.out / word / name))
+    for path, words in cuts.items():
+        wave = read_audio_at(path, frontend.sample_rate)
+        for aligned, clip_path in words:
+            clip = centred(cut_word(wave, aligned, frontend), frontend)
+            sf.write(clip_path, clip, frontend.sample_rate)
+    written = sum(len(words) for words in cuts.values())
     logger.info("wrote %d clips of %d words to %s", written, classes, args.out)
     return 0
 
