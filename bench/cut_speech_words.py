@@ -14,8 +14,11 @@ with a margin, centred in one clip and written as `<word>/<speaker>_nohash_<n>.w
 `python -m training train --contrastive-word-dirs`.
 
 Only speakers of the speech split's training part are read (training/speech_negatives.py), so
-validation and test speakers stay unheard. Command words, the dataset's other words (the
-custom-word benchmark's validation and reserved words) and their plurals are never written.
+validation and test speakers stay unheard; `--split validation` cuts the validation speakers'
+words instead, for a custom-word benchmark whose one-speaker sets need a speaker who says a word
+five times (bench/words_fewshot.py --words-dir; such words must then be left out of training).
+Command words, the dataset's other words (the custom-word benchmark's validation and reserved
+words) and their plurals are never written.
 """
 
 from __future__ import annotations
@@ -43,7 +46,13 @@ from kws_app.config import MS_PER_SECOND, FrontendConfig
 from kws_app.dsp.frontend import compute_features
 from kws_app.words.trainer import word_span
 from training.data import word_folders
-from training.speech_negatives import TRAINING, SpeechRecording, SpeechSplit, read_manifest
+from training.speech_negatives import (
+    SPLITS,
+    TRAINING,
+    SpeechRecording,
+    SpeechSplit,
+    read_manifest,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -214,6 +223,17 @@ def spread_over_speakers(takes: list[Take], per_speaker: int) -> list[Take]:
     return [take for _, _, take in sorted(ordered, key=lambda o: (o[0], o[1]))]
 
 
+def transcribed(folder: Path, part: str, split: SpeechSplit | None = None) -> list[SpeechRecording]:
+    """The English recordings with a transcript of one part of the speech split (a speaker's
+    recordings all fall in one part), those that say command words included."""
+    split = split or SpeechSplit()
+    return [
+        r
+        for r in read_manifest(folder) + read_manifest(folder, saying_commands=True)
+        if r.corpus in ENGLISH and split.split_of(r.speaker) == part and r.transcript
+    ]
+
+
 def check_alignment(
     recordings: list[SpeechRecording],
     templates: Templates,
@@ -250,6 +270,13 @@ def main() -> int:
     parser.add_argument(
         "--max-per-speaker", type=int, default=2, help="clips of one word kept from one speaker"
     )
+    parser.add_argument(
+        "--split",
+        choices=SPLITS,
+        default=TRAINING,
+        help="whose words to cut: the speech split's training speakers (for training) or "
+        "another part's (for a benchmark)",
+    )
     parser.add_argument("--limit", type=int, default=0, help="recordings read (0: all)")
     parser.add_argument(
         "--max-cost-quantile",
@@ -273,13 +300,7 @@ def main() -> int:
         return 2
     frontend = FrontendConfig()
     excluded = excluded_words(args.data_dir)
-    folder = args.data_dir / SPEECH_NEGATIVES
-    split = SpeechSplit()
-    recordings = [
-        r
-        for r in read_manifest(folder) + read_manifest(folder, saying_commands=True)
-        if r.corpus in ENGLISH and split.split_of(r.speaker) == TRAINING and r.transcript
-    ]
+    recordings = transcribed(args.data_dir / SPEECH_NEGATIVES, args.split)
     if args.check:
         saying = [r for r in recordings if any(w in COMMAND_WORDS for w in words_of(r.transcript))]
         with tempfile.TemporaryDirectory() as scratch:

@@ -12,6 +12,8 @@ from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
+from training.data import speaker_of, word_folders
+
 DEFAULT_DATA_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 COMMAND_WORDS = ("yes", "no", "up", "down", "left", "right", "on", "off", "stop", "go")
 SILENCE = "_silence_"
@@ -53,6 +55,16 @@ def read_clips(data_dir: Path) -> list[ClipRef]:
             split = next((s for s, names in lists.items() if row["path"] in names), "training")
             clips.append(ClipRef(root / row["path"], row["label"], row["speaker"], split))
     return clips
+
+
+def read_word_dir(root: Path, split: str = "validation") -> list[ClipRef]:
+    """Clips of a folder-per-word directory whose names say their speaker (`<speaker>_nohash_<n>`,
+    as bench/cut_speech_words.py writes them), all of one `split`."""
+    return [
+        ClipRef(path, folder.name, speaker_of(path.name), split)
+        for folder in word_folders(root)
+        for path in sorted(folder.glob("*.wav"))
+    ]
 
 
 def by_label(clips: list[ClipRef]) -> dict[str, list[ClipRef]]:

@@ -56,6 +56,7 @@ from words_data import (
     ClipRef,
     by_label,
     read_clips,
+    read_word_dir,
 )
 
 from kws_app.audio.files import list_audio_files, read_audio_at
@@ -457,6 +458,13 @@ def main() -> int:
         "(a word's training-split clips are among the `_unknown_` examples of every model but "
         "for the reserved words)",
     )
+    parser.add_argument(
+        "--words-dir",
+        type=Path,
+        help="take the words to learn from this folder-per-word directory (clips named "
+        "<speaker>_nohash_<n>, e.g. bench/cut_speech_words.py --split validation) instead of "
+        "the Speech Commands folders; default words: every word in it",
+    )
     parser.add_argument("--json", type=Path, help="write every trial's figures here")
     add_setting_flags(parser, DecoderConfig)
     add_setting_flags(parser, StreamConfig)
@@ -492,7 +500,8 @@ def main() -> int:
     )
     print(f"decoder: {decoder}, clip stride {stream.clip_stride_ms} ms")
     groups = by_label(read_clips(args.data_dir))
-    words = args.words or list(RESERVED_WORDS)
+    word_groups = by_label(read_word_dir(args.words_dir)) if args.words_dir else groups
+    words = args.words or (sorted(word_groups) if args.words_dir else list(RESERVED_WORDS))
     if words == ["validation"]:
         words = list(VALIDATION_WORDS)
 
@@ -518,7 +527,7 @@ def main() -> int:
 
     results = []
     for word in words:
-        clips = groups[word]
+        clips = word_groups[word]
         if len(clips) < MIN_WORD_CLIPS:
             print(f"{word}: only {len(clips)} clips, skipped")
             continue

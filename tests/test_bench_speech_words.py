@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import soundfile as sf
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
 
@@ -19,14 +20,18 @@ from cut_speech_words import (  # noqa: E402
     excluded_words,
     keep,
     spread_over_speakers,
+    transcribed,
     warp,
     words_of,
 )
 from make_near_miss import speak  # noqa: E402
+from words_data import read_word_dir  # noqa: E402
+from words_fewshot import EXAMPLES, example_sets  # noqa: E402
 
 from kws_app.audio.files import read_audio_at  # noqa: E402
 from kws_app.config import FrontendConfig  # noqa: E402
 from kws_app.words.trainer import word_span  # noqa: E402
+from training.speech_negatives import TRAINING, VALIDATION, SpeechSplit  # noqa: E402
 
 
 def test_a_transcript_gives_its_words_in_lower_case_without_punctuation() -> None:
@@ -102,3 +107,50 @@ def test_words_said_by_another_voice_are_found_where_they_were_said(tmp_path: Pa
     assert [a.word for a in aligned] == words
     for word, middle in zip(aligned, truth, strict=True):
         assert word.start / rate < middle < word.end / rate
+
+
+def speakers_in(part: str, count: int, split: SpeechSplit) -> list[str]:
+    names = (f"speaker{n}" for n in range(10_000))
+    return [name for name in names if split.split_of(name) == part][:count]
+
+
+def test_only_the_asked_parts_english_transcribed_recordings_are_cut(tmp_path: Path) -> None:
+    split = SpeechSplit()
+    held_out = speakers_in(VALIDATION, 2, split)
+    trained = speakers_in(TRAINING, 1, split)
+    rows = [
+        ("librispeech/a.opus", "librispeech", held_out[0], "a quiet evening", "no"),
+        ("an4/b.opus", "an4", held_out[1], "seven left", "yes"),
+        ("commonvoice_nonenglish/c.opus", "commonvoice_nonenglish", held_out[0], "bonjour", "no"),
+        ("librispeech/d.opus", "librispeech", held_out[1], "", "no"),
+        ("librispeech/e.opus", "librispeech", trained[0], "a quiet morning", "no"),
+    ]
+    lines = ["path,corpus,source,license,speaker,duration_s,transcript,has_command_word"]
+    lines += [f"{p},{c},src,lic,{s},1.0,{t},{y}" for p, c, s, t, y in rows]
+    (tmp_path / "manifest.csv").write_text("\n".join(lines) + "\n")
+
+    validation = transcribed(tmp_path, VALIDATION, split)
+    training = transcribed(tmp_path, TRAINING, split)
+
+    assert sorted(r.path.name for r in validation) == ["a.opus", "b.opus"]
+    assert [r.path.name for r in training] == ["e.opus"]
+
+
+def test_a_cut_folder_gives_one_speaker_sets_where_a_speaker_said_the_word_five_times(
+    tmp_path: Path,
+) -> None:
+    clip = np.zeros(1600, dtype=np.float32)
+    for speaker, takes in (("reader", EXAMPLES), ("visitor", 2), ("guest", 1)):
+        for n in range(takes):
+            folder = tmp_path / "moment"
+            folder.mkdir(exist_ok=True)
+            sf.write(folder / f"{speaker}_nohash_{n}.wav", clip, 16_000)
+
+    clips = read_word_dir(tmp_path)
+    sets = example_sets(clips, 0, np.random.default_rng(0))
+
+    assert {c.label for c in clips} == {"moment"}
+    assert {c.speaker for c in clips} == {"reader", "visitor", "guest"}
+    assert [(condition, {c.speaker for c in chosen}) for condition, chosen in sets] == [
+        ("1 speaker", {"reader"})
+    ]
