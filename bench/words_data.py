@@ -12,6 +12,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
+from kws_app.audio.files import list_audio_files
 from training.data import speaker_of, word_folders
 
 DEFAULT_DATA_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "data"
@@ -63,7 +64,7 @@ def read_word_dir(root: Path, split: str = "validation") -> list[ClipRef]:
     return [
         ClipRef(path, folder.name, speaker_of(path.name), split)
         for folder in word_folders(root)
-        for path in sorted(folder.glob("*.wav"))
+        for path in list_audio_files(folder, recursive=False)
     ]
 
 

@@ -139,12 +139,13 @@ def test_only_the_asked_parts_english_transcribed_recordings_are_cut(tmp_path: P
 def test_a_cut_folder_gives_one_speaker_sets_where_a_speaker_said_the_word_five_times(
     tmp_path: Path,
 ) -> None:
-    clip = np.zeros(1600, dtype=np.float32)
+    rate = FrontendConfig().sample_rate
+    clip = np.zeros(rate // 10, dtype=np.float32)
+    folder = tmp_path / "moment"
+    folder.mkdir()
     for speaker, takes in (("reader", EXAMPLES), ("visitor", 2), ("guest", 1)):
         for n in range(takes):
-            folder = tmp_path / "moment"
-            folder.mkdir(exist_ok=True)
-            sf.write(folder / f"{speaker}_nohash_{n}.wav", clip, 16_000)
+            sf.write(folder / f"{speaker}_nohash_{n}.wav", clip, rate)
 
     clips = read_word_dir(tmp_path)
     sets = example_sets(clips, 0, np.random.default_rng(0))
