@@ -10,6 +10,7 @@
 #        | bench/train_models.sh distill4 TEACHER.onnx [SEED [MINUTES [FLAGS...]]]
 #        | bench/train_models.sh embedder [SEED [MINUTES]]
 #        | bench/train_models.sh embedder-again [SEED [MINUTES [CONTRASTIVE_WEIGHT [FLAGS...]]]]
+#          (EMBEDDER_FROM=FILE.onnx starts embedder-again from another word embedder than assets/kws-words.onnx)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DATA=../shared/data
@@ -179,7 +180,7 @@ embedder() {
 embedder_again() {
   local out=runs/embedder/again_$1 extra=("${@:4}")
   mkdir -p "$out"
-  python -m training import-onnx assets/kws-words.onnx --clips "$DATA/speech_commands" \
+  python -m training import-onnx "${EMBEDDER_FROM:-assets/kws-words.onnx}" --clips "$DATA/speech_commands" \
     --output "$out/imported.pt"
   stream_flags
   python -m training train "${FLAGS[@]}" --seed "$1" \

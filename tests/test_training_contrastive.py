@@ -86,6 +86,8 @@ def test_settings_outside_their_range_are_refused() -> None:
         ContrastiveConfig(temperature=0.0)
     with pytest.raises(ValueError, match="contrastive"):
         ContrastiveConfig(share=0.0)
+    with pytest.raises(ValueError, match="word task's speed range"):
+        ContrastiveConfig(word_speed_range=(1.2, 1.0))
 
 
 def test_a_run_trains_the_head_saves_it_and_exports_the_usual_graph(
@@ -134,7 +136,11 @@ def _word_task(config: TrainConfig, exclude: tuple[str, ...] = ()) -> TrainConfi
     return replace(
         config,
         contrastive=ContrastiveConfig(
-            word_weight=1.0, words_per_step=2, clips_per_word=2, word_exclude=exclude
+            word_weight=1.0,
+            words_per_step=2,
+            clips_per_word=2,
+            word_exclude=exclude,
+            word_speed_range=(0.9, 1.1),
         ),
     )
 
@@ -225,6 +231,28 @@ def test_drawn_rows_past_the_split_come_from_the_extra_word_folders() -> None:
     assert batches.waves(rows)[:, 0].tolist() == [0.0, 0.0, 1.0, 1.0]
     with pytest.raises(ValueError, match="one word"):
         WordBatches(config, np.array([0, 0]), split, extra)
+
+
+def test_the_word_task_plays_each_drawn_clip_at_its_own_rate() -> None:
+    samples = FrontendConfig().clip_samples
+    tone = np.sin(np.linspace(0.0, 200.0 * np.pi, samples)).astype(np.float32)
+    split = np.stack([tone, tone, tone, tone])
+    words = np.array([0, 0, 1, 1])
+    rows = np.array([0, 1, 2, 3])
+    varied = ContrastiveConfig(
+        word_weight=1.0, words_per_step=2, clips_per_word=2, word_speed_range=(0.8, 1.25)
+    )
+    played = WordBatches(varied, words, split).played(rows, np.random.default_rng(0))
+    assert played.shape == split.shape
+    assert not np.allclose(played[0], tone), "a clip keeps its recorded voice"
+    assert not np.allclose(played[0], played[1]), "two takes got the same rate"
+
+    as_recorded = replace(varied, word_speed_range=(1.0, 1.0))
+    rng = np.random.default_rng(0)
+    assert np.array_equal(WordBatches(as_recorded, words, split).played(rows, rng), split)
+    assert rng.integers(1 << 30) == np.random.default_rng(0).integers(1 << 30), (
+        "an unchanged range draws from the generator, so older runs would not replay"
+    )
 
 
 def test_word_folders_give_their_readable_clips_one_clip_long(tmp_path: Path) -> None:

@@ -150,9 +150,16 @@ class ContrastiveConfig:
     word_exclude: tuple[str, ...] = ()
     # More folder-per-word directories whose clips serve the word task alone (never classified).
     word_dirs: tuple[str, ...] = ()
+    # Each word-task clip played at a random rate in this range, a cheap other voice (tempo and
+    # pitch together), so the task pulls together a word's takes across voices it did not record;
+    # (1, 1) plays them as recorded.
+    word_speed_range: tuple[float, float] = (1.0, 1.0)
 
     def __post_init__(self) -> None:
         low, high = self.speed_range
+        word_low, word_high = self.word_speed_range
+        if not 0 < word_low <= word_high:
+            raise ValueError("the word task's speed range must satisfy 0 < low <= high")
         if self.weight < 0 or self.word_weight < 0 or not 0 < self.share <= 1:
             raise ValueError("contrastive weights must be >= 0 and its share in (0, 1]")
         if self.words_per_step < 2 or self.clips_per_word < 2:

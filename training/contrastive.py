@@ -222,6 +222,19 @@ class WordBatches:
         out[~inside] = self.extra_waves[rows[~inside] - split]
         return out
 
+    def played(self, rows: npt.NDArray[np.int64], rng: np.random.Generator) -> FloatArray:
+        """The drawn rows' clips, each at its own random rate in `word_speed_range`.
+
+        A word's takes in the data come from a few voices; another rate per take widens them
+        (tempo and pitch move together, as with another speaker's vocal tract and pace). An
+        unchanged range draws nothing, so runs made before it replay the same.
+        """
+        clean = self.waves(rows)
+        slowest, fastest = self.config.word_speed_range
+        if (slowest, fastest) == (1.0, 1.0):
+            return clean
+        return np.stack([change_speed(w, float(rng.uniform(slowest, fastest))) for w in clean])
+
 
 def word_embedding_size(model: KwsModel, frames: int, bins: int) -> int:
     """The width of the embedding custom words are learned from, read off one dry pass."""

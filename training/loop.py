@@ -180,7 +180,7 @@ def train_epoch(plan: EpochPlan, epoch: int) -> tuple[float, float]:
         word_rows = row_words = np.zeros(0, dtype=np.int64)
         if plan.word_batches is not None:
             word_rows, row_words = plan.word_batches.draw(rng)
-            word_waves = plan.augmenter.waves(plan.word_batches.waves(word_rows), rng)
+            word_waves = plan.augmenter.waves(plan.word_batches.played(word_rows, rng), rng)
             waves = np.concatenate([waves, word_waves])
         features = plan.augmenter.features(features_of(waves, plan.extractor), rng)
         inputs = torch.from_numpy(features).to(plan.device)

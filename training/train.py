@@ -638,6 +638,15 @@ def add_parser(subparsers: Any) -> None:
         help="at most this fraction of a batch is seen a second time for that task",
     )
     parser.add_argument("--contrastive-temperature", type=float, default=contrastive.temperature)
+    parser.add_argument(
+        "--contrastive-word-speed",
+        type=float,
+        nargs=2,
+        default=contrastive.word_speed_range,
+        metavar=("SLOWEST", "FASTEST"),
+        help="play each clip of the word task at a random rate in this range, another voice "
+        "for the task (1 1: as recorded)",
+    )
     distill = DistillConfig()
     parser.add_argument(
         "--distill-from",
@@ -723,6 +732,7 @@ def run_command(args: Any) -> int:
             clips_per_word=args.contrastive_words[1],
             word_exclude=tuple(args.contrastive_word_exclude),
             word_dirs=tuple(str(d) for d in args.contrastive_word_dirs),
+            word_speed_range=(args.contrastive_word_speed[0], args.contrastive_word_speed[1]),
         ),
         distill=DistillConfig(
             teacher=str(args.distill_from or ""),
