@@ -39,7 +39,7 @@ from make_near_miss import find_espeak, speak
 from make_word_classes import centred
 from scipy.fft import dct
 from scipy.spatial.distance import cdist
-from words_data import COMMAND_WORDS, DEFAULT_DATA_DIR, SPEECH_NEGATIVES
+from words_data import COMMAND_WORDS, DEFAULT_DATA_DIR, SPEECH_NEGATIVES, speaker_name
 
 from kws_app.audio.files import AudioFileError, read_audio_at
 from kws_app.config import MS_PER_SECOND, FrontendConfig
@@ -350,7 +350,7 @@ def main() -> int:
         classes += 1
         (args.out / word).mkdir(parents=True, exist_ok=True)
         for n, (aligned, speaker, path) in enumerate(chosen):
-            name = f"{re.sub(r'[^A-Za-z0-9]', '', speaker)}_nohash_{n}.wav"
+            name = f"{speaker_name(speaker)}_nohash_{n}.wav"
             cuts[path].append((aligned, args.out / word / name))
     for path, words in cuts.items():
         wave = read_audio_at(path, frontend.sample_rate)

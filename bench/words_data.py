@@ -8,6 +8,7 @@ validation_list.txt / testing_list.txt, training otherwise. The reserved false-a
 from __future__ import annotations
 
 import csv
+import re
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
@@ -56,6 +57,11 @@ def read_clips(data_dir: Path) -> list[ClipRef]:
             split = next((s for s, names in lists.items() if row["path"] in names), "training")
             clips.append(ClipRef(root / row["path"], row["label"], row["speaker"], split))
     return clips
+
+
+def speaker_name(speaker: str) -> str:
+    """A manifest's speaker as cut clips name it (`<speaker>_nohash_<n>`): letters and digits."""
+    return re.sub(r"[^A-Za-z0-9]", "", speaker)
 
 
 def read_word_dir(root: Path, split: str = "validation") -> list[ClipRef]:

@@ -24,6 +24,10 @@ through the app's pipeline and decoder (default DecoderConfig):
   detections in them, since firing there is the word heard, not a false accept;
 - latency: from the end of the clip's spoken part (training.stream_data.speech_extent, as the
   command-word streams measure it) to the word's first detection in its slot.
+With `--own-speech SPLIT`, a one-speaker set also gets what the Words dialog's optional "your
+speech" step records: SPEECH_SECONDS of that speaker's own sentences, from the ones of that
+split that say a command word (no negatives stream holds those) and not the custom word; the
+trainer uses it as the app does (WordAudio.background).
 Words are decoded at the app's operating points (the model's per-word thresholds plus each custom
 word's own, at sensitivity --threshold), as the app does. Only a base model trained with
 RESERVED_WORDS excluded (docs/benchmarks.md) makes these words truly unheard.
@@ -46,17 +50,20 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from cut_speech_words import words_of
 from transcripts import SpokenSpan, said_intervals, spoken_spans, within
 from words_data import (
     COMMAND_WORDS,
     DEFAULT_DATA_DIR,
     RESERVED_NEGATIVES,
     RESERVED_WORDS,
+    SPEECH_NEGATIVES,
     VALIDATION_WORDS,
     ClipRef,
     by_label,
     read_clips,
     read_word_dir,
+    speaker_name,
 )
 
 from kws_app.audio.files import list_audio_files, read_audio_at
@@ -77,7 +84,9 @@ from kws_app.words.calibration import LOGIT_SHIFT_KEY, WINDOW_KEY, WordCalibrati
 from kws_app.words.embedder import PairedModel, identity_paths, load_embedder, words_model
 from kws_app.words.head import WordHead
 from kws_app.words.scorer import DEFAULT_COMMAND_SHARE, CustomWordScorer
+from kws_app.words.takes import SPEECH_SECONDS
 from kws_app.words.trainer import NEGATIVES_FILE_NAME, TrainerConfig, WordAudio, WordTrainer
+from training.speech_negatives import SPLITS, SpeechRecording, speech_negatives
 from training.stream_data import speech_extent
 
 logger = logging.getLogger(__name__)
@@ -344,6 +353,23 @@ def with_setting(config: Any, assignment: str) -> Any:
     return replace(config, **{name: value})
 
 
+def own_speech(
+    recordings: list[SpeechRecording], speaker: str, word: str, seconds: float
+) -> np.ndarray | None:
+    """Up to `seconds` of `speaker`'s recordings (in manifest order) that do not say `word` (or
+    its plural), joined: a user's "your speech" recording for that word; None where none is."""
+    wanted = int(seconds * RATE)
+    parts: list[np.ndarray] = []
+    for recording in recordings:
+        said = set(words_of(recording.transcript))
+        if speaker_name(recording.speaker) != speaker or {word, f"{word}s"} & said:
+            continue
+        parts.append(read_audio_at(recording.path, RATE))
+        if sum(part.size for part in parts) >= wanted:
+            break
+    return np.concatenate(parts)[:wanted] if parts else None
+
+
 def words_parser(description: str) -> argparse.ArgumentParser:
     """The flags every custom-word benchmark takes (this one and words_phrases.py)."""
     parser = argparse.ArgumentParser(description=description)
@@ -465,6 +491,12 @@ def main() -> int:
         "<speaker>_nohash_<n>, e.g. bench/cut_speech_words.py --split validation) instead of "
         "the Speech Commands folders; default words: every word in it",
     )
+    parser.add_argument(
+        "--own-speech",
+        choices=SPLITS,
+        help="give each one-speaker set that speaker's own sentences of this split that say a "
+        "command word (in no negatives stream) as its 'your speech' recording",
+    )
     parser.add_argument("--json", type=Path, help="write every trial's figures here")
     add_setting_flags(parser, DecoderConfig)
     add_setting_flags(parser, StreamConfig)
@@ -525,6 +557,11 @@ def main() -> int:
         len(evaluate(None, model, negatives, decoder)) / negatives.seconds * SECONDS_PER_HOUR
     )
 
+    own_recordings = (
+        speech_negatives(args.data_dir / SPEECH_NEGATIVES, args.own_speech, saying_commands=True)
+        if args.own_speech
+        else []
+    )
     results = []
     for word in words:
         clips = word_groups[word]
@@ -541,7 +578,12 @@ def main() -> int:
             if not tests:
                 continue
             positives = slot_stream(model, tests, rng, stream)
-            audio = WordAudio(word, [read_audio_at(c.path, RATE) for c in chosen], None)
+            background = (
+                own_speech(own_recordings, next(iter(speakers)), word, SPEECH_SECONDS)
+                if own_recordings and len(speakers) == 1
+                else None
+            )
+            audio = WordAudio(word, [read_audio_at(c.path, RATE) for c in chosen], background)
             for rate, word_trainer in trainers.items():
                 train_started = time.perf_counter()
                 trained = word_trainer.train_audio(audio, [])

@@ -17,7 +17,9 @@ as the word. The reserved false-accept folder
 negatives/precise/heysavant/not-wake-words is never read. Rows are labelled with their word so a
 custom word with the same name as a negative word (e.g. "nine") leaves those rows out.
 The file also carries the heads' within-word whitening (`within_whitening`), made from
-TRAINING-split clips of the command words (docs/benchmarks.md, "Within-word whitening").
+TRAINING-split clips of the command words (docs/benchmarks.md, "Within-word whitening") and of
+the words of any `--whitening-words` folder (e.g. bench/cut_speech_words.py's words of the
+training speakers: many more words, each said by several real voices).
 Embeddings and the base model's probabilities (a custom word's threshold is chosen on the mass it
 may take from them, kws_app/words/calibration.py) are stored as float16 with the model's
 SHA-256: the app ignores the file for any other model.
@@ -41,6 +43,7 @@ from words_data import (
     SPEECH_NEGATIVES,
     by_label,
     read_clips,
+    read_word_dir,
 )
 from words_fewshot import add_embedder_flag, load_models
 
@@ -150,6 +153,19 @@ def main() -> int:
         "stored)",
     )
     parser.add_argument(
+        "--whitening-words",
+        type=Path,
+        nargs="*",
+        default=[],
+        help="folder-per-word directories whose words' spread the whitening also discounts",
+    )
+    parser.add_argument(
+        "--whitening-exclude",
+        nargs="*",
+        default=[],
+        help="words of those folders left out (words a benchmark will learn)",
+    )
+    parser.add_argument(
         "--noisy-fraction",
         type=float,
         default=TrainerConfig().noisy_fraction,
@@ -250,15 +266,23 @@ def main() -> int:
     _, earlier_embeddings = trainer.outputs(earlier_waves)
     whitening: dict[str, np.ndarray] = {}
     if args.whitening_shrink < 1.0:
-        command_waves, command_labels = [], []
+        whitening_waves, whitening_labels = [], []
         for word in COMMAND_WORDS:
             clips = groups[word]
             for index in rng.permutation(len(clips))[:WHITENING_CLIPS_PER_WORD]:
-                command_waves.append(read_audio_at(clips[index].path, rate))
-                command_labels.append(word)
+                whitening_waves.append(read_audio_at(clips[index].path, rate))
+                whitening_labels.append(word)
+        kept_out = set(args.whitening_exclude)
+        for folder in args.whitening_words:
+            for word, clips in sorted(by_label(read_word_dir(folder, TRAINING)).items()):
+                if word in kept_out or word in COMMAND_WORDS:
+                    continue
+                for index in rng.permutation(len(clips))[:WHITENING_CLIPS_PER_WORD]:
+                    whitening_waves.append(read_audio_at(clips[index].path, rate))
+                    whitening_labels.append(word)
         whitening[WHITENING_KEY] = within_whitening(
-            trainer.embed(command_waves),
-            np.array(command_labels),
+            trainer.embed(whitening_waves),
+            np.array(whitening_labels),
             # Standardised by the negatives as the app reads them back: rounded to float16.
             embeddings.astype(np.float16).astype(np.float64),
             args.whitening_shrink,

@@ -25,13 +25,18 @@ from cut_speech_words import (  # noqa: E402
     words_of,
 )
 from make_near_miss import speak  # noqa: E402
-from words_data import read_word_dir  # noqa: E402
-from words_fewshot import EXAMPLES, example_sets  # noqa: E402
+from words_data import read_word_dir, speaker_name  # noqa: E402
+from words_fewshot import EXAMPLES, example_sets, own_speech  # noqa: E402
 
 from kws_app.audio.files import read_audio_at  # noqa: E402
 from kws_app.config import FrontendConfig  # noqa: E402
 from kws_app.words.trainer import word_span  # noqa: E402
-from training.speech_negatives import TRAINING, VALIDATION, SpeechSplit  # noqa: E402
+from training.speech_negatives import (  # noqa: E402
+    TRAINING,
+    VALIDATION,
+    SpeechRecording,
+    SpeechSplit,
+)
 
 
 def test_a_transcript_gives_its_words_in_lower_case_without_punctuation() -> None:
@@ -155,3 +160,28 @@ def test_a_cut_folder_gives_one_speaker_sets_where_a_speaker_said_the_word_five_
     assert [(condition, {c.speaker for c in chosen}) for condition, chosen in sets] == [
         ("1 speaker", {"reader"})
     ]
+
+
+def test_a_speakers_own_speech_is_their_sentences_that_do_not_say_the_word(tmp_path: Path) -> None:
+    rate = FrontendConfig().sample_rate
+    recordings = []
+    for n, (speaker, transcript, level) in enumerate(
+        (
+            ("reader-163", "Turn it ON before the moment passes", 0.1),
+            ("reader-163", "Go left at the MOMENTS of doubt", 0.2),
+            ("other-9", "Stop there for now", 0.3),
+            ("reader-163", "Switch it off again", 0.4),
+            ("reader-163", "Say no more", 0.5),
+        )
+    ):
+        path = tmp_path / f"{n}.wav"
+        sf.write(path, np.full(rate, level, dtype=np.float32), rate)
+        recordings.append(SpeechRecording(path, speaker, 1.0, "librispeech", transcript))
+
+    speech = own_speech(recordings, speaker_name("reader-163"), "moment", seconds=1.5)
+
+    assert speech is not None and speech.size == int(1.5 * rate)
+    assert np.allclose(speech[:rate], 0.4, atol=1e-3) and np.allclose(
+        speech[rate:], 0.5, atol=1e-3
+    ), "only the speaker's sentences without the word (or its plural), in order, cut to length"
+    assert own_speech(recordings, speaker_name("nobody"), "moment", seconds=1.5) is None

@@ -19,6 +19,7 @@ from words_helpers import (
     detected_labels,
     examples,
     stream,
+    tone,
     words_tone_model,
 )
 
@@ -28,7 +29,7 @@ from kws_app.session.vocabulary import with_custom_words
 from kws_app.words.head import HeadError, WordHead
 from kws_app.words.scorer import CustomWordScorer, available_shares, combine
 from kws_app.words.store import WordStore, WordStoreError, normalise_name
-from kws_app.words.trainer import TrainingError, WordTrainer
+from kws_app.words.trainer import Augmenter, TrainerConfig, TrainingError, WordAudio, WordTrainer
 
 
 @pytest.fixture
@@ -209,3 +210,25 @@ def test_shipped_negatives_match_the_shipped_model() -> None:
     # And the whitening the heads are fitted through, one row and column per embedding value.
     assert negatives.whitening is not None
     assert negatives.whitening.shape == (embedding_size, embedding_size)
+
+
+@pytest.mark.parametrize("as_noise", [False, True])
+def test_the_users_own_speech_is_negatives_and_not_noise_under_the_word(
+    model: OnnxModel, monkeypatch: pytest.MonkeyPatch, as_noise: bool
+) -> None:
+    talking = tone(HUM_HZ, 5.0, amplitude=0.3)  # the "your speech" recording
+    noise_lists: list[list[np.ndarray]] = []
+    real_variants = Augmenter.variants
+
+    def recording(self: Augmenter, samples, count, noises):  # type: ignore[no-untyped-def]
+        noise_lists.append(list(noises))
+        return real_variants(self, samples, count, noises)
+
+    monkeypatch.setattr(Augmenter, "variants", recording)
+    config = TrainerConfig(background_as_noise=as_noise)
+    trainer = WordTrainer(model, model.path, config=config)
+    trainer.train_audio(WordAudio("whistle", examples(WHISTLE_HZ), talking), [])
+
+    under_the_word = any(any(n is talking for n in noises) for noises in noise_lists)
+    assert under_the_word == as_noise
+    assert not TrainerConfig().background_as_noise, "the default keeps it out of the positives"

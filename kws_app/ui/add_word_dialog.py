@@ -45,7 +45,13 @@ from kws_app.ui.controller import AppController
 from kws_app.ui.level_meter import LevelMeter
 from kws_app.ui.spectrogram_view import COLOUR_MAP, LEVELS, LUT_ENTRIES
 from kws_app.words.store import MIN_EXAMPLES, WordStoreError, normalise_name
-from kws_app.words.takes import MAX_UTTERANCE_SECONDS, TakeError, take_label, trim_take
+from kws_app.words.takes import (
+    MAX_UTTERANCE_SECONDS,
+    SPEECH_SECONDS,
+    TakeError,
+    take_label,
+    trim_take,
+)
 from kws_app.words.trainer import to_rate
 
 logger = logging.getLogger(__name__)
@@ -54,10 +60,6 @@ FloatArray = npt.NDArray[np.float32]
 
 # Long enough to start speaking late and stop early; the pauses are trimmed off.
 TAKE_SECONDS = 3.0
-# The optional recording of the user talking normally (issue: 20-30 s of ordinary speech), kept
-# as the word's background: its crops are negatives when the word is trained and calibrated, so
-# the word learns not to fire on this voice in this room.
-SPEECH_SECONDS = 25.0
 READ_ALOUD_TEXT = (
     "The morning train was late again, so we walked to the old market instead. It was busy with "
     "people buying bread, apples and flowers, and a band was playing near the fountain. We "

@@ -35,6 +35,10 @@ FloatArray = npt.NDArray[np.float32]
 # The longest recording accepted as one take: room for a pause, the word and a pause, but not for
 # a whole session recorded in one file.
 MAX_TAKE_SECONDS = 10.0
+# The optional recording of the user talking normally (issue: 20-30 s of ordinary speech), kept
+# as the word's background: its crops are negatives when the word is trained and calibrated, so
+# the word learns not to fire on this voice in this room.
+SPEECH_SECONDS = 25.0
 # The longest utterance a custom word may be. The base model hears one-second windows; a word or a
 # short phrase up to half as long again still leaves its heart inside one window.
 MAX_UTTERANCE_SECONDS = 1.5

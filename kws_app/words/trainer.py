@@ -70,9 +70,10 @@ WHITENING_KEY = "within_whitening"
 # embedding changed its id). 6: a word is averaged over its own, longer window and calibrated
 # to pass twice the share of negatives (WordCalibrationConfig), so every head is made again.
 # 7: the shipped negatives file holds more running speech and the within-word whitening the
-# heads are fitted through (WHITENING_KEY).
+# heads are fitted through (WHITENING_KEY). 8: a word's "your speech" recording is only a source
+# of negatives, no longer noise under its positives (TrainerConfig.background_as_noise).
 RECIPE_KEY = "trainer_recipe"
-TRAINER_RECIPE = 7
+TRAINER_RECIPE = 8
 MAX_SHIPPED_NEGATIVES = 20000
 ENERGY_FRAME_MS = 10
 ENERGY_FLOOR = 1e-10
@@ -101,6 +102,11 @@ class TrainerConfig:
     perturbed_fraction: float = 0.7
     noise_snr_db: tuple[float, float] = (5.0, 25.0)
     noisy_fraction: float = 0.5
+    # The user's own speech (the Words dialog's optional recording) also as noise under the
+    # word's positives, besides being a source of negatives. Off: mixed under the positives, the
+    # voice's ordinary speech becomes part of what the head learns as the word, and the word
+    # fired more on that voice (docs/benchmarks.md, "The user's own speech").
+    background_as_noise: bool = False
     # Generated negatives: noise colours at these RMS levels, one second each.
     noise_levels_dbfs: tuple[float, ...] = (-70.0, -55.0, -40.0, -25.0)
     noise_clips_per_level: int = 3
@@ -466,7 +472,7 @@ class WordTrainer:
             return self.phrase_outputs(clips, lag_ms) if lag_ms else self.outputs(clips)
 
         noises: list[FloatArray] = []
-        if word.background is not None:
+        if word.background is not None and config.background_as_noise:
             noises.append(word.background)
         noises.extend(generated_noise(c, augmenter.length * 2, rng) for c in NOISE_COLOURS)
 
