@@ -71,7 +71,8 @@ WHITENING_KEY = "within_whitening"
 # to pass twice the share of negatives (WordCalibrationConfig), so every head is made again.
 # 7: the shipped negatives file holds more running speech and the within-word whitening the
 # heads are fitted through (WHITENING_KEY). 8: a word's "your speech" recording is only a source
-# of negatives, no longer noise under its positives (TrainerConfig.background_as_noise).
+# of negatives, no longer noise under its positives (TrainerConfig.background_as_noise), and ten
+# times as many crops of it are negatives.
 RECIPE_KEY = "trainer_recipe"
 TRAINER_RECIPE = 8
 MAX_SHIPPED_NEGATIVES = 20000
@@ -110,7 +111,10 @@ class TrainerConfig:
     # Generated negatives: noise colours at these RMS levels, one second each.
     noise_levels_dbfs: tuple[float, ...] = (-70.0, -55.0, -40.0, -25.0)
     noise_clips_per_level: int = 3
-    background_clips: int = 40
+    # Crops of the word's "your speech" recording among its negatives; 40 of about 20,000 rows
+    # barely counted, more of them let the user's voice weigh in the fit and the calibration
+    # (chosen on validation one-speaker sets: docs/benchmarks.md, "The user's own speech").
+    background_clips: int = 400
     seed: int = 1234
     head: HeadConfig = HeadConfig()
     calibration: WordCalibrationConfig = WordCalibrationConfig()
