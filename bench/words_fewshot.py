@@ -50,8 +50,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from cut_speech_words import words_of
-from transcripts import SpokenSpan, said_intervals, spoken_spans, within
+from transcripts import SpokenSpan, said_intervals, says, spoken_spans, within
 from words_data import (
     COMMAND_WORDS,
     DEFAULT_DATA_DIR,
@@ -360,12 +359,13 @@ def own_speech(
     its plural), joined: a user's "your speech" recording for that word; None where none is."""
     wanted = int(seconds * RATE)
     parts: list[np.ndarray] = []
+    gathered = 0
     for recording in recordings:
-        said = set(words_of(recording.transcript))
-        if speaker_name(recording.speaker) != speaker or {word, f"{word}s"} & said:
+        if speaker_name(recording.speaker) != speaker or says(recording.transcript, word):
             continue
         parts.append(read_audio_at(recording.path, RATE))
-        if sum(part.size for part in parts) >= wanted:
+        gathered += parts[-1].size
+        if gathered >= wanted:
             break
     return np.concatenate(parts)[:wanted] if parts else None
 

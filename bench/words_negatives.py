@@ -266,20 +266,18 @@ def main() -> int:
     _, earlier_embeddings = trainer.outputs(earlier_waves)
     whitening: dict[str, np.ndarray] = {}
     if args.whitening_shrink < 1.0:
+        kept_out = set(args.whitening_exclude) | set(COMMAND_WORDS)
+        word_clips = [(word, groups[word]) for word in COMMAND_WORDS] + [
+            (word, clips)
+            for folder in args.whitening_words
+            for word, clips in sorted(by_label(read_word_dir(folder, TRAINING)).items())
+            if word not in kept_out
+        ]
         whitening_waves, whitening_labels = [], []
-        for word in COMMAND_WORDS:
-            clips = groups[word]
+        for word, clips in word_clips:
             for index in rng.permutation(len(clips))[:WHITENING_CLIPS_PER_WORD]:
                 whitening_waves.append(read_audio_at(clips[index].path, rate))
                 whitening_labels.append(word)
-        kept_out = set(args.whitening_exclude)
-        for folder in args.whitening_words:
-            for word, clips in sorted(by_label(read_word_dir(folder, TRAINING)).items()):
-                if word in kept_out or word in COMMAND_WORDS:
-                    continue
-                for index in rng.permutation(len(clips))[:WHITENING_CLIPS_PER_WORD]:
-                    whitening_waves.append(read_audio_at(clips[index].path, rate))
-                    whitening_labels.append(word)
         whitening[WHITENING_KEY] = within_whitening(
             trainer.embed(whitening_waves),
             np.array(whitening_labels),
