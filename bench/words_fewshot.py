@@ -497,6 +497,13 @@ def main() -> int:
         help="give each one-speaker set that speaker's own sentences of this split that say a "
         "command word (in no negatives stream) as its 'your speech' recording",
     )
+    parser.add_argument(
+        "--synthetic-takes",
+        type=int,
+        default=0,
+        help="teach each word with this many synthetic takes of its name in other voices "
+        "(espeak-ng, kws_app/words/synthetic.py), as the app does for a word with a spelling",
+    )
     parser.add_argument("--json", type=Path, help="write every trial's figures here")
     add_setting_flags(parser, DecoderConfig)
     add_setting_flags(parser, StreamConfig)
@@ -509,6 +516,7 @@ def main() -> int:
     model, model_paths = load_models(args.model, args.embedding_model)
     config = TrainerConfig()
     config = replace(config, calibration=replace(config.calibration, threshold=args.word_threshold))
+    config = replace(config, synthetic=replace(config.synthetic, takes=args.synthetic_takes))
     config = with_settings(config, args.set)
     rates = args.pass_rates or (
         SWEEP_PASS_RATES if args.sweep else (config.calibration.negative_pass_rate,)
@@ -583,7 +591,10 @@ def main() -> int:
                 if own_recordings and len(speakers) == 1
                 else None
             )
-            audio = WordAudio(word, [read_audio_at(c.path, RATE) for c in chosen], background)
+            audio = trainer.with_synthetic_voices(
+                WordAudio(word, [read_audio_at(c.path, RATE) for c in chosen], background),
+                word if args.synthetic_takes else None,
+            )
             for rate, word_trainer in trainers.items():
                 train_started = time.perf_counter()
                 trained = word_trainer.train_audio(audio, [])

@@ -23,6 +23,7 @@ from kws_app.paths import default_model_path
 from kws_app.words.archive import export_words, import_words
 from kws_app.words.calibration import describe_operating_point
 from kws_app.words.store import MIN_EXAMPLES, WordStore, WordStoreError
+from kws_app.words.synthetic import SYNTHETIC_TAKES_KEY
 from kws_app.words.takes import MAX_TAKE_SECONDS, check_take_duration, take_label, trim_take
 from kws_app.words.trainer import WordTrainer, model_id_of
 
@@ -59,6 +60,12 @@ def build_parser() -> argparse.ArgumentParser:
         ),
     )
     add.add_argument("--background", type=Path, help="optional recording of the room, 10 s+")
+    add.add_argument(
+        "--say-as",
+        metavar="TEXT",
+        help="also learn the word from synthetic voices (espeak-ng) saying TEXT, e.g. the name; "
+        "without espeak-ng the word learns from the recordings alone",
+    )
     commands.add_parser("list", help="list the custom words")
     remove = commands.add_parser("remove", help="forget a word")
     remove.add_argument("name")
@@ -150,8 +157,15 @@ def run_add(args: argparse.Namespace, store: WordStore) -> int:
     rate = trainer.frontend.sample_rate
     examples = _read_examples(args.from_wav_dir, rate)
     background = read_audio_at(args.background, rate) if args.background else None
-    heads = trainer.learn(store, args.name, examples, rate, background)
-    print(f"added {args.name!r} from {len(examples)} recordings; words: " + _names(heads))
+    spelling = args.say_as
+    heads = trainer.learn(store, args.name, examples, rate, background, spelling=spelling)
+    learned = store.get(args.name)
+    head = dict(heads).get(learned.name)
+    synthetic = int(head.details.get(SYNTHETIC_TAKES_KEY, 0)) if head is not None else 0
+    voices = f" and {synthetic} synthetic takes" if synthetic else ""
+    print(f"added {learned.name!r} from {len(examples)} recordings{voices}; words: {_names(heads)}")
+    if spelling is not None and not synthetic:
+        print("synthetic voices were not used (the warning above says why)")
     return 0
 
 
@@ -175,7 +189,8 @@ def run_list(args: argparse.Namespace, store: WordStore) -> int:
         else:
             state = f"trained, {describe_operating_point(head.details)}"
         background = ", background" if word.record.background else ""
-        print(f"{word.name}\t{len(word.record.examples)} examples{background}\t{state}")
+        spelling = f", voices say {word.record.spelling!r}" if word.record.spelling else ""
+        print(f"{word.name}\t{len(word.record.examples)} examples{background}{spelling}\t{state}")
     return 0
 
 

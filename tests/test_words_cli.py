@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -308,3 +309,31 @@ def test_adding_a_word_from_silent_takes_is_refused_naming_the_file(
     code, _, err = _run(capsys, *common, "add", "lights", "--from-wav-dir", str(mixed))
     assert code == 2 and err.count("\n") == 1 and "take 6 (take9.wav) holds no speech" in err, err
     assert WordStore(store).words() == []
+
+
+@pytest.mark.parametrize(
+    ("flags", "spelling"),
+    [((), None), (("--say-as", "wiss-ul"), "wiss-ul")],
+)
+def test_words_add_keeps_what_synthetic_voices_say(  # type: ignore[no-untyped-def]
+    tmp_path: Path, words_model_path: Path, capsys, flags: tuple[str, ...], spelling: str | None
+) -> None:
+    store = tmp_path / "store"
+    takes = write_examples(tmp_path / "takes", WHISTLE_HZ)
+    code, out, err = _run(
+        capsys, "words", "--store", str(store), "--model", str(words_model_path),
+        "add", "whistle", "--from-wav-dir", str(takes), *flags,
+    )  # fmt: skip
+    assert code == 0, err
+    assert WordStore(store).get("whistle").record.spelling == spelling
+    code, listed, err = _run(
+        capsys, "words", "--store", str(store), "--model", str(words_model_path), "list"
+    )
+    assert code == 0, err
+    assert ("voices say 'wiss-ul'" in listed) == (spelling is not None)
+    if spelling is None:
+        assert "synthetic" not in out
+    elif shutil.which("espeak-ng"):
+        assert "and 12 synthetic takes" in out
+    else:
+        assert "synthetic voices were not used" in out

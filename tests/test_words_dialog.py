@@ -238,3 +238,44 @@ def test_a_word_that_cannot_be_trained_is_taken_out_again_and_the_dialog_says_wh
     assert dialog.learned is None and dialog.isVisible() and dialog.train_button.isEnabled()
     assert controller.store is not None and controller.store.words() == []
     assert controller.scorer is controller.model
+
+
+def test_the_word_is_also_taught_by_synthetic_voices_saying_its_spelling(  # type: ignore[no-untyped-def]
+    qtbot, controller
+) -> None:
+    mic = SimulatedMicrophone()
+    dialog = _dialog(qtbot, controller, mic, synthetic_voices=True)
+    assert dialog.voices_check.isEnabled() and not dialog.voices_check.isChecked(), "opt-in"
+    assert not dialog.spelling_edit.isEnabled()
+    dialog.voices_check.setChecked(True)
+    assert dialog.spelling_edit.isEnabled()
+    dialog.name_edit.setText("Whistle")
+    assert dialog.spelling_edit.text() == "Whistle", "the spelling follows the name"
+    qtbot.keyClicks(dialog.spelling_edit, "-ing")  # the user's own spelling stays theirs
+    dialog.name_edit.setText("whistle")
+    assert dialog.spelling == "Whistle-ing"
+    dialog.voices_check.setChecked(False)
+    assert dialog.spelling is None and not dialog.spelling_edit.isEnabled()
+    dialog.voices_check.setChecked(True)
+
+    mic.queue += examples(WHISTLE_HZ, count=5)
+    _record(qtbot, dialog, 5)
+    dialog.train_button.click()
+    qtbot.waitUntil(lambda: dialog.learned is not None, timeout=TRAIN_TIMEOUT_MS)
+    assert dialog.store.get("whistle").record.spelling == "Whistle-ing"
+
+
+def test_without_espeak_the_word_learns_from_the_users_takes_alone(  # type: ignore[no-untyped-def]
+    qtbot, controller
+) -> None:
+    mic = SimulatedMicrophone()
+    dialog = _dialog(qtbot, controller, mic, synthetic_voices=False)
+    assert not dialog.voices_check.isChecked() and not dialog.voices_check.isEnabled()
+    assert "install espeak-ng" in dialog.voices_check.toolTip()
+    dialog.name_edit.setText("whistle")
+    assert dialog.spelling is None
+    mic.queue += examples(WHISTLE_HZ, count=5)
+    _record(qtbot, dialog, 5)
+    dialog.train_button.click()
+    qtbot.waitUntil(lambda: dialog.learned is not None, timeout=TRAIN_TIMEOUT_MS)
+    assert dialog.store.get("whistle").record.spelling is None

@@ -294,16 +294,23 @@ class AppController(QObject):
         examples: Sequence[npt.ArrayLike],
         sample_rate: int,
         background: npt.ArrayLike | None = None,
+        spelling: str | None = None,
     ) -> None:
         """Store a word the user recorded and train it first, in the bounded background job,
         while listening goes on; `new_word_done` says how it went. A word that cannot be
-        trained is taken out of the store again."""
+        trained is taken out of the store again. `spelling` is what synthetic voices say to
+        teach it in other voices."""
         if self.store is None or self.model is None:
             self.new_word_done.emit(name, "no model is loaded")
             return
         try:
             word = self.store.add(
-                name, examples, sample_rate, background, reserved=self.model.labels
+                name,
+                examples,
+                sample_rate,
+                background,
+                reserved=self.model.labels,
+                spelling=spelling,
             )
         except (WordStoreError, OSError, ValueError) as error:
             self.new_word_done.emit(name, one_line(error))

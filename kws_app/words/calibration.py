@@ -28,6 +28,7 @@ import numpy.typing as npt
 from kws_app.config import MS_PER_SECOND
 from kws_app.inference.operating_points import require_window_ms, valid_window_ms
 from kws_app.words.phrases import head_lag_ms
+from kws_app.words.synthetic import SYNTHETIC_TAKES_KEY
 
 FloatArray = npt.NDArray[np.float32]
 
@@ -178,4 +179,7 @@ def describe_operating_point(details: Mapping[str, float | int]) -> str:
     lag_ms = head_lag_ms(details)
     if lag_ms:
         text += f"; a phrase, heard through two windows {lag_ms / MS_PER_SECOND:.1f} s apart"
+    synthetic = int(details.get(SYNTHETIC_TAKES_KEY, 0))
+    if synthetic:
+        text += f"; also learned from {synthetic} synthetic voices"
     return text

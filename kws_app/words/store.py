@@ -2,7 +2,8 @@
 
 ```
 <root>/manifest.json                {"format": "kws-custom-words", "version": 1}
-<root>/<slug>/word.json             name, sample rate, example and background file names
+<root>/<slug>/word.json             name, sample rate, example and background file names, and
+                                    optionally the spelling synthetic voices say
 <root>/<slug>/examples/NN.wav       the recorded examples, mono 16-bit PCM
 <root>/<slug>/background.wav        optional room recording
 <root>/<slug>/head.json             the learned head, tied to one base model (rebuilt when stale)
@@ -33,6 +34,7 @@ import numpy.typing as npt
 from kws_app.dsp.levels import peak_dbfs
 from kws_app.errors import UserError
 from kws_app.words.head import HeadError, UntrustedJsonError, WordHead, parse_untrusted_json
+from kws_app.words.synthetic import SyntheticVoicesConfig, clean_spelling
 from kws_app.words.wavio import WavError, read_wav, write_wav
 
 logger = logging.getLogger(__name__)
@@ -88,6 +90,16 @@ def normalise_name(name: str) -> str:
             "apostrophes, starting and ending with a letter or digit"
         )
     return text
+
+
+def normalise_spelling(spelling: object) -> str:
+    """What synthetic voices are to say for a word, or WordStoreError saying what is wrong."""
+    if not isinstance(spelling, str):
+        raise WordStoreError("a spelling must be text")
+    try:
+        return clean_spelling(spelling, SyntheticVoicesConfig())
+    except ValueError as error:
+        raise WordStoreError(f"spelling: {error}") from error
 
 
 def is_silent_take(samples: npt.ArrayLike) -> bool:
@@ -153,9 +165,12 @@ class WordRecord:
     examples: tuple[str, ...]
     background: str | None
     created: str
+    # What synthetic voices say to teach the word in other voices (kws_app/words/synthetic.py);
+    # None: the word learns from the user's takes alone.
+    spelling: str | None = None
 
     def to_dict(self) -> dict:
-        return {
+        data = {
             "format": WORD_FORMAT,
             "version": STORE_VERSION,
             "name": self.name,
@@ -164,6 +179,9 @@ class WordRecord:
             "background": self.background,
             "created": self.created,
         }
+        if self.spelling is not None:
+            data["spelling"] = self.spelling
+        return data
 
     @classmethod
     def from_dict(cls, data: dict, what: str) -> WordRecord:
@@ -193,7 +211,13 @@ class WordRecord:
             raise WordStoreError(f"{what}: background must be null or {BACKGROUND_FILE!r}")
         if not isinstance(created, str) or len(created) > 64:
             raise WordStoreError(f"{what}: created must be a short string")
-        return cls(name, rate, tuple(examples), background, created)
+        spelling = data.get("spelling")
+        if spelling is not None:
+            try:
+                spelling = normalise_spelling(spelling)
+            except WordStoreError as error:
+                raise WordStoreError(f"{what}: {error}") from error
+        return cls(name, rate, tuple(examples), background, created, spelling)
 
 
 def example_file_name(index: int) -> str:
@@ -268,14 +292,18 @@ class WordStore:
         sample_rate: int,
         background: npt.ArrayLike | None = None,
         reserved: Sequence[str] = (),
+        spelling: str | None = None,
     ) -> StoredWord:
-        """Store a new word's recordings; `reserved` are labels it may not take (the model's).
+        """Store a new word's recordings; `reserved` are labels it may not take (the model's);
+        `spelling`, when given, is what synthetic voices say to teach it in other voices.
 
         `examples` are takes already trimmed to their word by `kws_app.words.takes.trim_take`
         (the dialog and the command line do it, naming a refused take); a raw take longer than
         MAX_EXAMPLE_SECONDS is refused here.
         """
         record = self._new_record(name, len(examples), sample_rate, background is not None)
+        if spelling is not None:
+            record = replace(record, spelling=normalise_spelling(spelling))
         self._check_free(record.name, reserved)
         for index, example in enumerate(examples):
             samples = np.asarray(example, dtype=np.float32).reshape(-1)

@@ -18,7 +18,7 @@ import hashlib
 import logging
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -46,6 +46,12 @@ from kws_app.words.scorer import (
     available_shares,
 )
 from kws_app.words.store import StoredWord, WordStore, WordStoreError
+from kws_app.words.synthetic import (
+    SYNTHETIC_TAKES_KEY,
+    SyntheticVoiceError,
+    SyntheticVoicesConfig,
+    synthetic_takes,
+)
 from kws_app.words.takes import FLOOR_PERCENTILE, SOUND_ABOVE_FLOOR_DB
 
 logger = logging.getLogger(__name__)
@@ -90,6 +96,11 @@ class TrainingError(UserError, ValueError):
 @dataclass(frozen=True)
 class TrainerConfig:
     variants_per_example: int = 16
+    # Each synthetic take is one crude voice among many: fewer variants than a real take.
+    synthetic_variants_per_take: int = 4
+    # Synthetic takes come with digital silence around the word; heard through the user's
+    # microphone they would sit on its noise floor, so they get the floor of the user's takes.
+    synthetic_on_users_floor: bool = True
     reversed_variants_per_example: int = 2
     # Phrases only: variants of each half of each example, alone (a phrase needs both halves),
     # and pairs of unrelated negatives seen through the head's two windows.
@@ -116,6 +127,7 @@ class TrainerConfig:
     # (chosen on validation one-speaker sets: docs/benchmarks.md, "The user's own speech").
     background_clips: int = 400
     seed: int = 1234
+    synthetic: SyntheticVoicesConfig = SyntheticVoicesConfig()
     head: HeadConfig = HeadConfig()
     calibration: WordCalibrationConfig = WordCalibrationConfig()
     phrase: PhraseConfig = PhraseConfig()
@@ -158,6 +170,12 @@ def spoken_samples(examples: Sequence[FloatArray], sample_rate: int) -> float:
     """The median length of the loud part of a word's examples."""
     spans = [end - start for start, end in (word_span(e, sample_rate) for e in examples)]
     return float(np.median(spans)) if spans else 0.0
+
+
+def noise_floor_rms(samples: FloatArray, sample_rate: int) -> float:
+    """A recording's noise floor: the RMS of its quietest tenth of energy frames."""
+    quiet = np.sort(frame_powers(samples, energy_frame(sample_rate)))
+    return float(np.sqrt(quiet[: max(1, quiet.size // 10)].mean())) if quiet.size else 0.0
 
 
 def halves(example: FloatArray, sample_rate: int) -> tuple[FloatArray, FloatArray]:
@@ -214,8 +232,7 @@ class Augmenter:
         start, end = word_span(samples, rate)
         centre = (start + end) // 2
         slack = max(0, (clip - (end - start)) // 2)
-        quiet = np.sort(frame_powers(samples, energy_frame(rate)))
-        floor_rms = float(np.sqrt(quiet[: max(1, quiet.size // 10)].mean())) if quiet.size else 0.0
+        floor_rms = noise_floor_rms(samples, rate)
         shift = 0 if original else int(self.rng.integers(-slack, slack + 1))
         clip_samples = self.window(samples, centre + shift, floor_rms)
         if not original:
@@ -367,6 +384,9 @@ class WordAudio:
     name: str
     examples: list[FloatArray]
     background: FloatArray | None
+    # Takes of the word in other voices (kws_app/words/synthetic.py): positives only; the user's
+    # own takes alone decide the word's length and its phrase halves.
+    synthetic: list[FloatArray] = field(default_factory=list)
 
 
 class WordTrainer:
@@ -484,6 +504,10 @@ class WordTrainer:
             outputs(augmenter.variants(example, config.variants_per_example, noises))
             for example in word.examples
         ]
+        positive_outputs += [
+            outputs(augmenter.variants(take, config.synthetic_variants_per_take, noises))
+            for take in self._synthetic_takes(word, rng)
+        ]
         reversed_clips: list[FloatArray] = []
         for example in word.examples:
             reversed_clips += augmenter.variants(
@@ -535,9 +559,12 @@ class WordTrainer:
         )
         negative_mass = np.concatenate([self.available_mass(p, e.shape[0]) for p, e in negatives])
         calibrating = fit.held_out_negative_rows >= len(reversed_clips)
+        # The threshold rests on the negatives alone; the detection it reports is the user's
+        # own takes' (they come first), not the synthetic voices'.
+        own_rows = sum(e.shape[0] for _, e in positive_outputs[: len(word.examples)])
         point = word_operating_point(
-            fit.held_out_positive_scores,
-            positive_mass,
+            fit.held_out_positive_scores[:own_rows],
+            positive_mass[:own_rows],
             fit.held_out_negative_scores[calibrating],
             negative_mass[fit.held_out_negative_rows[calibrating]],
             replace(
@@ -555,11 +582,21 @@ class WordTrainer:
                 **fit.head.details,
                 **point.details(),
                 RECIPE_KEY: TRAINER_RECIPE,
+                SYNTHETIC_TAKES_KEY: len(word.synthetic),
                 **({LAG_KEY: lag_ms} if lag_ms else {}),
             },
         )
         logger.info("trained custom word %r: %s", word.name, head.details)
         return head
+
+    def _synthetic_takes(self, word: WordAudio, rng: np.random.Generator) -> list[FloatArray]:
+        if not word.synthetic or not self.config.synthetic_on_users_floor:
+            return word.synthetic
+        rate = self.frontend.sample_rate
+        floor = float(np.median([noise_floor_rms(example, rate) for example in word.examples]))
+        return [
+            (take + rng.normal(0.0, floor, take.size)).astype(np.float32) for take in word.synthetic
+        ]
 
     def _transform(self, lag_ms: int) -> FloatArray | None:
         """The shipped whitening for this head's input: one per window it reads."""
@@ -616,13 +653,26 @@ class WordTrainer:
             audio = {word.name: self.word_audio(store, word) for word in words}
             for word in stale:
                 others = [a for name, a in audio.items() if name != word.name]
-                head = self.train_audio(audio[word.name], others)
+                target = self.with_synthetic_voices(audio[word.name], word.record.spelling)
+                head = self.train_audio(target, others)
                 store.save_head(word, head)
                 heads[word.name] = head
             logger.info(
                 "trained %d custom word(s) in %.1f s", len(stale), time.perf_counter() - started
             )
         return [(word.name, heads[word.name]) for word in words]
+
+    def with_synthetic_voices(self, word: WordAudio, spelling: str | None) -> WordAudio:
+        """The word with synthetic takes of its spelling, or as it is when it has no spelling or
+        espeak-ng cannot say it (the word then learns from the user's takes alone)."""
+        if spelling is None or self.config.synthetic.takes <= 0:
+            return word
+        try:
+            takes = synthetic_takes(spelling, self.frontend.sample_rate, self.config.synthetic)
+        except (SyntheticVoiceError, ValueError) as error:
+            logger.warning("custom word %r learns from its own takes only: %s", word.name, error)
+            return word
+        return replace(word, synthetic=takes)
 
     def head_is_current(self, head: WordHead) -> bool:
         """A head fitted on this very model (same embedding) by this recipe, with its own
@@ -665,12 +715,16 @@ class WordTrainer:
         examples: Sequence[npt.ArrayLike],
         sample_rate: int,
         background: npt.ArrayLike | None = None,
+        spelling: str | None = None,
     ) -> list[tuple[str, WordHead]]:
         """Store a new word and retrain the vocabulary; on failure the new word is removed.
 
-        `examples` are trimmed takes (`kws_app.words.takes.trim_take`), as the store keeps them.
+        `examples` are trimmed takes (`kws_app.words.takes.trim_take`), as the store keeps them;
+        `spelling` is what synthetic voices say to teach the word in other voices.
         """
-        word = store.add(name, examples, sample_rate, background, reserved=self.model.labels)
+        word = store.add(
+            name, examples, sample_rate, background, reserved=self.model.labels, spelling=spelling
+        )
         try:
             return self.train_words(store, retrain_all=True)
         except BaseException:

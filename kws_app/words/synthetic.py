@@ -1,0 +1,117 @@
+"""Takes of a custom word in other voices, spoken from its spelling by espeak-ng.
+
+A user teaches a word with five takes of one voice, and the head then learns that voice as much as
+the word: other people saying it are found about half as often (docs/benchmarks.md, "Custom
+words"). Synthetic voices are crude, but they vary exactly what the user's takes cannot (accent,
+vocal tract, speaking rate) and the word embedder learned synthetic words among real ones. espeak-ng
+runs as a separate program when it is installed (it is optional: a word trains without it), reads
+the text from stdin (a spelling is never an option or a shell word) and writes a WAV to stdout.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import shutil
+import subprocess
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+import soundfile as sf
+
+from kws_app.audio.resample import to_rate
+
+logger = logging.getLogger(__name__)
+
+ESPEAK_PROGRAMS = ("espeak-ng", "espeak")
+# A head's details: how many synthetic takes it learned from.
+SYNTHETIC_TAKES_KEY = "synthetic_takes"
+FloatArray = npt.NDArray[np.float32]
+
+
+@dataclass(frozen=True)
+class SyntheticVoicesConfig:
+    takes: int = 12
+    # English accents and voice variants of espeak-ng; each take draws one of each.
+    accents: tuple[str, ...] = (
+        "en-us",
+        "en-gb",
+        "en-gb-scotland",
+        "en-gb-x-rp",
+        "en-029",
+        "en-gb-x-gbcwmd",
+    )
+    variants: tuple[str, ...] = (
+        "m1", "m2", "m3", "m4", "m5", "m6", "m7", "f1", "f2", "f3", "f4", "f5",
+    )  # fmt: skip
+    words_per_minute: tuple[int, int] = (120, 200)
+    pitch: tuple[int, int] = (25, 75)
+    max_spelling_chars: int = 60
+    timeout_s: float = 10.0
+    seed: int = 0
+
+
+class SyntheticVoiceError(RuntimeError):
+    """espeak-ng is missing or failed; str() is one line for the user."""
+
+
+def find_espeak() -> str | None:
+    for program in ESPEAK_PROGRAMS:
+        path = shutil.which(program)
+        if path is not None:
+            return path
+    return None
+
+
+def clean_spelling(text: str, config: SyntheticVoicesConfig) -> str:
+    """The text espeak-ng is asked to say: printable characters on one line, or ValueError."""
+    spelling = " ".join("".join(c if c.isprintable() else " " for c in text).split())
+    if not spelling:
+        raise ValueError("the spelling is empty")
+    if len(spelling) > config.max_spelling_chars:
+        raise ValueError(f"the spelling is longer than {config.max_spelling_chars} characters")
+    return spelling
+
+
+def synthetic_takes(
+    text: str,
+    sample_rate: int,
+    config: SyntheticVoicesConfig | None = None,
+    espeak: str | None = None,
+) -> list[FloatArray]:
+    """`config.takes` renditions of `text` at `sample_rate`, each in a random voice.
+
+    Raises ValueError for an unusable spelling and SyntheticVoiceError when espeak-ng is missing or
+    fails."""
+    config = config or SyntheticVoicesConfig()
+    spelling = clean_spelling(text, config)
+    program = espeak or find_espeak()
+    if program is None:
+        raise SyntheticVoiceError("espeak-ng is not installed (e.g. apt-get install espeak-ng)")
+    rng = np.random.default_rng(config.seed)
+    takes: list[FloatArray] = []
+    for _ in range(config.takes):
+        accent = config.accents[int(rng.integers(len(config.accents)))]
+        variant = config.variants[int(rng.integers(len(config.variants)))]
+        speed = int(rng.integers(*config.words_per_minute))
+        pitch = int(rng.integers(*config.pitch))
+        command = [program, "--stdout", "--stdin", "-v", f"{accent}+{variant}"]
+        command += ["-s", str(speed), "-p", str(pitch)]
+        try:
+            result = subprocess.run(
+                command,
+                input=spelling.encode("utf-8"),
+                capture_output=True,
+                timeout=config.timeout_s,
+                check=True,
+            )
+            samples, rate = sf.read(io.BytesIO(result.stdout), dtype="float32", always_2d=True)
+        except (OSError, subprocess.SubprocessError, sf.LibsndfileError) as error:
+            raise SyntheticVoiceError(f"espeak-ng could not say {spelling!r}: {error}") from error
+        mono = samples.mean(axis=1)
+        if mono.size == 0 or not np.any(mono):
+            raise SyntheticVoiceError(f"espeak-ng said nothing for {spelling!r}")
+        takes.append(to_rate(mono, rate, sample_rate))
+    logger.info("synthesised %d takes of %r", len(takes), spelling)
+    return takes
