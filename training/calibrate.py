@@ -23,6 +23,14 @@ validation: calibrate on either half of the negatives stream, count false accept
 half. Its mean is reported with every calibration, and with `cross_validated` the smallest logit
 margin that brings it within the target is added to every threshold, so that the target rate is
 the one expected on sentences calibration never saw, not only on those it did.
+
+With `tail_fit` a word's threshold also heeds its near misses. The validation audio holds too few
+false accepts at the thresholds words end up at (often none: the budget's share is a fraction of
+one event), so counting alone cannot tell a word that nothing in validation imitates from one that
+just stayed under the line. Below the line the counts are plentiful: followed down the thresholds,
+they fall roughly log-linearly in log-odds, and the fitted line says where the word's share of the
+target lies. That is extreme-value extrapolation from the tail of the score distribution, the
+rule "look at near misses instead of waiting for false accepts" of docs/benchmarks.md.
 """
 
 from __future__ import annotations
@@ -92,6 +100,13 @@ class CalibrationTarget:
     # ("left") sinks to the bottom of what the budget allows, though nothing below the point
     # where its recall stops growing was bought by validation, only risked on unseen speech.
     strictest_at_best_recall: bool = False
+    # Also extrapolate each word's false accepts from its near misses (module docstring): the
+    # word's false-accept count on the validation audio, followed down the thresholds until it
+    # passes `tail_max_events`, is fitted as log(count) linear in the threshold's log-odds, and
+    # the word takes at least the threshold where the fit predicts its share of the target.
+    tail_fit: bool = False
+    tail_max_events: int = 30
+    tail_min_levels: int = 3
 
 
 @dataclass(frozen=True)
@@ -184,6 +199,32 @@ def _word_threshold(
     return next(value for value, correct in admissible if correct == most)
 
 
+# Recorded in the model's details when thresholds were raised to the near-miss extrapolation.
+TAIL_FIT_KEY = "tail_fit"
+
+
+def tail_threshold(
+    counts: Sequence[tuple[float, int]], wanted_events: float, min_levels: int
+) -> float | None:
+    """The threshold at which a log-linear fit of false-accept counts against log-odds predicts
+    `wanted_events`, from (threshold, count) pairs; None when the counts hold too few levels.
+
+    Each count level enters once, at the strictest threshold that reaches it: the step function
+    of the counts is fitted where its steps are."""
+    first_at: dict[int, float] = {}
+    for value, count in sorted(counts, key=lambda pair: -pair[0]):
+        if count > 0 and count not in first_at:
+            first_at[count] = value
+    if len(first_at) < min_levels:
+        return None
+    x = np.array([logit(v) for v in first_at.values()])
+    y = np.log(np.array(list(first_at.keys()), dtype=np.float64))
+    slope, intercept = np.polyfit(x, y, 1)
+    if not slope < 0:
+        return None
+    return sigmoid((math.log(wanted_events) - intercept) / slope)
+
+
 def calibrate_scored(
     scored: ScoredStreams,
     commands: EvalStream,
@@ -196,29 +237,42 @@ def calibrate_scored(
     words = [label for label in labels if is_command_label(label)]
     hours = (scored.commands.duration_s + scored.negatives.duration_s) / SECONDS_PER_HOUR
     allowed = math.floor(target.false_accepts_per_hour / max(1, len(words)) * hours + 1e-9)
-    grid = threshold_grid()
-    grid = grid[grid >= target.min_threshold]
+    full_grid = threshold_grid()
+    grid = full_grid[full_grid >= target.min_threshold]
     chosen: dict[str, float] = {}
     # Other words silenced; the non-command labels keep the app's threshold, since a reported
     # `_unknown_` or `_silence_` changes what the decoder lets through next.
     silenced = np.array(
         [NEVER if is_command_label(label) else REFERENCE_THRESHOLD for label in labels]
     )
+    wanted_events = target.false_accepts_per_hour / max(1, len(words)) * hours
     for word in words:
         column = labels.index(word)
         # (threshold, the word's correct detections) within the budget, strictest first.
         admissible: list[tuple[float, int]] = []
-        # Scan from the strictest threshold down; stop at the first that breaks the budget.
-        for value in grid[::-1]:
+        # (threshold, false accepts) down the whole grid, for the near-miss fit.
+        counts: list[tuple[float, int]] = []
+        # Scan from the strictest threshold down; stop at the first that breaks the budget (or,
+        # fitting the tail, once the false accepts pass what the fit reads).
+        for value in (full_grid if target.tail_fit else grid)[::-1]:
             thresholds = silenced.copy()
             thresholds[column] = value
             on_commands, on_negatives = _false_accepts(
                 scored, commands, negatives, thresholds, decoder.suppression_ms, target.tolerance_ms
             )
-            if on_commands.false_positives + on_negatives.false_positives > allowed:
+            false_accepts = on_commands.false_positives + on_negatives.false_positives
+            counts.append((float(value), false_accepts))
+            within = false_accepts <= allowed and value >= target.min_threshold
+            if within and len(admissible) == len(counts) - 1:
+                admissible.append((float(value), on_commands.correct))
+            if false_accepts > (target.tail_max_events if target.tail_fit else allowed):
                 break
-            admissible.append((float(value), on_commands.correct))
         chosen[word] = _word_threshold(admissible, float(grid[-1]), target)
+        if target.tail_fit:
+            fitted = tail_threshold(counts, wanted_events, target.tail_min_levels)
+            if fitted is not None and fitted > chosen[word]:
+                logger.info("%s: near misses raise %.3f to %.3f", word, chosen[word], fitted)
+                chosen[word] = min(float(grid[-1]), fitted)
     details: dict[str, Any] = {
         TARGET_RATE_KEY: target.false_accepts_per_hour,
         MARGIN_KEY: target.margin_logit,
@@ -229,6 +283,8 @@ def calibrate_scored(
     }
     if target.strictest_at_best_recall:
         details[STRICTEST_KEY] = True
+    if target.tail_fit:
+        details[TAIL_FIT_KEY] = True
     points = _shifted(OperatingPoints(REFERENCE_THRESHOLD, chosen, details), target.margin_logit)
     all_thresholds = label_thresholds(labels, REFERENCE_THRESHOLD, points)
     on_commands, on_negatives = _false_accepts(

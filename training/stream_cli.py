@@ -409,6 +409,12 @@ def _add_calibrate(subparsers: argparse._SubParsersAction) -> None:  # type: ign
         "the lowest one within the budget",
     )
     parser.add_argument(
+        "--tail-fit",
+        action="store_true",
+        help="raise a word's threshold to where its near misses on the validation audio, "
+        "extrapolated, predict its share of the target (for words validation never sees fire)",
+    )
+    parser.add_argument(
         "--max-latency-p95-ms",
         type=float,
         default=None,
@@ -446,6 +452,7 @@ def run_calibrate(args: argparse.Namespace) -> int:
         args.min_threshold,
         cross_validated=args.cross_validated_margin,
         strictest_at_best_recall=args.strictest_at_best_recall,
+        tail_fit=args.tail_fit,
     )
     best, results = calibrate(
         model,
