@@ -393,6 +393,13 @@ def words_parser(description: str) -> argparse.ArgumentParser:
         "speed_range=0.8,1.25, phrase.negative_pass_rate=0.001); repeatable",
     )
     parser.add_argument(
+        "--synthetic-takes",
+        type=int,
+        default=0,
+        help="teach each word with this many synthetic takes of its name in other voices "
+        "(espeak-ng, kws_app/words/synthetic.py), as the app does for a word with a spelling",
+    )
+    parser.add_argument(
         "--word-windows-ms",
         type=int,
         nargs="+",
@@ -400,6 +407,11 @@ def words_parser(description: str) -> argparse.ArgumentParser:
         "words keep the decoder's); default: calibration.average_window_ms",
     )
     return parser
+
+
+def with_synthetic_takes(config: TrainerConfig, takes: int) -> TrainerConfig:
+    """`config` making `takes` synthetic takes of a word the bench gives a spelling."""
+    return replace(config, synthetic=replace(config.synthetic, takes=takes))
 
 
 def add_embedder_flag(parser: argparse.ArgumentParser) -> None:
@@ -497,13 +509,6 @@ def main() -> int:
         help="give each one-speaker set that speaker's own sentences of this split that say a "
         "command word (in no negatives stream) as its 'your speech' recording",
     )
-    parser.add_argument(
-        "--synthetic-takes",
-        type=int,
-        default=0,
-        help="teach each word with this many synthetic takes of its name in other voices "
-        "(espeak-ng, kws_app/words/synthetic.py), as the app does for a word with a spelling",
-    )
     parser.add_argument("--json", type=Path, help="write every trial's figures here")
     add_setting_flags(parser, DecoderConfig)
     add_setting_flags(parser, StreamConfig)
@@ -516,8 +521,7 @@ def main() -> int:
     model, model_paths = load_models(args.model, args.embedding_model)
     config = TrainerConfig()
     config = replace(config, calibration=replace(config.calibration, threshold=args.word_threshold))
-    config = replace(config, synthetic=replace(config.synthetic, takes=args.synthetic_takes))
-    config = with_settings(config, args.set)
+    config = with_settings(with_synthetic_takes(config, args.synthetic_takes), args.set)
     rates = args.pass_rates or (
         SWEEP_PASS_RATES if args.sweep else (config.calibration.negative_pass_rate,)
     )

@@ -42,6 +42,7 @@ from words_fewshot import (
     negatives_stream,
     run_stream,
     with_settings,
+    with_synthetic_takes,
     words_parser,
 )
 
@@ -131,7 +132,7 @@ def main() -> int:
     add_setting_flags(parser, DecoderConfig)
     args = parser.parse_args()
     phrases = [parse_phrase(text) for text in args.phrases] if args.phrases else list(PHRASES)
-    config = with_settings(TrainerConfig(), args.set)  # both modes
+    config = with_settings(with_synthetic_takes(TrainerConfig(), args.synthetic_takes), args.set)
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
     rng = np.random.default_rng(args.seed)
     started = time.perf_counter()
@@ -178,7 +179,10 @@ def main() -> int:
             spoken_s = np.median([t.size / RATE - 2 * TRIM_MARGIN_SECONDS for t in takes])
             for mode, trainer in trainers.items():
                 train_started = time.perf_counter()
-                trained = trainer.train_audio(WordAudio(name, takes, None), [])
+                audio = trainer.with_synthetic_voices(
+                    WordAudio(name, takes, None), name if args.synthetic_takes else None
+                )
+                trained = trainer.train_audio(audio, [])
                 train_s = time.perf_counter() - train_started
                 for window_ms, head in at_windows(trained, args.word_windows_ms):
                     scorer = CustomWordScorer(model, [(name, head)])
