@@ -46,7 +46,7 @@ from kws_app.ui.controller import AppController
 from kws_app.ui.level_meter import LevelMeter
 from kws_app.ui.spectrogram_view import COLOUR_MAP, LEVELS, LUT_ENTRIES
 from kws_app.words.store import MIN_EXAMPLES, WordStoreError, normalise_name
-from kws_app.words.synthetic import find_espeak
+from kws_app.words.synthetic import SyntheticVoicesConfig, find_espeak
 from kws_app.words.takes import (
     MAX_UTTERANCE_SECONDS,
     SPEECH_SECONDS,
@@ -343,6 +343,7 @@ class AddWordDialog(QDialog):
         self.voices_check = QCheckBox("Also learn it from synthetic voices saying")
         self.spelling_edit = QLineEdit()
         self.spelling_edit.setPlaceholderText("the word as it is spelled")
+        self.spelling_edit.setMaxLength(SyntheticVoicesConfig().max_spelling_chars)
         self.spelling_edit.textEdited.connect(self._on_spelling_edited)
         self.voices_check.toggled.connect(self.spelling_edit.setEnabled)
         if self.synthetic_voices:

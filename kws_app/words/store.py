@@ -99,7 +99,7 @@ def normalise_spelling(spelling: object) -> str:
     try:
         return clean_spelling(spelling, SyntheticVoicesConfig())
     except ValueError as error:
-        raise WordStoreError(f"spelling: {error}") from error
+        raise WordStoreError(str(error)) from error
 
 
 def is_silent_take(samples: npt.ArrayLike) -> bool:
