@@ -276,3 +276,25 @@ def test_without_espeak_a_spelled_word_learns_from_its_own_takes(
     assert heads["whistle"].details[SYNTHETIC_TAKES_KEY] == 0
     assert "espeak-ng is not installed" in caplog.text
     assert detected_labels(trainer.scorer(list(heads.items())), stream(WHISTLE_HZ)) == ["whistle"]
+
+
+def test_synthetic_negatives_are_among_the_words_negatives(
+    model: OnnxModel, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    other_word = tone(OTHER_HZ, 0.5, amplitude=0.3)  # "another word, said synthetically"
+    calls: list[tuple[np.ndarray, int]] = []
+    real_variants = Augmenter.variants
+
+    def recording(self: Augmenter, samples, count, noises):  # type: ignore[no-untyped-def]
+        calls.append((samples, count))
+        return real_variants(self, samples, count, noises)
+
+    monkeypatch.setattr(Augmenter, "variants", recording)
+    config = TrainerConfig(synthetic_on_users_floor=False)
+    trainer = WordTrainer(model, model.path, config=config)
+    takes = examples(WHISTLE_HZ)
+    alone = trainer.train_audio(WordAudio("whistle", takes, None), [])
+    audio = WordAudio("whistle", takes, None, synthetic_negatives=[other_word])
+    helped = trainer.train_audio(audio, [])
+    assert [count for samples, count in calls if samples is other_word] == [1]
+    assert helped.details["negatives"] == alone.details["negatives"] + 1

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import stat
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -15,10 +16,12 @@ from kws_app.dsp.levels import peak_dbfs
 from kws_app.words.archive import export_words, import_words
 from kws_app.words.store import WORD_FILE, WordStore, WordStoreError
 from kws_app.words.synthetic import (
+    OTHER_WORDS,
     SyntheticVoiceError,
     SyntheticVoicesConfig,
     clean_spelling,
     find_espeak,
+    synthetic_other_words,
     synthetic_takes,
 )
 
@@ -104,3 +107,14 @@ def test_a_spelling_travels_in_a_word_file(tmp_path: Path) -> None:
     elsewhere = WordStore(tmp_path / "other")
     import_words(elsewhere, tmp_path / "words.kwswords")
     assert elsewhere.get("lumos").record.spelling == "loo moss"
+
+
+def test_other_words_are_said_as_negatives_and_never_the_word_itself() -> None:
+    _needs_espeak()
+    config = SyntheticVoicesConfig(other_words=3)
+    others = synthetic_other_words("apple", RATE, config)
+    assert len(others) == 3
+    assert all(peak_dbfs(take) > -30.0 for take in others)
+    assert "apple" in OTHER_WORDS  # so the word's own name had to be left out
+    every = synthetic_other_words("apple", RATE, replace(config, other_words=len(OTHER_WORDS)))
+    assert len(every) == len(OTHER_WORDS) - 1

@@ -50,6 +50,22 @@ class SyntheticVoicesConfig:
     max_spelling_chars: int = 60
     timeout_s: float = 10.0
     seed: int = 0
+    # Other words said the same way, as negatives: with synthetic takes among the positives only,
+    # "sounds synthetic" would tell them from the negatives; these take that away.
+    other_words: int = 0
+
+
+# General English words for the synthetic negatives: none is a command word or one of the
+# Speech Commands words (the benchmark's reserved and validation words stay unheard).
+OTHER_WORDS = (
+    "apple", "window", "table", "garden", "morning", "paper", "music", "river", "yellow",
+    "doctor", "money", "summer", "kitchen", "button", "pencil", "market", "family", "number",
+    "water", "mountain", "travel", "butter", "camera", "island", "letter", "minute", "office",
+    "people", "picture", "rabbit", "sister", "station", "teacher", "thunder", "village",
+    "winter", "basket", "candle", "dinner", "engine", "finger", "forest", "hammer", "jacket",
+    "ladder", "lemon", "magnet", "orange", "planet", "pocket", "rocket", "salad", "silver",
+    "spider", "ticket", "tomato", "tunnel", "wallet", "zebra", "blanket",
+)  # fmt: skip
 
 
 class SyntheticVoiceError(RuntimeError):
@@ -86,32 +102,54 @@ def synthetic_takes(
     fails."""
     config = config or SyntheticVoicesConfig()
     spelling = clean_spelling(text, config)
+    rng = np.random.default_rng(config.seed)
+    return [_say(spelling, sample_rate, config, rng, espeak) for _ in range(config.takes)]
+
+
+def synthetic_other_words(
+    text: str,
+    sample_rate: int,
+    config: SyntheticVoicesConfig | None = None,
+    espeak: str | None = None,
+) -> list[FloatArray]:
+    """`config.other_words` other words than `text` (none it contains), each once in a random
+    voice: negatives said the way the synthetic takes are."""
+    config = config or SyntheticVoicesConfig()
+    said = set(clean_spelling(text, config).casefold().replace("-", " ").split())
+    words = [word for word in OTHER_WORDS if word not in said]
+    rng = np.random.default_rng(config.seed + 1)
+    chosen = rng.permutation(len(words))[: config.other_words]
+    return [_say(words[i], sample_rate, config, rng, espeak) for i in chosen]
+
+
+def _say(
+    spelling: str,
+    sample_rate: int,
+    config: SyntheticVoicesConfig,
+    rng: np.random.Generator,
+    espeak: str | None,
+) -> FloatArray:
     program = espeak or find_espeak()
     if program is None:
         raise SyntheticVoiceError("espeak-ng is not installed (e.g. apt-get install espeak-ng)")
-    rng = np.random.default_rng(config.seed)
-    takes: list[FloatArray] = []
-    for _ in range(config.takes):
-        accent = config.accents[int(rng.integers(len(config.accents)))]
-        variant = config.variants[int(rng.integers(len(config.variants)))]
-        speed = int(rng.integers(*config.words_per_minute))
-        pitch = int(rng.integers(*config.pitch))
-        command = [program, "--stdout", "--stdin", "-v", f"{accent}+{variant}"]
-        command += ["-s", str(speed), "-p", str(pitch)]
-        try:
-            result = subprocess.run(
-                command,
-                input=spelling.encode("utf-8"),
-                capture_output=True,
-                timeout=config.timeout_s,
-                check=True,
-            )
-            samples, rate = sf.read(io.BytesIO(result.stdout), dtype="float32", always_2d=True)
-        except (OSError, subprocess.SubprocessError, sf.LibsndfileError) as error:
-            raise SyntheticVoiceError(f"espeak-ng could not say {spelling!r}: {error}") from error
-        mono = samples.mean(axis=1)
-        if mono.size == 0 or not np.any(mono):
-            raise SyntheticVoiceError(f"espeak-ng said nothing for {spelling!r}")
-        takes.append(to_rate(mono, rate, sample_rate))
-    logger.info("synthesised %d takes of %r", len(takes), spelling)
-    return takes
+    accent = config.accents[int(rng.integers(len(config.accents)))]
+    variant = config.variants[int(rng.integers(len(config.variants)))]
+    speed = int(rng.integers(*config.words_per_minute))
+    pitch = int(rng.integers(*config.pitch))
+    command = [program, "--stdout", "--stdin", "-v", f"{accent}+{variant}"]
+    command += ["-s", str(speed), "-p", str(pitch)]
+    try:
+        result = subprocess.run(
+            command,
+            input=spelling.encode("utf-8"),
+            capture_output=True,
+            timeout=config.timeout_s,
+            check=True,
+        )
+        samples, rate = sf.read(io.BytesIO(result.stdout), dtype="float32", always_2d=True)
+    except (OSError, subprocess.SubprocessError, sf.LibsndfileError) as error:
+        raise SyntheticVoiceError(f"espeak-ng could not say {spelling!r}: {error}") from error
+    mono = samples.mean(axis=1)
+    if mono.size == 0 or not np.any(mono):
+        raise SyntheticVoiceError(f"espeak-ng said nothing for {spelling!r}")
+    return to_rate(mono, rate, sample_rate)

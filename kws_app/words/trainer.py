@@ -50,6 +50,7 @@ from kws_app.words.synthetic import (
     SYNTHETIC_TAKES_KEY,
     SyntheticVoiceError,
     SyntheticVoicesConfig,
+    synthetic_other_words,
     synthetic_takes,
 )
 from kws_app.words.takes import FLOOR_PERCENTILE, SOUND_ABOVE_FLOOR_DB
@@ -387,6 +388,8 @@ class WordAudio:
     # Takes of the word in other voices (kws_app/words/synthetic.py): positives only; the user's
     # own takes alone decide the word's length and its phrase halves.
     synthetic: list[FloatArray] = field(default_factory=list)
+    # Other words said by the same synthetic voices: negatives only.
+    synthetic_negatives: list[FloatArray] = field(default_factory=list)
 
 
 class WordTrainer:
@@ -506,7 +509,7 @@ class WordTrainer:
         ]
         positive_outputs += [
             outputs(augmenter.variants(take, config.synthetic_variants_per_take, noises))
-            for take in self._synthetic_takes(word, rng)
+            for take in self._on_users_floor(word, word.synthetic, rng)
         ]
         reversed_clips: list[FloatArray] = []
         for example in word.examples:
@@ -519,6 +522,8 @@ class WordTrainer:
                 negative_clips += augmenter.variants(
                     example, config.other_word_variants_per_example, noises
                 )
+        for take in self._on_users_floor(word, word.synthetic_negatives, rng):
+            negative_clips += augmenter.variants(take, 1, noises)
         if word.background is not None:
             for _ in range(config.background_clips):
                 gain = np.float32(db_to_amplitude(rng.uniform(-12.0, 6.0)))
@@ -589,14 +594,15 @@ class WordTrainer:
         logger.info("trained custom word %r: %s", word.name, head.details)
         return head
 
-    def _synthetic_takes(self, word: WordAudio, rng: np.random.Generator) -> list[FloatArray]:
-        if not word.synthetic or not self.config.synthetic_on_users_floor:
-            return word.synthetic
+    def _on_users_floor(
+        self, word: WordAudio, takes: list[FloatArray], rng: np.random.Generator
+    ) -> list[FloatArray]:
+        """Synthetic takes as the user's microphone would give them: on its noise floor."""
+        if not takes or not self.config.synthetic_on_users_floor:
+            return takes
         rate = self.frontend.sample_rate
         floor = float(np.median([noise_floor_rms(example, rate) for example in word.examples]))
-        return [
-            (take + rng.normal(0.0, floor, take.size)).astype(np.float32) for take in word.synthetic
-        ]
+        return [(take + rng.normal(0.0, floor, take.size)).astype(np.float32) for take in takes]
 
     def _transform(self, lag_ms: int) -> FloatArray | None:
         """The shipped whitening for this head's input: one per window it reads."""
@@ -667,12 +673,14 @@ class WordTrainer:
         espeak-ng cannot say it (the word then learns from the user's takes alone)."""
         if spelling is None or self.config.synthetic.takes <= 0:
             return word
+        rate, config = self.frontend.sample_rate, self.config.synthetic
         try:
-            takes = synthetic_takes(spelling, self.frontend.sample_rate, self.config.synthetic)
+            takes = synthetic_takes(spelling, rate, config)
+            others = synthetic_other_words(spelling, rate, config) if config.other_words else []
         except (SyntheticVoiceError, ValueError) as error:
             logger.warning("custom word %r learns from its own takes only: %s", word.name, error)
             return word
-        return replace(word, synthetic=takes)
+        return replace(word, synthetic=takes, synthetic_negatives=others)
 
     def head_is_current(self, head: WordHead) -> bool:
         """A head fitted on this very model (same embedding) by this recipe, with its own
