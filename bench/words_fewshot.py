@@ -83,6 +83,7 @@ from kws_app.words.calibration import LOGIT_SHIFT_KEY, WINDOW_KEY, WordCalibrati
 from kws_app.words.embedder import PairedModel, identity_paths, load_embedder, words_model
 from kws_app.words.head import WordHead
 from kws_app.words.scorer import DEFAULT_COMMAND_SHARE, CustomWordScorer
+from kws_app.words.synthetic import find_espeak
 from kws_app.words.takes import SPEECH_SECONDS
 from kws_app.words.trainer import NEGATIVES_FILE_NAME, TrainerConfig, WordAudio, WordTrainer
 from training.speech_negatives import SPLITS, SpeechRecording, speech_negatives
@@ -410,7 +411,10 @@ def words_parser(description: str) -> argparse.ArgumentParser:
 
 
 def with_synthetic_takes(config: TrainerConfig, takes: int) -> TrainerConfig:
-    """`config` making `takes` synthetic takes of a word the bench gives a spelling."""
+    """`config` making `takes` synthetic takes of a word the bench gives a spelling; the bench
+    refuses to run without espeak-ng rather than measure the takes alone under that name."""
+    if takes and find_espeak() is None:
+        raise SystemExit("--synthetic-takes needs espeak-ng (apt-get install espeak-ng)")
     return replace(config, synthetic=replace(config.synthetic, takes=takes))
 
 

@@ -26,6 +26,7 @@ from kws_app.session.recording import TapOpener, recorder
 from kws_app.ui.add_word_dialog import TAKE_SECONDS, AddWordDialog
 from kws_app.ui.controller import AppController
 from kws_app.words.store import WordStore
+from kws_app.words.synthetic import SYNTHETIC_TAKES_KEY, SyntheticVoicesConfig, find_espeak
 from kws_app.words.takes import TRIM_MARGIN_SECONDS
 from kws_app.words.trainer import to_rate
 
@@ -262,7 +263,13 @@ def test_the_word_is_also_taught_by_synthetic_voices_saying_its_spelling(  # typ
     _record(qtbot, dialog, 5)
     dialog.train_button.click()
     qtbot.waitUntil(lambda: dialog.learned is not None, timeout=TRAIN_TIMEOUT_MS)
-    assert dialog.store.get("whistle").record.spelling == "Whistle-ing"
+    word = dialog.store.get("whistle")
+    assert word.record.spelling == "Whistle-ing"
+    # The app's own training job heard the synthetic voices too (where espeak-ng is installed).
+    head = dialog.store.head(word)
+    assert head is not None
+    expected = SyntheticVoicesConfig().takes if find_espeak() is not None else 0
+    assert head.details[SYNTHETIC_TAKES_KEY] == expected
 
 
 def test_without_espeak_the_word_learns_from_the_users_takes_alone(  # type: ignore[no-untyped-def]
@@ -278,4 +285,7 @@ def test_without_espeak_the_word_learns_from_the_users_takes_alone(  # type: ign
     _record(qtbot, dialog, 5)
     dialog.train_button.click()
     qtbot.waitUntil(lambda: dialog.learned is not None, timeout=TRAIN_TIMEOUT_MS)
-    assert dialog.store.get("whistle").record.spelling is None
+    word = dialog.store.get("whistle")
+    assert word.record.spelling is None
+    head = dialog.store.head(word)
+    assert head is not None and head.details[SYNTHETIC_TAKES_KEY] == 0

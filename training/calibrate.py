@@ -265,10 +265,12 @@ def calibrate_scored(
             within = false_accepts <= allowed and value >= target.min_threshold
             if within and len(admissible) == len(counts) - 1:
                 admissible.append((float(value), on_commands.correct))
-            if false_accepts > (target.tail_max_events if target.tail_fit else allowed):
+            if false_accepts > (
+                max(allowed, target.tail_max_events) if target.tail_fit else allowed
+            ):
                 break
         chosen[word] = _word_threshold(admissible, float(grid[-1]), target)
-        if target.tail_fit:
+        if target.tail_fit and wanted_events > 0:
             fitted = tail_threshold(counts, wanted_events, target.tail_min_levels)
             if fitted is not None and fitted > chosen[word]:
                 logger.info("%s: near misses raise %.3f to %.3f", word, chosen[word], fitted)

@@ -259,6 +259,7 @@ def _train_one(
     if own is None:
         return None
     others = [a for other in words if other is not word and (a := audio_of(other)) is not None]
+    own = trainer.with_synthetic_voices(own, word.record.spelling)
     try:
         head = trainer.train_audio(own, others)
         store.save_head(word, head)

@@ -24,7 +24,14 @@ from kws_app.audio.resample import to_rate
 
 logger = logging.getLogger(__name__)
 
-ESPEAK_PROGRAMS = ("espeak-ng", "espeak")
+# espeak-ng only: the voice names below are its own (the older espeak names them otherwise).
+ESPEAK_PROGRAM = "espeak-ng"
+# The synthetic negatives draw from a second random stream of the same seed.
+OTHER_WORDS_STREAM = 1
+# Text is cleaned (whitespace folded) only when it is at most this many times the limit long.
+MAX_RAW_SPELLING_FACTOR = 4
+# What Python makes of bytes that are not UTF-8 (a command-line argument in another encoding).
+SURROGATES = (0xD800, 0xDFFF)
 # A head's details: how many synthetic takes it learned from.
 SYNTHETIC_TAKES_KEY = "synthetic_takes"
 FloatArray = npt.NDArray[np.float32]
@@ -32,6 +39,8 @@ FloatArray = npt.NDArray[np.float32]
 
 @dataclass(frozen=True)
 class SyntheticVoicesConfig:
+    # A dozen voices vary accent and vocal tract enough; each costs an espeak-ng call (tens of ms)
+    # and a share of the word's training time.
     takes: int = 12
     # English accents and voice variants of espeak-ng; each take draws one of each.
     accents: tuple[str, ...] = (
@@ -45,9 +54,11 @@ class SyntheticVoicesConfig:
     variants: tuple[str, ...] = (
         "m1", "m2", "m3", "m4", "m5", "m6", "m7", "f1", "f2", "f3", "f4", "f5",
     )  # fmt: skip
+    # Around espeak-ng's defaults (175 wpm, pitch 50): slow to brisk speech, low to high voices.
     words_per_minute: tuple[int, int] = (120, 200)
     pitch: tuple[int, int] = (25, 75)
     max_spelling_chars: int = 60
+    # A word takes espeak-ng well under a second; past this it is hung, not slow.
     timeout_s: float = 10.0
     seed: int = 0
     # Other words said the same way, as negatives: with synthetic takes among the positives only,
@@ -73,15 +84,16 @@ class SyntheticVoiceError(RuntimeError):
 
 
 def find_espeak() -> str | None:
-    for program in ESPEAK_PROGRAMS:
-        path = shutil.which(program)
-        if path is not None:
-            return path
-    return None
+    """espeak-ng's path, or None: synthetic voices are optional, so its absence is no error."""
+    return shutil.which(ESPEAK_PROGRAM)
 
 
 def clean_spelling(text: str, config: SyntheticVoicesConfig) -> str:
     """The text espeak-ng is asked to say: printable characters on one line, or ValueError."""
+    if len(text) > MAX_RAW_SPELLING_FACTOR * config.max_spelling_chars:
+        raise ValueError(f"the spelling is longer than {config.max_spelling_chars} characters")
+    if any(SURROGATES[0] <= ord(c) <= SURROGATES[1] for c in text):
+        raise ValueError("the spelling is not valid text (check its encoding)")
     spelling = " ".join("".join(c if c.isprintable() else " " for c in text).split())
     if not spelling:
         raise ValueError("the spelling is empty")
@@ -117,7 +129,7 @@ def synthetic_other_words(
     config = config or SyntheticVoicesConfig()
     said = set(clean_spelling(text, config).casefold().replace("-", " ").split())
     words = [word for word in OTHER_WORDS if word not in said]
-    rng = np.random.default_rng(config.seed + 1)
+    rng = np.random.default_rng([config.seed, OTHER_WORDS_STREAM])
     chosen = rng.permutation(len(words))[: config.other_words]
     return [_say(words[i], sample_rate, config, rng, espeak) for i in chosen]
 

@@ -84,6 +84,8 @@ RECIPE_KEY = "trainer_recipe"
 TRAINER_RECIPE = 8
 MAX_SHIPPED_NEGATIVES = 20000
 ENERGY_FRAME_MS = 10
+# A recording's noise floor is the mean power of its quietest 1/FLOOR_FRAME_FRACTION of frames.
+FLOOR_FRAME_FRACTION = 10
 ENERGY_FLOOR = 1e-10
 WORD_BELOW_PEAK_DB = 25.0
 # A noise recording within this many dB of digital silence is silence: it is not mixed in.
@@ -176,7 +178,8 @@ def spoken_samples(examples: Sequence[FloatArray], sample_rate: int) -> float:
 def noise_floor_rms(samples: FloatArray, sample_rate: int) -> float:
     """A recording's noise floor: the RMS of its quietest tenth of energy frames."""
     quiet = np.sort(frame_powers(samples, energy_frame(sample_rate)))
-    return float(np.sqrt(quiet[: max(1, quiet.size // 10)].mean())) if quiet.size else 0.0
+    count = max(1, quiet.size // FLOOR_FRAME_FRACTION)
+    return float(np.sqrt(quiet[:count].mean())) if quiet.size else 0.0
 
 
 def halves(example: FloatArray, sample_rate: int) -> tuple[FloatArray, FloatArray]:
@@ -587,6 +590,8 @@ class WordTrainer:
                 **fit.head.details,
                 **point.details(),
                 RECIPE_KEY: TRAINER_RECIPE,
+                # fit_head counted the synthetic takes among the examples; these are the user's.
+                "examples": len(word.examples),
                 SYNTHETIC_TAKES_KEY: len(word.synthetic),
                 **({LAG_KEY: lag_ms} if lag_ms else {}),
             },
