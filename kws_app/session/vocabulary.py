@@ -259,9 +259,8 @@ def _train_one(
     if own is None:
         return None
     others = [a for other in words if other is not word and (a := audio_of(other)) is not None]
-    own = trainer.with_synthetic_voices(own, word.record.spelling)
     try:
-        head = trainer.train_audio(own, others)
+        head = trainer.train_stored(word, own, others)
         store.save_head(word, head)
     except WORD_ERRORS as error:
         failed(word, error)

@@ -664,14 +664,22 @@ class WordTrainer:
             audio = {word.name: self.word_audio(store, word) for word in words}
             for word in stale:
                 others = [a for name, a in audio.items() if name != word.name]
-                target = self.with_synthetic_voices(audio[word.name], word.record.spelling)
-                head = self.train_audio(target, others)
+                head = self.train_stored(word, audio[word.name], others)
                 store.save_head(word, head)
                 heads[word.name] = head
             logger.info(
                 "trained %d custom word(s) in %.1f s", len(stale), time.perf_counter() - started
             )
         return [(word.name, heads[word.name]) for word in words]
+
+    def train_stored(
+        self, word: StoredWord, audio: WordAudio, others: Sequence[WordAudio]
+    ) -> WordHead:
+        """A stored word's head: its recordings (`audio`) and what its record adds to them.
+
+        The one place a stored word becomes a head, for the app's training job
+        (kws_app/session/vocabulary.py) and the command line (`train_words`) alike."""
+        return self.train_audio(self.with_synthetic_voices(audio, word.record.spelling), others)
 
     def with_synthetic_voices(self, word: WordAudio, spelling: str | None) -> WordAudio:
         """The word with synthetic takes of its spelling, or as it is when it has no spelling or
