@@ -14,12 +14,14 @@ them: what they did is in docs/benchmarks.md ("What was tried").
 from __future__ import annotations
 
 import argparse
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import numpy as np
+
+from kws_app.words.synthetic import SyntheticVoicesConfig
+from kws_app.words.synthetic import find_espeak as find_espeak_ng
 
 NEAR_MISSES = {
     "yes": ("yet", "yell", "less", "mess", "chess", "guess"),
@@ -33,15 +35,17 @@ NEAR_MISSES = {
     "stop": ("shop", "top", "step", "stock", "stomp"),
     "go": ("goat", "ghost", "gold", "grow", "goal"),
 }
-ACCENTS = ("en-us", "en-gb", "en-gb-scotland", "en-gb-x-rp", "en-029", "en-gb-x-gbcwmd")
-VARIANTS = ("m1", "m2", "m3", "m4", "m5", "m6", "m7", "f1", "f2", "f3", "f4", "f5")
-WORDS_PER_MINUTE = (120, 200)
-PITCH = (25, 75)
+# The voices of the app's synthetic takes (kws_app/words/synthetic.py), one list for both.
+VOICES = SyntheticVoicesConfig()
+ACCENTS = VOICES.accents
+VARIANTS = VOICES.variants
+WORDS_PER_MINUTE = VOICES.words_per_minute
+PITCH = VOICES.pitch
 
 
 def find_espeak() -> str | None:
     """espeak-ng's path, or None after saying on stderr how to install it."""
-    espeak = shutil.which("espeak-ng")
+    espeak = find_espeak_ng()
     if espeak is None:
         print("espeak-ng not found (apt-get install espeak-ng)", file=sys.stderr)
     return espeak
