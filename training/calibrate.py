@@ -236,7 +236,10 @@ def calibrate_scored(
     labels = scored.commands.labels
     words = [label for label in labels if is_command_label(label)]
     hours = (scored.commands.duration_s + scored.negatives.duration_s) / SECONDS_PER_HOUR
-    allowed = math.floor(target.false_accepts_per_hour / max(1, len(words)) * hours + 1e-9)
+    # Each word's share of the budget, in events on this audio: whole ones for counting, the
+    # fraction itself for the near-miss fit.
+    wanted_events = target.false_accepts_per_hour / max(1, len(words)) * hours
+    allowed = math.floor(wanted_events + 1e-9)
     full_grid = threshold_grid()
     grid = full_grid[full_grid >= target.min_threshold]
     chosen: dict[str, float] = {}
@@ -245,7 +248,6 @@ def calibrate_scored(
     silenced = np.array(
         [NEVER if is_command_label(label) else REFERENCE_THRESHOLD for label in labels]
     )
-    wanted_events = target.false_accepts_per_hour / max(1, len(words)) * hours
     for word in words:
         column = labels.index(word)
         # (threshold, the word's correct detections) within the budget, strictest first.

@@ -182,6 +182,16 @@ def noise_floor_rms(samples: FloatArray, sample_rate: int) -> float:
     return float(np.sqrt(quiet[:count].mean())) if quiet.size else 0.0
 
 
+def on_floor(
+    takes: list[FloatArray], floor_rms: float | None, rng: np.random.Generator
+) -> list[FloatArray]:
+    """Synthetic takes as the user's microphone would give them: on its noise floor (None: as
+    they are, drawing nothing from `rng`)."""
+    if not takes or floor_rms is None:
+        return takes
+    return [(take + rng.normal(0.0, floor_rms, take.size)).astype(np.float32) for take in takes]
+
+
 def halves(example: FloatArray, sample_rate: int) -> tuple[FloatArray, FloatArray]:
     """The take cut in the middle of its loud part: what comes before, and what comes after."""
     start, end = word_span(example, sample_rate)
@@ -510,9 +520,10 @@ class WordTrainer:
             outputs(augmenter.variants(example, config.variants_per_example, noises))
             for example in word.examples
         ]
+        floor_rms = self._users_floor(word)
         positive_outputs += [
             outputs(augmenter.variants(take, config.synthetic_variants_per_take, noises))
-            for take in self._on_users_floor(word, word.synthetic, rng)
+            for take in on_floor(word.synthetic, floor_rms, rng)
         ]
         reversed_clips: list[FloatArray] = []
         for example in word.examples:
@@ -525,7 +536,7 @@ class WordTrainer:
                 negative_clips += augmenter.variants(
                     example, config.other_word_variants_per_example, noises
                 )
-        for take in self._on_users_floor(word, word.synthetic_negatives, rng):
+        for take in on_floor(word.synthetic_negatives, floor_rms, rng):
             negative_clips += augmenter.variants(take, 1, noises)
         if word.background is not None:
             for _ in range(config.background_clips):
@@ -599,15 +610,14 @@ class WordTrainer:
         logger.info("trained custom word %r: %s", word.name, head.details)
         return head
 
-    def _on_users_floor(
-        self, word: WordAudio, takes: list[FloatArray], rng: np.random.Generator
-    ) -> list[FloatArray]:
-        """Synthetic takes as the user's microphone would give them: on its noise floor."""
-        if not takes or not self.config.synthetic_on_users_floor:
-            return takes
+    def _users_floor(self, word: WordAudio) -> float | None:
+        """The noise floor synthetic takes are put on: the user's takes' median, or None."""
+        if not (word.synthetic or word.synthetic_negatives):
+            return None
+        if not self.config.synthetic_on_users_floor:
+            return None
         rate = self.frontend.sample_rate
-        floor = float(np.median([noise_floor_rms(example, rate) for example in word.examples]))
-        return [(take + rng.normal(0.0, floor, take.size)).astype(np.float32) for take in takes]
+        return float(np.median([noise_floor_rms(example, rate) for example in word.examples]))
 
     def _transform(self, lag_ms: int) -> FloatArray | None:
         """The shipped whitening for this head's input: one per window it reads."""
