@@ -25,6 +25,7 @@ from kws_app.inference.pipeline import Scorer, StreamingPipeline
 from kws_app.paths import default_model_path
 from kws_app.session.vocabulary import build_vocabulary
 from kws_app.words.embedder import PairedModel, identity_paths, words_model
+from kws_app.words.refresh import learn
 from kws_app.words.store import WordStore
 from kws_app.words.trainer import WordTrainer
 
@@ -45,7 +46,7 @@ def learn_tone_word(model: OnnxModel, store: WordStore) -> WordTrainer:
     ]
     model_for_words, _ = words_model(model)
     trainer = WordTrainer(model_for_words, identity_paths(model_for_words))
-    trainer.learn(store, TONE_WORD, takes, rate)
+    learn(trainer, store, TONE_WORD, takes, rate)
     return trainer
 
 

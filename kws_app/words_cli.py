@@ -22,6 +22,7 @@ from kws_app.errors import UserError, one_line
 from kws_app.paths import default_model_path
 from kws_app.words.archive import export_words, import_words
 from kws_app.words.calibration import describe_operating_point
+from kws_app.words.refresh import learn, train_words
 from kws_app.words.store import MIN_EXAMPLES, WordStore, WordStoreError
 from kws_app.words.synthetic import SYNTHETIC_TAKES_KEY
 from kws_app.words.takes import MAX_TAKE_SECONDS, check_take_duration, take_label, trim_take
@@ -158,7 +159,8 @@ def run_add(args: argparse.Namespace, store: WordStore) -> int:
     examples = _read_examples(args.from_wav_dir, rate)
     background = read_audio_at(args.background, rate) if args.background else None
     spelling = args.say_as
-    heads = trainer.learn(store, args.name, examples, rate, background, spelling=spelling)
+    refresh = learn(trainer, store, args.name, examples, rate, background, spelling=spelling)
+    heads = refresh.heads
     learned = store.get(args.name)
     head = dict(heads).get(learned.name)
     synthetic = int(head.details.get(SYNTHETIC_TAKES_KEY, 0)) if head is not None else 0
@@ -197,14 +199,12 @@ def run_list(args: argparse.Namespace, store: WordStore) -> int:
 def run_import(args: argparse.Namespace, store: WordStore) -> int:
     trainer = _trainer(args)
     installed = import_words(store, args.file, reserved=trainer.model.labels)
-    try:
-        heads = trainer.train_words(store, retrain_all=True)
-    except BaseException:
-        for word in installed:
-            store.remove(word.name)
-        raise
-    print(f"imported {', '.join(w.name for w in installed)}; words: {_names(heads)}")
-    return 0
+    refresh = train_words(trainer, store, retrain_all=True)
+    print(f"imported {', '.join(w.name for w in installed)}; words: {_names(refresh.heads)}")
+    # As in the window, a word that cannot train stays stored and the warning above says why;
+    # the exit status says whether every imported word can be listened for.
+    imported = {word.name for word in installed}
+    return 1 if any(name in imported for name, _ in refresh.failed) else 0
 
 
 def dispatch(args: argparse.Namespace) -> int:

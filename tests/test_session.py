@@ -18,7 +18,8 @@ from kws_app.config import DecoderConfig, StreamConfig
 from kws_app.inference.model import OnnxModel
 from kws_app.session.listener import Listener, ListenerUpdate
 from kws_app.session.recording import RecordingTap, record
-from kws_app.session.vocabulary import TrainingBudget, VocabularyJob, build_vocabulary
+from kws_app.session.vocabulary import VocabularyJob, build_vocabulary
+from kws_app.words.refresh import TrainingBudget
 from kws_app.words.store import WordStore
 
 # Hang detection for work on other threads, not a benchmark.

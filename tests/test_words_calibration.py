@@ -20,6 +20,7 @@ from kws_app.words.calibration import (
     word_operating_point,
 )
 from kws_app.words.head import WordHead
+from kws_app.words.refresh import learn, train_words
 from kws_app.words.scorer import CustomWordScorer
 from kws_app.words.store import WordStore
 from kws_app.words.trainer import TrainerConfig, WordTrainer
@@ -63,7 +64,7 @@ def test_a_word_is_trained_with_its_own_threshold(tmp_path: Path) -> None:
     model = OnnxModel(model_path, prefer_gpu=False)
     store = WordStore(tmp_path / "words")
     trainer = WordTrainer(model, model_path)
-    ((name, head),) = trainer.learn(store, "whistle", examples(WHISTLE_HZ), RATE)
+    ((name, head),) = learn(trainer, store, "whistle", examples(WHISTLE_HZ), RATE).heads
     config = trainer.config.calibration
     assert name == "whistle"
     assert head.details[THRESHOLD_KEY] == config.threshold
@@ -79,12 +80,12 @@ def test_a_head_stored_without_a_threshold_is_retrained(tmp_path: Path) -> None:
     model = OnnxModel(model_path, prefer_gpu=False)
     store = WordStore(tmp_path / "words")
     trainer = WordTrainer(model, model_path)
-    trainer.learn(store, "whistle", examples(WHISTLE_HZ), RATE)
+    learn(trainer, store, "whistle", examples(WHISTLE_HZ), RATE)
     head_file = store.get("whistle").folder / "head.json"
     data = json.loads(head_file.read_text())
     del data["details"][THRESHOLD_KEY]
     head_file.write_text(json.dumps(data))
-    ((_, head),) = trainer.train_words(store)
+    ((_, head),) = train_words(trainer, store).heads
     assert THRESHOLD_KEY in head.details
     stored = store.head(store.get("whistle"))
     assert stored is not None and THRESHOLD_KEY in stored.details
@@ -97,9 +98,9 @@ def test_a_word_is_averaged_over_its_own_window_and_the_commands_over_the_decode
     model = OnnxModel(model_path, prefer_gpu=False)
     calibration = WordCalibrationConfig(average_window_ms=650)
     trainer = WordTrainer(model, model_path, config=TrainerConfig(calibration=calibration))
-    ((name, head),) = trainer.learn(
-        WordStore(tmp_path / "words"), "whistle", examples(WHISTLE_HZ), RATE
-    )
+    ((name, head),) = learn(
+        trainer, WordStore(tmp_path / "words"), "whistle", examples(WHISTLE_HZ), RATE
+    ).heads
     assert head.details[WINDOW_KEY] == 650
     assert "averaged over 650 ms" in describe_operating_point(head.details)
     scorer = trainer.scorer([(name, head)])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shutil
 import subprocess
@@ -120,6 +121,58 @@ def test_export_import_round_trip(
         "import", str(exported),
     )  # fmt: skip
     assert code == 2 and "already exists" in err
+
+
+def _warnings(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [record.getMessage() for record in caplog.records if record.levelno >= logging.WARNING]
+
+
+def test_a_damaged_stored_word_does_not_stop_a_new_one(
+    capsys: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
+    words_model_path: Path,
+    word_store: Path,
+    tmp_path: Path,
+) -> None:
+    whistle = WordStore(word_store).get("whistle")
+    for name in whistle.record.examples:
+        (whistle.folder / name).write_bytes(b"RIFF, but not a wave file")
+    (whistle.folder / "head.json").unlink()
+    common = ("words", "--store", str(word_store), "--model", str(words_model_path))
+    takes = write_examples(tmp_path / "hum-takes", HUM_HZ, seed=3)
+    code, out, err = _run(capsys, *common, "add", "hum", "--from-wav-dir", str(takes))
+    assert code == 0, err
+    assert "added 'hum'" in out and out.rstrip().endswith("words: hum")
+    (warning,) = _warnings(caplog)
+    assert warning.startswith("custom word 'whistle' is not used: ") and "\n" not in warning
+    # The damaged word is kept for the user to mend or remove, not dropped.
+    assert [word.name for word in WordStore(word_store).words()] == ["whistle", "hum"]
+
+
+def test_an_import_beside_a_damaged_word_installs_and_trains_the_new_words(
+    capsys: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
+    words_model_path: Path,
+    word_store: Path,
+    tmp_path: Path,
+) -> None:
+    exported = tmp_path / "whistle.kwswords"
+    assert _run(capsys, "words", "--store", str(word_store), "export", "whistle", "--out",
+                str(exported))[0] == 0  # fmt: skip
+    other = tmp_path / "other-store"
+    takes = write_examples(tmp_path / "hum-takes", HUM_HZ, seed=3)
+    common = ("words", "--store", str(other), "--model", str(words_model_path))
+    assert _run(capsys, *common, "add", "hum", "--from-wav-dir", str(takes))[0] == 0
+    hum = WordStore(other).get("hum")
+    for name in hum.record.examples:
+        (hum.folder / name).write_bytes(b"RIFF, but not a wave file")
+    caplog.clear()
+    code, out, err = _run(capsys, *common, "import", str(exported))
+    assert code == 0, err
+    # The damaged word cannot learn the new one as a negative, but keeps its current head.
+    assert out.rstrip().endswith("words: whistle, hum")
+    (warning,) = _warnings(caplog)
+    assert warning.startswith("custom word 'hum' could not be retrained, so it listens as trained ")
 
 
 def _valid_members(word_store: Path) -> dict[str, bytes]:

@@ -28,6 +28,7 @@ from kws_app.inference.pipeline import StreamingPipeline, replay
 from kws_app.session.vocabulary import with_custom_words
 from kws_app.words.calibration import describe_operating_point
 from kws_app.words.head import HeadError, WordHead
+from kws_app.words.refresh import learn
 from kws_app.words.scorer import CustomWordScorer, available_shares, combine
 from kws_app.words.store import WordStore, WordStoreError, normalise_name
 from kws_app.words.synthetic import SYNTHETIC_TAKES_KEY, find_espeak
@@ -52,7 +53,7 @@ def store(tmp_path: Path) -> WordStore:
 
 def test_learned_word_is_detected_and_others_are_not(model: OnnxModel, store: WordStore) -> None:
     trainer = WordTrainer(model, model.path)
-    heads = trainer.learn(store, "whistle", examples(WHISTLE_HZ), RATE)
+    heads = learn(trainer, store, "whistle", examples(WHISTLE_HZ), RATE).heads
     scorer = trainer.scorer(heads)
     assert scorer.labels == (*model.labels, "whistle")
     # The new word fires on its sound, base words still fire on theirs, and a sound the user
@@ -67,15 +68,15 @@ def test_learned_word_is_detected_and_others_are_not(model: OnnxModel, store: Wo
 
 def test_two_words_are_told_apart(model: OnnxModel, store: WordStore) -> None:
     trainer = WordTrainer(model, model.path)
-    trainer.learn(store, "whistle", examples(WHISTLE_HZ), RATE)
-    heads = trainer.learn(store, "hum", examples(HUM_HZ, seed=3), RATE)
+    learn(trainer, store, "whistle", examples(WHISTLE_HZ), RATE)
+    heads = learn(trainer, store, "hum", examples(HUM_HZ, seed=3), RATE).heads
     assert [name for name, _ in heads] == ["whistle", "hum"]
     labels = detected_labels(trainer.scorer(heads), stream(HUM_HZ, WHISTLE_HZ))
     assert labels == ["hum", "whistle"]
 
 
 def test_removed_word_is_no_longer_detected(model: OnnxModel, store: WordStore) -> None:
-    WordTrainer(model, model.path).learn(store, "whistle", examples(WHISTLE_HZ), RATE)
+    learn(WordTrainer(model, model.path), store, "whistle", examples(WHISTLE_HZ), RATE)
     assert detected_labels(with_custom_words(model, store), stream(WHISTLE_HZ)) == ["whistle"]
     store.remove("whistle")
     assert store.words() == []
@@ -90,7 +91,9 @@ def test_set_scorer_makes_a_word_live_in_a_running_pipeline(
     half = audio.shape[0] // 2
     assert replay(pipeline, audio[:half], RATE // 10) == []
     trainer = WordTrainer(model, model.path)
-    pipeline.set_scorer(trainer.scorer(trainer.learn(store, "whistle", examples(WHISTLE_HZ), RATE)))
+    pipeline.set_scorer(
+        trainer.scorer(learn(trainer, store, "whistle", examples(WHISTLE_HZ), RATE).heads)
+    )
     assert [d.label for d in replay(pipeline, audio[half:], RATE // 10)] == ["whistle"]
 
 
@@ -111,7 +114,7 @@ def test_combined_rows_are_distributions() -> None:
 def test_a_model_change_retrains_from_the_stored_examples(
     model: OnnxModel, store: WordStore, tmp_path: Path
 ) -> None:
-    WordTrainer(model, model.path).learn(store, "whistle", examples(WHISTLE_HZ), RATE)
+    learn(WordTrainer(model, model.path), store, "whistle", examples(WHISTLE_HZ), RATE)
     first = store.head(store.get("whistle"))
     other_path = words_tone_model(tmp_path / "other.onnx", name="retrained")
     other = OnnxModel(other_path, prefer_gpu=False)
@@ -123,7 +126,7 @@ def test_a_model_change_retrains_from_the_stored_examples(
 
 
 def test_an_unreadable_head_is_retrained(model: OnnxModel, store: WordStore) -> None:
-    WordTrainer(model, model.path).learn(store, "whistle", examples(WHISTLE_HZ), RATE)
+    learn(WordTrainer(model, model.path), store, "whistle", examples(WHISTLE_HZ), RATE)
     word = store.get("whistle")
     (word.folder / "head.json").write_text("{not json")
     assert store.head(word) is None
@@ -159,12 +162,12 @@ def test_names_are_normalised_and_unique(model: OnnxModel, store: WordStore) -> 
     assert normalise_name("  hey   Marvin ") == "hey Marvin"
     trainer = WordTrainer(model, model.path)
     with pytest.raises(WordStoreError, match="already a word of the model"):
-        trainer.learn(store, "LOW", examples(WHISTLE_HZ), RATE)
+        learn(trainer, store, "LOW", examples(WHISTLE_HZ), RATE)
     with pytest.raises(WordStoreError, match="at least|5 to"):
-        trainer.learn(store, "whistle", examples(WHISTLE_HZ, count=3), RATE)
-    trainer.learn(store, "whistle", examples(WHISTLE_HZ), RATE)
+        learn(trainer, store, "whistle", examples(WHISTLE_HZ, count=3), RATE)
+    learn(trainer, store, "whistle", examples(WHISTLE_HZ), RATE)
     with pytest.raises(WordStoreError, match="already exists"):
-        trainer.learn(store, "Whistle", examples(WHISTLE_HZ), RATE)
+        learn(trainer, store, "Whistle", examples(WHISTLE_HZ), RATE)
     store.rename("whistle", "Pfeife")
     assert [w.name for w in store.words()] == ["Pfeife"]
     assert json.loads((store.get("pfeife").folder / "word.json").read_text())["name"] == "Pfeife"
@@ -255,7 +258,9 @@ def test_a_spelled_word_learns_from_synthetic_voices(model: OnnxModel, store: Wo
     if find_espeak() is None:
         pytest.skip("espeak-ng is not installed (apt-get install espeak-ng)")
     trainer = WordTrainer(model, model.path)
-    heads = dict(trainer.learn(store, "whistle", examples(WHISTLE_HZ), RATE, spelling="whistle"))
+    heads = dict(
+        learn(trainer, store, "whistle", examples(WHISTLE_HZ), RATE, spelling="whistle").heads
+    )
     details = heads["whistle"].details
     assert details[SYNTHETIC_TAKES_KEY] == TrainerConfig().synthetic.takes
     assert "synthetic voices" in describe_operating_point(details)
@@ -272,7 +277,9 @@ def test_without_espeak_a_spelled_word_learns_from_its_own_takes(
 ) -> None:
     monkeypatch.setenv("PATH", str(tmp_path))  # no espeak-ng on it
     trainer = WordTrainer(model, model.path)
-    heads = dict(trainer.learn(store, "whistle", examples(WHISTLE_HZ), RATE, spelling="whistle"))
+    heads = dict(
+        learn(trainer, store, "whistle", examples(WHISTLE_HZ), RATE, spelling="whistle").heads
+    )
     assert heads["whistle"].details[SYNTHETIC_TAKES_KEY] == 0
     assert "espeak-ng is not installed" in caplog.text
     assert detected_labels(trainer.scorer(list(heads.items())), stream(WHISTLE_HZ)) == ["whistle"]

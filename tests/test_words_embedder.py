@@ -33,6 +33,7 @@ from kws_app.words.embedder import (
     load_embedder,
     words_model,
 )
+from kws_app.words.refresh import learn
 from kws_app.words.store import WordStore
 from kws_app.words.trainer import WordTrainer, model_id_of
 from kws_app.words.wavio import write_wav
@@ -68,7 +69,7 @@ def test_words_learned_through_the_named_embedder_are_detected(
     assert command_model(model) is base
     trainer = WordTrainer(model, identity_paths(model))
     scorer = trainer.scorer(
-        trainer.learn(WordStore(tmp_path / "words"), "whistle", examples(WHISTLE_HZ), RATE)
+        learn(trainer, WordStore(tmp_path / "words"), "whistle", examples(WHISTLE_HZ), RATE).heads
     )
     # The window shows the command model: its labels, its file.
     assert scorer.labels == (*base.labels, "whistle")
@@ -95,7 +96,7 @@ def test_a_head_is_valid_only_for_the_pair_it_was_trained_on(
     model, _ = words_model(base)
     trainer = WordTrainer(model, identity_paths(model))
     store = WordStore(tmp_path / "words")
-    ((_, head),) = trainer.learn(store, "whistle", examples(WHISTLE_HZ), RATE)
+    ((_, head),) = learn(trainer, store, "whistle", examples(WHISTLE_HZ), RATE).heads
     assert head.model_id == model_id_of((base.path, embedder_path))
     assert head.model_id != model_id_of(base.path)
     # Stored and read back (the next start), it is still current: no retraining.
@@ -117,7 +118,7 @@ def test_a_missing_embedder_leaves_words_working_and_says_so(tmp_path: Path) -> 
     assert model is base
     assert problem is not None and "missing.onnx" in problem and "\n" not in problem
     store = WordStore(tmp_path / "words")
-    WordTrainer(base, base.path).learn(store, "whistle", examples(WHISTLE_HZ), RATE)
+    learn(WordTrainer(base, base.path), store, "whistle", examples(WHISTLE_HZ), RATE)
     vocabulary = build_vocabulary(base, store)
     assert vocabulary.words == ("whistle",)
     assert any("missing.onnx" in message for message in vocabulary.messages)
@@ -213,7 +214,7 @@ def test_a_blank_embedder_name_means_none_and_the_trainer_is_kept(tmp_path: Path
     )
     assert words_model(base) == (base, None)
     store = WordStore(tmp_path / "words")
-    WordTrainer(base, base.path).learn(store, "whistle", examples(WHISTLE_HZ), RATE)
+    learn(WordTrainer(base, base.path), store, "whistle", examples(WHISTLE_HZ), RATE)
     first = build_vocabulary(base, store)
     again = build_vocabulary(base, store, trainer=first.trainer)
     assert again.trainer is first.trainer

@@ -25,6 +25,7 @@ from kws_app.inference.model import OnnxModel
 from kws_app.inference.pipeline import StreamingPipeline, replay
 from kws_app.words.calibration import WINDOW_KEY, WordCalibrationConfig, describe_operating_point
 from kws_app.words.phrases import LAG_KEY, PhraseConfig, lag_frames, paired
+from kws_app.words.refresh import learn, train_words
 from kws_app.words.scorer import CustomWordScorer, available_shares, combine
 from kws_app.words.store import WordStore
 from kws_app.words.trainer import RECIPE_KEY, TRAINER_RECIPE, WordTrainer
@@ -71,7 +72,7 @@ def test_a_phrase_longer_than_the_clip_gets_a_head_on_two_windows(
     model: OnnxModel, tmp_path: Path
 ) -> None:
     trainer = WordTrainer(model, model.path)
-    heads = trainer.learn(WordStore(tmp_path / "words"), "whistle hum", phrase_takes(), RATE)
+    heads = learn(trainer, WordStore(tmp_path / "words"), "whistle hum", phrase_takes(), RATE).heads
     ((_, head),) = heads
     assert head.details[LAG_KEY] == PHRASE_LAG_MS
     assert head.embedding_size == 2 * trainer.embedding_size
@@ -88,7 +89,7 @@ def test_a_phrase_is_heard_whole_and_not_by_either_half_or_backwards(
 ) -> None:
     trainer = WordTrainer(model, model.path)
     scorer = trainer.scorer(
-        trainer.learn(WordStore(tmp_path / "words"), "whistle hum", phrase_takes(), RATE)
+        learn(trainer, WordStore(tmp_path / "words"), "whistle hum", phrase_takes(), RATE).heads
     )
     rng = np.random.default_rng(11)
     phrase = two_tones(WHISTLE_HZ, HUM_HZ, rng)
@@ -100,9 +101,9 @@ def test_a_phrase_is_heard_whole_and_not_by_either_half_or_backwards(
 
 def test_a_short_word_keeps_one_window(model: OnnxModel, tmp_path: Path) -> None:
     trainer = WordTrainer(model, model.path)
-    ((_, head),) = trainer.learn(
-        WordStore(tmp_path / "words"), "whistle", examples(WHISTLE_HZ), RATE
-    )
+    ((_, head),) = learn(
+        trainer, WordStore(tmp_path / "words"), "whistle", examples(WHISTLE_HZ), RATE
+    ).heads
     assert LAG_KEY not in head.details
     assert head.embedding_size == trainer.embedding_size
     assert trainer.scorer([("whistle", head)]).history_frames == 0
@@ -120,7 +121,7 @@ def test_a_short_word_in_a_noisy_take_keeps_one_window(model: OnnxModel, tmp_pat
         floor_rms = float(np.sqrt(np.mean(np.square(word)))) / 10.0
         takes.append((wave + rng.normal(0.0, floor_rms, wave.size)).astype(np.float32))
     trainer = WordTrainer(model, model.path)
-    ((_, head),) = trainer.learn(WordStore(tmp_path / "words"), "whistle", takes, RATE)
+    ((_, head),) = learn(trainer, WordStore(tmp_path / "words"), "whistle", takes, RATE).heads
     assert LAG_KEY not in head.details
     assert head.embedding_size == trainer.embedding_size
 
@@ -164,7 +165,7 @@ def test_a_phrase_head_reads_the_earlier_and_the_latest_window(
     model: OnnxModel, tmp_path: Path
 ) -> None:
     trainer = WordTrainer(model, model.path)
-    heads = trainer.learn(WordStore(tmp_path / "words"), "whistle hum", phrase_takes(), RATE)
+    heads = learn(trainer, WordStore(tmp_path / "words"), "whistle hum", phrase_takes(), RATE).heads
     scorer = CustomWordScorer(model, heads)
     clip = model.frontend.frames_per_clip
     history = scorer.history_frames
@@ -185,10 +186,10 @@ def test_a_phrase_head_reads_the_earlier_and_the_latest_window(
 def test_heads_from_an_older_recipe_are_retrained(model: OnnxModel, tmp_path: Path) -> None:
     store = WordStore(tmp_path / "words")
     trainer = WordTrainer(model, model.path)
-    ((_, head),) = trainer.learn(store, "whistle hum", phrase_takes(), RATE)
+    ((_, head),) = learn(trainer, store, "whistle hum", phrase_takes(), RATE).heads
     older = replace(head, details={k: v for k, v in head.details.items() if k != RECIPE_KEY})
     assert not trainer.head_is_current(older)
     store.save_head(store.get("whistle hum"), older)
-    ((_, retrained),) = trainer.train_words(store)
+    ((_, retrained),) = train_words(trainer, store).heads
     assert retrained.details[RECIPE_KEY] == TRAINER_RECIPE
     assert trainer.head_is_current(retrained)

@@ -25,12 +25,12 @@ from words_helpers import (
 from kws_app.audio.devices import InputDevice
 from kws_app.audio.sources import AudioSource
 from kws_app.config import MS_PER_SECOND, StreamConfig
-from kws_app.session.vocabulary import TrainingBudget
 from kws_app.ui.add_word_dialog import TAKE_SECONDS
 from kws_app.ui.main_window import MainWindow
 from kws_app.words import trainer as trainer_module
 from kws_app.words.archive import export_words
 from kws_app.words.calibration import WordCalibrationConfig
+from kws_app.words.refresh import TrainingBudget
 from kws_app.words.store import WordStore
 
 pytestmark = pytest.mark.gui

@@ -19,10 +19,10 @@ from kws_app.audio.devices import DeviceError, InputDevice
 from kws_app.audio.sources import ArraySource, AudioSource, SourceFactory
 from kws_app.config import DecoderConfig, StreamConfig
 from kws_app.inference.model import OnnxModel
-from kws_app.session.vocabulary import TrainingBudget
 from kws_app.ui.controller import AppController
 from kws_app.ui.main_window import MainWindow
 from kws_app.ui.settings import AppSettings
+from kws_app.words.refresh import TrainingBudget
 from kws_app.words.store import WordStore
 
 TEST_RATE = 16000

@@ -1,18 +1,14 @@
 """The vocabulary: the base model plus the store's custom words, as one scorer.
 
-Heads that are missing or were fitted on another model are trained one word at a time, within a
-budget of time and words, so a store full of imported words can never hold up listening: a word
-that cannot train is skipped with a one-line message, and words past the budget wait (with a
-message) for the next change. The window runs this on a background thread (`VocabularyJob`) and
-listens with the base model meanwhile; the command line runs it, bounded the same way, before it
-listens or replays.
+Stale heads are trained by kws_app/words/refresh.py (one word at a time, within a budget of time
+and words; a word that cannot train is one line, never the end of the others). The window runs
+this on a background thread (`VocabularyJob`) and listens with the base model meanwhile; the
+command line runs it, bounded the same way, before it listens or replays.
 """
 
 from __future__ import annotations
 
 import logging
-import time
-from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import cast
@@ -28,25 +24,14 @@ from kws_app.words.embedder import (
     named_embedder,
     words_model,
 )
-from kws_app.words.head import WordHead
-from kws_app.words.store import StoredWord, WordStore, WordStoreError
-from kws_app.words.trainer import TrainingError, WordAudio, WordTrainer
+from kws_app.words.refresh import WORD_ERRORS, TrainingBudget, never, refresh_heads
+from kws_app.words.store import StoredWord, WordStore
+from kws_app.words.trainer import WordTrainer
 
 logger = logging.getLogger(__name__)
 
-# What can go wrong with one stored word (damaged recordings, a refused head, a full disk).
-WORD_ERRORS = (WordStoreError, TrainingError, OSError, ValueError)
-
 WAITING_NOTE = "waiting (training limit reached)"
 COULD_NOT_TRAIN = "could not train"
-
-
-@dataclass(frozen=True)
-class TrainingBudget:
-    """How much training one change of vocabulary may do before it listens with what it has."""
-
-    max_seconds: float = 120.0
-    max_words: int = 20
 
 
 @dataclass(frozen=True)
@@ -80,7 +65,7 @@ def build_vocabulary(
     store: WordStore,
     budget: TrainingBudget | None = None,
     retrain_all: bool = False,
-    should_stop: Callable[[], bool] = lambda: False,
+    should_stop: Callable[[], bool] = never,
     trainer: WordTrainer | None = None,
     new_word: str | None = None,
 ) -> Vocabulary:
@@ -107,7 +92,6 @@ def _build(
     trainer: WordTrainer | None,
     new_word: str | None,
 ) -> Vocabulary:
-    budget = budget or TrainingBudget()
     try:
         stored = store.words()
     except WORD_ERRORS as error:
@@ -120,32 +104,26 @@ def _build(
             model, problem = words_model(base)
             notes = () if problem is None else (problem,)
             trainer = WordTrainer(model, identity_paths(model))
-        words = trainer.usable_words(store)
+        refresh = refresh_heads(
+            trainer,
+            store,
+            stored,
+            retrain_all=retrain_all,
+            new_word=new_word,
+            budget=budget,
+            should_stop=should_stop,
+        )
     except WORD_ERRORS as error:
         reason = one_line(error)
         return _base_only(base, f"custom words are not used: {reason}", stored, trainer, reason)
-    clashes = tuple(
-        (word.name, "the model has its own word of that name (rename it to use both)")
-        for word in stored
-        if word not in words
-    )
-    current: dict[str, WordHead] = {}
-    for word in words:
-        head = store.head(word)
-        if head is not None and trainer.head_is_current(head):
-            current[word.name] = head
-    new = next((word for word in words if word.name == new_word), None)
-    outcome = _train(trainer, store, words, current, new, retrain_all, budget, should_stop)
-    heads = {**current, **outcome.heads}
-    usable = [(word.name, heads[word.name]) for word in words if word.name in heads]
-    scorer = trainer.scorer(usable) if usable else base
+    scorer = trainer.scorer(refresh.heads) if refresh.heads else base
     return Vocabulary(
         scorer,
-        tuple(name for name, _ in usable),
-        (*notes, *outcome.messages),
-        tuple(name for name in outcome.waiting if name not in heads),
-        (*clashes, *outcome.failed),
-        outcome.new_word_problem,
+        refresh.words,
+        (*notes, *refresh.messages),
+        refresh.waiting,
+        refresh.failed,
+        refresh.new_word_problem,
         trainer,
     )
 
@@ -169,103 +147,6 @@ def _base_only(
     logger.warning("%s", message)
     failed = tuple((word.name, reason) for word in stored) if reason is not None else ()
     return Vocabulary(base, (), (message,), failed=failed, trainer=trainer)
-
-
-@dataclass
-class _Outcome:
-    heads: dict[str, WordHead]
-    messages: list[str]
-    waiting: list[str]
-    failed: list[tuple[str, str]]
-    new_word_problem: str | None = None
-
-
-def _train(
-    trainer: WordTrainer,
-    store: WordStore,
-    words: list[StoredWord],
-    current: dict[str, WordHead],
-    new: StoredWord | None,
-    retrain_all: bool,
-    budget: TrainingBudget,
-    should_stop: Callable[[], bool],
-) -> _Outcome:
-    """Train the stale words one by one within the budget (a new word first); each failure is a
-    message, not the end."""
-    outcome = _Outcome({}, [], [], [])
-    audio: dict[str, WordAudio | None] = {}
-    retrain_all = retrain_all or new is not None
-
-    def stale(candidates: list[StoredWord]) -> deque[StoredWord]:
-        return deque(w for w in candidates if retrain_all or w.name not in current)
-
-    def failed(word: StoredWord, error: Exception) -> None:
-        reason = one_line(error)
-        if word is new:
-            outcome.new_word_problem = reason
-        else:
-            outcome.failed.append((word.name, reason))
-            outcome.messages.append(f"custom word {word.name!r} is not used: {reason}")
-
-    def audio_of(word: StoredWord) -> WordAudio | None:
-        if word.name not in audio:
-            try:
-                audio[word.name] = trainer.word_audio(store, word)
-            except WORD_ERRORS as error:
-                audio[word.name] = None
-                failed(word, error)
-        return audio[word.name]
-
-    queue = stale([new] if new is not None else []) + stale([w for w in words if w is not new])
-    started = time.monotonic()
-    count = 0
-    while queue:
-        if should_stop():
-            break
-        if count >= budget.max_words or time.monotonic() - started > budget.max_seconds:
-            outcome.waiting = [w.name for w in queue]
-            waiting = ", ".join(repr(name) for name in outcome.waiting)
-            outcome.messages.append(
-                f"custom words not trained yet (training limit reached): {waiting}"
-            )
-            break
-        word = queue.popleft()
-        count += 1
-        head = _train_one(trainer, store, word, words, audio_of, failed)
-        if head is not None:
-            outcome.heads[word.name] = head
-        elif word is new:  # the others keep their heads and never learn it as a negative
-            words = [w for w in words if w is not new]
-            retrain_all = False
-            queue = stale(list(queue))
-    if outcome.heads:
-        logger.info(
-            "trained %d custom word(s) in %.1f s", len(outcome.heads), time.monotonic() - started
-        )
-    for message in outcome.messages:
-        logger.warning("%s", message)
-    return outcome
-
-
-def _train_one(
-    trainer: WordTrainer,
-    store: WordStore,
-    word: StoredWord,
-    words: list[StoredWord],
-    audio_of: Callable[[StoredWord], WordAudio | None],
-    failed: Callable[[StoredWord, Exception], None],
-) -> WordHead | None:
-    own = audio_of(word)
-    if own is None:
-        return None
-    others = [a for other in words if other is not word and (a := audio_of(other)) is not None]
-    try:
-        head = trainer.train_stored(word, own, others)
-        store.save_head(word, head)
-    except WORD_ERRORS as error:
-        failed(word, error)
-        return None
-    return head
 
 
 def with_custom_words(model: OnnxModel, store: WordStore | None = None) -> Scorer:

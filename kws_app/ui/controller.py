@@ -34,10 +34,11 @@ from kws_app.inference.operating_points import (
 from kws_app.inference.pipeline import Scorer, operating_points_of
 from kws_app.session.listener import Listener, ListenerUpdate, SourceInfo
 from kws_app.session.recording import RecordingTap, record
-from kws_app.session.vocabulary import TrainingBudget, Vocabulary, VocabularyJob
+from kws_app.session.vocabulary import Vocabulary, VocabularyJob
 from kws_app.session.word_import import ImportJob, ImportResult
 from kws_app.ui.settings import AppSettings
 from kws_app.ui.worker import PipelineWorker, keep_until_exit
+from kws_app.words.refresh import TrainingBudget
 from kws_app.words.store import WordStore, WordStoreError
 from kws_app.words.trainer import WordTrainer
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -656,39 +655,13 @@ class WordTrainer:
                 out.append(speech)
         return out
 
-    def train_words(
-        self, store: WordStore, retrain_all: bool = False
-    ) -> list[tuple[str, WordHead]]:
-        """Heads for every usable stored word, retraining those missing, stale or all of them."""
-        words = self.usable_words(store)
-        heads: dict[str, WordHead] = {}
-        stale: list[StoredWord] = []
-        for word in words:
-            head = None if retrain_all else store.head(word)
-            if head is None or not self.head_is_current(head):
-                stale.append(word)
-            else:
-                heads[word.name] = head
-        if stale:
-            started = time.perf_counter()
-            audio = {word.name: self.word_audio(store, word) for word in words}
-            for word in stale:
-                others = [a for name, a in audio.items() if name != word.name]
-                head = self.train_stored(word, audio[word.name], others)
-                store.save_head(word, head)
-                heads[word.name] = head
-            logger.info(
-                "trained %d custom word(s) in %.1f s", len(stale), time.perf_counter() - started
-            )
-        return [(word.name, heads[word.name]) for word in words]
-
     def train_stored(
         self, word: StoredWord, audio: WordAudio, others: Sequence[WordAudio]
     ) -> WordHead:
         """A stored word's head: its recordings (`audio`) and what its record adds to them.
 
-        The one place a stored word becomes a head, for the app's training job
-        (kws_app/session/vocabulary.py) and the command line (`train_words`) alike."""
+        The one place a stored word becomes a head (kws_app/words/refresh.py calls it for the
+        window and the command line alike)."""
         return self.train_audio(self.with_synthetic_voices(audio, word.record.spelling), others)
 
     def with_synthetic_voices(self, word: WordAudio, spelling: str | None) -> WordAudio:
@@ -717,50 +690,27 @@ class WordTrainer:
             and head_lag_ms(head.details) in (0, self.config.phrase.lag_ms)
         )
 
-    def usable_words(self, store: WordStore) -> list[StoredWord]:
-        """The stored words, less those whose name is already one of the model's labels.
+    def clashes(self, words: Sequence[StoredWord]) -> dict[str, str]:
+        """The stored words whose name is already one of the model's labels (word -> label).
 
         A model trained later on a word the user had taught (or one that happens to share its
         name) must still load: its own word wins, and the custom word waits, untouched, until it
         is renamed or another model is used.
         """
         labels = {label.casefold(): label for label in self.model.labels}
-        usable: list[StoredWord] = []
-        for word in store.words():
+        clashes: dict[str, str] = {}
+        for word in words:
             clash = labels.get(word.name.casefold())
             if clash is None:
-                usable.append(word)
                 continue
+            clashes[word.name] = clash
             logger.warning(
                 "custom word %r is not used: the model has its own word %r "
                 "(rename the custom word to use both)",
                 word.name,
                 clash,
             )
-        return usable
-
-    def learn(
-        self,
-        store: WordStore,
-        name: str,
-        examples: Sequence[npt.ArrayLike],
-        sample_rate: int,
-        background: npt.ArrayLike | None = None,
-        spelling: str | None = None,
-    ) -> list[tuple[str, WordHead]]:
-        """Store a new word and retrain the vocabulary; on failure the new word is removed.
-
-        `examples` are trimmed takes (`kws_app.words.takes.trim_take`), as the store keeps them;
-        `spelling` is what synthetic voices say to teach the word in other voices.
-        """
-        word = store.add(
-            name, examples, sample_rate, background, reserved=self.model.labels, spelling=spelling
-        )
-        try:
-            return self.train_words(store, retrain_all=True)
-        except BaseException:
-            store.remove(word.name)
-            raise
+        return clashes
 
     def scorer(self, heads: Sequence[tuple[str, WordHead]]) -> CustomWordScorer:
         return CustomWordScorer(self.model, heads)
