@@ -29,6 +29,7 @@ from kws_app.config import MS_PER_SECOND, FrontendConfig
 from kws_app.dsp.frontend import FeatureExtractor, fit_clip, fit_length
 from kws_app.dsp.levels import db_to_amplitude, frame_powers, power_db, powers_to_db, rms_of
 from kws_app.dsp.noise import NOISE_COLOURS, amplitude_slope, shape_spectrum
+from kws_app.dsp.tilt import tilted
 from kws_app.errors import UserError
 from kws_app.words.calibration import (
     THRESHOLD_KEY,
@@ -114,6 +115,11 @@ class TrainerConfig:
     # other speakers the five examples lack (vocal-tract-length perturbation).
     speed_range: tuple[float, float] = (0.88, 1.12)
     perturbed_fraction: float = 0.7
+    # A perturbed variant is also tilted by a random slope within +-this many dB per octave
+    # around `tilt_pivot_hz` (kws_app/dsp/tilt.py): other microphones and rooms than the takes'.
+    tilt_db_per_octave: float = 0.0
+    tilt_pivot_hz: float = 1000.0
+    tilt_lowest_hz: float = 100.0
     noise_snr_db: tuple[float, float] = (5.0, 25.0)
     noisy_fraction: float = 0.5
     # The user's own speech (the Words dialog's optional recording) also as noise under the
@@ -240,6 +246,7 @@ class Augmenter:
             samples = resample(samples, max(1, int(round(samples.shape[0] / factor)))).astype(
                 np.float32
             )
+            samples = self.tilt(samples)
         rate = self.frontend.sample_rate
         clip = self.length
         start, end = word_span(samples, rate)
@@ -254,6 +261,16 @@ class Augmenter:
             if noises and self.rng.random() < self.config.noisy_fraction:
                 clip_samples = self.mix(clip_samples, noises)
         return clip_samples.astype(np.float32)
+
+    def tilt(self, samples: FloatArray) -> FloatArray:
+        """`samples` at a random spectral tilt (as they are, drawing nothing, when tilts are
+        off: the trainer's draws, and so its heads, stay those of a trainer without them)."""
+        limit = self.config.tilt_db_per_octave
+        if limit <= 0.0:
+            return samples
+        slope = float(self.rng.uniform(-limit, limit))
+        config, rate = self.config, self.frontend.sample_rate
+        return tilted(samples, slope, rate, config.tilt_pivot_hz, config.tilt_lowest_hz)
 
     def mix(self, clip_samples: FloatArray, noises: Sequence[FloatArray]) -> FloatArray:
         noise = self.crop(noises[int(self.rng.integers(len(noises)))])
