@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from words_data import SPEECH_NEGATIVES
+from words_data import SPEECH_NEGATIVES, speaker_name
 
 from training.speech_negatives import SpeechNegativesError, read_manifest
 from training.stream_data import read_ground_truth
@@ -23,11 +23,12 @@ logger = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class SpokenSpan:
-    """Where a transcribed recording lies in a negatives stream, and what it says."""
+    """Where a transcribed recording lies in a negatives stream, what it says and who says it."""
 
     start_ms: int
     end_ms: int
     transcript: str
+    speaker: str = ""  # as bench/words_data.speaker_name names the speakers of cut words
 
 
 def spoken_spans(labels: Path, data_dir: Path) -> list[SpokenSpan]:
@@ -41,16 +42,18 @@ def spoken_spans(labels: Path, data_dir: Path) -> list[SpokenSpan]:
     except SpeechNegativesError as error:
         logger.warning("no transcripts for the negatives stream: %s", error)
         return []
-    transcripts = {
-        r.path.relative_to(folder).as_posix(): r.transcript for r in recordings if r.transcript
-    }
+    transcribed = {r.path.relative_to(folder).as_posix(): r for r in recordings if r.transcript}
     spans = []
     for placed in read_ground_truth(labels):
         parts = Path(placed.source).parts
         inside = (PurePosixPath(*parts[k:]).as_posix() for k in range(len(parts)))
-        text = next((transcripts[key] for key in inside if key in transcripts), None)
-        if text is not None:
-            spans.append(SpokenSpan(placed.start_ms, placed.end_ms, text))
+        found = next((transcribed[key] for key in inside if key in transcribed), None)
+        if found is not None:
+            spans.append(
+                SpokenSpan(
+                    placed.start_ms, placed.end_ms, found.transcript, speaker_name(found.speaker)
+                )
+            )
     if not spans:
         logger.warning("no recording of %s has a transcript in %s", labels, data_dir)
     return spans
@@ -81,3 +84,13 @@ def said_intervals(spans: list[SpokenSpan], word: str) -> list[tuple[int, int]]:
 def within(time_ms: int, intervals: list[tuple[int, int]]) -> bool:
     """Whether a detection at `time_ms` falls in one of `said_intervals`' stretches."""
     return any(start <= time_ms <= end for start, end in intervals)
+
+
+def speaker_spans(spans: list[SpokenSpan], speaker: str, word: str) -> list[tuple[int, int]]:
+    """The stretches (ms) where `speaker` talks without saying `word`: where a word learned from
+    that voice would fire on its owner's own speech."""
+    return [
+        (span.start_ms, span.end_ms)
+        for span in spans
+        if span.speaker == speaker and not says(span.transcript, word)
+    ]

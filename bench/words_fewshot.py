@@ -23,7 +23,12 @@ through the app's pipeline and decoder (default DecoderConfig):
   out the recordings whose transcript holds the word (or its plural), their time and the
   detections in them, since firing there is the word heard, not a false accept;
 - latency: from the end of the clip's spoken part (training.stream_data.speech_extent, as the
-  command-word streams measure it) to the word's first detection in its slot.
+  command-word streams measure it) to the word's first detection in its slot;
+- own voice (one-speaker sets only): share of the same speaker's other takes of the word (the
+  ones not learned from) on which it fires, and its false accepts per hour while that speaker
+  talks in the negatives stream (their recordings that do not say the word): what a user meets
+  who taught the word in their own voice. The takes' streams draw from a generator of their
+  own, so every other figure stays what it was without them.
 With `--own-speech SPLIT`, a one-speaker set also gets what the Words dialog's optional "your
 speech" step records: SPEECH_SECONDS of that speaker's own sentences, from the ones of that
 split that say a command word (no negatives stream holds those) and not the custom word; the
@@ -50,7 +55,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from transcripts import SpokenSpan, said_intervals, says, spoken_spans, within
+from transcripts import SpokenSpan, said_intervals, says, speaker_spans, spoken_spans, within
 from words_data import (
     COMMAND_WORDS,
     DEFAULT_DATA_DIR,
@@ -98,6 +103,8 @@ MIN_WORD_CLIPS = 10
 # the decoder report silence between two clips of the same word (its suppression time is 1 s after
 # a detection), as a user pauses between two commands; 2 s slots left too little room for that.
 SLOT_S = 3.0
+# Seeds the own-voice streams' generator beside --seed (any constant other than a draw of it).
+OWN_VOICE_STREAM = 1
 NEGATIVE_GAP_S = 0.3
 COMMAND_CLIPS_PER_WORD = 30
 NOISE_DBFS = -60.0
@@ -294,13 +301,17 @@ def measure(
     commands: CachedStream,
     negatives: CachedStream,
     decoder: DecoderConfig,
-) -> dict[str, float]:
+    speakers: set[str],
+) -> dict[str, Any]:
     found = detections_in(scorer, model, positives, decoder)
     fired = per_slot(found, len(positives.slot_labels))
     fired_base = evaluate(None, model, positives, decoder)
     pairs = list(zip(commands.slot_labels, evaluate(scorer, model, commands, decoder), strict=True))
     false_accepts = [d for d in evaluate(scorer, model, negatives, decoder) if d[1] == word]
     unsaid, unsaid_seconds = unsaid_false_accepts(false_accepts, negatives, word)
+    speaker = next(iter(speakers)) if len(speakers) == 1 else None
+    own_talk = speaker_spans(negatives.spoken, speaker, word) if speaker is not None else []
+    own_seconds = sum(end - start for start, end in own_talk) / 1000
     return {
         "detection": float(np.mean([word in f for f in fired])),
         "base_on_new": float(np.mean([bool(f - {word}) for f in fired])),
@@ -310,6 +321,14 @@ def measure(
         "fa_per_hour": len(false_accepts) / negatives.seconds * SECONDS_PER_HOUR,
         "fa_per_hour_unsaid": unsaid / unsaid_seconds * SECONDS_PER_HOUR,
         "latencies_ms": latencies_ms(found, positives, word),
+        **(
+            {
+                "own_talk_false_accepts": sum(within(t, own_talk) for t, _ in false_accepts),
+                "own_talk_seconds": own_seconds,
+            }
+            if own_seconds
+            else {}
+        ),
     }
 
 
@@ -467,6 +486,25 @@ def pooled_latency(rows: list[dict[str, Any]]) -> tuple[float, float] | None:
     return float(np.median(pooled)), float(np.percentile(pooled, LATENCY_PERCENTILE))
 
 
+def own_voice_summary(rows: list[dict[str, Any]]) -> str:
+    """Two cells: the one-speaker sets' detection on their speaker's other takes, averaged over
+    the sets that have any, and their false accepts per hour while their speaker talks, pooled
+    over the sets whose speaker talks in the negatives stream (empty for sets of five speakers)."""
+    own = [r for r in rows if "own_voice_detection" in r]
+    found = (
+        f"{np.mean([r['own_voice_detection'] for r in own]):.1%} "
+        f"({len(own)}, {sum(r['own_voice_tests'] for r in own)})"
+        if own
+        else ""
+    )
+    talking = [r for r in rows if r.get("own_talk_seconds")]
+    if not talking:
+        return f"{found} | "
+    hours = sum(r["own_talk_seconds"] for r in talking) / SECONDS_PER_HOUR
+    fired = sum(r["own_talk_false_accepts"] for r in talking)
+    return f"{found} | {fired / hours:.2f} ({fired} in {hours * 60:.0f} min, {len(talking)} sets)"
+
+
 def latency_summary(rows: list[dict[str, Any]]) -> str:
     latency = pooled_latency(rows)
     return "none detected" if latency is None else f"{latency[0]:.0f}, {latency[1]:.0f}"
@@ -521,6 +559,7 @@ def main() -> int:
     stream = config_from_args(args, StreamConfig)
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
     rng = np.random.default_rng(args.seed)
+    own_voice_rng = np.random.default_rng([args.seed, OWN_VOICE_STREAM])
     started = time.perf_counter()
     model, model_paths = load_models(args.model, args.embedding_model)
     config = TrainerConfig()
@@ -594,6 +633,12 @@ def main() -> int:
             if not tests:
                 continue
             positives = slot_stream(model, tests, rng, stream)
+            own_takes = [c for c in clips if c.speaker in speakers and c not in chosen]
+            own_voice = (
+                slot_stream(model, own_takes, own_voice_rng, stream)
+                if condition == "1 speaker" and own_takes
+                else None
+            )
             background = (
                 own_speech(own_recordings, next(iter(speakers)), word, SPEECH_SECONDS)
                 if own_recordings and len(speakers) == 1
@@ -618,8 +663,14 @@ def main() -> int:
                         "held_out_detection": head.details["held_out_detection"],
                         "tests": len(tests),
                         "train_s": round(train_s, 2),
-                        **measure(scorer, model, word, positives, commands, negatives, decoder),
+                        **measure(
+                            scorer, model, word, positives, commands, negatives, decoder, speakers
+                        ),
                     }
+                    if own_voice is not None:
+                        fired = evaluate(scorer, model, own_voice, decoder)
+                        result["own_voice_detection"] = float(np.mean([word in f for f in fired]))
+                        result["own_voice_tests"] = len(own_takes)
                     results.append(result)
                     print(
                         f"{word:8s} {condition:10s} pass rate {rate:.4f} window {window_ms} ms "
@@ -630,7 +681,12 @@ def main() -> int:
                         f"({result['base_on_new_without']:.2f} alone) "
                         f"new-on-base {result['new_on_base']:.3f} FA/h {result['fa_per_hour']:.1f} "
                         f"({result['fa_per_hour_unsaid']:.1f} where not said) "
-                        f"train {train_s:.1f} s",
+                        f"train {train_s:.1f} s"
+                        + (
+                            f" own voice {result['own_voice_detection']:.2f} n={len(own_takes)}"
+                            if own_voice is not None
+                            else ""
+                        ),
                         flush=True,
                     )
 
@@ -643,9 +699,11 @@ def main() -> int:
         "| examples | trials | detection (other speakers) | base word fires on new word "
         "(with / base alone) | new word fires on command words | command detection "
         "(base alone) | new-word false accepts / h: mean (median, max) | the same where the "
-        "word is not said | after the word's end, ms: median, p95 | training s |"
+        "word is not said | after the word's end, ms: median, p95 | training s | the speaker's "
+        "own other takes: found (sets, takes) | false accepts per hour while the speaker talks "
+        "(count, minutes, sets) |"
     )
-    print("|---|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     windows = sorted({r["window_ms"] for r in results})
     for condition in ("5 speakers", "1 speaker"):
         for rate, window_ms in ((r, w) for r in rates for w in windows):
@@ -673,7 +731,7 @@ def main() -> int:
                 f"{mean('base_on_new'):.1%} / {mean('base_on_new_without'):.1%} | "
                 f"{mean('new_on_base'):.2%} | {mean('base_hits'):.1%} ({base_command_hits:.1%}) | "
                 f"{spread('fa_per_hour')} | {spread('fa_per_hour_unsaid')} | "
-                f"{latency_summary(rows)} | {mean('train_s'):.1f} |"
+                f"{latency_summary(rows)} | {mean('train_s'):.1f} | {own_voice_summary(rows)} |"
             )
     print(f"total {time.perf_counter() - started:.0f} s")
     if args.json:

@@ -13,7 +13,15 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
 
-from transcripts import SpokenSpan, said_intervals, says, spoken_spans, within  # noqa: E402
+from transcripts import (  # noqa: E402
+    SpokenSpan,
+    said_intervals,
+    says,
+    speaker_spans,
+    spoken_spans,
+    within,
+)
+from words_data import speaker_name  # noqa: E402
 from words_fewshot import CachedStream, unsaid_false_accepts  # noqa: E402
 
 from training.speech_negatives import TESTING, SpeechSplit, speech_negatives  # noqa: E402
@@ -81,8 +89,8 @@ def test_spans_come_from_the_streams_csv_and_the_manifest_from_any_folder(
         writer.writerow(("_unknown_", 9000, 7000, 9000, "../precise/not-wake-words/c.wav"))
         writer.writerow(("_unknown_", 12000, 10000, 12000, "../../x/negatives/speech/cmd/d.opus"))
     assert spoken_spans(labels, tmp_path / "data") == [
-        SpokenSpan(1000, 3000, "how big is your house"),
-        SpokenSpan(10000, 12000, "turn it on now"),
+        SpokenSpan(1000, 3000, "how big is your house", speaker_name("s1")),
+        SpokenSpan(10000, 12000, "turn it on now", speaker_name("s3")),
     ]
     assert spoken_spans(tmp_path / "missing.csv", tmp_path / "data") == []
 
@@ -113,3 +121,13 @@ def test_sentences_that_say_a_command_word_are_read_only_on_request(tmp_path: Pa
     saying = speech_negatives(speech, TESTING, saying_commands=True)
     assert [r.path.name for r in plain] == ["a.opus"]
     assert [(r.path.name, r.transcript) for r in saying] == [("b.opus", "go on then")]
+
+
+def test_a_speakers_own_talk_is_their_recordings_that_do_not_say_the_word() -> None:
+    spoken = [
+        SpokenSpan(1_000, 3_000, "a house by the sea", "reader"),
+        SpokenSpan(4_000, 6_000, "the sea was calm", "reader"),
+        SpokenSpan(7_000, 9_000, "the sea was calm", "other"),
+    ]
+    assert speaker_spans(spoken, "reader", "house") == [(4_000, 6_000)]
+    assert speaker_spans(spoken, "nobody", "house") == []

@@ -15,7 +15,13 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
 
 import numpy as np  # noqa: E402
-from words_fewshot import CachedStream, at_windows, latencies_ms, with_setting  # noqa: E402
+from words_fewshot import (  # noqa: E402
+    CachedStream,
+    at_windows,
+    latencies_ms,
+    own_voice_summary,
+    with_setting,
+)
 from words_phrases import parse_phrase  # noqa: E402
 from words_summary import setting_line, settings_of  # noqa: E402
 
@@ -81,3 +87,18 @@ def test_runs_split_over_processes_are_summed_per_setting() -> None:
     assert setting == ("5 speakers", 0.001, 600) and len(rows) == 2
     line = setting_line(setting, rows)
     assert "| 2 | 70.0% | 0.50 | 0.50 (0.5, 1.0) | 400 / " in line
+
+
+def test_the_own_voice_figure_averages_the_sets_that_have_other_takes() -> None:
+    rows = [
+        {"own_voice_detection": 1.0, "own_voice_tests": 3},
+        {"own_voice_detection": 0.5, "own_voice_tests": 2},
+        {"detection": 0.4},  # a speaker with exactly five takes: nothing of their own left
+    ]
+    assert own_voice_summary(rows) == "75.0% (2, 5) | "
+    assert own_voice_summary([{"detection": 0.4}]) == " | "
+    talking = [
+        {"own_talk_false_accepts": 1, "own_talk_seconds": 1200.0},
+        {"own_talk_false_accepts": 0, "own_talk_seconds": 600.0},
+    ]
+    assert own_voice_summary(talking) == " | 2.00 (1 in 30 min, 2 sets)"
