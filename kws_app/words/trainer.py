@@ -105,6 +105,13 @@ class TrainerConfig:
     # microphone they would sit on its noise floor, so they get the floor of the user's takes.
     synthetic_on_users_floor: bool = True
     reversed_variants_per_example: int = 2
+    # Negatives in the takes' own voice: each take's spoken part cut into segments of
+    # `shuffle_segment_ms`, put in another order and joined with `shuffle_fade_ms` fades (the
+    # same voice and microphone saying other sequences of sounds). Like the reversed copies they
+    # train the head but never calibrate it.
+    shuffled_variants_per_example: int = 0
+    shuffle_segment_ms: int = 80
+    shuffle_fade_ms: int = 5
     # Phrases only: variants of each half of each example, alone (a phrase needs both halves),
     # and pairs of unrelated negatives seen through the head's two windows.
     half_variants_per_example: int = 16
@@ -195,6 +202,31 @@ def on_floor(
     if not takes or floor_rms is None:
         return takes
     return [(take + rng.normal(0.0, floor_rms, take.size)).astype(np.float32) for take in takes]
+
+
+def shuffled(
+    example: FloatArray, sample_rate: int, config: TrainerConfig, rng: np.random.Generator
+) -> FloatArray:
+    """The take with its spoken part cut into `config.shuffle_segment_ms` segments in a random
+    other order, each faded in and out over `config.shuffle_fade_ms` so the joins do not click;
+    what lies around the spoken part stays where it was. A part of one segment is left as is."""
+    start, end = word_span(example, sample_rate)
+    segment = max(1, sample_rate * config.shuffle_segment_ms // MS_PER_SECOND)
+    count = (end - start) // segment
+    if count < 2:
+        return example.copy()
+    order = rng.permutation(count)
+    while np.array_equal(order, np.arange(count)):
+        order = rng.permutation(count)
+    fade = min(segment // 2, sample_rate * config.shuffle_fade_ms // MS_PER_SECOND)
+    envelope = np.ones(segment, dtype=np.float32)
+    if fade:
+        ramp = np.linspace(0.0, 1.0, fade, dtype=np.float32)
+        envelope[:fade], envelope[-fade:] = ramp, ramp[::-1]
+    pieces = example[start : start + count * segment].reshape(count, segment)
+    out = example.copy()
+    out[start : start + count * segment] = (pieces[order] * envelope).reshape(-1)
+    return out
 
 
 def halves(example: FloatArray, sample_rate: int) -> tuple[FloatArray, FloatArray]:
@@ -546,6 +578,13 @@ class WordTrainer:
             reversed_clips += augmenter.variants(
                 example[::-1].copy(), config.reversed_variants_per_example, noises
             )
+        if config.shuffled_variants_per_example > 0:
+            for example in word.examples:
+                reversed_clips += augmenter.variants(
+                    shuffled(example, self.frontend.sample_rate, config, rng),
+                    config.shuffled_variants_per_example,
+                    noises,
+                )
         negative_clips: list[FloatArray] = []
         for other in others:
             for example in other.examples:
