@@ -9,7 +9,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 from ui_support import FAKE_MIC, ScriptedSource
-from words_helpers import HUM_HZ, RATE, TEST_DECODER, TEST_STREAM, WHISTLE_HZ, examples
+from words_helpers import (
+    HUM_HZ,
+    RATE,
+    TEST_DECODER,
+    TEST_STREAM,
+    WHISTLE_HZ,
+    damage_recordings,
+    examples,
+)
 from words_helpers import words_tone_model as make_words_tone_model
 
 from kws_app.audio.devices import DeviceError, InputDevice
@@ -49,8 +57,7 @@ def test_training_stops_at_the_word_limit_and_says_which_words_wait(model, store
 
 
 def test_a_word_that_cannot_train_is_skipped_with_one_line(model, store) -> None:  # type: ignore[no-untyped-def]
-    for path in (store.get("hum").folder / "examples").iterdir():
-        path.write_bytes(b"RIFF, but not a wave file")
+    damage_recordings(store, "hum")
     vocabulary = build_vocabulary(model, store)
     assert vocabulary.words == ("whistle",)
     (message,) = vocabulary.messages
@@ -72,8 +79,7 @@ def test_a_new_word_that_cannot_train_is_left_out_and_the_others_keep_their_head
     build_vocabulary(model, store)
     whistle_head = (store.get("whistle").folder / "head.json").read_bytes()
     store.add("lamp", examples(WHISTLE_HZ, seed=8), RATE)
-    for path in (store.get("lamp").folder / "examples").iterdir():
-        path.write_bytes(b"RIFF, but not a wave file")
+    damage_recordings(store, "lamp")
     vocabulary = build_vocabulary(model, store, new_word="lamp")
     assert vocabulary.words == ("whistle", "hum")
     assert vocabulary.new_word_problem is not None and "\n" not in vocabulary.new_word_problem

@@ -20,6 +20,7 @@ from words_helpers import (
     RATE,
     TEST_DECODER_ARGS,
     WHISTLE_HZ,
+    damage_recordings,
     stream,
     words_tone_model,
     write_examples,
@@ -134,10 +135,8 @@ def test_a_damaged_stored_word_does_not_stop_a_new_one(
     word_store: Path,
     tmp_path: Path,
 ) -> None:
-    whistle = WordStore(word_store).get("whistle")
-    for name in whistle.record.examples:
-        (whistle.folder / name).write_bytes(b"RIFF, but not a wave file")
-    (whistle.folder / "head.json").unlink()
+    damage_recordings(WordStore(word_store), "whistle")
+    (WordStore(word_store).get("whistle").folder / "head.json").unlink()
     common = ("words", "--store", str(word_store), "--model", str(words_model_path))
     takes = write_examples(tmp_path / "hum-takes", HUM_HZ, seed=3)
     code, out, err = _run(capsys, *common, "add", "hum", "--from-wav-dir", str(takes))
@@ -163,9 +162,7 @@ def test_an_import_beside_a_damaged_word_installs_and_trains_the_new_words(
     takes = write_examples(tmp_path / "hum-takes", HUM_HZ, seed=3)
     common = ("words", "--store", str(other), "--model", str(words_model_path))
     assert _run(capsys, *common, "add", "hum", "--from-wav-dir", str(takes))[0] == 0
-    hum = WordStore(other).get("hum")
-    for name in hum.record.examples:
-        (hum.folder / name).write_bytes(b"RIFF, but not a wave file")
+    damage_recordings(WordStore(other), "hum")
     caplog.clear()
     code, out, err = _run(capsys, *common, "import", str(exported))
     assert code == 0, err

@@ -17,6 +17,7 @@ from words_helpers import (
     TEST_DECODER,
     TEST_STREAM,
     WHISTLE_HZ,
+    damage_recordings,
     examples,
     stream,
     words_tone_model,
@@ -282,8 +283,7 @@ def test_words_that_wait_or_cannot_train_say_so_next_to_the_word_until_that_chan
 ) -> None:  # type: ignore[no-untyped-def]
     store = WordStore(tmp_path / "words")
     store.add("broken", examples(OTHER_HZ, seed=5), TEST_RATE)
-    for take in (store.get("broken").folder / "examples").iterdir():
-        take.write_bytes(b"RIFF, but not a wave file")
+    damage_recordings(store, "broken")
     store.add("hum", examples(HUM_HZ, seed=3), TEST_RATE)
     store.add("whistle", examples(WHISTLE_HZ), TEST_RATE)
     window = words_window(

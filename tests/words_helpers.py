@@ -16,6 +16,7 @@ from onnx import TensorProto, helper, numpy_helper
 
 from kws_app.config import DecoderConfig, FrontendConfig, StreamConfig
 from kws_app.config_flags import setting_args
+from kws_app.words.store import WordStore
 from kws_app.words.wavio import write_wav
 
 RATE = 16000
@@ -155,3 +156,10 @@ def detected_labels(scorer, audio: np.ndarray) -> list[str]:  # type: ignore[no-
 
     pipeline = StreamingPipeline(scorer, RATE, TEST_STREAM, TEST_DECODER)
     return [detection.label for detection in replay(pipeline, audio, RATE // 10)]
+
+
+def damage_recordings(store: WordStore, name: str) -> None:
+    """Overwrite every stored take of the word with bytes no audio reader accepts."""
+    word = store.get(name)
+    for take in word.record.examples:
+        (word.folder / take).write_bytes(b"RIFF, but not a wave file")
