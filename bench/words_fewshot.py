@@ -216,14 +216,36 @@ def negatives_stream(
 
 
 def unsaid_false_accepts(
-    detections: list[tuple[int, str]], stream: CachedStream, word: str
+    detections: list[tuple[int, str]],
+    stream: CachedStream,
+    word: str,
+    span_ms: tuple[float, float] | None = None,
 ) -> tuple[int, float]:
-    """Detections outside the recordings that say `word`, and the seconds left outside them."""
+    """Detections outside the recordings that say `word`, and the seconds left outside them;
+    within `span_ms` (start, end) of the stream where given, else over all of it."""
+    start, end = span_ms or (0.0, stream.seconds * 1000)
     said = said_intervals(stream.spoken, word)
-    outside = [t for t, _ in detections if not within(t, said)]
-    total_ms = stream.seconds * 1000
-    said_ms = sum(min(b, total_ms) - a for a, b in said)
-    return len(outside), (total_ms - said_ms) / 1000
+    outside = [t for t, _ in detections if start <= t < end and not within(t, said)]
+    said_ms = sum(max(0.0, min(b, end) - max(a, start)) for a, b in said)
+    return len(outside), (end - start - said_ms) / 1000
+
+
+def false_alarm_audio(
+    detections: list[tuple[int, str]],
+    stream: CachedStream,
+    word: str,
+    audio: np.ndarray,
+    count: int,
+    seconds: float,
+) -> list[np.ndarray]:
+    """The audio before each of the first `count` false accepts in the stream's first half
+    (`seconds` of it, as much as the model's window and the word's averaging window span): what
+    a user who says "that was not my word" would hand back to the trainer."""
+    half_ms = stream.seconds * 1000 / 2
+    said = said_intervals(stream.spoken, word)
+    times = [t for t, _ in detections if t < half_ms and not within(t, said)][:count]
+    length = int(seconds * RATE)
+    return [audio[max(0, t * RATE // 1000 - length) : t * RATE // 1000] for t in times]
 
 
 def decode(
@@ -486,6 +508,70 @@ def pooled_latency(rows: list[dict[str, Any]]) -> tuple[float, float] | None:
     return float(np.median(pooled)), float(np.percentile(pooled, LATENCY_PERCENTILE))
 
 
+def learned_from_false_alarms(
+    trainer: WordTrainer,
+    audio: WordAudio,
+    scorer: CustomWordScorer,
+    window_ms: int,
+    negatives_audio: np.ndarray,
+    args: argparse.Namespace,
+    model: OnnxModel,
+    word: str,
+    positives: CachedStream,
+    negatives: CachedStream,
+    decoder: DecoderConfig,
+) -> dict[str, Any]:
+    """The word's false accepts in the negatives stream's second half, and its share of the
+    other speakers' takes found, before and after it is trained again with the audio of its
+    first false accepts in the first half among its negatives (`false_alarm_audio`)."""
+    fired = [d for d in evaluate(scorer, model, negatives, decoder) if d[1] == word]
+    second_half = (negatives.seconds * 1000 / 2, negatives.seconds * 1000)
+    before, seconds = unsaid_false_accepts(fired, negatives, word, second_half)
+    found = float(np.mean([word in f for f in evaluate(scorer, model, positives, decoder)]))
+    span_s = (model.frontend.clip_ms + window_ms) / 1000
+    alarms = false_alarm_audio(
+        fired, negatives, word, negatives_audio, args.learn_false_alarms, span_s
+    )
+    after, found_after = before, found
+    if alarms:
+        background = np.concatenate(
+            ([audio.background] if audio.background is not None else []) + alarms
+        )
+        head = trainer.train_audio(replace(audio, background=background), [])
+        ((_, corrected),) = at_windows(head, [window_ms])
+        again = CustomWordScorer(model, [(word, corrected)], args.command_share)
+        refired = [d for d in evaluate(again, model, negatives, decoder) if d[1] == word]
+        after, _ = unsaid_false_accepts(refired, negatives, word, second_half)
+        found_after = float(
+            np.mean([word in f for f in evaluate(again, model, positives, decoder)])
+        )
+    return {
+        "false_alarms_learned": len(alarms),
+        "second_half_false_accepts": before,
+        "second_half_false_accepts_after": after,
+        "second_half_seconds": seconds,
+        "found_after_learning": found_after,
+    }
+
+
+def false_alarm_summary(rows: list[dict[str, Any]]) -> str:
+    """One line: what learning from the first half's false alarms did to the second half."""
+    learned = [r for r in rows if "false_alarms_learned" in r]
+    if not learned:
+        return ""
+    hours = sum(r["second_half_seconds"] for r in learned) / SECONDS_PER_HOUR
+    before = sum(r["second_half_false_accepts"] for r in learned)
+    after = sum(r["second_half_false_accepts_after"] for r in learned)
+    taught = sum(1 for r in learned if r["false_alarms_learned"])
+    return (
+        f"learning from the first half's false alarms ({taught} of {len(learned)} sets had any, "
+        f"{sum(r['false_alarms_learned'] for r in learned)} alarms): second half "
+        f"{before / hours:.2f} -> {after / hours:.2f} false accepts per hour ({before} -> {after} "
+        f"in {hours * 60:.0f} min); found {np.mean([r['detection'] for r in learned]):.1%} -> "
+        f"{np.mean([r['found_after_learning'] for r in learned]):.1%}"
+    )
+
+
 def own_voice_summary(rows: list[dict[str, Any]]) -> str:
     """Two cells: the one-speaker sets' detection on their speaker's other takes, averaged over
     the sets that have any, and their false accepts per hour while their speaker talks, pooled
@@ -551,6 +637,16 @@ def main() -> int:
         help="give each one-speaker set that speaker's own sentences of this split that say a "
         "command word (in no negatives stream) as its 'your speech' recording",
     )
+    parser.add_argument(
+        "--learn-false-alarms",
+        type=int,
+        default=0,
+        metavar="K",
+        help="also train each word again with the audio of its first K false accepts in the "
+        "first half of --negatives-wav as its 'your speech' recording (what a user who rejects a "
+        "false alarm would give back), and report the second half's false accepts and the words "
+        "found before and after",
+    )
     parser.add_argument("--json", type=Path, help="write every trial's figures here")
     add_setting_flags(parser, DecoderConfig)
     add_setting_flags(parser, StreamConfig)
@@ -612,6 +708,11 @@ def main() -> int:
         len(evaluate(None, model, negatives, decoder)) / negatives.seconds * SECONDS_PER_HOUR
     )
 
+    if args.learn_false_alarms and args.negatives_wav is None:
+        raise SystemExit("--learn-false-alarms needs --negatives-wav (its audio is cut from it)")
+    negatives_audio = (
+        read_audio_at(args.negatives_wav, RATE) if args.learn_false_alarms else np.zeros(0)
+    )
     own_recordings = (
         speech_negatives(args.data_dir / SPEECH_NEGATIVES, args.own_speech, saying_commands=True)
         if args.own_speech
@@ -671,6 +772,13 @@ def main() -> int:
                         fired = evaluate(scorer, model, own_voice, decoder)
                         result["own_voice_detection"] = float(np.mean([word in f for f in fired]))
                         result["own_voice_tests"] = len(own_takes)
+                    if args.learn_false_alarms:
+                        result.update(
+                            learned_from_false_alarms(
+                                word_trainer, audio, scorer, window_ms, negatives_audio, args,
+                                model, word, positives, negatives, decoder,
+                            )
+                        )  # fmt: skip
                     results.append(result)
                     print(
                         f"{word:8s} {condition:10s} pass rate {rate:.4f} window {window_ms} ms "
@@ -733,6 +841,8 @@ def main() -> int:
                 f"{spread('fa_per_hour')} | {spread('fa_per_hour_unsaid')} | "
                 f"{latency_summary(rows)} | {mean('train_s'):.1f} | {own_voice_summary(rows)} |"
             )
+            if args.learn_false_alarms:
+                print(f"  {label}: {false_alarm_summary(rows)}")
     print(f"total {time.perf_counter() - started:.0f} s")
     if args.json:
         args.json.write_text(json.dumps(results, indent=1))

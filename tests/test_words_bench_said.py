@@ -22,7 +22,7 @@ from transcripts import (  # noqa: E402
     within,
 )
 from words_data import speaker_name  # noqa: E402
-from words_fewshot import CachedStream, unsaid_false_accepts  # noqa: E402
+from words_fewshot import CachedStream, false_alarm_audio, unsaid_false_accepts  # noqa: E402
 
 from training.speech_negatives import TESTING, SpeechSplit, speech_negatives  # noqa: E402
 from training.stream_eval import DEFAULT_TOLERANCE_MS  # noqa: E402
@@ -59,6 +59,27 @@ def test_detections_where_the_word_is_said_are_not_false_accepts() -> None:
     assert count == 2
     said_s = (3_000 + DEFAULT_TOLERANCE_MS - 1_000) / 1000
     assert np.isclose(seconds, 20.0 - said_s)
+
+
+def test_false_accepts_are_counted_within_a_part_of_the_stream() -> None:
+    spoken = [SpokenSpan(9_000, 11_000, "how big is your house")]
+    stream = _stream(20.0, spoken)
+    detections = [(4_000, "house"), (10_500, "house"), (15_000, "house")]
+    count, seconds = unsaid_false_accepts(detections, stream, "house", (10_000, 20_000))
+    assert count == 1  # 10.5 s is said, 4 s is outside the part
+    said_s = (11_000 + DEFAULT_TOLERANCE_MS - 10_000) / 1000
+    assert np.isclose(seconds, 10.0 - said_s)
+
+
+def test_false_alarms_are_cut_from_the_first_half_only_and_where_the_word_is_not_said() -> None:
+    rate = 16_000
+    audio = np.arange(20 * rate, dtype=np.float32)
+    stream = _stream(20.0, [SpokenSpan(2_000, 3_000, "my house")])
+    detections = [(2_500, "house"), (4_000, "house"), (6_000, "house"), (12_000, "house")]
+    cuts = false_alarm_audio(detections, stream, "house", audio, count=5, seconds=1.5)
+    assert [cut[-1] + 1 for cut in cuts] == [4 * rate, 6 * rate]  # each ends at its detection
+    assert all(cut.size == int(1.5 * rate) for cut in cuts)
+    assert len(false_alarm_audio(detections, stream, "house", audio, count=1, seconds=1.5)) == 1
 
 
 def test_overlapping_spans_are_counted_once() -> None:
