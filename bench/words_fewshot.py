@@ -523,7 +523,8 @@ def learned_from_false_alarms(
 ) -> dict[str, Any]:
     """The word's false accepts in the negatives stream's second half, and its share of the
     other speakers' takes found, before and after it is trained again with the audio of its
-    first false accepts in the first half among its negatives (`false_alarm_audio`)."""
+    first false accepts in the first half as its false alarms (`false_alarm_audio`; the
+    trainer's WordAudio.false_alarms, as the window's "Not 'word'" gives them back)."""
     fired = [d for d in evaluate(scorer, model, negatives, decoder) if d[1] == word]
     second_half = (negatives.seconds * 1000 / 2, negatives.seconds * 1000)
     before, seconds = unsaid_false_accepts(fired, negatives, word, second_half)
@@ -534,10 +535,7 @@ def learned_from_false_alarms(
     )
     after, found_after = before, found
     if alarms:
-        background = np.concatenate(
-            ([audio.background] if audio.background is not None else []) + alarms
-        )
-        head = trainer.train_audio(replace(audio, background=background), [])
+        head = trainer.train_audio(replace(audio, false_alarms=np.concatenate(alarms)), [])
         ((_, corrected),) = at_windows(head, [window_ms])
         again = CustomWordScorer(model, [(word, corrected)], args.command_share)
         refired = [d for d in evaluate(again, model, negatives, decoder) if d[1] == word]
@@ -643,9 +641,9 @@ def main() -> int:
         default=0,
         metavar="K",
         help="also train each word again with the audio of its first K false accepts in the "
-        "first half of --negatives-wav as its 'your speech' recording (what a user who rejects a "
-        "false alarm would give back), and report the second half's false accepts and the words "
-        "found before and after",
+        "first half of --negatives-wav as its false alarms (what the window's \"Not 'word'\" "
+        "gives back), and report the second half's false accepts and the words found before "
+        "and after",
     )
     parser.add_argument("--json", type=Path, help="write every trial's figures here")
     add_setting_flags(parser, DecoderConfig)

@@ -192,7 +192,12 @@ def run_list(args: argparse.Namespace, store: WordStore) -> int:
             state = f"trained, {describe_operating_point(head.details)}"
         background = ", background" if word.record.background else ""
         spelling = f", voices say {word.record.spelling!r}" if word.record.spelling else ""
-        print(f"{word.name}\t{len(word.record.examples)} examples{background}{spelling}\t{state}")
+        alarms = store.false_alarms(word)
+        given_back = f", {alarms[0].size / alarms[1]:.1f} s of false alarms" if alarms else ""
+        print(
+            f"{word.name}\t{len(word.record.examples)} examples{background}{spelling}"
+            f"{given_back}\t{state}"
+        )
     return 0
 
 

@@ -309,3 +309,50 @@ def test_words_that_wait_or_cannot_train_say_so_next_to_the_word_until_that_chan
     listed = [manager.word_list.item(row).text() for row in range(manager.word_list.count())]
     assert len(listed) == 2 and all("threshold 0." in line for line in listed)
     manager.accept()
+
+
+def test_a_custom_word_heard_by_mistake_is_given_back_from_the_history(
+    qtbot, tmp_path, words_model_path
+) -> None:  # type: ignore[no-untyped-def]
+    microphone = LiveMicrophone()
+    store = WordStore(tmp_path / "words")
+    store.add("whistle", examples(WHISTLE_HZ), TEST_RATE)
+    window = words_window(qtbot, tmp_path, words_model_path, store, microphone)
+    controller = window.controller
+    qtbot.waitUntil(lambda: "whistle" in window.words.tiles.words, timeout=TIMEOUT_MS)
+    button = window.history.not_word_button
+    assert not button.isEnabled() and button.text() == "Not my word"
+
+    with qtbot.waitSignal(
+        window.word_shown, timeout=TIMEOUT_MS, check_params_cb=lambda word, *_: word == "whistle"
+    ):
+        microphone.say(stream(WHISTLE_HZ))
+    qtbot.waitUntil(button.isEnabled, timeout=5000)
+    assert button.text() == "Not 'whistle'"
+    heard = controller.heard
+    assert heard is not None and heard.word == "whistle" and heard.sample_rate == TEST_RATE
+    # The sound the word was heard in: the model's clip and the word's averaging window before
+    # the detection, with the tone in it (the room alone is far quieter).
+    span_ms = 1000 + WordCalibrationConfig().average_window_ms
+    assert heard.samples.size == span_ms * TEST_RATE // MS_PER_SECOND
+    assert np.sqrt(np.mean(heard.samples**2)) > 10 * NOISE_RMS
+
+    button.click()
+    assert not button.isEnabled() and button.text() == "Not my word"
+    kept = store.false_alarms(store.get("whistle"))
+    assert kept is not None
+    np.testing.assert_allclose(kept[0], heard.samples, atol=1e-4)  # as 16-bit PCM keeps it
+    # The word trains again with that sound among its negatives, and listens on.
+    qtbot.waitUntil(lambda: store.head(store.get("whistle")) is not None, timeout=TIMEOUT_MS)
+    qtbot.waitUntil(lambda: not controller.training_words, timeout=TIMEOUT_MS)
+    assert "whistle" in window.words.tiles.words
+    # A word removed after it was heard leaves nothing to give back.
+    with qtbot.waitSignal(
+        window.word_shown, timeout=TIMEOUT_MS, check_params_cb=lambda word, *_: word == "whistle"
+    ):
+        microphone.say(stream(WHISTLE_HZ))
+    qtbot.waitUntil(button.isEnabled, timeout=5000)
+    store.remove("whistle")
+    controller.words_changed()
+    qtbot.waitUntil(lambda: not button.isEnabled(), timeout=TIMEOUT_MS)
+    assert controller.heard is None and button.text() == "Not my word"

@@ -17,6 +17,7 @@ from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import numpy.typing as npt
 from PySide6.QtCore import QObject, QTimer, Signal, Slot
 
@@ -33,12 +34,14 @@ from kws_app.inference.operating_points import (
 )
 from kws_app.inference.pipeline import Scorer, operating_points_of
 from kws_app.session.listener import Listener, ListenerUpdate, SourceInfo
+from kws_app.session.recent_audio import RecentAudio
 from kws_app.session.recording import RecordingTap, record
 from kws_app.session.vocabulary import Vocabulary, VocabularyJob
 from kws_app.session.word_import import ImportJob, ImportResult
 from kws_app.ui.settings import AppSettings
 from kws_app.ui.worker import PipelineWorker, keep_until_exit
 from kws_app.words.refresh import TrainingBudget
+from kws_app.words.scorer import CustomWordScorer
 from kws_app.words.store import WordStore, WordStoreError
 from kws_app.words.trainer import WordTrainer
 
@@ -46,9 +49,22 @@ logger = logging.getLogger(__name__)
 
 # The worker batches its updates to about this rate: the panels draw no faster.
 DRAW_RATE_HZ = 30
+# The capture kept for handing a false alarm back: longer than any custom word's heard span
+# (the model's clip, a phrase's earlier window and the word's averaging window: under 3 s) and
+# the time an update takes to reach the window.
+RECENT_AUDIO_S = 5.0
 
 ModelLoader = Callable[[Path], OnnxModel]
 DeviceLister = Callable[[], list[InputDevice]]
+
+
+@dataclass(frozen=True)
+class HeardWord:
+    """The latest custom word heard, with the sound it was heard in (at the capture's rate)."""
+
+    word: str
+    samples: npt.NDArray[np.float32]
+    sample_rate: int
 
 
 @dataclass(frozen=True)
@@ -79,6 +95,7 @@ class AppController(QObject):
     word_notes_changed = Signal(object)
     words_imported = Signal(object)  # ImportResult of import_words
     new_word_done = Signal(str, object)  # learn_word's word and None, or why it was not learned
+    heard_changed = Signal(object)  # the latest custom word heard (a name), or None
     _vocabulary_ready = Signal(object, object)  # (job, Vocabulary), from the job's thread
     _import_ready = Signal(object, object)  # (job, ImportResult), from the job's thread
     _source_moved = Signal(object, str)  # (SourceWatch, description), from the watch's thread
@@ -134,6 +151,9 @@ class AppController(QObject):
         self._import_ready.connect(self._on_imported)
         self._source_watch: SourceWatch | None = None
         self._source_moved.connect(self._on_source_moved)
+        # The current worker's last seconds of audio, and the latest custom word heard in them.
+        self._recent: RecentAudio | None = None
+        self.heard: HeardWord | None = None
 
     # ----- start-up -----------------------------------------------------------------------
 
@@ -366,6 +386,10 @@ class AppController(QObject):
         self.vocabulary_changed.emit(scorer)
         if self.worker is not None:
             self.worker.set_scorer(scorer)
+        words = scorer.word_names if isinstance(scorer, CustomWordScorer) else ()
+        if self.heard is not None and self.heard.word not in words:
+            self.heard = None  # removed or renamed: nothing to give back to
+            self.heard_changed.emit(None)
 
     def word_thresholds(self) -> tuple[float, ...]:
         """Each label's threshold at the slider's value (calibrated points moved together)."""
@@ -453,6 +477,8 @@ class AppController(QObject):
         worker.stalled.connect(self._on_stalled)
         worker.source_ended.connect(self._on_source_ended)
         worker.finished.connect(self._on_worker_finished)
+        self._recent = RecentAudio(RECENT_AUDIO_S)
+        worker.add_tap(self._recent)
         self.worker = worker
         self.source = None
         self.last_update = None  # the next one comes from this worker
@@ -517,6 +543,40 @@ class AppController(QObject):
         if self._from_current_worker():
             self.last_update = update
             self.updated.emit(update)
+            self._keep_heard(update)
+
+    def _keep_heard(self, update: ListenerUpdate) -> None:
+        """Keep the sound of the latest custom word in the update, for `reject_heard`."""
+        scorer, recent = self.scorer, self._recent
+        if not isinstance(scorer, CustomWordScorer) or recent is None:
+            return
+        for detection in update.detections:
+            if detection.label not in scorer.word_names:
+                continue
+            window_ms = update.decoder_config.average_window_ms
+            span_ms = scorer.heard_span_ms(detection.label, window_ms)
+            sound = recent.before(detection.time_ms, span_ms)
+            if sound is not None:
+                self.heard = HeardWord(detection.label, *sound)
+                self.heard_changed.emit(detection.label)
+
+    def reject_heard(self) -> None:
+        """The latest custom word heard was not the word: keep its sound among the word's
+        negatives (its false alarms) and train the word again in the background."""
+        heard, self.heard = self.heard, None
+        self.heard_changed.emit(None)
+        if heard is None or self.store is None:
+            return
+        try:
+            word = self.store.get(heard.word)
+            self.store.add_false_alarm(word, heard.samples, heard.sample_rate)
+        except (WordStoreError, OSError) as error:
+            self.show_problem(
+                f"Cannot keep that false alarm of {heard.word!r}: {one_line(error)}", None
+            )
+            return
+        self.status.emit(f"{heard.word!r} is learning not to fire on that sound")
+        self.words_changed()
 
     @Slot(str)
     def _on_failed(self, message: str) -> None:

@@ -1,4 +1,5 @@
-"""The history of words shown, with Clear and Save CSV."""
+"""The history of words shown, with Clear and Save CSV, and "Not 'word'" for a custom word that
+fired on something else (the controller keeps that sound among the word's negatives)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,12 @@ from kws_app.ui.controller import AppController
 from kws_app.ui.history_view import HistoryEntry, HistoryView
 from kws_app.ui.panel import panel_layout
 
+NOT_WORD_IDLE = "Not my word"
+NOT_WORD_TIP = (
+    "The last custom word shown was not what you said: the word keeps that sound as something "
+    "it must not fire on, and trains again"
+)
+
 
 class HistoryPanel(QFrame):
     def __init__(self, controller: AppController) -> None:
@@ -22,6 +29,11 @@ class HistoryPanel(QFrame):
         self.history = HistoryView()
         layout.addWidget(self.history, 1)
         buttons = QHBoxLayout()
+        self.not_word_button = QPushButton(NOT_WORD_IDLE)
+        self.not_word_button.setToolTip(NOT_WORD_TIP)
+        self.not_word_button.setEnabled(False)
+        self.not_word_button.clicked.connect(controller.reject_heard)
+        buttons.addWidget(self.not_word_button)
         buttons.addStretch(1)
         self.clear_button = QPushButton("Clear")
         self.clear_button.clicked.connect(self.history.clear_entries)
@@ -30,6 +42,12 @@ class HistoryPanel(QFrame):
         self.save_button.clicked.connect(self.ask_save)
         buttons.addWidget(self.save_button)
         layout.addLayout(buttons)
+        controller.heard_changed.connect(self.show_heard)
+
+    @Slot(object)
+    def show_heard(self, word: str | None) -> None:
+        self.not_word_button.setEnabled(word is not None)
+        self.not_word_button.setText(NOT_WORD_IDLE if word is None else f"Not '{word}'")
 
     def add(self, detection: Detection) -> None:
         self.history.add(

@@ -14,8 +14,7 @@ from kws_app.audio.devices import DeviceError, InputDevice, StreamStalledError
 from kws_app.audio.sources import SourceFactory
 from kws_app.config import ConfigError, DecoderConfig, StreamConfig
 from kws_app.inference.pipeline import Scorer
-from kws_app.session.listener import Listener
-from kws_app.session.recording import RecordingTap
+from kws_app.session.listener import Listener, Tap
 
 logger = logging.getLogger(__name__)
 
@@ -77,7 +76,7 @@ class PipelineWorker(QThread):
     def set_scorer(self, scorer: Scorer) -> None:
         self.listener.set_scorer(scorer)
 
-    def add_tap(self, tap: RecordingTap) -> None:
+    def add_tap(self, tap: Tap) -> None:
         self.listener.add_tap(tap)
 
     def request_stop(self) -> None:

@@ -136,6 +136,14 @@ class CustomWordScorer:
     def labels(self) -> tuple[str, ...]:
         return self._labels
 
+    def heard_span_ms(self, word: str, default_window_ms: int) -> int:
+        """How much audio before a detection of `word` its probability rested on: the model's
+        clip, a phrase's earlier window, and the word's averaging window (`default_window_ms`,
+        the decoder's, where the word has none of its own)."""
+        lag = self._lags[self.word_names.index(word)]
+        window = self.word_windows_ms.get(word, default_window_ms)
+        return self.base.frontend.clip_ms + lag + window
+
     @property
     def phrase_lags_ms(self) -> tuple[int, ...]:
         """The lags of the phrase heads' earlier windows (`scores_from_outputs` needs those)."""

@@ -6,8 +6,11 @@
                                     optionally the spelling synthetic voices say
 <root>/<slug>/examples/NN.wav       the recorded examples, mono 16-bit PCM
 <root>/<slug>/background.wav        optional room recording
+<root>/<slug>/false-alarms.wav      optional: what the word fired on and the user said was not it
 <root>/<slug>/head.json             the learned head, tied to one base model (rebuilt when stale)
 ```
+False alarms are the user's own sounds in their own room: they stay on this machine (word files
+do not carry them) and are kept only as long as `MAX_FALSE_ALARM_SECONDS`, newest first.
 Recordings are the source of truth and the head is a cache: a model change retrains every head
 from the stored examples. A word folder is written under a temporary name and renamed into place,
 so a crash or a refused import never leaves half a word behind.
@@ -31,11 +34,12 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
+from kws_app.audio.resample import to_rate
 from kws_app.dsp.levels import peak_dbfs
 from kws_app.errors import UserError
 from kws_app.words.head import HeadError, UntrustedJsonError, WordHead, parse_untrusted_json
 from kws_app.words.synthetic import SyntheticVoicesConfig, clean_spelling
-from kws_app.words.wavio import WavError, read_wav, write_wav
+from kws_app.words.wavio import WavError, encode_wav, read_wav, write_wav
 
 logger = logging.getLogger(__name__)
 
@@ -48,6 +52,7 @@ MANIFEST_NAME = "manifest.json"
 WORD_FILE = "word.json"
 HEAD_FILE = "head.json"
 BACKGROUND_FILE = "background.wav"
+FALSE_ALARMS_FILE = "false-alarms.wav"
 EXAMPLES_DIR = "examples"
 TEMP_PREFIX = ".tmp-"
 
@@ -55,6 +60,8 @@ MIN_EXAMPLES = 5
 MAX_EXAMPLES = 50
 MAX_EXAMPLE_SECONDS = 3.0
 MAX_BACKGROUND_SECONDS = 120.0
+# About eighteen false alarms of a word heard through a one-second window and its averaging.
+MAX_FALSE_ALARM_SECONDS = 30.0
 MAX_NAME_LENGTH = 32
 MAX_JSON_BYTES = 64 * 1024
 # A take whose peak stays below this holds no sound a word could be learned from (digital silence,
@@ -130,25 +137,29 @@ def read_json_file(path: Path, what: str) -> dict:
 
 
 def _write_json_atomic(path: Path, data: dict | str) -> None:
+    """`_write_bytes_atomic` of the JSON text of `data` (or of `data` itself, already text)."""
+    text = data if isinstance(data, str) else json.dumps(data, indent=1, ensure_ascii=False)
+    _write_bytes_atomic(path, text.encode("utf-8"))
+
+
+def _write_bytes_atomic(path: Path, data: bytes) -> None:
     """Write to a temporary file of its own, then rename it over `path`.
 
     Each write gets a unique temporary name, so two writers of the same file (the window and
     `kws-app words` retraining one head) never rename or truncate each other's half-written file;
     the last complete write wins and a reader never sees a partial one.
     """
-    text = data if isinstance(data, str) else json.dumps(data, indent=1, ensure_ascii=False)
     temporary: Path | None = None
     try:
         with tempfile.NamedTemporaryFile(
-            "w",
-            encoding="utf-8",
+            "wb",
             dir=path.parent,
             prefix=f"{TEMP_PREFIX}{path.stem}-",
             suffix=path.suffix,
             delete=False,
         ) as file:
             temporary = Path(file.name)
-            file.write(text)
+            file.write(data)
         os.replace(temporary, path)
     except BaseException:
         if temporary is not None:
@@ -432,6 +443,34 @@ class WordStore:
             return read_wav(word.folder / word.record.background, MAX_BACKGROUND_SECONDS)
         except WavError as error:
             raise WordStoreError(f"custom word {word.name!r}: {error}") from error
+
+    def false_alarms(self, word: StoredWord) -> tuple[FloatArray, int] | None:
+        """The sounds the user said the word must not fire on, joined; None when there are none.
+        A damaged file is skipped with a warning (the word still trains, without them)."""
+        path = word.folder / FALSE_ALARMS_FILE
+        if not path.exists():
+            return None
+        try:
+            return read_wav(path, MAX_FALSE_ALARM_SECONDS)
+        except WavError as error:
+            logger.warning("custom word %r: ignoring its false alarms (%s)", word.name, error)
+            return None
+
+    def add_false_alarm(self, word: StoredWord, samples: npt.ArrayLike, sample_rate: int) -> float:
+        """Keep a sound the word fired on that was not the word, and drop its head so the word
+        is trained again with it among its negatives. Returns the seconds of false alarms now
+        kept (the oldest go first beyond MAX_FALSE_ALARM_SECONDS)."""
+        rate = word.record.sample_rate
+        sound = to_rate(np.asarray(samples, dtype=np.float32).reshape(-1), sample_rate, rate)
+        if sound.size == 0:
+            raise WordStoreError("the false alarm holds no audio")
+        earlier = self.false_alarms(word)
+        kept = np.concatenate([earlier[0], sound]) if earlier is not None else sound
+        kept = kept[-int(MAX_FALSE_ALARM_SECONDS * rate) :]
+        _write_bytes_atomic(word.folder / FALSE_ALARMS_FILE, encode_wav(kept, rate))
+        (word.folder / HEAD_FILE).unlink(missing_ok=True)
+        logger.info("custom word %r: kept a false alarm (%.1f s)", word.name, kept.size / rate)
+        return kept.size / rate
 
     def head(self, word: StoredWord) -> WordHead | None:
         """The stored head, or None when there is none or it is unreadable (it gets retrained)."""

@@ -139,7 +139,8 @@ class TrainerConfig:
     noise_clips_per_level: int = 3
     # Crops of the word's "your speech" recording among its negatives; 40 of about 20,000 rows
     # barely counted, more of them let the user's voice weigh in the fit and the calibration
-    # (chosen on validation one-speaker sets: docs/benchmarks.md, "The user's own speech").
+    # (chosen on validation one-speaker sets: docs/benchmarks.md, "The user's own speech"). As
+    # many again of its false alarms, where the user gave some back.
     background_clips: int = 400
     seed: int = 1234
     synthetic: SyntheticVoicesConfig = SyntheticVoicesConfig()
@@ -451,6 +452,9 @@ class WordAudio:
     synthetic: list[FloatArray] = field(default_factory=list)
     # Other words said by the same synthetic voices: negatives only.
     synthetic_negatives: list[FloatArray] = field(default_factory=list)
+    # What the word fired on and the user said was not it (WordStore.add_false_alarm), joined:
+    # negatives that also calibrate, cropped as the background recording is.
+    false_alarms: FloatArray | None = None
 
 
 class WordTrainer:
@@ -529,8 +533,12 @@ class WordTrainer:
         rate = self.frontend.sample_rate
         examples = [to_rate(samples, r, rate) for samples, r in store.examples(word)]
         background = store.background(word)
+        alarms = store.false_alarms(word)
         return WordAudio(
-            word.name, examples, to_rate(*background, rate) if background is not None else None
+            word.name,
+            examples,
+            to_rate(*background, rate) if background is not None else None,
+            false_alarms=to_rate(*alarms, rate) if alarms is not None else None,
         )
 
     def phrase_outputs(
@@ -593,10 +601,12 @@ class WordTrainer:
                 )
         for take in on_floor(word.synthetic_negatives, floor_rms, rng):
             negative_clips += augmenter.variants(take, 1, noises)
-        if word.background is not None:
+        for recording in (word.background, word.false_alarms):
+            if recording is None:
+                continue
             for _ in range(config.background_clips):
                 gain = np.float32(db_to_amplitude(rng.uniform(-12.0, 6.0)))
-                negative_clips.append(augmenter.crop(word.background) * gain)
+                negative_clips.append(augmenter.crop(recording) * gain)
         # Time-reversed copies teach the head the word's order but are no sound a user makes
         # (and a steady sound reversed is itself), so they train the head, never calibrate it.
         one_window: list[tuple[FloatArray | None, FloatArray]] = [self._generated_negatives()]
