@@ -70,6 +70,11 @@ def build_parser() -> argparse.ArgumentParser:
     commands.add_parser("list", help="list the custom words")
     remove = commands.add_parser("remove", help="forget a word")
     remove.add_argument("name")
+    forget = commands.add_parser(
+        "forget-alarms",
+        help="forget the false alarms given back to a word (\"Not 'word'\" in the window)",
+    )
+    forget.add_argument("name")
     rename = commands.add_parser("rename", help="rename a word")
     rename.add_argument("old")
     rename.add_argument("new")
@@ -221,6 +226,11 @@ def dispatch(args: argparse.Namespace) -> int:
     if args.command == "remove":
         store.remove(args.name)
         print(f"removed {args.name!r}")
+        return 0
+    if args.command == "forget-alarms":
+        word = store.get(args.name)
+        forgot = store.forget_false_alarms(word)
+        print(f"{word.name!r} " + ("forgot its false alarms" if forgot else "has no false alarms"))
         return 0
     if args.command == "rename":
         model_path = args.model or default_model_path()

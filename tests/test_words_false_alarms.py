@@ -74,6 +74,11 @@ def test_false_alarms_keep_the_newest_seconds_at_the_words_rate_and_stay_on_this
     assert store.false_alarms(renamed) is not None
     assert main(["words", "--store", str(store.root), "list"]) == 0
     assert f"{MAX_FALSE_ALARM_SECONDS:.1f} s of false alarms" in capsys.readouterr().out
+    # One given back by mistake would teach the word to miss itself: they can be forgotten.
+    assert main(["words", "--store", str(store.root), "forget-alarms", "lamp"]) == 0
+    assert "'lamp' forgot its false alarms" in capsys.readouterr().out
+    assert store.false_alarms(store.get("lamp")) is None
+    assert not store.forget_false_alarms(store.get("lamp"))
 
 
 def test_a_damaged_false_alarms_file_is_skipped_with_a_warning(

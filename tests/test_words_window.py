@@ -346,6 +346,17 @@ def test_a_custom_word_heard_by_mistake_is_given_back_from_the_history(
     qtbot.waitUntil(lambda: store.head(store.get("whistle")) is not None, timeout=TIMEOUT_MS)
     qtbot.waitUntil(lambda: not controller.training_words, timeout=TIMEOUT_MS)
     assert "whistle" in window.words.tiles.words
+
+    # Given back by mistake? Manage words lists it and forgets it, and the word trains again.
+    manager = window.add_words_menu(countdown_s=0).open_manager()
+    assert manager is not None and manager.selected() == "whistle"
+    assert "s of false alarms" in manager.word_list.item(0).text()
+    assert manager.forget_button.isEnabled()
+    manager.forget_button.click()
+    assert store.false_alarms(store.get("whistle")) is None
+    assert not manager.forget_button.isEnabled()
+    qtbot.waitUntil(lambda: store.head(store.get("whistle")) is not None, timeout=TIMEOUT_MS)
+    manager.accept()
     # A word removed after it was heard leaves nothing to give back.
     with qtbot.waitSignal(
         window.word_shown, timeout=TIMEOUT_MS, check_params_cb=lambda word, *_: word == "whistle"

@@ -1,4 +1,5 @@
-""" "Manage words...": list the custom words; remove, rename, export and import them.
+""" "Manage words...": list the custom words; remove, rename, export and import them, and forget
+the false alarms given back to one ("Not 'word'" in the History).
 
 Every change goes through the same WordStore and archive code as `kws-app words`, and through the
 controller, which swaps the scorer while the window keeps listening. A word file is checked and
@@ -47,6 +48,7 @@ class WordsManagerDialog(QDialog):
         assert controller.store is not None  # the Words menu checks
         self.controller = controller
         self.store: WordStore = controller.store
+        self._alarm_words: set[str] = set()  # the listed words that have false alarms
         layout = QVBoxLayout(self)
         self.word_list = QListWidget()
         layout.addWidget(self.word_list, 1)
@@ -59,6 +61,12 @@ class WordsManagerDialog(QDialog):
         self.export_button.clicked.connect(self._export_selected)
         self.import_button = QPushButton("Import...")
         self.import_button.clicked.connect(self._ask_import)
+        self.forget_button = QPushButton("Forget false alarms")
+        self.forget_button.setToolTip(
+            "Drop the sounds given back with \"Not 'word'\" and train the word again without them"
+        )
+        self.forget_button.clicked.connect(self._forget_selected)
+        self.word_list.currentItemChanged.connect(self._follow_selection)
         close = QPushButton("Close")
         close.clicked.connect(self.accept)
         for button in (
@@ -66,6 +74,7 @@ class WordsManagerDialog(QDialog):
             self.rename_button,
             self.export_button,
             self.import_button,
+            self.forget_button,
         ):
             buttons.addWidget(button)
         buttons.addStretch(1)
@@ -92,10 +101,16 @@ class WordsManagerDialog(QDialog):
         selected = self.selected()
         self.word_list.clear()
         notes = self.controller.word_notes
+        self._alarm_words = set()
         for word in self.store.words():
             head = self.store.head(word)
             point = describe_operating_point(head.details) if head is not None else "not trained"
-            item = QListWidgetItem(f"{word.name}    {notes.get(word.name, point)}")
+            alarms = self.store.false_alarms(word)
+            given_back = ""
+            if alarms is not None:
+                self._alarm_words.add(word.name)
+                given_back = f"    {alarms[0].size / alarms[1]:.1f} s of false alarms"
+            item = QListWidgetItem(f"{word.name}    {notes.get(word.name, point)}{given_back}")
             item.setData(Qt.ItemDataRole.UserRole, word.name)
             self.word_list.addItem(item)
             if word.name == selected:
@@ -107,8 +122,33 @@ class WordsManagerDialog(QDialog):
         for button in (self.remove_button, self.rename_button, self.export_button):
             button.setEnabled(has_words and idle)
         self.import_button.setEnabled(idle)
+        self._follow_selection()
         if not has_words and idle:
             self.status_label.setText("no custom words yet: use Words > Add word...")
+
+    @Slot()
+    def _follow_selection(self) -> None:
+        idle = self.controller.importing is None
+        self.forget_button.setEnabled(idle and self.selected() in self._alarm_words)
+
+    def forget_false_alarms(self, name: str) -> None:
+        try:
+            forgot = self.store.forget_false_alarms(self.store.get(name))
+        except (WordStoreError, OSError) as error:
+            self.status_label.setText(str(error))
+            return
+        self.status_label.setText(
+            f"{name!r} forgot its false alarms; training it again..." if forgot else ""
+        )
+        self.refresh()
+        if forgot:
+            self.controller.words_changed()
+
+    @Slot()
+    def _forget_selected(self) -> None:
+        name = self.selected()
+        if name is not None:
+            self.forget_false_alarms(name)
 
     def selected(self) -> str | None:
         item = self.word_list.currentItem()

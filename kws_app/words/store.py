@@ -472,6 +472,17 @@ class WordStore:
         logger.info("custom word %r: kept a false alarm (%.1f s)", word.name, kept.size / rate)
         return kept.size / rate
 
+    def forget_false_alarms(self, word: StoredWord) -> bool:
+        """Drop the word's false alarms (one given back by mistake would teach it to miss
+        itself) and its head, so it trains again without them; False when it had none."""
+        path = word.folder / FALSE_ALARMS_FILE
+        if not path.exists():
+            return False
+        path.unlink()
+        (word.folder / HEAD_FILE).unlink(missing_ok=True)
+        logger.info("custom word %r: forgot its false alarms", word.name)
+        return True
+
     def head(self, word: StoredWord) -> WordHead | None:
         """The stored head, or None when there is none or it is unreadable (it gets retrained)."""
         path = word.folder / HEAD_FILE
