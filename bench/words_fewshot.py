@@ -529,7 +529,7 @@ def learned_from_false_alarms(
     second_half = (negatives.seconds * 1000 / 2, negatives.seconds * 1000)
     before, seconds = unsaid_false_accepts(fired, negatives, word, second_half)
     found = float(np.mean([word in f for f in evaluate(scorer, model, positives, decoder)]))
-    span_s = (model.frontend.clip_ms + window_ms) / 1000
+    span_s = scorer.heard_span_ms(word, window_ms) / 1000  # what the window's button cuts
     alarms = false_alarm_audio(
         fired, negatives, word, negatives_audio, args.learn_false_alarms, span_s
     )

@@ -229,8 +229,11 @@ def dispatch(args: argparse.Namespace) -> int:
         return 0
     if args.command == "forget-alarms":
         word = store.get(args.name)
-        forgot = store.forget_false_alarms(word)
-        print(f"{word.name!r} " + ("forgot its false alarms" if forgot else "has no false alarms"))
+        if not store.forget_false_alarms(word):
+            print(f"{word.name!r} has no false alarms")
+            return 0
+        refresh = train_words(_trainer(args), store)
+        print(f"{word.name!r} forgot its false alarms; words: {_names(refresh.heads)}")
         return 0
     if args.command == "rename":
         model_path = args.model or default_model_path()

@@ -41,15 +41,19 @@ def test_a_false_alarm_given_back_stops_the_word_firing_on_it_and_keeps_the_word
     near = stream(NEAR_WHISTLE_HZ)
     assert detected_labels(trainer.scorer(heads), near) == ["whistle"]
     word = store.get("whistle")
+    before = (word.folder / HEAD_FILE).read_bytes()
     store.add_false_alarm(word, near[RATE // 2 : RATE // 2 + int(2.6 * RATE)], RATE)
-    assert not (word.folder / HEAD_FILE).exists()  # the word is trained again on next use
-    heads = train_words(trainer, store).heads
-    assert detected_labels(trainer.scorer(heads), near) == []
-    assert detected_labels(trainer.scorer(heads), stream(WHISTLE_HZ)) == ["whistle"]
+    # The word keeps its head (it listens with it meanwhile) but trains again on next use.
+    assert (word.folder / HEAD_FILE).read_bytes() == before
+    refresh = train_words(trainer, store)
+    assert refresh.trained == ("whistle",)
+    assert detected_labels(trainer.scorer(refresh.heads), near) == []
+    assert detected_labels(trainer.scorer(refresh.heads), stream(WHISTLE_HZ)) == ["whistle"]
+    assert train_words(trainer, store).trained == ()  # now current: nothing to train
 
 
 def test_false_alarms_keep_the_newest_seconds_at_the_words_rate_and_stay_on_this_machine(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    model: OnnxModel, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     store = WordStore(tmp_path / "words")
     word = store.add("whistle", examples(WHISTLE_HZ), RATE)
@@ -75,10 +79,12 @@ def test_false_alarms_keep_the_newest_seconds_at_the_words_rate_and_stay_on_this
     assert main(["words", "--store", str(store.root), "list"]) == 0
     assert f"{MAX_FALSE_ALARM_SECONDS:.1f} s of false alarms" in capsys.readouterr().out
     # One given back by mistake would teach the word to miss itself: they can be forgotten.
-    assert main(["words", "--store", str(store.root), "forget-alarms", "lamp"]) == 0
-    assert "'lamp' forgot its false alarms" in capsys.readouterr().out
+    common = ["words", "--store", str(store.root), "--model", str(model.path)]
+    assert main([*common, "forget-alarms", "lamp"]) == 0
+    assert "'lamp' forgot its false alarms; words: lamp" in capsys.readouterr().out
     assert store.false_alarms(store.get("lamp")) is None
-    assert not store.forget_false_alarms(store.get("lamp"))
+    assert main([*common, "forget-alarms", "lamp"]) == 0
+    assert "'lamp' has no false alarms" in capsys.readouterr().out
 
 
 def test_a_damaged_false_alarms_file_is_skipped_with_a_warning(

@@ -33,6 +33,7 @@ from kws_app.words.archive import export_words
 from kws_app.words.calibration import WordCalibrationConfig
 from kws_app.words.refresh import TrainingBudget
 from kws_app.words.store import WordStore
+from kws_app.words.trainer import FALSE_ALARMS_KEY
 
 pytestmark = pytest.mark.gui
 
@@ -311,6 +312,13 @@ def test_words_that_wait_or_cannot_train_say_so_next_to_the_word_until_that_chan
     manager.accept()
 
 
+def _trained_with_its_false_alarms(store: WordStore, name: str) -> bool:
+    """Whether the word's head was trained with the false alarms it holds now (or none)."""
+    word = store.get(name)
+    head = store.head(word)
+    return head is not None and head.details.get(FALSE_ALARMS_KEY, 0) == store.false_alarms_id(word)
+
+
 def test_a_custom_word_heard_by_mistake_is_given_back_from_the_history(
     qtbot, tmp_path, words_model_path
 ) -> None:  # type: ignore[no-untyped-def]
@@ -343,7 +351,7 @@ def test_a_custom_word_heard_by_mistake_is_given_back_from_the_history(
     assert kept is not None
     np.testing.assert_allclose(kept[0], heard.samples, atol=1e-4)  # as 16-bit PCM keeps it
     # The word trains again with that sound among its negatives, and listens on.
-    qtbot.waitUntil(lambda: store.head(store.get("whistle")) is not None, timeout=TIMEOUT_MS)
+    qtbot.waitUntil(lambda: _trained_with_its_false_alarms(store, "whistle"), timeout=TIMEOUT_MS)
     qtbot.waitUntil(lambda: not controller.training_words, timeout=TIMEOUT_MS)
     assert "whistle" in window.words.tiles.words
 
@@ -355,7 +363,7 @@ def test_a_custom_word_heard_by_mistake_is_given_back_from_the_history(
     manager.forget_button.click()
     assert store.false_alarms(store.get("whistle")) is None
     assert not manager.forget_button.isEnabled()
-    qtbot.waitUntil(lambda: store.head(store.get("whistle")) is not None, timeout=TIMEOUT_MS)
+    qtbot.waitUntil(lambda: _trained_with_its_false_alarms(store, "whistle"), timeout=TIMEOUT_MS)
     manager.accept()
     # A word removed after it was heard leaves nothing to give back.
     with qtbot.waitSignal(

@@ -174,6 +174,7 @@ class VocabularyJob(BackgroundJob[Vocabulary]):
     ) -> None:
         self.base = base
         self.new_word = new_word
+        self.retrain_all = retrain_all
 
         def work() -> Vocabulary:
             try:

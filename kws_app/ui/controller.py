@@ -273,6 +273,8 @@ class AppController(QObject):
         """The stored words changed (or the model did): rebuild the vocabulary in the background;
         listening goes on with the current one meanwhile."""
         if self._vocabulary_job is not None:
+            # A retraining of every word (after an import) that is cut short must still happen.
+            retrain_all = retrain_all or self._vocabulary_job.retrain_all
             self._vocabulary_job.cancel()
             self._vocabulary_job = None
         if self.store is None or self.model is None:
@@ -556,9 +558,13 @@ class AppController(QObject):
             window_ms = update.decoder_config.average_window_ms
             span_ms = scorer.heard_span_ms(detection.label, window_ms)
             sound = recent.before(detection.time_ms, span_ms)
-            if sound is not None:
+            clip_ms = scorer.base.frontend.clip_ms
+            if sound is not None and sound[0].size * MS_PER_SECOND >= clip_ms * sound[1]:
                 self.heard = HeardWord(detection.label, *sound)
                 self.heard_changed.emit(detection.label)
+            elif self.heard is not None:  # no longer held: never give back an older sound
+                self.heard = None
+                self.heard_changed.emit(None)
 
     def reject_heard(self) -> None:
         """The latest custom word heard was not the word: keep its sound among the word's

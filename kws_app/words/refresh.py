@@ -25,7 +25,7 @@ import numpy.typing as npt
 from kws_app.errors import one_line
 from kws_app.words.head import WordHead
 from kws_app.words.store import StoredWord, WordStore, WordStoreError
-from kws_app.words.trainer import TrainingError, WordAudio, WordTrainer
+from kws_app.words.trainer import FALSE_ALARMS_KEY, TrainingError, WordAudio, WordTrainer
 
 logger = logging.getLogger(__name__)
 
@@ -75,7 +75,7 @@ class _Run:
     trainer: WordTrainer
     store: WordStore
     new: StoredWord | None
-    current: dict[str, WordHead]  # heads that need no training; kept where retraining fails
+    current: dict[str, WordHead]  # heads it listens with until retrained (kept if that fails)
     heads: dict[str, WordHead] = field(default_factory=dict)
     trained: list[str] = field(default_factory=list)
     messages: list[str] = field(default_factory=list)
@@ -90,10 +90,7 @@ class _Run:
             self.new_word_problem = reason
             return
         if word.name in self.current:
-            self.messages.append(
-                f"custom word {word.name!r} could not be retrained, so it listens as trained "
-                f"before: {reason}"
-            )
+            self.messages.append(f"custom word {word.name!r} listens as trained before: {reason}")
             return
         self.failed.append((word.name, reason))
         self.messages.append(f"custom word {word.name!r} is not used: {reason}")
@@ -139,12 +136,17 @@ def refresh_heads(
     clashes = trainer.clashes(stored)
     words = [word for word in stored if word.name not in clashes]
     current: dict[str, WordHead] = {}
+    fallback: dict[str, WordHead] = {}  # current but for the false alarms it was trained with
     for word in words:
         head = store.head(word)
         if head is not None and trainer.head_is_current(head):
-            current[word.name] = head
+            if head.details.get(FALSE_ALARMS_KEY, 0) == store.false_alarms_id(word):
+                current[word.name] = head
+            else:  # false alarms given back or forgotten since: listens with it until retrained
+                fallback[word.name] = head
     new = next((word for word in words if word.name == new_word), None)
-    run = _Run(trainer, store, new, current)
+    listening = {**fallback, **current}  # what each word listens with until it is retrained
+    run = _Run(trainer, store, new, listening)
     retrain_all = retrain_all or new is not None
 
     def stale(candidates: list[StoredWord]) -> deque[StoredWord]:
@@ -175,7 +177,7 @@ def refresh_heads(
         )
     for message in run.messages:
         logger.warning("%s", message)
-    heads = {**current, **run.heads}
+    heads = {**listening, **run.heads}
     return HeadsRefresh(
         heads=tuple((w.name, heads[w.name]) for w in words if w.name in heads),
         trained=tuple(run.trained),

@@ -62,6 +62,8 @@ MAX_EXAMPLE_SECONDS = 3.0
 MAX_BACKGROUND_SECONDS = 120.0
 # About eighteen false alarms of a word heard through a one-second window and its averaging.
 MAX_FALSE_ALARM_SECONDS = 30.0
+# 60 bits: an exact JSON integer, and far more than enough to tell one file from the next.
+FALSE_ALARMS_ID_HEX_DIGITS = 15
 MAX_NAME_LENGTH = 32
 MAX_JSON_BYTES = 64 * 1024
 # A take whose peak stays below this holds no sound a word could be learned from (digital silence,
@@ -456,10 +458,23 @@ class WordStore:
             logger.warning("custom word %r: ignoring its false alarms (%s)", word.name, error)
             return None
 
+    def false_alarms_id(self, word: StoredWord) -> int:
+        """The identity of the word's false alarms: the first FALSE_ALARMS_ID_HEX_DIGITS of
+        their file's SHA-256 as a number (a head's details hold numbers only); 0 when there are
+        none. A head records the one it was trained with and any other makes it stale, so a
+        head saved late by a cancelled training is never taken for a current one."""
+        path = word.folder / FALSE_ALARMS_FILE
+        try:
+            digest = hashlib.sha256(path.read_bytes()).hexdigest()
+        except FileNotFoundError:
+            return 0
+        return int(digest[:FALSE_ALARMS_ID_HEX_DIGITS], 16)
+
     def add_false_alarm(self, word: StoredWord, samples: npt.ArrayLike, sample_rate: int) -> float:
-        """Keep a sound the word fired on that was not the word, and drop its head so the word
-        is trained again with it among its negatives. Returns the seconds of false alarms now
-        kept (the oldest go first beyond MAX_FALSE_ALARM_SECONDS)."""
+        """Keep a sound the word fired on that was not the word; its head then no longer
+        matches (`false_alarms_id`), so the word trains again with it among its negatives and
+        listens with its current head meanwhile. Returns the seconds of false alarms now kept
+        (the oldest go first beyond MAX_FALSE_ALARM_SECONDS)."""
         rate = word.record.sample_rate
         sound = to_rate(np.asarray(samples, dtype=np.float32).reshape(-1), sample_rate, rate)
         if sound.size == 0:
@@ -468,18 +483,16 @@ class WordStore:
         kept = np.concatenate([earlier[0], sound]) if earlier is not None else sound
         kept = kept[-int(MAX_FALSE_ALARM_SECONDS * rate) :]
         _write_bytes_atomic(word.folder / FALSE_ALARMS_FILE, encode_wav(kept, rate))
-        (word.folder / HEAD_FILE).unlink(missing_ok=True)
         logger.info("custom word %r: kept a false alarm (%.1f s)", word.name, kept.size / rate)
         return kept.size / rate
 
     def forget_false_alarms(self, word: StoredWord) -> bool:
         """Drop the word's false alarms (one given back by mistake would teach it to miss
-        itself) and its head, so it trains again without them; False when it had none."""
+        itself), so it trains again without them; False when it had none."""
         path = word.folder / FALSE_ALARMS_FILE
         if not path.exists():
             return False
         path.unlink()
-        (word.folder / HEAD_FILE).unlink(missing_ok=True)
         logger.info("custom word %r: forgot its false alarms", word.name)
         return True
 

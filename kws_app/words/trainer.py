@@ -81,6 +81,8 @@ WHITENING_KEY = "within_whitening"
 # of negatives, no longer noise under its positives (TrainerConfig.background_as_noise), and ten
 # times as many crops of it are negatives.
 RECIPE_KEY = "trainer_recipe"
+# The false alarms a head was trained with (WordStore.false_alarms_id); absent: none.
+FALSE_ALARMS_KEY = "false_alarms"
 TRAINER_RECIPE = 8
 MAX_SHIPPED_NEGATIVES = 20000
 ENERGY_FRAME_MS = 10
@@ -455,6 +457,7 @@ class WordAudio:
     # What the word fired on and the user said was not it (WordStore.add_false_alarm), joined:
     # negatives that also calibrate, cropped as the background recording is.
     false_alarms: FloatArray | None = None
+    false_alarms_id: int = 0  # WordStore.false_alarms_id: recorded in the head it makes
 
 
 class WordTrainer:
@@ -539,6 +542,7 @@ class WordTrainer:
             examples,
             to_rate(*background, rate) if background is not None else None,
             false_alarms=to_rate(*alarms, rate) if alarms is not None else None,
+            false_alarms_id=store.false_alarms_id(word) if alarms is not None else 0,
         )
 
     def phrase_outputs(
@@ -670,6 +674,7 @@ class WordTrainer:
                 "examples": len(word.examples),
                 SYNTHETIC_TAKES_KEY: len(word.synthetic),
                 **({LAG_KEY: lag_ms} if lag_ms else {}),
+                **({FALSE_ALARMS_KEY: word.false_alarms_id} if word.false_alarms_id else {}),
             },
         )
         logger.info("trained custom word %r: %s", word.name, head.details)
