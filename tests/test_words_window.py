@@ -375,3 +375,22 @@ def test_a_custom_word_heard_by_mistake_is_given_back_from_the_history(
     controller.words_changed()
     qtbot.waitUntil(lambda: not button.isEnabled(), timeout=TIMEOUT_MS)
     assert controller.heard is None and button.text() == "Not my word"
+
+
+def test_a_retraining_of_every_word_cut_short_by_another_change_still_retrains_them_all(
+    qtbot, tmp_path, words_model_path
+) -> None:  # type: ignore[no-untyped-def]
+    store = WordStore(tmp_path / "words")
+    store.add("whistle", examples(WHISTLE_HZ), TEST_RATE)
+    store.add("hum", examples(HUM_HZ, seed=3), TEST_RATE)
+    window = words_window(qtbot, tmp_path, words_model_path, store)
+    controller = window.controller
+    qtbot.waitUntil(lambda: {"whistle", "hum"} <= set(window.words.tiles.words), timeout=TIMEOUT_MS)
+    qtbot.waitUntil(lambda: not controller.training_words, timeout=TIMEOUT_MS)
+    heads = [store.get(name).folder / "head.json" for name in ("whistle", "hum")]
+    written = [head.stat().st_mtime_ns for head in heads]
+    controller.words_changed(retrain_all=True)  # e.g. an import: every word learns the new one
+    controller.words_changed()  # another change (a false alarm given back) before it finished
+    qtbot.waitUntil(lambda: not controller.training_words, timeout=TIMEOUT_MS)
+    rewritten = [head.stat().st_mtime_ns for head in heads]
+    assert all(now > before for now, before in zip(rewritten, written, strict=True))
