@@ -329,6 +329,7 @@ def test_a_custom_word_heard_by_mistake_is_given_back_from_the_history(
     controller = window.controller
     qtbot.waitUntil(lambda: "whistle" in window.words.tiles.words, timeout=TIMEOUT_MS)
     button = window.history.not_word_button
+    assert button.isVisible()  # shown only while there are custom words
     assert not button.isEnabled() and button.text() == "Not my word"
 
     with qtbot.waitSignal(
@@ -375,6 +376,7 @@ def test_a_custom_word_heard_by_mistake_is_given_back_from_the_history(
     controller.words_changed()
     qtbot.waitUntil(lambda: not button.isEnabled(), timeout=TIMEOUT_MS)
     assert controller.heard is None and button.text() == "Not my word"
+    assert not button.isVisible()  # no custom word left
 
 
 def test_a_retraining_of_every_word_cut_short_by_another_change_still_retrains_them_all(

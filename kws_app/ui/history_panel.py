@@ -9,10 +9,11 @@ from pathlib import Path
 from PySide6.QtCore import Slot
 from PySide6.QtWidgets import QFileDialog, QFrame, QHBoxLayout, QPushButton
 
-from kws_app.inference.pipeline import Detection
+from kws_app.inference.pipeline import Detection, Scorer
 from kws_app.ui.controller import AppController
 from kws_app.ui.history_view import HistoryEntry, HistoryView
 from kws_app.ui.panel import panel_layout
+from kws_app.words.scorer import CustomWordScorer
 
 NOT_WORD_IDLE = "Not my word"
 NOT_WORD_TIP = (
@@ -33,6 +34,7 @@ class HistoryPanel(QFrame):
         self.not_word_button.setToolTip(NOT_WORD_TIP)
         self.not_word_button.setEnabled(False)
         self.not_word_button.clicked.connect(controller.reject_heard)
+        self.not_word_button.setVisible(False)  # only while there are custom words
         buttons.addWidget(self.not_word_button)
         buttons.addStretch(1)
         self.clear_button = QPushButton("Clear")
@@ -43,6 +45,11 @@ class HistoryPanel(QFrame):
         buttons.addWidget(self.save_button)
         layout.addLayout(buttons)
         controller.heard_changed.connect(self.show_heard)
+        controller.vocabulary_changed.connect(self.follow_vocabulary)
+
+    @Slot(object)
+    def follow_vocabulary(self, scorer: Scorer) -> None:
+        self.not_word_button.setVisible(isinstance(scorer, CustomWordScorer))
 
     @Slot(object)
     def show_heard(self, word: str | None) -> None:
