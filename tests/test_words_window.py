@@ -387,7 +387,7 @@ def test_a_retraining_of_every_word_cut_short_by_another_change_still_retrains_t
     store.add("hum", examples(HUM_HZ, seed=3), TEST_RATE)
     window = words_window(qtbot, tmp_path, words_model_path, store)
     controller = window.controller
-    qtbot.waitUntil(lambda: {"whistle", "hum"} <= set(window.words.tiles.words), timeout=TIMEOUT_MS)
+    qtbot.waitUntil(lambda: _trained(window, {"whistle", "hum"}), timeout=TIMEOUT_MS)
     qtbot.waitUntil(lambda: not controller.training_words, timeout=TIMEOUT_MS)
     heads = [store.get(name).folder / "head.json" for name in ("whistle", "hum")]
     written = [head.stat().st_mtime_ns for head in heads]
