@@ -197,8 +197,8 @@ def run_list(args: argparse.Namespace, store: WordStore) -> int:
             state = f"trained, {describe_operating_point(head.details)}"
         background = ", background" if word.record.background else ""
         spelling = f", voices say {word.record.spelling!r}" if word.record.spelling else ""
-        alarms = store.false_alarms(word)
-        given_back = f", {alarms[0].size / alarms[1]:.1f} s of false alarms" if alarms else ""
+        alarm_s = store.false_alarm_seconds(word)
+        given_back = f", {alarm_s:.1f} s of false alarms" if alarm_s else ""
         print(
             f"{word.name}\t{len(word.record.examples)} examples{background}{spelling}"
             f"{given_back}\t{state}"

@@ -552,13 +552,13 @@ class AppController(QObject):
         scorer, recent = self.scorer, self._recent
         if not isinstance(scorer, CustomWordScorer) or recent is None:
             return
+        window_ms = update.decoder_config.average_window_ms
+        clip_ms = scorer.base.frontend.clip_ms
         for detection in update.detections:
             if detection.label not in scorer.word_names:
                 continue
-            window_ms = update.decoder_config.average_window_ms
             span_ms = scorer.heard_span_ms(detection.label, window_ms)
             sound = recent.before(detection.time_ms, span_ms)
-            clip_ms = scorer.base.frontend.clip_ms
             if sound is not None and sound[0].size * MS_PER_SECOND >= clip_ms * sound[1]:
                 self.heard = HeardWord(detection.label, *sound)
                 self.heard_changed.emit(detection.label)

@@ -105,11 +105,11 @@ class WordsManagerDialog(QDialog):
         for word in self.store.words():
             head = self.store.head(word)
             point = describe_operating_point(head.details) if head is not None else "not trained"
-            alarms = self.store.false_alarms(word)
+            alarm_s = self.store.false_alarm_seconds(word)
             given_back = ""
-            if alarms is not None:
+            if alarm_s:
                 self._alarm_words.add(word.name)
-                given_back = f"    {alarms[0].size / alarms[1]:.1f} s of false alarms"
+                given_back = f"    {alarm_s:.1f} s of false alarms"
             item = QListWidgetItem(f"{word.name}    {notes.get(word.name, point)}{given_back}")
             item.setData(Qt.ItemDataRole.UserRole, word.name)
             self.word_list.addItem(item)

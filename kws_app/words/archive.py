@@ -48,7 +48,14 @@ from kws_app.words.store import (
     WordStore,
     WordStoreError,
 )
-from kws_app.words.wavio import MAX_SAMPLE_RATE, PCM16_BYTES, WavError, decode_wav, wav_header
+from kws_app.words.wavio import (
+    MAX_SAMPLE_RATE,
+    PCM16_BYTES,
+    WAV_HEADER_BYTES,
+    WavError,
+    decode_wav,
+    wav_header,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -78,11 +85,10 @@ MAX_ARCHIVE_AUDIO_SECONDS = 600.0
 """All audio in one file, takes and room recordings together: what an import writes into the
 store. 20 words of 10 one-second takes and a 10-s room recording hold 400 s; 600 s is 58 MB at
 48 kHz (19 MB at the model's 16 kHz), where the file that prompted this limit wrote 236 MB."""
-_WAV_HEADER_ALLOWANCE = 4096
 """Bytes a WAV file may spend on headers besides its samples (the `wave` module writes 44), and
 how much of each WAV is read to learn its length before any sample is decoded."""
-MAX_EXAMPLE_BYTES = int(MAX_TAKE_SECONDS * MAX_SAMPLE_RATE * PCM16_BYTES) + _WAV_HEADER_ALLOWANCE
-MAX_BACKGROUND_BYTES = int(MAX_ROOM_SECONDS * MAX_SAMPLE_RATE * PCM16_BYTES) + _WAV_HEADER_ALLOWANCE
+MAX_EXAMPLE_BYTES = int(MAX_TAKE_SECONDS * MAX_SAMPLE_RATE * PCM16_BYTES) + WAV_HEADER_BYTES
+MAX_BACKGROUND_BYTES = int(MAX_ROOM_SECONDS * MAX_SAMPLE_RATE * PCM16_BYTES) + WAV_HEADER_BYTES
 _ENTRIES_PER_WORD = 4
 """Zip entries of a word besides its takes: word.json, the room recording, and the two folder
 entries (`words/NN/`, `words/NN/examples/`) some zip tools add."""
@@ -96,7 +102,7 @@ MAX_CENTRAL_DIRECTORY_BYTES = MAX_ZIP_ENTRIES * _CENTRAL_ENTRY_BYTES
 took 20 s and 1.6 GB), so the size the end record declares is checked first."""
 MAX_DECODED_BYTES = (
     int(MAX_ARCHIVE_AUDIO_SECONDS * MAX_SAMPLE_RATE * PCM16_BYTES)
-    + MAX_ZIP_ENTRIES * _WAV_HEADER_ALLOWANCE
+    + MAX_ZIP_ENTRIES * WAV_HEADER_BYTES
     + (1 + MAX_ARCHIVE_WORDS) * MAX_JSON_BYTES
 )
 """Uncompressed bytes of all members, summed from the central directory before anything is
@@ -207,7 +213,7 @@ def _stored_seconds(word: StoredWord) -> float:
     for name in _audio_names(word.record):
         try:
             with (word.folder / name).open("rb") as file:
-                header = file.read(_WAV_HEADER_ALLOWANCE)
+                header = file.read(WAV_HEADER_BYTES)
             total += _wav_seconds(header, name, word.record.sample_rate)
         except OSError as error:
             raise WordStoreError(f"custom word {word.name!r}: {name}: {error.strerror}") from error
@@ -524,7 +530,7 @@ def _check_audio_length(
     for folder, record in records:
         for audio in _audio_files(record):
             member = folder + audio.name
-            header = _read_prefix(archive, members[member], _WAV_HEADER_ALLOWANCE)
+            header = _read_prefix(archive, members[member], WAV_HEADER_BYTES)
             seconds = _wav_seconds(header, member, record.sample_rate)
             if seconds > audio.max_seconds:
                 raise ArchiveError(

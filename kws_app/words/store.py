@@ -39,7 +39,7 @@ from kws_app.dsp.levels import peak_dbfs
 from kws_app.errors import UserError
 from kws_app.words.head import HeadError, UntrustedJsonError, WordHead, parse_untrusted_json
 from kws_app.words.synthetic import SyntheticVoicesConfig, clean_spelling
-from kws_app.words.wavio import WavError, encode_wav, read_wav, write_wav
+from kws_app.words.wavio import WavError, encode_wav, read_wav, read_wav_header, write_wav
 
 logger = logging.getLogger(__name__)
 
@@ -457,6 +457,19 @@ class WordStore:
         except WavError as error:
             logger.warning("custom word %r: ignoring its false alarms (%s)", word.name, error)
             return None
+
+    def false_alarm_seconds(self, word: StoredWord) -> float:
+        """How much false-alarm audio the word keeps, from its file's header alone; 0 when it
+        has none (or a damaged one, which training skips too)."""
+        path = word.folder / FALSE_ALARMS_FILE
+        if not path.exists():
+            return 0.0
+        try:
+            rate, frames = read_wav_header(path)
+        except (WavError, OSError) as error:
+            logger.warning("custom word %r: ignoring its false alarms (%s)", word.name, error)
+            return 0.0
+        return frames / rate
 
     def false_alarms_id(self, word: StoredWord) -> int:
         """The identity of the word's false alarms: the first FALSE_ALARMS_ID_HEX_DIGITS of

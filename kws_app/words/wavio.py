@@ -60,6 +60,17 @@ def _not_a_wav(what: str, error: Exception) -> WavError:
     return WavError(f"{what}: not a valid WAV file ({error or 'bad chunk size'})")
 
 
+# Enough bytes to hold any WAV header this app writes or accepts, with room for extra chunks.
+WAV_HEADER_BYTES = 4096
+
+
+def read_wav_header(path: Path) -> tuple[int, int]:
+    """(sample rate, frames) of a stored WAV from its first WAV_HEADER_BYTES alone (OSError
+    where it cannot be read, WavError where it is not a WAV this app reads)."""
+    with path.open("rb") as file:
+        return wav_header(file.read(WAV_HEADER_BYTES), path.name)
+
+
 def wav_header(data: bytes, what: str) -> tuple[int, int]:
     """(sample rate, frames) of a mono PCM16 WAV from its first bytes (the header) alone, so a
     caller can refuse a file by its length before reading it."""
