@@ -1,7 +1,7 @@
 """CPU use of the whole app while listening with its window visible, and word-end -> tile latency.
 
 Usage: .venv/bin/python bench/gui_cpu_latency.py [--model M] [--words 24] [--idle-s 20]
-           [--custom-word]
+           [--custom-word] [--command-veto LABEL]
 Starts Xvfb and a private PulseAudio virtual microphone (tests/virtual_mic.py), launches the app
 as its own process on the `pulse` device with a real X11 window, then
 1. measures the app process's CPU time (/proc/<pid>/stat, all its threads) over --idle-s seconds
@@ -180,6 +180,14 @@ def run_bench(args: argparse.Namespace) -> int:
 
             learn_tone_word(OnnxModel(model, prefer_gpu=False), WordStore(Path(folder) / "words"))
             print("with one custom word (a tone), as a user's word is scored", flush=True)
+        if args.command_veto:  # a false alarm of a command word given back: it gets a veto
+            from kws_app.words.store import WordStore
+
+            rng = np.random.default_rng(0)
+            sound = rng.normal(0.0, 0.05, int(1.5 * MODEL_RATE)).astype(np.float32)
+            store = WordStore(Path(folder) / "words")
+            store.add_command_alarm(args.command_veto, sound, MODEL_RATE, MODEL_RATE)
+            print(f"with a veto on {args.command_veto!r} (noise given back)", flush=True)
         parts: list[np.ndarray] = [np.zeros(MODEL_RATE, np.float32)]
         expected: list[tuple[str, float, float]] = []  # word, start_s, end_s in the played file
         position_s = 0.3 + 1.0  # write_wav's leading silence, then the first second of parts
@@ -339,6 +347,12 @@ def main() -> int:
         "--custom-word",
         action="store_true",
         help="listen with one custom word too (with the word embedder the model names)",
+    )
+    parser.add_argument(
+        "--command-veto",
+        metavar="LABEL",
+        help="listen with a veto on this command word (1.5 s of noise given back as its false "
+        "alarm), as after the window's \"Not 'word'\" on a command word",
     )
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--settings", help=argparse.SUPPRESS)

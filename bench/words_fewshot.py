@@ -87,7 +87,7 @@ from kws_app.paths import assets_dir, default_model_path
 from kws_app.words.calibration import LOGIT_SHIFT_KEY, WINDOW_KEY, WordCalibrationConfig
 from kws_app.words.embedder import PairedModel, identity_paths, load_embedder, words_model
 from kws_app.words.head import WordHead
-from kws_app.words.scorer import DEFAULT_COMMAND_SHARE, CustomWordScorer
+from kws_app.words.scorer import DEFAULT_COMMAND_SHARE, CustomWordScorer, heard_span_ms
 from kws_app.words.synthetic import find_espeak
 from kws_app.words.takes import SPEECH_SECONDS
 from kws_app.words.trainer import NEGATIVES_FILE_NAME, TrainerConfig, WordAudio, WordTrainer
@@ -529,7 +529,7 @@ def learned_from_false_alarms(
     second_half = (negatives.seconds * 1000 / 2, negatives.seconds * 1000)
     before, seconds = unsaid_false_accepts(fired, negatives, word, second_half)
     found = float(np.mean([word in f for f in evaluate(scorer, model, positives, decoder)]))
-    span_s = scorer.heard_span_ms(word, window_ms) / 1000  # what the window's button cuts
+    span_s = heard_span_ms(scorer, word, window_ms) / 1000  # what the window's button cuts
     alarms = false_alarm_audio(
         fired, negatives, word, negatives_audio, args.learn_false_alarms, span_s
     )

@@ -72,7 +72,8 @@ def build_parser() -> argparse.ArgumentParser:
     remove.add_argument("name")
     forget = commands.add_parser(
         "forget-alarms",
-        help="forget the false alarms given back to a word (\"Not 'word'\" in the window)",
+        help="forget the false alarms given back to a custom word or a command word "
+        "(\"Not 'word'\" in the window)",
     )
     forget.add_argument("name")
     rename = commands.add_parser("rename", help="rename a word")
@@ -182,10 +183,14 @@ def _names(heads: Sequence[tuple[str, object]]) -> str:
 
 def run_list(args: argparse.Namespace, store: WordStore) -> int:
     words = store.words()
+    model_path = args.model or default_model_path()
+    if model_path.is_file():
+        alarmed = store.command_alarm_seconds(_load_model(model_path).labels)
+        for label, seconds in alarmed.items():
+            print(f"{label}\tcommand word, {seconds:.1f} s of false alarms")
     if not words:
         print("no custom words")
         return 0
-    model_path = args.model or default_model_path()
     model_id = _words_model_id(model_path) if model_path.is_file() else None
     for word in words:
         head = store.head(word)
@@ -204,6 +209,20 @@ def run_list(args: argparse.Namespace, store: WordStore) -> int:
             f"{given_back}\t{state}"
         )
     return 0
+
+
+def run_forget_command_alarms(args: argparse.Namespace, store: WordStore) -> int:
+    """The command word's veto goes with its false alarms: the window hears it as the model
+    does again."""
+    if store.command_alarms(args.name).forget():
+        print(f"{args.name!r} forgot its false alarms")
+        return 0
+    model_path = args.model or default_model_path()
+    labels = _load_model(model_path).labels if model_path.is_file() else ()
+    if args.name in labels:
+        print(f"{args.name!r} has no false alarms")
+        return 0
+    raise WordStoreError(f"no custom word or command word named {args.name!r}")
 
 
 def run_import(args: argparse.Namespace, store: WordStore) -> int:
@@ -228,7 +247,9 @@ def dispatch(args: argparse.Namespace) -> int:
         print(f"removed {args.name!r}")
         return 0
     if args.command == "forget-alarms":
-        word = store.get(args.name)
+        word = store.find(args.name)
+        if word is None:  # a command word's, or no such word
+            return run_forget_command_alarms(args, store)
         if not store.forget_false_alarms(word):
             print(f"{word.name!r} has no false alarms")
             return 0

@@ -9,9 +9,11 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 import pytest
+from model_factory import HIGH_TONE_HZ
 from ui_support import TEST_RATE, make_window
 from words_helpers import (
     HUM_HZ,
+    LOW_HZ,
     NOISE_RMS,
     OTHER_HZ,
     TEST_DECODER,
@@ -19,13 +21,16 @@ from words_helpers import (
     WHISTLE_HZ,
     damage_recordings,
     examples,
+    high_with_hum,
     stream,
     words_tone_model,
+    write_kept_strides,
 )
 
 from kws_app.audio.devices import InputDevice
 from kws_app.audio.sources import AudioSource
 from kws_app.config import MS_PER_SECOND, StreamConfig
+from kws_app.inference.model import OnnxModel
 from kws_app.ui.add_word_dialog import TAKE_SECONDS
 from kws_app.ui.main_window import MainWindow
 from kws_app.words import trainer as trainer_module
@@ -396,3 +401,53 @@ def test_a_retraining_of_every_word_cut_short_by_another_change_still_retrains_t
     qtbot.waitUntil(lambda: not controller.training_words, timeout=TIMEOUT_MS)
     rewritten = [head.stat().st_mtime_ns for head in heads]
     assert all(now > before for now, before in zip(rewritten, written, strict=True))
+
+
+def test_a_command_word_heard_by_mistake_is_given_back_and_learns_a_veto(
+    qtbot, tmp_path, words_model_path
+) -> None:  # type: ignore[no-untyped-def]
+    write_kept_strides(OnnxModel(words_model_path, prefer_gpu=False))
+    microphone = LiveMicrophone()
+    store = WordStore(tmp_path / "words")
+    window = words_window(qtbot, tmp_path, words_model_path, store, microphone)
+    controller = window.controller
+    button = window.history.not_word_button
+    # No custom word, but the model's words can learn vetoes (kept strides beside it).
+    qtbot.waitUntil(button.isVisible, timeout=TIMEOUT_MS)
+    assert controller.can_veto and not button.isEnabled()
+
+    with qtbot.waitSignal(
+        window.word_shown, timeout=TIMEOUT_MS, check_params_cb=lambda word, *_: word == "high"
+    ):
+        microphone.say(high_with_hum())
+    qtbot.waitUntil(button.isEnabled, timeout=5000)
+    assert button.text() == "Not 'high'"
+    heard = controller.heard
+    assert heard is not None and heard.word == "high"
+    # The model's clip and the decoder's averaging window before the detection.
+    span_ms = 1000 + TEST_DECODER.average_window_ms
+    assert heard.samples.size == span_ms * TEST_RATE // MS_PER_SECOND
+
+    button.click()
+    kept = store.command_alarms("high").read()
+    assert kept is not None
+    np.testing.assert_allclose(kept[0], heard.samples, atol=1e-4)
+    qtbot.waitUntil(lambda: controller.vetoed == ("high",), timeout=TIMEOUT_MS)
+    # The same kind of sound no longer shows "high"; the word itself still does.
+    shown: list[str] = []
+    window.word_shown.connect(lambda word, *_: shown.append(word))
+    with qtbot.waitSignal(
+        window.word_shown, timeout=TIMEOUT_MS, check_params_cb=lambda word, *_: word == "low"
+    ):
+        microphone.say(np.concatenate([high_with_hum(seed=2), stream(HIGH_TONE_HZ, LOW_HZ)]))
+    assert shown == ["high", "low"]
+
+    # Manage words lists it beside the custom words, and forgets it.
+    manager = window.add_words_menu(countdown_s=0).open_manager()
+    assert manager is not None and manager.command_list.count() == 1
+    assert manager.command_list.item(0).text().startswith("high    1.5 s of false alarms")
+    manager.forget_command_button.click()
+    assert store.command_alarm_seconds(["high"]) == {}
+    qtbot.waitUntil(lambda: controller.vetoed == (), timeout=TIMEOUT_MS)
+    assert manager.command_list.count() == 0 and not manager.command_list.isVisible()
+    manager.accept()

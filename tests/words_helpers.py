@@ -16,7 +16,10 @@ from onnx import TensorProto, helper, numpy_helper
 
 from kws_app.config import DecoderConfig, FrontendConfig, StreamConfig
 from kws_app.config_flags import setting_args
+from kws_app.inference.model import OnnxModel
 from kws_app.words.store import WordStore
+from kws_app.words.trainer import WordTrainer, model_id_of
+from kws_app.words.vetoes import VetoConfig, kept_strides_path, save_kept_strides, stride_windows
 from kws_app.words.wavio import write_wav
 
 RATE = 16000
@@ -163,3 +166,50 @@ def damage_recordings(store: WordStore, name: str) -> None:
     word = store.get(name)
     for take in word.record.examples:
         (word.folder / take).write_bytes(b"RIFF, but not a wave file")
+
+
+# ----- command-word vetoes (kws_app/words/vetoes.py) ------------------------------------
+
+HUM_UNDER_HIGH_HZ = 700.0
+HUM_AMPLITUDE = 0.05  # quiet enough that the tone model still calls the chord "high"
+TONE_AMPLITUDES = (0.2, 0.3, 0.4, 0.6)
+KEPT_DRAWS = 3  # of the room's noise under each level: the kept words vary as real ones do
+
+
+def high_tone(amplitude: float, seed: int) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    wave = np.concatenate([silence(1.0), tone(HIGH_TONE_HZ, 0.6, amplitude=amplitude), silence(1)])
+    return (wave + rng.normal(0.0, NOISE_RMS, wave.size)).astype(np.float32)
+
+
+def high_with_hum(seed: int = 1) -> np.ndarray:
+    """Like `stream(HIGH_TONE_HZ)`, with a hum under the tone: not the word, but it fires."""
+    rng = np.random.default_rng(seed)
+    said = tone(HIGH_TONE_HZ, 0.6, amplitude=0.4) + tone(
+        HUM_UNDER_HIGH_HZ, 0.6, amplitude=HUM_AMPLITUDE
+    )
+    wave = np.concatenate([silence(1.0), said, silence(1.5)])
+    return (wave + rng.normal(0.0, NOISE_RMS, wave.size)).astype(np.float32)
+
+
+def write_kept_strides(model: OnnxModel) -> Path:
+    """The kept strides of the tone model's "high", beside it: the windows of clean high tones
+    at several levels that the model calls "high" (what bench/command_kept.py keeps of a
+    validation stream's correctly found words)."""
+    trainer = WordTrainer(model, model.path)
+    stride_ms = VetoConfig().stride_ms
+    windows = [
+        window
+        for seed, amplitude in enumerate(TONE_AMPLITUDES * KEPT_DRAWS)
+        for window in stride_windows(high_tone(amplitude, seed), model.frontend, stride_ms)
+    ]
+    probabilities, embeddings = trainer.outputs(windows)
+    high = embeddings[probabilities[:, model.labels.index("high")] > 0.5]
+    path = kept_strides_path(model.path)
+    save_kept_strides(path, model_id_of(model.path), {"high": high})
+    return path
+
+
+def heard_sound(audio: np.ndarray) -> np.ndarray:
+    """What the window's button keeps: the clip and averaging window before the detection."""
+    return audio[int(0.5 * RATE) : int(2.0 * RATE)]

@@ -1,4 +1,5 @@
-"""The vocabulary: the base model plus the store's custom words, as one scorer.
+"""The vocabulary: the base model plus the store's custom words and command-word vetoes, as one
+scorer.
 
 Stale heads are trained by kws_app/words/refresh.py (one word at a time, within a budget of time
 and words; a word that cannot train is one line, never the end of the others). The window runs
@@ -24,9 +25,16 @@ from kws_app.words.embedder import (
     named_embedder,
     words_model,
 )
-from kws_app.words.refresh import WORD_ERRORS, TrainingBudget, never, refresh_heads
+from kws_app.words.refresh import (
+    WORD_ERRORS,
+    TrainingBudget,
+    command_vetoes,
+    never,
+    refresh_heads,
+)
 from kws_app.words.store import StoredWord, WordStore
-from kws_app.words.trainer import WordTrainer
+from kws_app.words.trainer import WordTrainer, model_id_of
+from kws_app.words.vetoes import kept_strides_match, kept_strides_path
 
 logger = logging.getLogger(__name__)
 
@@ -47,6 +55,10 @@ class Vocabulary:
     new_word_problem: str | None = None
     # The trainer it used (it embeds the fixed negatives once): the next build may reuse it.
     trainer: WordTrainer | None = None
+    # Whether the command words can learn from false alarms given back (kws_app/words/vetoes.py:
+    # the model's kept strides are there), and those that have.
+    can_veto: bool = False
+    vetoed: tuple[str, ...] = ()
 
     @property
     def base(self) -> OnnxModel:
@@ -94,10 +106,11 @@ def _build(
 ) -> Vocabulary:
     try:
         stored = store.words()
+        alarmed = store.command_alarm_seconds(base.labels)
     except WORD_ERRORS as error:
         return _base_only(base, f"custom words are not used: {one_line(error)}", [], trainer)
-    if not stored:
-        return Vocabulary(base, (), (), trainer=trainer)
+    if not stored and not alarmed:
+        return Vocabulary(base, (), (), trainer=trainer, can_veto=_can_veto(base, trainer))
     notes: tuple[str, ...] = ()
     try:
         if trainer is None or not _reusable(trainer, base):
@@ -116,16 +129,29 @@ def _build(
     except WORD_ERRORS as error:
         reason = one_line(error)
         return _base_only(base, f"custom words are not used: {reason}", stored, trainer, reason)
-    scorer = trainer.scorer(refresh.heads) if refresh.heads else base
+    vetoes = command_vetoes(trainer, store)
+    heads = refresh.heads
+    scorer = trainer.scorer(heads, vetoes.vetoes) if heads or vetoes.vetoes else base
     return Vocabulary(
         scorer,
         refresh.words,
-        (*notes, *refresh.messages),
+        (*notes, *refresh.messages, *vetoes.messages),
         refresh.waiting,
         refresh.failed,
         refresh.new_word_problem,
         trainer,
+        can_veto=trainer.kept is not None,
+        vetoed=tuple(veto.label for veto in vetoes.vetoes),
     )
+
+
+def _can_veto(base: OnnxModel, trainer: WordTrainer | None) -> bool:
+    """Whether the command words of `base` could learn vetoes, without building a trainer (it
+    loads the shipped negatives, which a user without custom words never needs)."""
+    if trainer is not None and _reusable(trainer, base):
+        return trainer.kept is not None
+    model, _ = words_model(base)
+    return kept_strides_match(kept_strides_path(base.path), model_id_of(identity_paths(model)))
 
 
 def _reusable(trainer: WordTrainer, base: OnnxModel) -> bool:

@@ -32,7 +32,7 @@ from kws_app.inference.operating_points import (
     follow_calibration,
     label_thresholds,
 )
-from kws_app.inference.pipeline import Scorer, operating_points_of
+from kws_app.inference.pipeline import Scorer, is_command_label, operating_points_of
 from kws_app.session.listener import Listener, ListenerUpdate, SourceInfo
 from kws_app.session.recent_audio import RecentAudio
 from kws_app.session.recording import RecordingTap, record
@@ -41,7 +41,7 @@ from kws_app.session.word_import import ImportJob, ImportResult
 from kws_app.ui.settings import AppSettings
 from kws_app.ui.worker import PipelineWorker, keep_until_exit
 from kws_app.words.refresh import TrainingBudget
-from kws_app.words.scorer import CustomWordScorer
+from kws_app.words.scorer import CustomWordScorer, heard_span_ms
 from kws_app.words.store import WordStore, WordStoreError
 from kws_app.words.trainer import WordTrainer
 
@@ -60,7 +60,9 @@ DeviceLister = Callable[[], list[InputDevice]]
 
 @dataclass(frozen=True)
 class HeardWord:
-    """The latest custom word heard, with the sound it was heard in (at the capture's rate)."""
+    """The latest word heard that can be given back ("Not 'word'"): a custom word, or a command
+    word where the model's words can learn vetoes; with the sound it was heard in (at the
+    capture's rate)."""
 
     word: str
     samples: npt.NDArray[np.float32]
@@ -95,7 +97,7 @@ class AppController(QObject):
     word_notes_changed = Signal(object)
     words_imported = Signal(object)  # ImportResult of import_words
     new_word_done = Signal(str, object)  # learn_word's word and None, or why it was not learned
-    heard_changed = Signal(object)  # the latest custom word heard (a name), or None
+    heard_changed = Signal(object)  # the latest word heard that can be given back, or None
     _vocabulary_ready = Signal(object, object)  # (job, Vocabulary), from the job's thread
     _import_ready = Signal(object, object)  # (job, ImportResult), from the job's thread
     _source_moved = Signal(object, str)  # (SourceWatch, description), from the watch's thread
@@ -151,9 +153,14 @@ class AppController(QObject):
         self._import_ready.connect(self._on_imported)
         self._source_watch: SourceWatch | None = None
         self._source_moved.connect(self._on_source_moved)
-        # The current worker's last seconds of audio, and the latest custom word heard in them.
+        # The current worker's last seconds of audio, and the latest word heard in them that
+        # can be given back.
         self._recent: RecentAudio | None = None
         self.heard: HeardWord | None = None
+        # Whether the model's command words can learn from false alarms (the last vocabulary
+        # found their kept strides), and those that have a veto.
+        self.can_veto = False
+        self.vetoed: tuple[str, ...] = ()
 
     # ----- start-up -----------------------------------------------------------------------
 
@@ -249,6 +256,7 @@ class AppController(QObject):
         self.model = model
         self._follow_calibration(model)
         self._trainer = None  # fitted to the old model; the next vocabulary job builds one
+        self.can_veto, self.vetoed = False, ()  # until the next vocabulary says
         self.settings.model_path = path
         self.model_changed.emit(model)
         self._use_scorer(model)
@@ -304,6 +312,7 @@ class AppController(QObject):
             self._trainer = vocabulary.trainer
         for message in vocabulary.messages:
             self.status.emit(message)
+        self.can_veto, self.vetoed = vocabulary.can_veto, vocabulary.vetoed
         self._use_scorer(vocabulary.scorer)
         self.word_notes = vocabulary.notes()
         self.word_notes_changed.emit(self.word_notes)
@@ -388,10 +397,19 @@ class AppController(QObject):
         self.vocabulary_changed.emit(scorer)
         if self.worker is not None:
             self.worker.set_scorer(scorer)
-        words = scorer.word_names if isinstance(scorer, CustomWordScorer) else ()
-        if self.heard is not None and self.heard.word not in words:
+        if self.heard is not None and not self.can_give_back(self.heard.word):
             self.heard = None  # removed or renamed: nothing to give back to
             self.heard_changed.emit(None)
+
+    def can_give_back(self, label: str) -> bool:
+        """Whether a detection of `label` can be given back ("Not 'word'"): a custom word of the
+        vocabulary, or a command word of a model whose words can learn vetoes."""
+        scorer = self.scorer
+        if scorer is None:
+            return False
+        if isinstance(scorer, CustomWordScorer) and label in scorer.word_names:
+            return True
+        return self.can_veto and label in scorer.labels and is_command_label(label)
 
     def word_thresholds(self) -> tuple[float, ...]:
         """Each label's threshold at the slider's value (calibrated points moved together)."""
@@ -548,16 +566,17 @@ class AppController(QObject):
             self._keep_heard(update)
 
     def _keep_heard(self, update: ListenerUpdate) -> None:
-        """Keep the sound of the latest custom word in the update, for `reject_heard`."""
+        """Keep the sound of the latest word in the update that can be given back, for
+        `reject_heard`."""
         scorer, recent = self.scorer, self._recent
-        if not isinstance(scorer, CustomWordScorer) or recent is None:
+        if scorer is None or recent is None:
             return
         window_ms = update.decoder_config.average_window_ms
-        clip_ms = scorer.base.frontend.clip_ms
+        clip_ms = scorer.frontend.clip_ms
         for detection in update.detections:
-            if detection.label not in scorer.word_names:
+            if not self.can_give_back(detection.label):
                 continue
-            span_ms = scorer.heard_span_ms(detection.label, window_ms)
+            span_ms = heard_span_ms(scorer, detection.label, window_ms)
             sound = recent.before(detection.time_ms, span_ms)
             if sound is not None and sound[0].size * MS_PER_SECOND >= clip_ms * sound[1]:
                 self.heard = HeardWord(detection.label, *sound)
@@ -567,15 +586,23 @@ class AppController(QObject):
                 self.heard_changed.emit(None)
 
     def reject_heard(self) -> None:
-        """The latest custom word heard was not the word: keep its sound among the word's
-        negatives (its false alarms) and train the word again in the background."""
+        """The latest word heard was not the word: keep its sound among its false alarms and,
+        in the background, train a custom word again with them among its negatives, or learn
+        a command word's veto from them."""
         heard, self.heard = self.heard, None
         self.heard_changed.emit(None)
-        if heard is None or self.store is None:
+        if heard is None or self.store is None or self.scorer is None:
             return
         try:
-            word = self.store.get(heard.word)
-            self.store.add_false_alarm(word, heard.samples, heard.sample_rate)
+            custom = isinstance(self.scorer, CustomWordScorer) and (
+                heard.word in self.scorer.word_names
+            )
+            if custom:
+                word = self.store.get(heard.word)
+                self.store.add_false_alarm(word, heard.samples, heard.sample_rate)
+            else:
+                rate = self.scorer.frontend.sample_rate
+                self.store.add_command_alarm(heard.word, heard.samples, heard.sample_rate, rate)
         except (WordStoreError, OSError) as error:
             self.show_problem(
                 f"Cannot keep that false alarm of {heard.word!r}: {one_line(error)}", None

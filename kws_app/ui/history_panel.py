@@ -1,5 +1,6 @@
-"""The history of words shown, with Clear and Save CSV, and "Not 'word'" for a custom word that
-fired on something else (the controller keeps that sound among the word's negatives)."""
+"""The history of words shown, with Clear and Save CSV, and "Not 'word'" for a word that fired on
+something else (the controller keeps that sound among the word's false alarms: a custom word
+trains again with them, a command word learns a veto from them)."""
 
 from __future__ import annotations
 
@@ -17,8 +18,8 @@ from kws_app.words.scorer import CustomWordScorer
 
 NOT_WORD_IDLE = "Not my word"
 NOT_WORD_TIP = (
-    "The last custom word shown was not what you said: the word keeps that sound as something "
-    "it must not fire on, and trains again"
+    "The last word shown was not what you said: the word keeps that sound as something it "
+    "must not fire on, and learns from it"
 )
 
 
@@ -34,7 +35,7 @@ class HistoryPanel(QFrame):
         self.not_word_button.setToolTip(NOT_WORD_TIP)
         self.not_word_button.setEnabled(False)
         self.not_word_button.clicked.connect(controller.reject_heard)
-        self.not_word_button.setVisible(False)  # only while there are custom words
+        self.not_word_button.setVisible(False)  # only while a word can be given back
         buttons.addWidget(self.not_word_button)
         buttons.addStretch(1)
         self.clear_button = QPushButton("Clear")
@@ -49,7 +50,9 @@ class HistoryPanel(QFrame):
 
     @Slot(object)
     def follow_vocabulary(self, scorer: Scorer) -> None:
-        self.not_word_button.setVisible(isinstance(scorer, CustomWordScorer))
+        self.not_word_button.setVisible(
+            isinstance(scorer, CustomWordScorer) or self._controller.can_veto
+        )
 
     @Slot(object)
     def show_heard(self, word: str | None) -> None:

@@ -1,5 +1,6 @@
 """ "Manage words...": list the custom words; remove, rename, export and import them, and forget
-the false alarms given back to one ("Not 'word'" in the History).
+the false alarms given back to one ("Not 'word'" in the History); list the command words given
+false alarms of back, and forget those.
 
 Every change goes through the same WordStore and archive code as `kws-app words`, and through the
 controller, which swaps the scorer while the window keeps listening. A word file is checked and
@@ -80,6 +81,21 @@ class WordsManagerDialog(QDialog):
         buttons.addStretch(1)
         buttons.addWidget(close)
         layout.addLayout(buttons)
+        # Command words of the model given back with "Not 'word'": each learned a veto.
+        self.command_header = QLabel("Command words that learned from false alarms")
+        layout.addWidget(self.command_header)
+        self.command_list = QListWidget()
+        layout.addWidget(self.command_list)
+        command_buttons = QHBoxLayout()
+        self.forget_command_button = QPushButton("Forget false alarms")
+        self.forget_command_button.setToolTip(
+            "Drop the sounds given back with \"Not 'word'\": the command word is heard as the "
+            "model hears it again"
+        )
+        self.forget_command_button.clicked.connect(self._forget_selected_command)
+        command_buttons.addWidget(self.forget_command_button)
+        command_buttons.addStretch(1)
+        layout.addLayout(command_buttons)
         self.status_label = QLabel("")
         self.status_label.setWordWrap(True)
         layout.addWidget(self.status_label)
@@ -125,6 +141,42 @@ class WordsManagerDialog(QDialog):
         self._follow_selection()
         if not has_words and idle:
             self.status_label.setText("no custom words yet: use Words > Add word...")
+        self._list_commands()
+
+    def _list_commands(self) -> None:
+        selected = self.selected_command()
+        self.command_list.clear()
+        alarmed = self.store.command_alarm_seconds(self._labels())
+        for label, seconds in alarmed.items():
+            used = "" if label in self.controller.vetoed else "    (not used yet)"
+            item = QListWidgetItem(f"{label}    {seconds:.1f} s of false alarms{used}")
+            item.setData(Qt.ItemDataRole.UserRole, label)
+            self.command_list.addItem(item)
+            if label == selected or self.command_list.currentRow() < 0:
+                self.command_list.setCurrentItem(item)
+        for widget in (self.command_header, self.command_list, self.forget_command_button):
+            widget.setVisible(bool(alarmed))
+
+    def selected_command(self) -> str | None:
+        item = self.command_list.currentItem()
+        return str(item.data(Qt.ItemDataRole.UserRole)) if item is not None else None
+
+    def forget_command_alarms(self, label: str) -> None:
+        try:
+            forgot = self.store.command_alarms(label).forget()
+        except OSError as error:
+            self.status_label.setText(f"cannot forget the false alarms of {label!r}: {error}")
+            return
+        self.status_label.setText(f"{label!r} forgot its false alarms" if forgot else "")
+        self.refresh()
+        if forgot:
+            self.controller.words_changed()
+
+    @Slot()
+    def _forget_selected_command(self) -> None:
+        label = self.selected_command()
+        if label is not None:
+            self.forget_command_alarms(label)
 
     @Slot()
     def _follow_selection(self) -> None:

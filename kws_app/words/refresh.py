@@ -23,9 +23,11 @@ from dataclasses import dataclass, field
 import numpy.typing as npt
 
 from kws_app.errors import one_line
+from kws_app.inference.pipeline import is_command_label
 from kws_app.words.head import WordHead
 from kws_app.words.store import StoredWord, WordStore, WordStoreError
 from kws_app.words.trainer import FALSE_ALARMS_KEY, TrainingError, WordAudio, WordTrainer
+from kws_app.words.vetoes import CommandVeto
 
 logger = logging.getLogger(__name__)
 
@@ -196,6 +198,34 @@ def train_words(trainer: WordTrainer, store: WordStore, retrain_all: bool = Fals
     )
 
 
+@dataclass(frozen=True)
+class CommandVetoes:
+    """The vetoes of the command words the user gave false alarms of back, and what failed."""
+
+    vetoes: tuple[CommandVeto, ...] = ()
+    messages: tuple[str, ...] = ()
+
+
+def command_vetoes(trainer: WordTrainer, store: WordStore) -> CommandVetoes:
+    """A veto for each command word of the trainer's model with false alarms in the store
+    (kws_app/words/vetoes.py); a word whose veto cannot be learned is one line, and listens as
+    the model has it."""
+    labels = [label for label in trainer.model.labels if is_command_label(label)]
+    vetoes: list[CommandVeto] = []
+    messages: list[str] = []
+    for label in store.command_alarm_seconds(labels):
+        try:
+            alarms = store.command_alarms(label).read()
+            veto = None if alarms is None else trainer.command_veto(label, *alarms)
+        except WORD_ERRORS as error:
+            messages.append(f"{label!r} cannot learn its false alarms: {one_line(error)}")
+            logger.warning("%s", messages[-1])
+            continue
+        if veto is not None:
+            vetoes.append(veto)
+    return CommandVetoes(tuple(vetoes), tuple(messages))
+
+
 def learn(
     trainer: WordTrainer,
     store: WordStore,
@@ -229,8 +259,10 @@ def learn(
 
 __all__ = [
     "WORD_ERRORS",
+    "CommandVetoes",
     "HeadsRefresh",
     "TrainingBudget",
+    "command_vetoes",
     "learn",
     "refresh_heads",
     "train_words",

@@ -4,7 +4,8 @@ One model call per batch gives both the base probabilities and the embedding; ea
 embedding into a word score. The combined row stays a probability distribution (the decoder and
 the probability bars assume rows sum to 1): the strongest custom word takes its score's share of
 the mass and the base labels share the rest in their own proportions, so a confident custom word
-pushes the base words (and `_unknown_`) down instead of both firing on the same sound.
+pushes the base words (and `_unknown_`) down instead of both firing on the same sound. Command
+words the user gave false alarms of back have a veto (kws_app/words/vetoes.py), applied last.
 """
 
 from __future__ import annotations
@@ -18,10 +19,11 @@ import numpy.typing as npt
 from kws_app.config import DecoderConfig, FrontendConfig
 from kws_app.inference.decoder import SILENCE_LABEL
 from kws_app.inference.operating_points import OperatingPoints
-from kws_app.inference.pipeline import is_command_label, operating_points_of
+from kws_app.inference.pipeline import Scorer, is_command_label, operating_points_of
 from kws_app.words.calibration import THRESHOLD_KEY, head_window_ms
 from kws_app.words.head import WordHead
 from kws_app.words.phrases import head_lag_ms, lag_frames, paired
+from kws_app.words.vetoes import CommandVeto, apply_vetoes
 
 FloatArray = npt.NDArray[np.float32]
 
@@ -105,6 +107,7 @@ class CustomWordScorer:
         model: EmbeddingModel,
         words: Sequence[tuple[str, WordHead]],
         command_share: float = DEFAULT_COMMAND_SHARE,
+        vetoes: Sequence[CommandVeto] = (),
     ) -> None:
         self.base = model
         self._shares = available_shares(model.labels, command_share)
@@ -122,6 +125,10 @@ class CustomWordScorer:
         }
         self.history_frames = max(self._lag_frames.values(), default=0)
         self._labels = tuple(model.labels) + self.word_names
+        unknown_vetoes = sorted({veto.label for veto in vetoes} - set(model.labels))
+        if unknown_vetoes:
+            raise ValueError(f"vetoes for words the model does not have: {unknown_vetoes}")
+        self.vetoes = tuple(vetoes)
         self.word_thresholds = {
             name: float(head.details.get(THRESHOLD_KEY, CUSTOM_WORD_THRESHOLD))
             for name, head in words
@@ -136,13 +143,16 @@ class CustomWordScorer:
     def labels(self) -> tuple[str, ...]:
         return self._labels
 
-    def heard_span_ms(self, word: str, default_window_ms: int) -> int:
-        """How much audio before a detection of `word` its probability rested on: the model's
-        clip, a phrase's earlier window, and the word's averaging window (`default_window_ms`,
-        the decoder's, where the word has none of its own)."""
-        lag = self._lags[self.word_names.index(word)]
-        window = self.word_windows_ms.get(word, default_window_ms)
-        return self.base.frontend.clip_ms + lag + window
+    def lag_ms(self, label: str) -> int:
+        """How far before its latest window a label's earlier window ends (a phrase's; else 0)."""
+        if label not in self.word_names:
+            return 0
+        return self._lags[self.word_names.index(label)]
+
+    @property
+    def vetoed(self) -> tuple[str, ...]:
+        """The command words with a veto."""
+        return tuple(veto.label for veto in self.vetoes)
 
     @property
     def phrase_lags_ms(self) -> tuple[int, ...]:
@@ -213,11 +223,12 @@ class CustomWordScorer:
         earlier: Mapping[int, FloatArray] | None = None,
     ) -> FloatArray:
         """The combined rows from already computed base outputs (benchmarks cache those)."""
-        if not self.word_names:
+        if not self.word_names and not self.vetoes:
             return np.asarray(probabilities, dtype=np.float32)
         if embeddings is None:
             raise ValueError("the base model has no embedding output")
-        return combine(probabilities, self.word_scores(embeddings, earlier), self._shares)
+        rows = combine(probabilities, self.word_scores(embeddings, earlier), self._shares)
+        return apply_vetoes(rows, embeddings, self._labels, self.vetoes) if self.vetoes else rows
 
     def _outputs(
         self, features: FloatArray
@@ -251,3 +262,14 @@ class CustomWordScorer:
     def run(self, features: FloatArray) -> tuple[FloatArray, FloatArray | None]:
         probabilities, embeddings, earlier = self._outputs(features)
         return self.scores_from_outputs(probabilities, embeddings, earlier), embeddings
+
+
+def heard_span_ms(scorer: Scorer, label: str, default_window_ms: int) -> int:
+    """How much audio before a detection of `label` its probability rested on: the model's
+    clip, a phrase's earlier window, and the label's averaging window (`default_window_ms`, the
+    decoder's, where its operating points give it none of its own). What "Not 'word'" keeps."""
+    lag = scorer.lag_ms(label) if isinstance(scorer, CustomWordScorer) else 0
+    points = operating_points_of(scorer)
+    windows = {} if points is None else points.windows_ms
+    window = windows.get(label, default_window_ms)
+    return scorer.frontend.clip_ms + lag + window

@@ -8,6 +8,8 @@
 <root>/<slug>/background.wav        optional room recording
 <root>/<slug>/false-alarms.wav      optional: what the word fired on and the user said was not it
 <root>/<slug>/head.json             the learned head, tied to one base model (rebuilt when stale)
+<root>/.command-alarms/<slug>.wav   optional: what a command word of the model fired on and the
+                                    user said was not it (its veto learns from them)
 ```
 False alarms are the user's own sounds in their own room: they stay on this machine (word files
 do not carry them) and are kept only as long as `MAX_FALSE_ALARM_SECONDS`, newest first.
@@ -53,6 +55,8 @@ WORD_FILE = "word.json"
 HEAD_FILE = "head.json"
 BACKGROUND_FILE = "background.wav"
 FALSE_ALARMS_FILE = "false-alarms.wav"
+# False alarms of the command model's words, one file per label (dot: never a word folder).
+COMMAND_ALARMS_DIR = ".command-alarms"
 EXAMPLES_DIR = "examples"
 TEMP_PREFIX = ".tmp-"
 
@@ -167,6 +171,71 @@ def _write_bytes_atomic(path: Path, data: bytes) -> None:
         if temporary is not None:
             temporary.unlink(missing_ok=True)
         raise
+
+
+class AlarmFile:
+    """One file of false alarms given back ("Not 'word'"): the sounds joined, newest last, at
+    most MAX_FALSE_ALARM_SECONDS. `what` names its owner in warnings."""
+
+    def __init__(self, path: Path, what: str) -> None:
+        self.path = path
+        self.what = what
+
+    def read(self) -> tuple[FloatArray, int] | None:
+        """The sounds joined and their rate; None when there are none. A damaged file is
+        skipped with a warning (its owner still works, without them)."""
+        if not self.path.exists():
+            return None
+        try:
+            return read_wav(self.path, MAX_FALSE_ALARM_SECONDS)
+        except WavError as error:
+            logger.warning("%s: ignoring its false alarms (%s)", self.what, error)
+            return None
+
+    def seconds(self) -> float:
+        """How much audio the file keeps, from its header alone; 0 when there is none (or a
+        damaged one, which `read` skips too)."""
+        if not self.path.exists():
+            return 0.0
+        try:
+            rate, frames = read_wav_header(self.path)
+        except (WavError, OSError) as error:
+            logger.warning("%s: ignoring its false alarms (%s)", self.what, error)
+            return 0.0
+        return frames / rate
+
+    def identity(self) -> int:
+        """The first FALSE_ALARMS_ID_HEX_DIGITS of the file's SHA-256 as a number (a head's
+        details hold numbers only); 0 when there is none."""
+        try:
+            digest = hashlib.sha256(self.path.read_bytes()).hexdigest()
+        except FileNotFoundError:
+            return 0
+        return int(digest[:FALSE_ALARMS_ID_HEX_DIGITS], 16)
+
+    def add(self, samples: npt.ArrayLike, sample_rate: int, rate: int) -> float:
+        """Append a sound (resampled to `rate`); the oldest go first beyond
+        MAX_FALSE_ALARM_SECONDS. Returns the seconds now kept."""
+        sound = to_rate(np.asarray(samples, dtype=np.float32).reshape(-1), sample_rate, rate)
+        if sound.size == 0:
+            raise WordStoreError("the false alarm holds no audio")
+        earlier = self.read()
+        if earlier is not None and earlier[1] != rate:  # kept at another rate: keep that one
+            sound = to_rate(sound, rate, earlier[1])
+            rate = earlier[1]
+        kept = np.concatenate([earlier[0], sound]) if earlier is not None else sound
+        kept = kept[-int(MAX_FALSE_ALARM_SECONDS * rate) :]
+        _write_bytes_atomic(self.path, encode_wav(kept, rate))
+        logger.info("%s: kept a false alarm (%.1f s)", self.what, kept.size / rate)
+        return kept.size / rate
+
+    def forget(self) -> bool:
+        """Drop the false alarms; False when there were none."""
+        if not self.path.exists():
+            return False
+        self.path.unlink()
+        logger.info("%s: forgot its false alarms", self.what)
+        return True
 
 
 @dataclass(frozen=True)
@@ -446,68 +515,53 @@ class WordStore:
         except WavError as error:
             raise WordStoreError(f"custom word {word.name!r}: {error}") from error
 
+    def word_alarms(self, word: StoredWord) -> AlarmFile:
+        """The sounds the user said the word must not fire on."""
+        return AlarmFile(word.folder / FALSE_ALARMS_FILE, f"custom word {word.name!r}")
+
     def false_alarms(self, word: StoredWord) -> tuple[FloatArray, int] | None:
-        """The sounds the user said the word must not fire on, joined; None when there are none.
-        A damaged file is skipped with a warning (the word still trains, without them)."""
-        path = word.folder / FALSE_ALARMS_FILE
-        if not path.exists():
-            return None
-        try:
-            return read_wav(path, MAX_FALSE_ALARM_SECONDS)
-        except WavError as error:
-            logger.warning("custom word %r: ignoring its false alarms (%s)", word.name, error)
-            return None
+        return self.word_alarms(word).read()
 
     def false_alarm_seconds(self, word: StoredWord) -> float:
-        """How much false-alarm audio the word keeps, from its file's header alone; 0 when it
-        has none (or a damaged one, which training skips too)."""
-        path = word.folder / FALSE_ALARMS_FILE
-        if not path.exists():
-            return 0.0
-        try:
-            rate, frames = read_wav_header(path)
-        except (WavError, OSError) as error:
-            logger.warning("custom word %r: ignoring its false alarms (%s)", word.name, error)
-            return 0.0
-        return frames / rate
+        return self.word_alarms(word).seconds()
 
     def false_alarms_id(self, word: StoredWord) -> int:
-        """The identity of the word's false alarms: the first FALSE_ALARMS_ID_HEX_DIGITS of
-        their file's SHA-256 as a number (a head's details hold numbers only); 0 when there are
-        none. A head records the one it was trained with and any other makes it stale, so a
-        head saved late by a cancelled training is never taken for a current one."""
-        path = word.folder / FALSE_ALARMS_FILE
-        try:
-            digest = hashlib.sha256(path.read_bytes()).hexdigest()
-        except FileNotFoundError:
-            return 0
-        return int(digest[:FALSE_ALARMS_ID_HEX_DIGITS], 16)
+        """A head records the identity of the false alarms it was trained with and any other
+        makes it stale, so a head saved late by a cancelled training is never taken for a
+        current one."""
+        return self.word_alarms(word).identity()
 
     def add_false_alarm(self, word: StoredWord, samples: npt.ArrayLike, sample_rate: int) -> float:
         """Keep a sound the word fired on that was not the word; its head then no longer
         matches (`false_alarms_id`), so the word trains again with it among its negatives and
-        listens with its current head meanwhile. Returns the seconds of false alarms now kept
-        (the oldest go first beyond MAX_FALSE_ALARM_SECONDS)."""
-        rate = word.record.sample_rate
-        sound = to_rate(np.asarray(samples, dtype=np.float32).reshape(-1), sample_rate, rate)
-        if sound.size == 0:
-            raise WordStoreError("the false alarm holds no audio")
-        earlier = self.false_alarms(word)
-        kept = np.concatenate([earlier[0], sound]) if earlier is not None else sound
-        kept = kept[-int(MAX_FALSE_ALARM_SECONDS * rate) :]
-        _write_bytes_atomic(word.folder / FALSE_ALARMS_FILE, encode_wav(kept, rate))
-        logger.info("custom word %r: kept a false alarm (%.1f s)", word.name, kept.size / rate)
-        return kept.size / rate
+        listens with its current head meanwhile. Returns the seconds of false alarms now kept."""
+        return self.word_alarms(word).add(samples, sample_rate, word.record.sample_rate)
 
     def forget_false_alarms(self, word: StoredWord) -> bool:
         """Drop the word's false alarms (one given back by mistake would teach it to miss
         itself), so it trains again without them; False when it had none."""
-        path = word.folder / FALSE_ALARMS_FILE
-        if not path.exists():
-            return False
-        path.unlink()
-        logger.info("custom word %r: forgot its false alarms", word.name)
-        return True
+        return self.word_alarms(word).forget()
+
+    def command_alarms(self, label: str) -> AlarmFile:
+        """The sounds the user said a command word of the model must not fire on (its veto,
+        kws_app/words/vetoes.py, learns from them); kept per label, whatever the model."""
+        return AlarmFile(
+            self.root / COMMAND_ALARMS_DIR / f"{_slug(label)}.wav", f"command word {label!r}"
+        )
+
+    def add_command_alarm(
+        self, label: str, samples: npt.ArrayLike, sample_rate: int, rate: int
+    ) -> float:
+        """Keep a sound the command word `label` fired on that was not the word (at `rate`,
+        the model's, where it has none yet); returns the seconds now kept."""
+        self._ensure_root()
+        (self.root / COMMAND_ALARMS_DIR).mkdir(exist_ok=True)
+        return self.command_alarms(label).add(samples, sample_rate, rate)
+
+    def command_alarm_seconds(self, labels: Sequence[str]) -> dict[str, float]:
+        """Of `labels`, those with false alarms kept, and their seconds."""
+        seconds = {label: self.command_alarms(label).seconds() for label in labels}
+        return {label: value for label, value in seconds.items() if value > 0}
 
     def head(self, word: StoredWord) -> WordHead | None:
         """The stored head, or None when there is none or it is unreadable (it gets retrained)."""

@@ -54,6 +54,15 @@ from kws_app.words.synthetic import (
     synthetic_takes,
 )
 from kws_app.words.takes import FLOOR_PERCENTILE, SOUND_ABOVE_FLOOR_DB
+from kws_app.words.vetoes import (
+    CommandVeto,
+    KeptStrides,
+    KeptStridesError,
+    VetoConfig,
+    kept_strides_path,
+    learn_veto,
+    load_kept_strides,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -149,6 +158,7 @@ class TrainerConfig:
     head: HeadConfig = HeadConfig()
     calibration: WordCalibrationConfig = WordCalibrationConfig()
     phrase: PhraseConfig = PhraseConfig()
+    veto: VetoConfig = VetoConfig()
 
 
 def model_id_of(path: Path | Sequence[Path]) -> str:
@@ -469,6 +479,7 @@ class WordTrainer:
         model_path: Path | Sequence[Path],
         negatives_path: Path | None = None,
         config: TrainerConfig | None = None,
+        kept_path: Path | None = None,
     ) -> None:
         self.model = model
         self.config = config or TrainerConfig()
@@ -488,6 +499,8 @@ class WordTrainer:
 
             negatives_path = assets_dir() / NEGATIVES_FILE_NAME
         self.shipped = load_shipped_negatives(negatives_path, self.model_id, self.embedding_size)
+        command_path = model_path if isinstance(model_path, Path) else model_path[0]
+        self.kept = self._load_kept(kept_path or kept_strides_path(command_path))
         self._generated: tuple[FloatArray, FloatArray] | None = None
         self._shares = available_shares(model.labels, DEFAULT_COMMAND_SHARE)
 
@@ -531,6 +544,30 @@ class WordTrainer:
                         clips.append(noise * np.float32(db_to_amplitude(level_db)))
             self._generated = self.outputs(clips)
         return self._generated
+
+    def _load_kept(self, path: Path) -> KeptStrides | None:
+        """What command-word vetoes learn against; None (no vetoes, one warning) where the file
+        is missing, made for another model or damaged: custom words do not need it."""
+        try:
+            return load_kept_strides(path, self.model_id, self.embedding_size)
+        except KeptStridesError as error:
+            logger.warning("command words cannot learn false alarms: %s", error)
+            return None
+
+    def command_veto(self, label: str, sound: FloatArray, sample_rate: int) -> CommandVeto | None:
+        """The veto of the command word `label` from its false alarms (joined, at `sample_rate`);
+        None where this model has no kept strides for it."""
+        if self.kept is None:
+            return None
+        rate = self.frontend.sample_rate
+        return learn_veto(
+            label,
+            to_rate(sound, sample_rate, rate),
+            self.kept,
+            self.embed,
+            self.frontend,
+            self.config.veto,
+        )
 
     def word_audio(self, store: WordStore, word: StoredWord) -> WordAudio:
         rate = self.frontend.sample_rate
@@ -783,8 +820,10 @@ class WordTrainer:
             )
         return clashes
 
-    def scorer(self, heads: Sequence[tuple[str, WordHead]]) -> CustomWordScorer:
-        return CustomWordScorer(self.model, heads)
+    def scorer(
+        self, heads: Sequence[tuple[str, WordHead]], vetoes: Sequence[CommandVeto] = ()
+    ) -> CustomWordScorer:
+        return CustomWordScorer(self.model, heads, vetoes=vetoes)
 
 
 __all__ = [

@@ -1,0 +1,268 @@
+"""Command-word vetoes: "Not 'on'" for the words of the command model.
+
+A user cannot retrain the command model, but the false alarms they give back of one of its words
+say what that word fires on in their voice and room; those are mostly the same few sounds again
+and again. A veto per command word is a logistic regression on the word embedder's embedding
+that separates those sounds from the strides before that command word as many speakers say it in
+running speech and noise (the kept strides: `KEPT_FILE_NAME` beside the command model, shipped
+with the default one and made by bench/command_kept.py from validation streams). Wherever it
+fires, the word's probability goes to `_unknown_`, so the decoder cannot report the word there.
+Its threshold lets through all but `VetoConfig.max_vetoed_share` of the kept strides, so the
+words other people say are still found (docs/benchmarks.md, "Not 'word' for the command
+words").
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+from scipy.optimize import minimize
+
+from kws_app.config import MS_PER_SECOND, FrontendConfig, StreamConfig
+
+logger = logging.getLogger(__name__)
+
+FloatArray = npt.NDArray[np.float32]
+BoolArray = npt.NDArray[np.bool_]
+
+KEPT_FILE_NAME = "command-kept.npz"
+KEPT_FORMAT = "kws-command-kept-1"
+FORMAT_KEY = "format"
+MODEL_ID_KEY = "model_id"
+LABELS_KEY = "labels"
+EMBEDDINGS_KEY = "embeddings"
+ROW_LABELS_KEY = "row_labels"
+UNKNOWN_LABEL = "_unknown_"
+# Keeps a standardised feature with no spread from dividing by zero.
+SCALE_FLOOR = 1e-6
+# Keeps log() finite where the fit is certain.
+PROBABILITY_FLOOR = 1e-12
+
+
+class KeptStridesError(ValueError):
+    """A kept-strides file that cannot be read (the command words then cannot learn vetoes)."""
+
+
+@dataclass(frozen=True)
+class VetoConfig:
+    # L2 penalty on standardised embeddings: a few dozen strides of false alarms against a few
+    # hundred kept ones must not be separated along chance directions.
+    l2_penalty: float = 1.0
+    # Share of the kept strides a veto may fire on: what it may cost other people's words.
+    max_vetoed_share: float = 0.01
+    # The clips a false alarm is embedded as end this far apart: the pipeline's stride, which
+    # the kept strides were made at.
+    stride_ms: int = field(default_factory=lambda: StreamConfig().clip_stride_ms)
+
+
+@dataclass(frozen=True, eq=False)
+class CommandVeto:
+    """One command word's veto: where `scores` passes `threshold`, the word is not heard."""
+
+    label: str
+    weights: FloatArray
+    bias: float
+    mean: FloatArray
+    scale: FloatArray
+    threshold: float
+
+    def scores(self, embeddings: npt.ArrayLike) -> FloatArray:
+        rows = np.asarray(embeddings, dtype=np.float32)
+        return (((rows - self.mean) / self.scale) @ self.weights + self.bias).astype(np.float32)
+
+    def fires(self, embeddings: npt.ArrayLike) -> BoolArray:
+        return self.scores(embeddings) > self.threshold
+
+
+@dataclass(frozen=True, eq=False)
+class KeptStrides:
+    """Per command word, embeddings of strides before that word where a stream found it."""
+
+    embeddings: Mapping[str, FloatArray]
+
+    @property
+    def labels(self) -> tuple[str, ...]:
+        return tuple(self.embeddings)
+
+    def of(self, label: str) -> FloatArray | None:
+        return self.embeddings.get(label)
+
+
+def fit_veto(
+    label: str, alarms: npt.ArrayLike, kept: npt.ArrayLike, config: VetoConfig
+) -> CommandVeto:
+    """A logistic regression, 1 for the false alarms' strides and 0 for the kept ones (each
+    class weighs the same, whatever its rows), with its threshold at the kept strides'
+    1 - max_vetoed_share quantile."""
+    alarm_rows = np.asarray(alarms, dtype=np.float64)
+    kept_rows = np.asarray(kept, dtype=np.float64)
+    if alarm_rows.shape[0] == 0 or kept_rows.shape[0] == 0:
+        raise ValueError(f"a veto for {label!r} needs false alarms and kept strides")
+    rows = np.concatenate([alarm_rows, kept_rows])
+    mean, scale = rows.mean(axis=0), rows.std(axis=0) + SCALE_FLOOR
+    x = (rows - mean) / scale
+    y = np.concatenate([np.ones(len(alarm_rows)), np.zeros(len(kept_rows))])
+    weight = np.where(y == 1, 0.5 / len(alarm_rows), 0.5 / len(kept_rows))
+    penalty = config.l2_penalty / len(rows)
+
+    def loss(theta: npt.NDArray[np.float64]) -> tuple[float, npt.NDArray[np.float64]]:
+        logits = x @ theta[:-1] + theta[-1]
+        p = 1 / (1 + np.exp(-logits))
+        value = -np.sum(
+            weight
+            * (y * np.log(p + PROBABILITY_FLOOR) + (1 - y) * np.log(1 - p + PROBABILITY_FLOOR))
+        )
+        value += 0.5 * penalty * np.sum(theta[:-1] ** 2)
+        error = weight * (p - y)
+        grad = np.concatenate([x.T @ error + penalty * theta[:-1], [error.sum()]])
+        return float(value), grad
+
+    theta = minimize(loss, np.zeros(x.shape[1] + 1), jac=True, method="L-BFGS-B").x
+    veto = CommandVeto(
+        label,
+        theta[:-1].astype(np.float32),
+        float(theta[-1]),
+        mean.astype(np.float32),
+        scale.astype(np.float32),
+        threshold=0.0,
+    )
+    threshold = float(np.quantile(veto.scores(kept_rows), 1 - config.max_vetoed_share))
+    return CommandVeto(label, veto.weights, veto.bias, veto.mean, veto.scale, threshold)
+
+
+def stride_windows(
+    sound: npt.ArrayLike, frontend: FrontendConfig, stride_ms: int
+) -> list[FloatArray]:
+    """The model's clips the pipeline would have scored over `sound` (at the model's rate):
+    one ending every `stride_ms` from the first full clip to the end, the latest last."""
+    samples = np.asarray(sound, dtype=np.float32).reshape(-1)
+    clip = frontend.clip_samples
+    hop = max(1, stride_ms * frontend.sample_rate // MS_PER_SECOND)
+    if samples.size < clip:
+        return []
+    ends = range(samples.size, clip - 1, -hop)
+    return [samples[end - clip : end] for end in reversed(ends)]
+
+
+def learn_veto(
+    label: str,
+    sound: npt.ArrayLike,
+    kept: KeptStrides,
+    embed: Callable[[Sequence[FloatArray]], FloatArray],
+    frontend: FrontendConfig,
+    config: VetoConfig,
+) -> CommandVeto | None:
+    """The veto for `label` from the false alarms given back of it (`sound`, joined, at the
+    model's rate); None where the kept strides hold no such word or the sound is shorter than
+    one clip."""
+    kept_rows = kept.of(label)
+    windows = stride_windows(sound, frontend, config.stride_ms)
+    if kept_rows is None or not windows:
+        return None
+    return fit_veto(label, embed(windows), kept_rows, config)
+
+
+def apply_vetoes(
+    probabilities: npt.ArrayLike,
+    embeddings: npt.ArrayLike,
+    labels: Sequence[str],
+    vetoes: Sequence[CommandVeto],
+) -> FloatArray:
+    """Rows with each vetoed word's probability moved to `_unknown_` where its veto fires (rows
+    still sum to what they summed to; a model without `_unknown_` loses the mass instead)."""
+    out = np.array(probabilities, dtype=np.float32, copy=True)
+    unknown = labels.index(UNKNOWN_LABEL) if UNKNOWN_LABEL in labels else None
+    for veto in vetoes:
+        fired = veto.fires(embeddings)
+        if not fired.any():
+            continue
+        column = labels.index(veto.label)
+        if unknown is not None:
+            out[fired, unknown] += out[fired, column]
+        out[fired, column] = 0.0
+    return out
+
+
+def save_kept_strides(path: Path, model_id: str, strides: Mapping[str, npt.ArrayLike]) -> None:
+    """Write the kept strides for the model (pair) whose identity is `model_id` (float16)."""
+    labels = sorted(label for label, rows in strides.items() if np.asarray(rows).shape[0])
+    if not labels:
+        raise ValueError("no kept strides to save")
+    embeddings = np.concatenate([np.asarray(strides[label], dtype=np.float16) for label in labels])
+    row_labels = np.concatenate(
+        [np.full(np.asarray(strides[label]).shape[0], index) for index, label in enumerate(labels)]
+    ).astype(np.int32)
+    arrays: dict[str, npt.NDArray[np.generic]] = {
+        FORMAT_KEY: np.array(KEPT_FORMAT),
+        MODEL_ID_KEY: np.array(model_id),
+        LABELS_KEY: np.array(labels),
+        EMBEDDINGS_KEY: embeddings,
+        ROW_LABELS_KEY: row_labels,
+    }
+    np.savez_compressed(path, allow_pickle=False, **arrays)
+
+
+def kept_strides_path(model_path: Path) -> Path:
+    """Where the kept strides of the command model at `model_path` are: beside it, as the word
+    embedder it names is (a model opened from elsewhere brings its own, or learns no vetoes)."""
+    return model_path.parent / KEPT_FILE_NAME
+
+
+def kept_strides_match(path: Path, model_id: str) -> bool:
+    """Whether `path` holds kept strides made for this model (pair), reading its identity
+    alone (the app asks before it loads anything else)."""
+    if not path.is_file():
+        return False
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            return str(data[FORMAT_KEY]) == KEPT_FORMAT and str(data[MODEL_ID_KEY]) == model_id
+    except (OSError, KeyError, ValueError) as error:
+        logger.warning("%s cannot be read: %s", path.name, error)
+        return False
+
+
+def load_kept_strides(path: Path, model_id: str, size: int) -> KeptStrides | None:
+    """The kept strides made for this model (pair); None where there is no file or it was made
+    for another model. KeptStridesError for a damaged file."""
+    if not path.is_file():
+        return None
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            if str(data[FORMAT_KEY]) != KEPT_FORMAT:
+                raise KeptStridesError(f"{path.name} is not a {KEPT_FORMAT} file")
+            if str(data[MODEL_ID_KEY]) != model_id:
+                logger.info("%s was made for another model: command words learn no vetoes", path)
+                return None
+            labels = [str(label) for label in data[LABELS_KEY]]
+            embeddings = np.asarray(data[EMBEDDINGS_KEY], dtype=np.float32)
+            row_labels = np.asarray(data[ROW_LABELS_KEY])
+    except (OSError, KeyError, ValueError) as error:
+        raise KeptStridesError(f"{path.name} cannot be read: {error}") from error
+    fits = embeddings.ndim == 2 and embeddings.shape[1] == size
+    if not fits or row_labels.shape != (len(embeddings),):
+        raise KeptStridesError(f"{path.name} does not fit this model's embedding")
+    if row_labels.size and (row_labels.min() < 0 or row_labels.max() >= len(labels)):
+        raise KeptStridesError(f"{path.name} names labels it does not hold")
+    return KeptStrides({label: embeddings[row_labels == i] for i, label in enumerate(labels)})
+
+
+__all__ = [
+    "KEPT_FILE_NAME",
+    "CommandVeto",
+    "KeptStrides",
+    "KeptStridesError",
+    "VetoConfig",
+    "apply_vetoes",
+    "fit_veto",
+    "kept_strides_match",
+    "kept_strides_path",
+    "learn_veto",
+    "load_kept_strides",
+    "save_kept_strides",
+    "stride_windows",
+]

@@ -1,0 +1,213 @@
+"""A command word that fired on the wrong sound, given back by the user, learns a veto: it stops
+firing on that sound and still hears the word as other people say it."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+import pytest
+from model_factory import HIGH_TONE_HZ, LOW_TONE_HZ
+from words_helpers import (
+    RATE,
+    WHISTLE_HZ,
+    detected_labels,
+    heard_sound,
+    high_with_hum,
+    stream,
+    words_tone_model,
+    write_kept_strides,
+)
+
+from kws_app.cli import main
+from kws_app.inference.model import OnnxModel
+from kws_app.session.vocabulary import build_vocabulary
+from kws_app.words.scorer import CustomWordScorer
+from kws_app.words.store import COMMAND_ALARMS_DIR, MAX_FALSE_ALARM_SECONDS, WordStore
+from kws_app.words.trainer import WordTrainer, model_id_of
+from kws_app.words.vetoes import (
+    CommandVeto,
+    KeptStridesError,
+    VetoConfig,
+    apply_vetoes,
+    fit_veto,
+    kept_strides_match,
+    kept_strides_path,
+    load_kept_strides,
+    stride_windows,
+)
+
+
+@pytest.fixture
+def model(tmp_path: Path) -> OnnxModel:
+    return OnnxModel(words_tone_model(tmp_path / "words_tone.onnx"), prefer_gpu=False)
+
+
+def test_a_command_word_given_back_stops_firing_on_that_sound_and_still_hears_the_word(
+    model: OnnxModel,
+) -> None:
+    write_kept_strides(model)
+    trainer = WordTrainer(model, model.path)
+    assert trainer.kept is not None and trainer.kept.labels == ("high",)
+    assert detected_labels(model, high_with_hum()) == ["high"]  # the false alarm
+    veto = trainer.command_veto("high", heard_sound(high_with_hum()), RATE)
+    assert veto is not None and veto.label == "high"
+    scorer = trainer.scorer([], [veto])
+    assert scorer.vetoed == ("high",) and scorer.word_names == ()
+    assert detected_labels(scorer, high_with_hum(seed=2)) == []
+    assert detected_labels(scorer, stream(HIGH_TONE_HZ, LOW_TONE_HZ)) == ["high", "low"]
+    # A word the kept strides do not hold cannot learn a veto (there is nothing to keep).
+    assert trainer.command_veto("low", heard_sound(high_with_hum()), RATE) is None
+
+
+def test_a_veto_fires_on_the_false_alarms_and_on_at_most_its_share_of_the_kept_strides() -> None:
+    rng = np.random.default_rng(0)
+    kept = rng.normal(0.0, 1.0, (400, 8)).astype(np.float32)
+    alarms = rng.normal(0.0, 1.0, (30, 8)).astype(np.float32) + np.float32(4.0)
+    config = VetoConfig(max_vetoed_share=0.02)
+    veto = fit_veto("on", alarms, kept, config)
+    assert veto.fires(alarms).all()
+    assert veto.fires(kept).mean() <= config.max_vetoed_share
+    with pytest.raises(ValueError, match="needs false alarms and kept strides"):
+        fit_veto("on", alarms[:0], kept, config)
+
+
+def test_a_veto_moves_the_word_to_unknown_where_it_fires_and_nowhere_else() -> None:
+    labels = ("_silence_", "_unknown_", "on", "off")
+    veto = CommandVeto(
+        "on",
+        weights=np.array([1.0], np.float32),
+        bias=0.0,
+        mean=np.zeros(1, np.float32),
+        scale=np.ones(1, np.float32),
+        threshold=0.5,
+    )
+    rows = np.array([[0.1, 0.1, 0.7, 0.1], [0.1, 0.1, 0.7, 0.1]], np.float32)
+    embeddings = np.array([[1.0], [0.0]], np.float32)  # the veto fires on the first row only
+    out = apply_vetoes(rows, embeddings, labels, [veto])
+    np.testing.assert_allclose(out[0], [0.1, 0.8, 0.0, 0.1])
+    np.testing.assert_allclose(out[1], rows[1])
+    np.testing.assert_allclose(out.sum(axis=1), rows.sum(axis=1))
+
+
+def test_a_false_alarm_is_embedded_as_the_clips_the_pipeline_scored_over_it(
+    model: OnnxModel,
+) -> None:
+    frontend = model.frontend
+    clip = frontend.clip_samples
+    stride = 50 * RATE // 1000
+    sound = np.arange(clip + 3 * stride + 7, dtype=np.float32)
+    windows = stride_windows(sound, frontend, 50)
+    assert len(windows) == 4 and all(window.size == clip for window in windows)
+    np.testing.assert_array_equal(windows[-1], sound[-clip:])  # the latest ends with the sound
+    np.testing.assert_array_equal(windows[-2], sound[-clip - stride : -stride])
+    assert stride_windows(sound[: clip - 1], frontend, 50) == []
+
+
+def test_kept_strides_are_used_only_with_the_model_they_were_made_for(
+    model: OnnxModel, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = write_kept_strides(model)
+    model_id = model_id_of(model.path)
+    kept = load_kept_strides(path, model_id, WordTrainer(model, model.path).embedding_size)
+    assert kept is not None and kept.labels == ("high",)
+    assert kept_strides_match(path, model_id)
+    assert not kept_strides_match(path, "another model")
+    assert load_kept_strides(path, "another model", 1) is None
+    assert load_kept_strides(tmp_path / "missing.npz", model_id, 1) is None
+    with pytest.raises(KeptStridesError, match="does not fit"):
+        load_kept_strides(path, model_id, 3)
+    # A damaged file costs the vetoes, with one warning, never the custom words.
+    path.write_bytes(b"PK, but not an archive")
+    with pytest.raises(KeptStridesError, match="cannot be read"):
+        load_kept_strides(path, model_id, 1)
+    with caplog.at_level(logging.WARNING):
+        trainer = WordTrainer(model, model.path)
+    assert trainer.kept is None and "command words cannot learn false alarms" in caplog.text
+    assert not kept_strides_match(path, model_id)
+
+
+def test_command_word_false_alarms_keep_the_newest_seconds_beside_the_words(
+    tmp_path: Path,
+) -> None:
+    store = WordStore(tmp_path / "words")
+    assert store.command_alarm_seconds(["on", "off"]) == {}
+    chunk_s = 4.0
+    for index in range(int(MAX_FALSE_ALARM_SECONDS / chunk_s) + 2):
+        sound = np.full(int(chunk_s * 48000), 0.01 * (index + 1), np.float32)
+        kept_s = store.add_command_alarm("on", sound, 48000, RATE)  # the capture's rate
+    assert kept_s == pytest.approx(MAX_FALSE_ALARM_SECONDS)
+    kept = store.command_alarms("on").read()
+    assert kept is not None and kept[1] == RATE
+    assert float(np.median(kept[0][-RATE:])) == pytest.approx(0.01 * (index + 1), abs=1e-3)
+    assert store.command_alarm_seconds(["on", "off"]) == {"on": pytest.approx(30.0)}
+    # They live in a folder of their own that is never taken for a word.
+    assert (store.root / COMMAND_ALARMS_DIR).is_dir() and store.words() == []
+    store.add("whistle", [stream(WHISTLE_HZ)[:RATE]] * 5, RATE)
+    assert [word.name for word in store.words()] == ["whistle"]
+    assert store.command_alarms("on").forget()
+    assert not store.command_alarms("on").forget()
+    assert store.command_alarm_seconds(["on"]) == {}
+
+
+def test_the_vocabulary_carries_a_veto_for_each_command_word_given_back(
+    model: OnnxModel, tmp_path: Path
+) -> None:
+    store = WordStore(tmp_path / "words")
+    # No kept strides beside the model: its command words cannot learn vetoes.
+    plain = build_vocabulary(model, store)
+    assert plain.scorer is model and not plain.can_veto and plain.vetoed == ()
+    write_kept_strides(model)
+    ready = build_vocabulary(model, store)
+    # Nothing given back yet: the model alone listens (no embedding to compute per stride).
+    assert ready.scorer is model and ready.can_veto and ready.vetoed == ()
+    store.add_command_alarm("high", heard_sound(high_with_hum()), RATE, RATE)
+    vetoed = build_vocabulary(model, store)
+    assert vetoed.can_veto and vetoed.vetoed == ("high",) and vetoed.words == ()
+    assert isinstance(vetoed.scorer, CustomWordScorer)
+    assert detected_labels(vetoed.scorer, high_with_hum(seed=3)) == []
+    assert detected_labels(vetoed.scorer, stream(HIGH_TONE_HZ)) == ["high"]
+    # Forgotten: the word is heard as the model hears it again.
+    store.command_alarms("high").forget()
+    assert build_vocabulary(model, store).scorer is model
+
+
+def test_the_command_line_lists_and_forgets_a_command_words_false_alarms(
+    model: OnnxModel, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    store = WordStore(tmp_path / "words")
+    store.add_command_alarm("high", heard_sound(high_with_hum()), RATE, RATE)
+    common = ["words", "--store", str(store.root), "--model", str(model.path)]
+    assert main([*common, "list"]) == 0
+    out = capsys.readouterr().out
+    assert "high\tcommand word, 1.5 s of false alarms" in out and "no custom words" in out
+    assert main([*common, "forget-alarms", "high"]) == 0
+    assert "'high' forgot its false alarms" in capsys.readouterr().out
+    assert store.command_alarm_seconds(["high"]) == {}
+    assert main([*common, "forget-alarms", "high"]) == 0
+    assert "'high' has no false alarms" in capsys.readouterr().out
+    assert main([*common, "forget-alarms", "hgih"]) == 2  # a typo: one line, no traceback
+    captured = capsys.readouterr()
+    assert "no custom word or command word named 'hgih'" in captured.err
+    assert "Traceback" not in captured.err
+
+
+def test_the_shipped_command_words_can_learn_vetoes() -> None:
+    from kws_app.paths import default_model_path
+    from kws_app.words.embedder import PairedModel, identity_paths, words_model
+
+    model_path = default_model_path()
+    if not model_path.is_file():
+        pytest.skip("no shipped model in assets/")
+    model, problem = words_model(OnnxModel(model_path, prefer_gpu=False))
+    assert problem is None and isinstance(model, PairedModel)
+    path = kept_strides_path(model_path)
+    assert kept_strides_match(path, model_id_of(identity_paths(model))), (
+        f"{path.name} was made for another model: rerun bench/command_kept.py"
+    )
+    size = model.embedder.info.embedding_size
+    assert size is not None
+    kept = load_kept_strides(path, model_id_of(identity_paths(model)), size)
+    commands = {label for label in model.labels if not label.startswith("_")}
+    assert kept is not None and set(kept.labels) == commands
