@@ -133,8 +133,11 @@ def run_child(args: argparse.Namespace) -> int:
             window.controller.worker is not None
             and update is not None
             and update.stream_time_ms > 0
+            and not window.controller.training_words  # custom words and vetoes are in place
         ):
-            print("READY", flush=True)
+            scorer = window.controller.scorer
+            words = getattr(scorer, "word_names", ())
+            print(f"READY custom words {words}, vetoes {window.controller.vetoed}", flush=True)
             ready_timer.stop()
 
     ready_timer = QTimer()
@@ -259,6 +262,7 @@ def _measure(args, microphone, wav, expected, child, xvfb, offline) -> int:  # t
     deadline = time.monotonic() + READY_TIMEOUT_S
     for line in child.stdout:
         if line.startswith("READY"):
+            print(line.strip().removeprefix("READY ").capitalize(), flush=True)
             break
         if time.monotonic() > deadline:
             raise RuntimeError("the app did not start listening")

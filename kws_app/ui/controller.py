@@ -608,7 +608,10 @@ class AppController(QObject):
                 f"Cannot keep that false alarm of {heard.word!r}: {one_line(error)}", None
             )
             return
-        self.status.emit(f"{heard.word!r} is learning not to fire on that sound")
+        self.status.emit(
+            f"{heard.word!r} is learning not to fire on that sound "
+            "(Words > Manage words... forgets it)"
+        )
         self.words_changed()
 
     @Slot(str)
