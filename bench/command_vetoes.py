@@ -3,7 +3,7 @@
 Usage: .venv/bin/python bench/command_vetoes.py [--model assets/kws-default.onnx]
            [--kept assets/command-kept.npz] [--negatives-wav runs/streams/test_neg.wav]
            [--commands-wav runs/streams/test_cmd_10db.wav] [--commands-wav ...]
-           [--max-vetoed-share 0.01] [--l2-penalty 1.0]
+           [--max-vetoed-share 0.01] [--l2-penalty 1.0] [--as-they-happen]
 
 The app's own path (kws_app/words/vetoes.py), on streams of speakers the kept strides never
 heard. The negatives stream is decoded at the app's defaults; each false accept in its first
@@ -57,6 +57,12 @@ def main() -> int:
     defaults = VetoConfig()
     parser.add_argument("--max-vetoed-share", type=float, default=defaults.max_vetoed_share)
     parser.add_argument("--l2-penalty", type=float, default=defaults.l2_penalty)
+    parser.add_argument(
+        "--as-they-happen",
+        action="store_true",
+        help="give back every false alarm of the whole negatives stream the moment it shows, "
+        "each word's veto learned again each time, instead of the first half's all at once",
+    )
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
     command_wavs = args.commands_wav or [Path("runs/streams/test_cmd_10db.wav")]
@@ -79,34 +85,72 @@ def main() -> int:
     negatives = run_stream(model, audio, [], stream)  # type: ignore[arg-type]
     half_ms = negatives.seconds * MS_PER_SECOND / 2
     fired = decode(labels, negatives.probabilities, negatives.times_ms, decoder, points)
-    given_back = [(t, label) for t, label in fired if t < half_ms]
-    sounds: dict[str, list[np.ndarray]] = {}
-    for t, label in given_back:
+
+    def heard(t: int, label: str) -> np.ndarray:
+        """What the window's button keeps of a detection: the clip and averaging window."""
         window_ms = (
             points.windows_ms.get(label, decoder.average_window_ms)
             if points
             else (decoder.average_window_ms)
         )
         start = max(0, (t - clip_ms - window_ms) * RATE // MS_PER_SECOND)
-        sounds.setdefault(label, []).append(audio[start : t * RATE // MS_PER_SECOND])
-    vetoes: list[CommandVeto] = []
-    for label, parts in sorted(sounds.items()):
-        veto = learn_veto(
-            label,
-            np.concatenate(parts),
-            kept,
-            trainer.embed,
-            model.frontend,
-            config,
+        return audio[start : t * RATE // MS_PER_SECOND]
+
+    sounds: dict[str, list[np.ndarray]] = {}
+    vetoes_by_label: dict[str, CommandVeto] = {}
+
+    def give_back(t: int, label: str) -> None:
+        sounds.setdefault(label, []).append(heard(t, label))
+        veto = learn_veto(label, sounds[label], kept, trainer.embed, model.frontend, config)
+        if veto is not None:  # each sound windowed on its own, as the store keeps them apart
+            vetoes_by_label[label] = veto
+
+    if args.as_they_happen:
+        # The user gives back every false alarm the moment it shows; the next ones meet the
+        # vetoes learned so far.
+        given_back: list[tuple[int, str]] = []
+        while True:
+            rows = apply_vetoes(
+                negatives.probabilities,
+                negatives.embeddings,
+                labels,
+                list(vetoes_by_label.values()),
+            )
+            after = [
+                (t, label)
+                for t, label in decode(labels, rows, negatives.times_ms, decoder, points)
+                if not given_back or t > given_back[-1][0]
+            ]
+            if not after:
+                break
+            given_back.append(after[0])
+            give_back(*after[0])
+        hours = negatives.seconds / SECONDS_PER_HOUR
+        second_seen = [label for t, label in given_back if t >= half_ms]
+        print(
+            f"every false alarm given back as it shows: {len(given_back)} shown in "
+            f"{hours * 60:.0f} min ({len(given_back) / hours:.2f} per hour; without vetoes "
+            f"{len(fired)}, {len(fired) / hours:.2f}); in the second half {len(second_seen)} "
+            f"({', '.join(sorted(second_seen)) or 'none'}) against "
+            f"{sum(t >= half_ms for t, _ in fired)} without"
         )
+    else:
+        given_back = [(t, label) for t, label in fired if t < half_ms]
+        for t, label in given_back:
+            sounds.setdefault(label, []).append(heard(t, label))
+        for label, parts in sorted(sounds.items()):
+            veto = learn_veto(label, parts, kept, trainer.embed, model.frontend, config)
+            if veto is not None:
+                vetoes_by_label[label] = veto
+    for label, parts in sorted(sounds.items()):
         kept_rows = kept.of(label)
+        veto = vetoes_by_label.get(label)
         print(
             f"{label}: {len(parts)} false alarms against "
             f"{0 if kept_rows is None else len(kept_rows)} kept strides: "
             + ("no veto" if veto is None else f"veto above {veto.threshold:+.2f}")
         )
-        if veto is not None:
-            vetoes.append(veto)
+    vetoes = list(vetoes_by_label.values())
 
     def detections(cached: CachedStream, vetoed: bool) -> list[tuple[int, str]]:
         rows = cached.probabilities
@@ -114,16 +158,17 @@ def main() -> int:
             rows = apply_vetoes(rows, cached.embeddings, labels, vetoes)
         return decode(labels, rows, cached.times_ms, decoder, points)
 
-    hours = (negatives.seconds - half_ms / MS_PER_SECOND) / SECONDS_PER_HOUR
-    second = [label for t, label in fired if t >= half_ms]
-    second_after = [label for t, label in detections(negatives, True) if t >= half_ms]
-    print(
-        f"given back: {len(given_back)} false alarms of the first half "
-        f"({', '.join(sorted(sounds))})\n"
-        f"second half: {len(second) / hours:.2f} -> {len(second_after) / hours:.2f} false accepts "
-        f"per hour ({len(second)} -> {len(second_after)} in {hours * 60:.0f} min; after: "
-        f"{', '.join(sorted(second_after)) or 'none'})"
-    )
+    if not args.as_they_happen:
+        hours = (negatives.seconds - half_ms / MS_PER_SECOND) / SECONDS_PER_HOUR
+        second = [label for t, label in fired if t >= half_ms]
+        second_after = [label for t, label in detections(negatives, True) if t >= half_ms]
+        print(
+            f"given back: {len(given_back)} false alarms of the first half "
+            f"({', '.join(sorted(sounds))})\n"
+            f"second half: {len(second) / hours:.2f} -> {len(second_after) / hours:.2f} false "
+            f"accepts per hour ({len(second)} -> {len(second_after)} in {hours * 60:.0f} min; "
+            f"after: {', '.join(sorted(second_after)) or 'none'})"
+        )
     for wav in command_wavs:
         commands = run_stream(model, read_audio_at(wav, RATE), [], stream)  # type: ignore[arg-type]
         words = read_ground_truth(wav.with_suffix(".csv"))

@@ -103,6 +103,19 @@ def _words_model(path: Path | None):  # type: ignore[no-untyped-def]
     return model
 
 
+def _labels_of(path: Path) -> tuple[str, ...]:
+    """The model's labels; none where it cannot be loaded (listing words does not need it)."""
+    from kws_app.inference.model import ModelError
+
+    if not path.is_file():
+        return ()
+    try:
+        return tuple(_load_model(path).labels)
+    except ModelError as error:
+        logger.warning("%s", error)
+        return ()
+
+
 def _words_model_id(path: Path) -> str | None:
     """The identity a head trained now for the model at `path` would carry; None where the model
     cannot be loaded (listing the words does not need it)."""
@@ -184,10 +197,8 @@ def _names(heads: Sequence[tuple[str, object]]) -> str:
 def run_list(args: argparse.Namespace, store: WordStore) -> int:
     words = store.words()
     model_path = args.model or default_model_path()
-    if model_path.is_file():
-        alarmed = store.command_alarm_seconds(_load_model(model_path).labels)
-        for label, seconds in alarmed.items():
-            print(f"{label}\tcommand word, {seconds:.1f} s of false alarms")
+    for label, seconds in store.command_alarm_seconds(_labels_of(model_path)).items():
+        print(f"{label}\tcommand word, {seconds:.1f} s of false alarms")
     if not words:
         print("no custom words")
         return 0
@@ -217,9 +228,7 @@ def run_forget_command_alarms(args: argparse.Namespace, store: WordStore) -> int
     if store.command_alarms(args.name).forget():
         print(f"{args.name!r} forgot its false alarms")
         return 0
-    model_path = args.model or default_model_path()
-    labels = _load_model(model_path).labels if model_path.is_file() else ()
-    if args.name in labels:
+    if args.name in _labels_of(args.model or default_model_path()):
         print(f"{args.name!r} has no false alarms")
         return 0
     raise WordStoreError(f"no custom word or command word named {args.name!r}")

@@ -13,6 +13,7 @@ from words_helpers import (
     RATE,
     WHISTLE_HZ,
     detected_labels,
+    examples,
     heard_sound,
     high_with_hum,
     stream,
@@ -32,7 +33,7 @@ from kws_app.words.vetoes import (
     VetoConfig,
     apply_vetoes,
     fit_veto,
-    kept_strides_match,
+    kept_labels,
     kept_strides_path,
     load_kept_strides,
     stride_windows,
@@ -51,14 +52,15 @@ def test_a_command_word_given_back_stops_firing_on_that_sound_and_still_hears_th
     trainer = WordTrainer(model, model.path)
     assert trainer.kept is not None and trainer.kept.labels == ("high",)
     assert detected_labels(model, high_with_hum()) == ["high"]  # the false alarm
-    veto = trainer.command_veto("high", heard_sound(high_with_hum()), RATE)
+    veto = trainer.command_veto("high", [heard_sound(high_with_hum())], RATE)
     assert veto is not None and veto.label == "high"
     scorer = trainer.scorer([], [veto])
     assert scorer.vetoed == ("high",) and scorer.word_names == ()
     assert detected_labels(scorer, high_with_hum(seed=2)) == []
     assert detected_labels(scorer, stream(HIGH_TONE_HZ, LOW_TONE_HZ)) == ["high", "low"]
     # A word the kept strides do not hold cannot learn a veto (there is nothing to keep).
-    assert trainer.command_veto("low", heard_sound(high_with_hum()), RATE) is None
+    assert trainer.vetoable == ("high",)
+    assert trainer.command_veto("low", [heard_sound(high_with_hum())], RATE) is None
 
 
 def test_a_veto_fires_on_the_false_alarms_and_on_at_most_its_share_of_the_kept_strides() -> None:
@@ -112,20 +114,28 @@ def test_kept_strides_are_used_only_with_the_model_they_were_made_for(
     model_id = model_id_of(model.path)
     kept = load_kept_strides(path, model_id, WordTrainer(model, model.path).embedding_size)
     assert kept is not None and kept.labels == ("high",)
-    assert kept_strides_match(path, model_id)
-    assert not kept_strides_match(path, "another model")
+    assert kept_labels(path, model_id) == ("high",)
+    assert kept_labels(path, "another model") == ()
     assert load_kept_strides(path, "another model", 1) is None
     assert load_kept_strides(tmp_path / "missing.npz", model_id, 1) is None
     with pytest.raises(KeptStridesError, match="does not fit"):
         load_kept_strides(path, model_id, 3)
     # A damaged file costs the vetoes, with one warning, never the custom words.
-    path.write_bytes(b"PK, but not an archive")
-    with pytest.raises(KeptStridesError, match="cannot be read"):
-        load_kept_strides(path, model_id, 1)
-    with caplog.at_level(logging.WARNING):
-        trainer = WordTrainer(model, model.path)
-    assert trainer.kept is None and "command words cannot learn false alarms" in caplog.text
-    assert not kept_strides_match(path, model_id)
+    whole = path.read_bytes()
+    for damaged in (b"PK, but not an archive", whole[: len(whole) // 2]):  # a partial copy too
+        path.write_bytes(damaged)
+        with pytest.raises(KeptStridesError, match="cannot be read"):
+            load_kept_strides(path, model_id, 1)
+        assert kept_labels(path, model_id) == ()
+        with caplog.at_level(logging.WARNING):
+            trainer = WordTrainer(model, model.path)
+        assert trainer.kept is None and "command words cannot learn false alarms" in caplog.text
+        store = WordStore(tmp_path / f"words-{len(damaged)}")
+        store.add("whistle", examples(WHISTLE_HZ), RATE)
+        store.add_command_alarm("high", heard_sound(high_with_hum()), RATE, RATE)
+        vocabulary = build_vocabulary(model, store)
+        assert vocabulary.words == ("whistle",) and vocabulary.vetoed == ()
+        assert any("'high' cannot learn" in message for message in vocabulary.messages)
 
 
 def test_command_word_false_alarms_keep_the_newest_seconds_beside_the_words(
@@ -151,20 +161,44 @@ def test_command_word_false_alarms_keep_the_newest_seconds_beside_the_words(
     assert store.command_alarm_seconds(["on"]) == {}
 
 
+def test_each_false_alarm_is_kept_apart_so_no_clip_spans_two_of_them(tmp_path: Path) -> None:
+    store = WordStore(tmp_path / "words")
+    first, second = np.full(RATE, 0.1, np.float32), np.full(2 * RATE, 0.2, np.float32)
+    store.add_command_alarm("on", first, RATE, RATE)
+    store.add_command_alarm("on", second, RATE, RATE)
+    alarms = store.command_alarms("on")
+    parts = alarms.parts()
+    assert parts is not None and [part.size for part in parts[0]] == [RATE, 2 * RATE]
+    np.testing.assert_allclose(parts[0][1], second, atol=1e-4)
+    # Past the limit the oldest audio goes, and the lengths follow.
+    for _ in range(int(MAX_FALSE_ALARM_SECONDS / 2)):
+        store.add_command_alarm("on", second, RATE, RATE)
+    parts = alarms.parts()
+    assert (
+        parts is not None and sum(part.size for part in parts[0]) == MAX_FALSE_ALARM_SECONDS * RATE
+    )
+    assert all(part.size == 2 * RATE for part in parts[0])
+    # Lengths that do not add up (a crash between the two writes): the file is one sound.
+    alarms.lengths_path.write_text('{"lengths": [5, 7]}')
+    parts = alarms.parts()
+    assert parts is not None and len(parts[0]) == 1
+    assert alarms.forget() and not alarms.lengths_path.exists()
+
+
 def test_the_vocabulary_carries_a_veto_for_each_command_word_given_back(
     model: OnnxModel, tmp_path: Path
 ) -> None:
     store = WordStore(tmp_path / "words")
     # No kept strides beside the model: its command words cannot learn vetoes.
     plain = build_vocabulary(model, store)
-    assert plain.scorer is model and not plain.can_veto and plain.vetoed == ()
+    assert plain.scorer is model and plain.vetoable == () and plain.vetoed == ()
     write_kept_strides(model)
     ready = build_vocabulary(model, store)
     # Nothing given back yet: the model alone listens (no embedding to compute per stride).
-    assert ready.scorer is model and ready.can_veto and ready.vetoed == ()
+    assert ready.scorer is model and ready.vetoable == ("high",) and ready.vetoed == ()
     store.add_command_alarm("high", heard_sound(high_with_hum()), RATE, RATE)
     vetoed = build_vocabulary(model, store)
-    assert vetoed.can_veto and vetoed.vetoed == ("high",) and vetoed.words == ()
+    assert vetoed.vetoable == ("high",) and vetoed.vetoed == ("high",) and vetoed.words == ()
     assert isinstance(vetoed.scorer, CustomWordScorer)
     assert detected_labels(vetoed.scorer, high_with_hum(seed=3)) == []
     assert detected_labels(vetoed.scorer, stream(HIGH_TONE_HZ)) == ["high"]
@@ -203,11 +237,11 @@ def test_the_shipped_command_words_can_learn_vetoes() -> None:
     model, problem = words_model(OnnxModel(model_path, prefer_gpu=False))
     assert problem is None and isinstance(model, PairedModel)
     path = kept_strides_path(model_path)
-    assert kept_strides_match(path, model_id_of(identity_paths(model))), (
+    commands = sorted(label for label in model.labels if not label.startswith("_"))
+    assert sorted(kept_labels(path, model_id_of(identity_paths(model)))) == commands, (
         f"{path.name} was made for another model: rerun bench/command_kept.py"
     )
     size = model.embedder.info.embedding_size
     assert size is not None
     kept = load_kept_strides(path, model_id_of(identity_paths(model)), size)
-    commands = {label for label in model.labels if not label.startswith("_")}
-    assert kept is not None and set(kept.labels) == commands
+    assert kept is not None and sorted(kept.labels) == commands

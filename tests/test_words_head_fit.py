@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from kws_app.words.head import _CURVATURE_TAIL, _curved_rows, _fit_logistic, _newton_step
+from kws_app.words.head import _CURVATURE_TAIL, _curved_rows, _newton_step, fit_logistic
 
 L2_PENALTY = 1e-2
 MAX_ITERATIONS = 50
@@ -32,15 +32,15 @@ def _gradient(features: np.ndarray, targets: np.ndarray, weights: np.ndarray, bi
 
 def test_the_fit_is_the_optimum_although_the_hessian_is_summed_in_single_precision() -> None:
     features, targets = _problem()
-    weights, bias = _fit_logistic(features, targets, L2_PENALTY, MAX_ITERATIONS)
+    weights, bias = fit_logistic(features, targets, L2_PENALTY, MAX_ITERATIONS)
     assert np.linalg.norm(_gradient(features, targets, weights, bias)) < 1e-7
 
 
 def test_a_warm_start_reaches_the_same_head() -> None:
     features, targets = _problem()
-    cold = _fit_logistic(features, targets, L2_PENALTY, MAX_ITERATIONS)
-    nearby = _fit_logistic(features[500:], targets[500:], L2_PENALTY, MAX_ITERATIONS)
-    warm = _fit_logistic(features, targets, L2_PENALTY, MAX_ITERATIONS, start=nearby)
+    cold = fit_logistic(features, targets, L2_PENALTY, MAX_ITERATIONS)
+    nearby = fit_logistic(features[500:], targets[500:], L2_PENALTY, MAX_ITERATIONS)
+    warm = fit_logistic(features, targets, L2_PENALTY, MAX_ITERATIONS, start=nearby)
     # Both stop where the gradient is under 1e-7 and the penalty makes every weight's curvature
     # at least L2_PENALTY (the bias has the data's), so the heads lie within about
     # 1e-7 / L2_PENALTY of the optimum and of each other.
@@ -81,5 +81,5 @@ def test_a_fit_dominated_by_easy_negatives_is_still_the_optimum() -> None:
     negatives = rng.standard_normal((6000, dims)) - 1.5
     features = np.concatenate((positives, negatives))
     targets = np.concatenate((np.ones(len(positives)), np.zeros(len(negatives))))
-    weights, bias = _fit_logistic(features, targets, L2_PENALTY, MAX_ITERATIONS)
+    weights, bias = fit_logistic(features, targets, L2_PENALTY, MAX_ITERATIONS)
     assert np.linalg.norm(_gradient(features, targets, weights, bias)) < 1e-7

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import threading
 import time
 from pathlib import Path
@@ -414,7 +415,7 @@ def test_a_command_word_heard_by_mistake_is_given_back_and_learns_a_veto(
     button = window.history.not_word_button
     # No custom word, but the model's words can learn vetoes (kept strides beside it).
     qtbot.waitUntil(button.isVisible, timeout=TIMEOUT_MS)
-    assert controller.can_veto and not button.isEnabled()
+    assert controller.vetoable == ("high",) and not button.isEnabled()
 
     with qtbot.waitSignal(
         window.word_shown, timeout=TIMEOUT_MS, check_params_cb=lambda word, *_: word == "high"
@@ -451,3 +452,11 @@ def test_a_command_word_heard_by_mistake_is_given_back_and_learns_a_veto(
     qtbot.waitUntil(lambda: controller.vetoed == (), timeout=TIMEOUT_MS)
     assert manager.command_list.count() == 0 and not manager.command_list.isVisible()
     manager.accept()
+    # The same model opened from a folder without kept strides: nothing can be given back.
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    copy = Path(shutil.copy(words_model_path, elsewhere / words_model_path.name))
+    assert controller.open_model(copy)
+    assert controller.vetoable == () and not button.isVisible()
+    qtbot.waitUntil(lambda: not controller.training_words, timeout=TIMEOUT_MS)
+    assert controller.vetoable == () and not button.isVisible()

@@ -34,7 +34,7 @@ from kws_app.words.refresh import (
 )
 from kws_app.words.store import StoredWord, WordStore
 from kws_app.words.trainer import WordTrainer, model_id_of
-from kws_app.words.vetoes import kept_strides_match, kept_strides_path
+from kws_app.words.vetoes import kept_labels, kept_strides_path
 
 logger = logging.getLogger(__name__)
 
@@ -55,9 +55,9 @@ class Vocabulary:
     new_word_problem: str | None = None
     # The trainer it used (it embeds the fixed negatives once): the next build may reuse it.
     trainer: WordTrainer | None = None
-    # Whether the command words can learn from false alarms given back (kws_app/words/vetoes.py:
-    # the model's kept strides are there), and those that have.
-    can_veto: bool = False
+    # The command words that can learn from false alarms given back (kws_app/words/vetoes.py:
+    # the model's kept strides hold them), and those that have.
+    vetoable: tuple[str, ...] = ()
     vetoed: tuple[str, ...] = ()
 
     @property
@@ -110,7 +110,7 @@ def _build(
     except WORD_ERRORS as error:
         return _base_only(base, f"custom words are not used: {one_line(error)}", [], trainer)
     if not stored and not alarmed:
-        return Vocabulary(base, (), (), trainer=trainer, can_veto=_can_veto(base, trainer))
+        return Vocabulary(base, (), (), trainer=trainer, vetoable=_vetoable(base, trainer))
     notes: tuple[str, ...] = ()
     try:
         if trainer is None or not _reusable(trainer, base):
@@ -129,7 +129,7 @@ def _build(
     except WORD_ERRORS as error:
         reason = one_line(error)
         return _base_only(base, f"custom words are not used: {reason}", stored, trainer, reason)
-    vetoes = command_vetoes(trainer, store)
+    vetoes = command_vetoes(trainer, store, should_stop)
     heads = refresh.heads
     scorer = trainer.scorer(heads, vetoes.vetoes) if heads or vetoes.vetoes else base
     return Vocabulary(
@@ -140,18 +140,19 @@ def _build(
         refresh.failed,
         refresh.new_word_problem,
         trainer,
-        can_veto=trainer.kept is not None,
+        vetoable=trainer.vetoable,
         vetoed=tuple(veto.label for veto in vetoes.vetoes),
     )
 
 
-def _can_veto(base: OnnxModel, trainer: WordTrainer | None) -> bool:
-    """Whether the command words of `base` could learn vetoes, without building a trainer (it
+def _vetoable(base: OnnxModel, trainer: WordTrainer | None) -> tuple[str, ...]:
+    """The command words of `base` that could learn vetoes, without building a trainer (it
     loads the shipped negatives, which a user without custom words never needs)."""
     if trainer is not None and _reusable(trainer, base):
-        return trainer.kept is not None
+        return trainer.vetoable
     model, _ = words_model(base)
-    return kept_strides_match(kept_strides_path(base.path), model_id_of(identity_paths(model)))
+    kept = kept_labels(kept_strides_path(base.path), model_id_of(identity_paths(model)))
+    return tuple(label for label in base.labels if label in kept)
 
 
 def _reusable(trainer: WordTrainer, base: OnnxModel) -> bool:

@@ -32,7 +32,7 @@ from kws_app.inference.operating_points import (
     follow_calibration,
     label_thresholds,
 )
-from kws_app.inference.pipeline import Scorer, is_command_label, operating_points_of
+from kws_app.inference.pipeline import Scorer, operating_points_of
 from kws_app.session.listener import Listener, ListenerUpdate, SourceInfo
 from kws_app.session.recent_audio import RecentAudio
 from kws_app.session.recording import RecordingTap, record
@@ -157,9 +157,9 @@ class AppController(QObject):
         # can be given back.
         self._recent: RecentAudio | None = None
         self.heard: HeardWord | None = None
-        # Whether the model's command words can learn from false alarms (the last vocabulary
-        # found their kept strides), and those that have a veto.
-        self.can_veto = False
+        # The model's command words that can learn from false alarms (the last vocabulary found
+        # their kept strides), and those that have a veto.
+        self.vetoable: tuple[str, ...] = ()
         self.vetoed: tuple[str, ...] = ()
 
     # ----- start-up -----------------------------------------------------------------------
@@ -256,7 +256,7 @@ class AppController(QObject):
         self.model = model
         self._follow_calibration(model)
         self._trainer = None  # fitted to the old model; the next vocabulary job builds one
-        self.can_veto, self.vetoed = False, ()  # until the next vocabulary says
+        self.vetoable, self.vetoed = (), ()  # until the next vocabulary says
         self.settings.model_path = path
         self.model_changed.emit(model)
         self._use_scorer(model)
@@ -312,7 +312,7 @@ class AppController(QObject):
             self._trainer = vocabulary.trainer
         for message in vocabulary.messages:
             self.status.emit(message)
-        self.can_veto, self.vetoed = vocabulary.can_veto, vocabulary.vetoed
+        self.vetoable, self.vetoed = vocabulary.vetoable, vocabulary.vetoed
         self._use_scorer(vocabulary.scorer)
         self.word_notes = vocabulary.notes()
         self.word_notes_changed.emit(self.word_notes)
@@ -409,7 +409,7 @@ class AppController(QObject):
             return False
         if isinstance(scorer, CustomWordScorer) and label in scorer.word_names:
             return True
-        return self.can_veto and label in scorer.labels and is_command_label(label)
+        return label in self.vetoable and label in scorer.labels
 
     def word_thresholds(self) -> tuple[float, ...]:
         """Each label's threshold at the slider's value (calibrated points moved together)."""

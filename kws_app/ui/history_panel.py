@@ -51,7 +51,7 @@ class HistoryPanel(QFrame):
     @Slot(object)
     def follow_vocabulary(self, scorer: Scorer) -> None:
         self.not_word_button.setVisible(
-            isinstance(scorer, CustomWordScorer) or self._controller.can_veto
+            isinstance(scorer, CustomWordScorer) or bool(self._controller.vetoable)
         )
 
     @Slot(object)

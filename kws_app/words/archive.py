@@ -122,7 +122,7 @@ _MEMBER = re.compile(
 _TAKE = re.compile(rf"^(words/\d{{2}}/){EXAMPLES_DIR}/\d{{2}}\.wav$")
 _ALLOWED_COMPRESSION = frozenset({zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED})
 # What zipfile and its decompressors raise on a damaged file (zlib.error for bad deflate data).
-_ZIP_ERRORS = (
+ZIP_ERRORS = (
     zipfile.BadZipFile,
     zipfile.LargeZipFile,
     OSError,
@@ -256,7 +256,7 @@ def _read_prefix(archive: zipfile.ZipFile, info: zipfile.ZipInfo, count: int) ->
     try:
         with archive.open(info) as member:
             return member.read(count)
-    except _ZIP_ERRORS as error:
+    except ZIP_ERRORS as error:
         raise ArchiveError(f"{info.filename} cannot be read: {error}") from error
 
 
@@ -440,7 +440,7 @@ def read_archive(path: Path) -> list[_ImportedWord]:
     _check_file(path)
     try:
         archive = zipfile.ZipFile(path)
-    except _ZIP_ERRORS as error:
+    except ZIP_ERRORS as error:
         raise ArchiveError(f"{path.name} is not a kws word file (not a zip archive)") from error
     with archive:
         members = _check_members(archive)

@@ -298,7 +298,7 @@ def _curved_rows(contributions: npt.NDArray[np.float64]) -> npt.NDArray[np.int64
     return np.sort(order[cut:])
 
 
-def _fit_logistic(
+def fit_logistic(
     features: npt.NDArray[np.float64],
     targets: npt.NDArray[np.float64],
     l2_penalty: float,
@@ -422,7 +422,7 @@ def fit_head(
     fit_negative_features = standard(negative_array[fit_negatives])
     features = np.concatenate((standard(positives), fit_negative_features))
     targets = np.concatenate((np.ones(len(positives)), np.zeros(len(fit_negatives))))
-    weights, bias = _fit_logistic(features, targets, config.l2_penalty, config.max_iterations)
+    weights, bias = fit_logistic(features, targets, config.l2_penalty, config.max_iterations)
     held_negative_logits = standard(negative_array[held_negatives]) @ weights + bias
 
     # Each example held out in turn; the full fit is a close starting point for each.
@@ -431,7 +431,7 @@ def fit_head(
         others = np.concatenate([g for i, g in enumerate(groups) if i != index])
         features = np.concatenate((standard(others), fit_negative_features))
         targets = np.concatenate((np.ones(len(others)), np.zeros(len(fit_negatives))))
-        held_weights, held_bias = _fit_logistic(
+        held_weights, held_bias = fit_logistic(
             features, targets, config.l2_penalty, config.max_iterations, start=(weights, bias)
         )
         held_positive_logits.append(standard(group) @ held_weights + held_bias)
@@ -441,7 +441,7 @@ def fit_head(
     calibration_targets = np.concatenate(
         (np.ones(sum(len(g) for g in held_positive_logits)), np.zeros(len(held_negative_logits)))
     )
-    (scale,), offset = _fit_logistic(
+    (scale,), offset = fit_logistic(
         calibration_logits[:, np.newaxis],
         calibration_targets,
         config.platt_l2_penalty,

@@ -206,23 +206,40 @@ class CommandVetoes:
     messages: tuple[str, ...] = ()
 
 
-def command_vetoes(trainer: WordTrainer, store: WordStore) -> CommandVetoes:
+def command_vetoes(
+    trainer: WordTrainer, store: WordStore, should_stop: Callable[[], bool] = never
+) -> CommandVetoes:
     """A veto for each command word of the trainer's model with false alarms in the store
-    (kws_app/words/vetoes.py); a word whose veto cannot be learned is one line, and listens as
-    the model has it."""
+    (kws_app/words/vetoes.py), reused from the trainer where its false alarms are unchanged; a
+    word whose veto cannot be learned is one line, and is heard as the model hears it.
+    `should_stop` is asked between words."""
     labels = [label for label in trainer.model.labels if is_command_label(label)]
     vetoes: list[CommandVeto] = []
     messages: list[str] = []
+    vetoable = set(trainer.vetoable)
     for label in store.command_alarm_seconds(labels):
-        try:
-            alarms = store.command_alarms(label).read()
-            veto = None if alarms is None else trainer.command_veto(label, *alarms)
-        except WORD_ERRORS as error:
-            messages.append(f"{label!r} cannot learn its false alarms: {one_line(error)}")
-            logger.warning("%s", messages[-1])
+        if should_stop():
+            break
+        if label not in vetoable:
+            messages.append(f"{label!r} cannot learn from its false alarms with this model")
             continue
-        if veto is not None:
-            vetoes.append(veto)
+        alarms = store.command_alarms(label)
+        try:
+            parts = alarms.parts()
+            veto = (
+                None
+                if parts is None
+                else trainer.command_veto(label, parts[0], parts[1], alarms.identity())
+            )
+        except WORD_ERRORS as error:
+            messages.append(f"{label!r} cannot learn from its false alarms: {one_line(error)}")
+            continue
+        if veto is None:
+            messages.append(f"{label!r} cannot learn from its false alarms: none is long enough")
+            continue
+        vetoes.append(veto)
+    for message in messages:
+        logger.warning("%s", message)
     return CommandVetoes(tuple(vetoes), tuple(messages))
 
 

@@ -7,9 +7,11 @@
 <root>/<slug>/examples/NN.wav       the recorded examples, mono 16-bit PCM
 <root>/<slug>/background.wav        optional room recording
 <root>/<slug>/false-alarms.wav      optional: what the word fired on and the user said was not it
+<root>/<slug>/false-alarms.json     where each of those sounds starts ({"lengths": [samples...]})
 <root>/<slug>/head.json             the learned head, tied to one base model (rebuilt when stale)
 <root>/.command-alarms/<slug>.wav   optional: what a command word of the model fired on and the
-                                    user said was not it (its veto learns from them)
+                                    user said was not it (its veto learns from them), and its
+                                    <slug>.json of lengths
 ```
 False alarms are the user's own sounds in their own room: they stay on this machine (word files
 do not carry them) and are kept only as long as `MAX_FALSE_ALARM_SECONDS`, newest first.
@@ -66,6 +68,8 @@ MAX_EXAMPLE_SECONDS = 3.0
 MAX_BACKGROUND_SECONDS = 120.0
 # About eighteen false alarms of a word heard through a one-second window and its averaging.
 MAX_FALSE_ALARM_SECONDS = 30.0
+# Beside a false-alarms file: the length in samples of each sound in it.
+LENGTHS_KEY = "lengths"
 # 60 bits: an exact JSON integer, and far more than enough to tell one file from the next.
 FALSE_ALARMS_ID_HEX_DIGITS = 15
 MAX_NAME_LENGTH = 32
@@ -175,11 +179,17 @@ def _write_bytes_atomic(path: Path, data: bytes) -> None:
 
 class AlarmFile:
     """One file of false alarms given back ("Not 'word'"): the sounds joined, newest last, at
-    most MAX_FALSE_ALARM_SECONDS. `what` names its owner in warnings."""
+    most MAX_FALSE_ALARM_SECONDS, and beside it (`lengths_path`) where each one starts, so
+    that a clip spanning two of them, which the pipeline never scored, is never learned from.
+    `what` names its owner in warnings."""
 
     def __init__(self, path: Path, what: str) -> None:
         self.path = path
         self.what = what
+
+    @property
+    def lengths_path(self) -> Path:
+        return self.path.with_suffix(".json")
 
     def read(self) -> tuple[FloatArray, int] | None:
         """The sounds joined and their rate; None when there are none. A damaged file is
@@ -191,6 +201,36 @@ class AlarmFile:
         except WavError as error:
             logger.warning("%s: ignoring its false alarms (%s)", self.what, error)
             return None
+
+    def parts(self) -> tuple[list[FloatArray], int] | None:
+        """Each sound on its own and their rate; the whole file as one sound where the lengths
+        beside it are missing or do not add up (a file from before them, or a crash between
+        the two writes)."""
+        joined = self.read()
+        if joined is None:
+            return None
+        samples, rate = joined
+        lengths = self._lengths()
+        if not lengths or sum(lengths) != samples.size:
+            return [samples], rate
+        ends = np.cumsum(lengths)
+        return [
+            samples[end - length : end] for end, length in zip(ends, lengths, strict=True)
+        ], rate
+
+    def _lengths(self) -> list[int]:
+        if not self.lengths_path.exists():
+            return []
+        try:
+            data = read_json_file(self.lengths_path, f"{self.what}: {self.lengths_path.name}")
+        except WordStoreError as error:
+            logger.warning("%s", error)
+            return []
+        lengths = data.get(LENGTHS_KEY)
+        if not isinstance(lengths, list):
+            return []
+        valid = all(isinstance(n, int) and not isinstance(n, bool) and n > 0 for n in lengths)
+        return [int(n) for n in lengths] if valid else []
 
     def seconds(self) -> float:
         """How much audio the file keeps, from its header alone; 0 when there is none (or a
@@ -214,23 +254,31 @@ class AlarmFile:
         return int(digest[:FALSE_ALARMS_ID_HEX_DIGITS], 16)
 
     def add(self, samples: npt.ArrayLike, sample_rate: int, rate: int) -> float:
-        """Append a sound (resampled to `rate`); the oldest go first beyond
-        MAX_FALSE_ALARM_SECONDS. Returns the seconds now kept."""
+        """Append a sound (resampled to `rate`); beyond MAX_FALSE_ALARM_SECONDS the oldest
+        audio goes first. Returns the seconds now kept."""
         sound = to_rate(np.asarray(samples, dtype=np.float32).reshape(-1), sample_rate, rate)
         if sound.size == 0:
             raise WordStoreError("the false alarm holds no audio")
-        earlier = self.read()
+        earlier = self.parts()
         if earlier is not None and earlier[1] != rate:  # kept at another rate: keep that one
             sound = to_rate(sound, rate, earlier[1])
             rate = earlier[1]
-        kept = np.concatenate([earlier[0], sound]) if earlier is not None else sound
-        kept = kept[-int(MAX_FALSE_ALARM_SECONDS * rate) :]
+        parts = [*(earlier[0] if earlier is not None else []), sound]
+        excess = sum(part.size for part in parts) - int(MAX_FALSE_ALARM_SECONDS * rate)
+        while excess > 0:  # the oldest go, the last of them cut at its start
+            if parts[0].size <= excess:
+                excess -= parts.pop(0).size
+            else:
+                parts[0], excess = parts[0][excess:], 0
+        kept = np.concatenate(parts)
         _write_bytes_atomic(self.path, encode_wav(kept, rate))
+        _write_json_atomic(self.lengths_path, {LENGTHS_KEY: [int(part.size) for part in parts]})
         logger.info("%s: kept a false alarm (%.1f s)", self.what, kept.size / rate)
         return kept.size / rate
 
     def forget(self) -> bool:
         """Drop the false alarms; False when there were none."""
+        self.lengths_path.unlink(missing_ok=True)
         if not self.path.exists():
             return False
         self.path.unlink()
@@ -520,9 +568,11 @@ class WordStore:
         return AlarmFile(word.folder / FALSE_ALARMS_FILE, f"custom word {word.name!r}")
 
     def false_alarms(self, word: StoredWord) -> tuple[FloatArray, int] | None:
+        """The word's false alarms joined (the trainer crops negatives from them)."""
         return self.word_alarms(word).read()
 
     def false_alarm_seconds(self, word: StoredWord) -> float:
+        """Shown beside the word in Manage words and `words list`."""
         return self.word_alarms(word).seconds()
 
     def false_alarms_id(self, word: StoredWord) -> int:

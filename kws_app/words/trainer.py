@@ -501,6 +501,8 @@ class WordTrainer:
         self.shipped = load_shipped_negatives(negatives_path, self.model_id, self.embedding_size)
         command_path = model_path if isinstance(model_path, Path) else model_path[0]
         self.kept = self._load_kept(kept_path or kept_strides_path(command_path))
+        # Per command word, the identity of the false alarms its veto was learned from.
+        self._vetoes: dict[str, tuple[int, CommandVeto | None]] = {}
         self._generated: tuple[FloatArray, FloatArray] | None = None
         self._shares = available_shares(model.labels, DEFAULT_COMMAND_SHARE)
 
@@ -554,20 +556,35 @@ class WordTrainer:
             logger.warning("command words cannot learn false alarms: %s", error)
             return None
 
-    def command_veto(self, label: str, sound: FloatArray, sample_rate: int) -> CommandVeto | None:
-        """The veto of the command word `label` from its false alarms (joined, at `sample_rate`);
-        None where this model has no kept strides for it."""
+    def command_veto(
+        self, label: str, sounds: Sequence[FloatArray], sample_rate: int, identity: int = 0
+    ) -> CommandVeto | None:
+        """The veto of the command word `label` from its false alarms (at `sample_rate`); None
+        where this model has no kept strides for it. With the `identity` of the false alarms
+        (`AlarmFile.identity`), a veto learned before from the same ones is reused."""
+        cached = self._vetoes.get(label)
+        if identity and cached is not None and cached[0] == identity:
+            return cached[1]
         if self.kept is None:
             return None
         rate = self.frontend.sample_rate
-        return learn_veto(
+        veto = learn_veto(
             label,
-            to_rate(sound, sample_rate, rate),
+            [to_rate(sound, sample_rate, rate) for sound in sounds],
             self.kept,
             self.embed,
             self.frontend,
             self.config.veto,
         )
+        if identity:
+            self._vetoes[label] = (identity, veto)
+        return veto
+
+    @property
+    def vetoable(self) -> tuple[str, ...]:
+        """The model's command words that can learn a veto (the kept strides hold them)."""
+        kept = () if self.kept is None else self.kept.labels
+        return tuple(label for label in self.model.labels if label in kept)
 
     def word_audio(self, store: WordStore, word: StoredWord) -> WordAudio:
         rate = self.frontend.sample_rate

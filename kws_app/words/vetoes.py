@@ -15,15 +15,17 @@ words").
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
-from scipy.optimize import minimize
 
 from kws_app.config import MS_PER_SECOND, FrontendConfig, StreamConfig
+from kws_app.words.archive import ZIP_ERRORS
+from kws_app.words.head import fit_logistic
 
 logger = logging.getLogger(__name__)
 
@@ -40,8 +42,6 @@ ROW_LABELS_KEY = "row_labels"
 UNKNOWN_LABEL = "_unknown_"
 # Keeps a standardised feature with no spread from dividing by zero.
 SCALE_FLOOR = 1e-6
-# Keeps log() finite where the fit is certain.
-PROBABILITY_FLOOR = 1e-12
 
 
 class KeptStridesError(ValueError):
@@ -50,11 +50,16 @@ class KeptStridesError(ValueError):
 
 @dataclass(frozen=True)
 class VetoConfig:
-    # L2 penalty on standardised embeddings: a few dozen strides of false alarms against a few
-    # hundred kept ones must not be separated along chance directions.
+    # L2 penalty on standardised embeddings, divided by the rows fitted (the loss is a
+    # class-balanced mean): a few dozen strides of false alarms against a few hundred kept ones
+    # must not be separated along chance directions.
     l2_penalty: float = 1.0
-    # Share of the kept strides a veto may fire on: what it may cost other people's words.
+    max_iterations: int = 50
+    # Share of the kept strides a veto may fire on: what it may cost other people's words. It is
+    # read from scores the kept strides get from vetoes fitted without them (`folds`), since
+    # other people's words are never the ones a veto was fitted on.
     max_vetoed_share: float = 0.01
+    folds: int = 5
     # The clips a false alarm is embedded as end this far apart: the pipeline's stride, which
     # the kept strides were made at.
     stride_ms: int = field(default_factory=lambda: StreamConfig().clip_stride_ms)
@@ -72,6 +77,8 @@ class CommandVeto:
     threshold: float
 
     def scores(self, embeddings: npt.ArrayLike) -> FloatArray:
+        """The regression's logit per row: above `threshold`, the row sounds like the false
+        alarms rather than like the word."""
         rows = np.asarray(embeddings, dtype=np.float32)
         return (((rows - self.mean) / self.scale) @ self.weights + self.bias).astype(np.float32)
 
@@ -90,49 +97,51 @@ class KeptStrides:
         return tuple(self.embeddings)
 
     def of(self, label: str) -> FloatArray | None:
+        """The word's kept strides; None where the file holds none (it cannot learn a veto)."""
         return self.embeddings.get(label)
 
 
 def fit_veto(
     label: str, alarms: npt.ArrayLike, kept: npt.ArrayLike, config: VetoConfig
 ) -> CommandVeto:
-    """A logistic regression, 1 for the false alarms' strides and 0 for the kept ones (each
-    class weighs the same, whatever its rows), with its threshold at the kept strides'
-    1 - max_vetoed_share quantile."""
+    """A class-balanced logistic regression, 1 for the false alarms' strides and 0 for the kept
+    ones, with its threshold at the 1 - max_vetoed_share quantile of the kept strides' scores
+    out of fold (each fold scored by a regression fitted without it)."""
     alarm_rows = np.asarray(alarms, dtype=np.float64)
     kept_rows = np.asarray(kept, dtype=np.float64)
     if alarm_rows.shape[0] == 0 or kept_rows.shape[0] == 0:
         raise ValueError(f"a veto for {label!r} needs false alarms and kept strides")
+    if not (np.isfinite(alarm_rows).all() and np.isfinite(kept_rows).all()):
+        raise ValueError(f"the false alarms of {label!r} gave embeddings that are not numbers")
     rows = np.concatenate([alarm_rows, kept_rows])
     mean, scale = rows.mean(axis=0), rows.std(axis=0) + SCALE_FLOOR
-    x = (rows - mean) / scale
-    y = np.concatenate([np.ones(len(alarm_rows)), np.zeros(len(kept_rows))])
-    weight = np.where(y == 1, 0.5 / len(alarm_rows), 0.5 / len(kept_rows))
-    penalty = config.l2_penalty / len(rows)
+    targets = np.concatenate([np.ones(len(alarm_rows)), np.zeros(len(kept_rows))])
 
-    def loss(theta: npt.NDArray[np.float64]) -> tuple[float, npt.NDArray[np.float64]]:
-        logits = x @ theta[:-1] + theta[-1]
-        p = 1 / (1 + np.exp(-logits))
-        value = -np.sum(
-            weight
-            * (y * np.log(p + PROBABILITY_FLOOR) + (1 - y) * np.log(1 - p + PROBABILITY_FLOOR))
+    def fit(keep: npt.NDArray[np.bool_]) -> tuple[npt.NDArray[np.float64], float]:
+        penalty = config.l2_penalty / int(keep.sum())
+        return fit_logistic(
+            (rows[keep] - mean) / scale, targets[keep], penalty, config.max_iterations
         )
-        value += 0.5 * penalty * np.sum(theta[:-1] ** 2)
-        error = weight * (p - y)
-        grad = np.concatenate([x.T @ error + penalty * theta[:-1], [error.sum()]])
-        return float(value), grad
 
-    theta = minimize(loss, np.zeros(x.shape[1] + 1), jac=True, method="L-BFGS-B").x
-    veto = CommandVeto(
+    weights, bias = fit(np.ones(len(rows), dtype=bool))
+    folds = np.arange(len(kept_rows)) % max(1, min(config.folds, len(kept_rows)))
+    held_out = np.zeros(len(kept_rows))
+    for fold in np.unique(folds):
+        keep = np.concatenate([np.ones(len(alarm_rows), dtype=bool), folds != fold])
+        if np.unique(folds).size == 1:  # one kept stride: its own fit is all there is
+            keep[:] = True
+        fold_weights, fold_bias = fit(keep)
+        held_out[folds == fold] = ((kept_rows[folds == fold] - mean) / scale) @ fold_weights
+        held_out[folds == fold] += fold_bias
+    threshold = float(np.quantile(held_out, 1 - config.max_vetoed_share, method="higher"))
+    return CommandVeto(
         label,
-        theta[:-1].astype(np.float32),
-        float(theta[-1]),
+        weights.astype(np.float32),
+        bias,
         mean.astype(np.float32),
         scale.astype(np.float32),
-        threshold=0.0,
+        threshold,
     )
-    threshold = float(np.quantile(veto.scores(kept_rows), 1 - config.max_vetoed_share))
-    return CommandVeto(label, veto.weights, veto.bias, veto.mean, veto.scale, threshold)
 
 
 def stride_windows(
@@ -151,17 +160,19 @@ def stride_windows(
 
 def learn_veto(
     label: str,
-    sound: npt.ArrayLike,
+    sounds: Sequence[npt.ArrayLike],
     kept: KeptStrides,
     embed: Callable[[Sequence[FloatArray]], FloatArray],
     frontend: FrontendConfig,
     config: VetoConfig,
 ) -> CommandVeto | None:
-    """The veto for `label` from the false alarms given back of it (`sound`, joined, at the
-    model's rate); None where the kept strides hold no such word or the sound is shorter than
-    one clip."""
+    """The veto for `label` from the false alarms given back of it (each sound at the model's
+    rate, windowed on its own: the pipeline never scored a clip across two of them); None where
+    the kept strides hold no such word or no sound is as long as a clip."""
     kept_rows = kept.of(label)
-    windows = stride_windows(sound, frontend, config.stride_ms)
+    windows = [
+        window for sound in sounds for window in stride_windows(sound, frontend, config.stride_ms)
+    ]
     if kept_rows is None or not windows:
         return None
     return fit_veto(label, embed(windows), kept_rows, config)
@@ -204,7 +215,9 @@ def save_kept_strides(path: Path, model_id: str, strides: Mapping[str, npt.Array
         EMBEDDINGS_KEY: embeddings,
         ROW_LABELS_KEY: row_labels,
     }
-    np.savez_compressed(path, allow_pickle=False, **arrays)
+    partial = path.with_name(f".{path.name}.partial.npz")  # a reader never sees half a file
+    np.savez_compressed(partial, allow_pickle=False, **arrays)
+    os.replace(partial, path)
 
 
 def kept_strides_path(model_path: Path) -> Path:
@@ -213,17 +226,19 @@ def kept_strides_path(model_path: Path) -> Path:
     return model_path.parent / KEPT_FILE_NAME
 
 
-def kept_strides_match(path: Path, model_id: str) -> bool:
-    """Whether `path` holds kept strides made for this model (pair), reading its identity
-    alone (the app asks before it loads anything else)."""
+def kept_labels(path: Path, model_id: str) -> tuple[str, ...]:
+    """The command words `path` holds kept strides of, if it was made for this model (pair);
+    none otherwise. Reads no embeddings (the app asks before it loads anything else)."""
     if not path.is_file():
-        return False
+        return ()
     try:
         with np.load(path, allow_pickle=False) as data:
-            return str(data[FORMAT_KEY]) == KEPT_FORMAT and str(data[MODEL_ID_KEY]) == model_id
-    except (OSError, KeyError, ValueError) as error:
+            if str(data[FORMAT_KEY]) != KEPT_FORMAT or str(data[MODEL_ID_KEY]) != model_id:
+                return ()
+            return tuple(str(label) for label in data[LABELS_KEY])
+    except (*ZIP_ERRORS, KeyError) as error:
         logger.warning("%s cannot be read: %s", path.name, error)
-        return False
+        return ()
 
 
 def load_kept_strides(path: Path, model_id: str, size: int) -> KeptStrides | None:
@@ -241,7 +256,7 @@ def load_kept_strides(path: Path, model_id: str, size: int) -> KeptStrides | Non
             labels = [str(label) for label in data[LABELS_KEY]]
             embeddings = np.asarray(data[EMBEDDINGS_KEY], dtype=np.float32)
             row_labels = np.asarray(data[ROW_LABELS_KEY])
-    except (OSError, KeyError, ValueError) as error:
+    except (*ZIP_ERRORS, KeyError) as error:
         raise KeptStridesError(f"{path.name} cannot be read: {error}") from error
     fits = embeddings.ndim == 2 and embeddings.shape[1] == size
     if not fits or row_labels.shape != (len(embeddings),):
@@ -259,7 +274,7 @@ __all__ = [
     "VetoConfig",
     "apply_vetoes",
     "fit_veto",
-    "kept_strides_match",
+    "kept_labels",
     "kept_strides_path",
     "learn_veto",
     "load_kept_strides",
