@@ -1,7 +1,8 @@
 """Does a command word's veto learn the user's voice? Their own word against other people's.
 
 Usage: .venv/bin/python bench/command_veto_own_voice.py [--data-dir ../shared/data]
-           [--model assets/kws-default.onnx] [--min-other-clips 6]
+           [--model assets/kws-default.onnx] [--min-other-clips 6] [--max-given-back N]
+           [--own-takes N]
 
 A veto ("Not 'on'", kws_app/words/vetoes.py) is learned from sounds in the user's voice, against
 the kept strides of the word said by other people; it could learn to tell the user's voice
@@ -70,6 +71,27 @@ def main() -> int:
     parser.add_argument("--data-dir", type=Path, default=Path("../shared/data"))
     parser.add_argument("--model", type=Path, default=default_model_path())
     parser.add_argument("--min-other-clips", type=int, default=6)
+    parser.add_argument(
+        "--max-given-back",
+        type=int,
+        help="learn each veto from at most this many of the speaker's other takes (a few false "
+        "alarms given back, as a user would), drawn at random; default: all of them",
+    )
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--without-own",
+        action="store_true",
+        help="with --own-takes: the same speakers and counted takes, but the veto does not "
+        "learn from the kept ones (what the own takes change)",
+    )
+    parser.add_argument(
+        "--own-takes",
+        type=int,
+        default=0,
+        help="the speaker's first N takes of the word are detections they kept: the veto also "
+        "learns from them (as the window keeps them), and only the speaker's other takes of "
+        "the word are counted (so only speakers with more than N takes of it)",
+    )
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
     model, paths = load_models(args.model, None)
@@ -105,23 +127,35 @@ def main() -> int:
         heard = decode(labels, probabilities, times[: len(probabilities)], decoder, points)
         return word in {label for _, label in heard}
 
+    rng = np.random.default_rng(args.seed)
     own = np.zeros((2, 2), dtype=int)  # [before, after] x [found, takes]
     others = np.zeros((2, 2), dtype=int)
     pairs = 0
     for speaker, takes in sorted(speakers.items()):
         for word in commands:
-            given = [p for label, ps in takes.items() if label != word for p in ps]
-            if not takes.get(word) or len(given) < args.min_other_clips:
+            given = [p for label, ps in sorted(takes.items()) if label != word for p in ps]
+            if len(takes.get(word, [])) <= args.own_takes or len(given) < args.min_other_clips:
                 continue
+            kept_takes, counted = takes[word][: args.own_takes], takes[word][args.own_takes :]
+            if args.max_given_back is not None and len(given) > args.max_given_back:
+                chosen = rng.choice(len(given), args.max_given_back, replace=False)
+                given = [given[i] for i in sorted(chosen)]
             sounds = [
                 in_room(read_audio_at(p, RATE)[:RATE], window_ms / MS_PER_SECOND, 0.0, i)
                 for i, p in enumerate(given)
             ]
-            veto = learn_veto(word, sounds, kept, trainer.embed, model.frontend, config)
+            own_sounds = [  # heard as the window keeps a detection: window and clip
+                in_room(read_audio_at(p, RATE)[:RATE], window_ms / MS_PER_SECOND, 0.0, i)
+                for i, p in enumerate(kept_takes)
+                if not args.without_own
+            ]
+            veto = learn_veto(
+                word, sounds, kept, trainer.embed, model.frontend, config, own=own_sounds
+            )
             if veto is None:
                 continue
             pairs += 1
-            for path in takes[word]:
+            for path in counted:
                 own[:, 1] += 1
                 own[0, 0] += found(path, word, None)
                 own[1, 0] += found(path, word, veto)
@@ -132,7 +166,10 @@ def main() -> int:
                     others[:, 1] += 1
                     others[0, 0] += found(path, word, None)
                     others[1, 0] += found(path, word, veto)
-    print(f"{pairs} speaker-word vetoes, each from the speaker's takes of the other words")
+    print(
+        f"{pairs} speaker-word vetoes, each from the speaker's takes of the other words"
+        + (f" and their first {args.own_takes} of the word" if args.own_takes else "")
+    )
     for name, counts in (("the speaker's own takes", own), ("other speakers' takes", others)):
         print(
             f"{name}: found {counts[0, 0]} of {counts[0, 1]} ({counts[0, 0] / counts[0, 1]:.1%}) "

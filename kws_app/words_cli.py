@@ -225,7 +225,7 @@ def run_list(args: argparse.Namespace, store: WordStore) -> int:
 def run_forget_command_alarms(args: argparse.Namespace, store: WordStore) -> int:
     """The command word's veto goes with its false alarms: the window hears it as the model
     does again."""
-    if store.command_alarms(args.name).forget():
+    if store.forget_command_alarms(args.name):
         print(f"{args.name!r} forgot its false alarms")
         return 0
     if args.name in _labels_of(args.model or default_model_path()):

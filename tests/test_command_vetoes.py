@@ -52,7 +52,7 @@ def test_a_command_word_given_back_stops_firing_on_that_sound_and_still_hears_th
     trainer = WordTrainer(model, model.path)
     assert trainer.kept is not None and trainer.kept.labels == ("high",)
     assert detected_labels(model, high_with_hum()) == ["high"]  # the false alarm
-    veto = trainer.command_veto("high", [heard_sound(high_with_hum())], RATE)
+    veto = trainer.command_veto("high", ([heard_sound(high_with_hum())], RATE))
     assert veto is not None and veto.label == "high"
     scorer = trainer.scorer([], [veto])
     assert scorer.vetoed == ("high",) and scorer.word_names == ()
@@ -60,7 +60,7 @@ def test_a_command_word_given_back_stops_firing_on_that_sound_and_still_hears_th
     assert detected_labels(scorer, stream(HIGH_TONE_HZ, LOW_TONE_HZ)) == ["high", "low"]
     # A word the kept strides do not hold cannot learn a veto (there is nothing to keep).
     assert trainer.vetoable == ("high",)
-    assert trainer.command_veto("low", [heard_sound(high_with_hum())], RATE) is None
+    assert trainer.command_veto("low", ([heard_sound(high_with_hum())], RATE)) is None
 
 
 def test_a_veto_fires_on_the_false_alarms_and_on_at_most_its_share_of_the_kept_strides() -> None:
@@ -73,6 +73,20 @@ def test_a_veto_fires_on_the_false_alarms_and_on_at_most_its_share_of_the_kept_s
     assert veto.fires(kept).mean() <= config.max_vetoed_share
     with pytest.raises(ValueError, match="needs false alarms and kept strides"):
         fit_veto("on", alarms[:0], kept, config)
+
+
+def test_the_users_own_takes_keep_a_veto_off_the_users_own_word() -> None:
+    rng = np.random.default_rng(1)
+    voice = np.float32(2.5)  # the user's voice moves every sound of theirs the same way
+    kept = rng.normal(0.0, 1.0, (400, 8)).astype(np.float32)
+    alarms = rng.normal(0.0, 1.0, (30, 8)).astype(np.float32) + np.float32(4.0) + voice
+    own = rng.normal(0.0, 1.0, (40, 8)).astype(np.float32) + voice
+    config = VetoConfig(max_vetoed_share=0.02)
+    blind = fit_veto("on", alarms, kept, config)
+    assert blind.fires(own).mean() > 0.5  # it learned the voice as much as the sound
+    spared = fit_veto("on", alarms, kept, config, own=own[:20])
+    assert spared.fires(own[20:]).mean() <= 0.1  # the user's other takes pass
+    assert spared.fires(alarms).mean() >= 0.9  # and the false alarms are still stopped
 
 
 def test_a_veto_moves_the_word_to_unknown_where_it_fires_and_nowhere_else() -> None:
@@ -156,8 +170,11 @@ def test_command_word_false_alarms_keep_the_newest_seconds_beside_the_words(
     assert (store.root / COMMAND_ALARMS_DIR).is_dir() and store.words() == []
     store.add("whistle", [stream(WHISTLE_HZ)[:RATE]] * 5, RATE)
     assert [word.name for word in store.words()] == ["whistle"]
-    assert store.command_alarms("on").forget()
-    assert not store.command_alarms("on").forget()
+    store.add_command_take("on", sound, 48000, RATE)
+    assert store.command_takes("on").seconds() == pytest.approx(chunk_s)
+    assert store.forget_command_alarms("on")  # the takes go with the false alarms
+    assert store.command_takes("on").seconds() == 0
+    assert not store.forget_command_alarms("on")
     assert store.command_alarm_seconds(["on"]) == {}
 
 
@@ -203,7 +220,7 @@ def test_the_vocabulary_carries_a_veto_for_each_command_word_given_back(
     assert detected_labels(vetoed.scorer, high_with_hum(seed=3)) == []
     assert detected_labels(vetoed.scorer, stream(HIGH_TONE_HZ)) == ["high"]
     # Forgotten: the word is heard as the model hears it again.
-    store.command_alarms("high").forget()
+    store.forget_command_alarms("high")
     assert build_vocabulary(model, store).scorer is model
 
 

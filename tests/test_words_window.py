@@ -417,12 +417,21 @@ def test_a_command_word_heard_by_mistake_is_given_back_and_learns_a_veto(
     qtbot.waitUntil(button.isVisible, timeout=TIMEOUT_MS)
     assert controller.vetoable == ("high",) and not button.isEnabled()
 
+    # The word said, and not given back: the user's own take, held in memory only.
+    with qtbot.waitSignal(
+        window.word_shown, timeout=TIMEOUT_MS, check_params_cb=lambda word, *_: word == "high"
+    ):
+        microphone.say(stream(HIGH_TONE_HZ))
+    qtbot.waitUntil(button.isEnabled, timeout=5000)
+    own_take = controller.heard
+    assert own_take is not None
     with qtbot.waitSignal(
         window.word_shown, timeout=TIMEOUT_MS, check_params_cb=lambda word, *_: word == "high"
     ):
         microphone.say(high_with_hum())
-    qtbot.waitUntil(button.isEnabled, timeout=5000)
+    qtbot.waitUntil(lambda: controller.heard is not own_take, timeout=5000)
     assert button.text() == "Not 'high'"
+    assert store.command_takes("high").seconds() == 0  # nothing of the voice stored yet
     heard = controller.heard
     assert heard is not None and heard.word == "high"
     # The model's clip and the decoder's averaging window before the detection.
@@ -433,15 +442,22 @@ def test_a_command_word_heard_by_mistake_is_given_back_and_learns_a_veto(
     kept = store.command_alarms("high").read()
     assert kept is not None
     np.testing.assert_allclose(kept[0], heard.samples, atol=1e-4)
+    # Given back: the take kept before is stored with it, so the veto spares the user's word.
+    takes = store.command_takes("high").read()
+    assert takes is not None
+    np.testing.assert_allclose(takes[0], own_take.samples, atol=1e-4)
     qtbot.waitUntil(lambda: controller.vetoed == ("high",), timeout=TIMEOUT_MS)
     # The same kind of sound no longer shows "high"; the word itself still does.
     shown: list[str] = []
     window.word_shown.connect(lambda word, *_: shown.append(word))
-    with qtbot.waitSignal(
-        window.word_shown, timeout=TIMEOUT_MS, check_params_cb=lambda word, *_: word == "low"
-    ):
-        microphone.say(np.concatenate([high_with_hum(seed=2), stream(HIGH_TONE_HZ, LOW_HZ)]))
-    assert shown == ["high", "low"]
+    microphone.say(
+        np.concatenate([high_with_hum(seed=2), stream(HIGH_TONE_HZ, LOW_HZ, HIGH_TONE_HZ)])
+    )
+    qtbot.waitUntil(lambda: len(shown) == 3, timeout=TIMEOUT_MS)
+    assert shown == ["high", "low", "high"]
+    # The first "high", not given back before the next one came, is another take of the user's
+    # ("low" cannot be given back here: the kept strides hold "high" alone).
+    assert store.command_takes("high").seconds() == pytest.approx(2 * span_ms / MS_PER_SECOND)
 
     # Manage words lists it beside the custom words, and forgets it.
     manager = window.add_words_menu(countdown_s=0).open_manager()
@@ -449,6 +465,7 @@ def test_a_command_word_heard_by_mistake_is_given_back_and_learns_a_veto(
     assert manager.command_list.item(0).text().startswith("high    1.5 s of false alarms")
     manager.forget_command_button.click()
     assert store.command_alarm_seconds(["high"]) == {}
+    assert store.command_takes("high").seconds() == 0  # forgotten with them
     qtbot.waitUntil(lambda: controller.vetoed == (), timeout=TIMEOUT_MS)
     assert manager.command_list.count() == 0 and not manager.command_list.isVisible()
     manager.accept()

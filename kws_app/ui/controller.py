@@ -42,7 +42,7 @@ from kws_app.ui.settings import AppSettings
 from kws_app.ui.worker import PipelineWorker, keep_until_exit
 from kws_app.words.refresh import TrainingBudget
 from kws_app.words.scorer import CustomWordScorer, heard_span_ms
-from kws_app.words.store import WordStore, WordStoreError
+from kws_app.words.store import MAX_OWN_TAKE_SECONDS, WordStore, WordStoreError
 from kws_app.words.trainer import WordTrainer
 
 logger = logging.getLogger(__name__)
@@ -161,6 +161,9 @@ class AppController(QObject):
         # their kept strides), and those that have a veto.
         self.vetoable: tuple[str, ...] = ()
         self.vetoed: tuple[str, ...] = ()
+        # Per command word without a veto, the takes heard and not given back since the model
+        # was opened (`_keep_take`).
+        self._kept_takes: dict[str, list[HeardWord]] = {}
 
     # ----- start-up -----------------------------------------------------------------------
 
@@ -257,6 +260,7 @@ class AppController(QObject):
         self._follow_calibration(model)
         self._trainer = None  # fitted to the old model; the next vocabulary job builds one
         self.vetoable, self.vetoed = (), ()  # until the next vocabulary says
+        self._kept_takes.clear()  # of the other model's words
         self.settings.model_path = path
         self.model_changed.emit(model)
         self._use_scorer(model)
@@ -579,11 +583,35 @@ class AppController(QObject):
             span_ms = heard_span_ms(scorer, detection.label, window_ms)
             sound = recent.before(detection.time_ms, span_ms)
             if sound is not None and sound[0].size * MS_PER_SECOND >= clip_ms * sound[1]:
+                self._keep_take(self.heard)  # not given back before the next word came
                 self.heard = HeardWord(detection.label, *sound)
                 self.heard_changed.emit(detection.label)
             elif self.heard is not None:  # no longer held: never give back an older sound
                 self.heard = None
                 self.heard_changed.emit(None)
+
+    def _keep_take(self, heard: HeardWord | None) -> None:
+        """A command word heard and not given back is taken for the user's own take of it: a
+        word's veto, learned from false alarms in the user's voice, must not learn to block the
+        user's own word. Stored for words with a veto; in memory for the others, until the
+        user gives back a false alarm of that word (nothing of their voice is stored before)."""
+        if heard is None or heard.word not in self.vetoable or self.store is None:
+            return
+        if heard.word in self.vetoed:
+            try:
+                rate = self._model_rate()
+                self.store.add_command_take(heard.word, heard.samples, heard.sample_rate, rate)
+            except (WordStoreError, OSError) as error:
+                logger.warning("cannot keep a take of %r: %s", heard.word, one_line(error))
+            return
+        takes = self._kept_takes.setdefault(heard.word, [])
+        takes.append(heard)
+        while sum(take.samples.size / take.sample_rate for take in takes) > MAX_OWN_TAKE_SECONDS:
+            takes.pop(0)
+
+    def _model_rate(self) -> int:
+        assert self.scorer is not None  # a word was heard
+        return self.scorer.frontend.sample_rate
 
     def reject_heard(self) -> None:
         """The latest word heard was not the word: keep its sound among its false alarms and,
@@ -601,8 +629,10 @@ class AppController(QObject):
                 word = self.store.get(heard.word)
                 self.store.add_false_alarm(word, heard.samples, heard.sample_rate)
             else:
-                rate = self.scorer.frontend.sample_rate
+                rate = self._model_rate()
                 self.store.add_command_alarm(heard.word, heard.samples, heard.sample_rate, rate)
+                for take in self._kept_takes.pop(heard.word, []):
+                    self.store.add_command_take(take.word, take.samples, take.sample_rate, rate)
         except (WordStoreError, OSError) as error:
             self.show_problem(
                 f"Cannot keep that false alarm of {heard.word!r}: {one_line(error)}", None

@@ -163,7 +163,7 @@ class WordsManagerDialog(QDialog):
 
     def forget_command_alarms(self, label: str) -> None:
         try:
-            forgot = self.store.command_alarms(label).forget()
+            forgot = self.store.forget_command_alarms(label)
         except OSError as error:
             self.status_label.setText(f"cannot forget the false alarms of {label!r}: {error}")
             return

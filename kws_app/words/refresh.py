@@ -210,7 +210,8 @@ def command_vetoes(
     trainer: WordTrainer, store: WordStore, should_stop: Callable[[], bool] = never
 ) -> CommandVetoes:
     """A veto for each command word of the trainer's model with false alarms in the store
-    (kws_app/words/vetoes.py), reused from the trainer where its false alarms are unchanged; a
+    (kws_app/words/vetoes.py), learned also from the user's own takes of it that the store
+    keeps, and reused from the trainer where neither changed; a
     word whose veto cannot be learned is one line, and is heard as the model hears it.
     `should_stop` is asked between words."""
     labels = [label for label in trainer.model.labels if is_command_label(label)]
@@ -223,13 +224,14 @@ def command_vetoes(
         if label not in vetoable:
             messages.append(f"{label!r} cannot learn from its false alarms with this model")
             continue
-        alarms = store.command_alarms(label)
+        alarms, takes = store.command_alarms(label), store.command_takes(label)
         try:
             parts = alarms.parts()
+            identity = (alarms.identity(), takes.identity())
             veto = (
                 None
                 if parts is None
-                else trainer.command_veto(label, parts[0], parts[1], alarms.identity())
+                else trainer.command_veto(label, parts, takes.parts(), identity)
             )
         except WORD_ERRORS as error:
             messages.append(f"{label!r} cannot learn from its false alarms: {one_line(error)}")

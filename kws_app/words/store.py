@@ -11,7 +11,8 @@
 <root>/<slug>/head.json             the learned head, tied to one base model (rebuilt when stale)
 <root>/.command-alarms/<slug>.wav   optional: what a command word of the model fired on and the
                                     user said was not it (its veto learns from them), and its
-                                    <slug>.json of lengths
+                                    <slug>.json of lengths; <slug>.takes.wav (and .json): the
+                                    user's own takes of that word, detections they kept
 ```
 False alarms are the user's own sounds in their own room: they stay on this machine (word files
 do not carry them) and are kept only as long as `MAX_FALSE_ALARM_SECONDS`, newest first.
@@ -68,6 +69,8 @@ MAX_EXAMPLE_SECONDS = 3.0
 MAX_BACKGROUND_SECONDS = 120.0
 # About eighteen false alarms of a word heard through a one-second window and its averaging.
 MAX_FALSE_ALARM_SECONDS = 30.0
+# About ten of the user's own takes of a command word (detections they kept), heard the same way.
+MAX_OWN_TAKE_SECONDS = 15.0
 # Beside a false-alarms file: the length in samples of each sound in it.
 LENGTHS_KEY = "lengths"
 # 60 bits: an exact JSON integer, and far more than enough to tell one file from the next.
@@ -178,14 +181,15 @@ def _write_bytes_atomic(path: Path, data: bytes) -> None:
 
 
 class AlarmFile:
-    """One file of false alarms given back ("Not 'word'"): the sounds joined, newest last, at
-    most MAX_FALSE_ALARM_SECONDS, and beside it (`lengths_path`) where each one starts, so
-    that a clip spanning two of them, which the pipeline never scored, is never learned from.
-    `what` names its owner in warnings."""
+    """One file of false alarms given back ("Not 'word'"), or of a command word's takes the user
+    kept: the sounds joined, newest last, at most `max_seconds`, and beside it (`lengths_path`)
+    where each one starts, so that a clip spanning two of them, which the pipeline never
+    scored, is never learned from. `what` names its owner in warnings."""
 
-    def __init__(self, path: Path, what: str) -> None:
+    def __init__(self, path: Path, what: str, max_seconds: float = MAX_FALSE_ALARM_SECONDS) -> None:
         self.path = path
         self.what = what
+        self.max_seconds = max_seconds
 
     @property
     def lengths_path(self) -> Path:
@@ -197,7 +201,7 @@ class AlarmFile:
         if not self.path.exists():
             return None
         try:
-            return read_wav(self.path, MAX_FALSE_ALARM_SECONDS)
+            return read_wav(self.path, self.max_seconds)
         except WavError as error:
             logger.warning("%s: ignoring its false alarms (%s)", self.what, error)
             return None
@@ -254,8 +258,8 @@ class AlarmFile:
         return int(digest[:FALSE_ALARMS_ID_HEX_DIGITS], 16)
 
     def add(self, samples: npt.ArrayLike, sample_rate: int, rate: int) -> float:
-        """Append a sound (resampled to `rate`); beyond MAX_FALSE_ALARM_SECONDS the oldest
-        audio goes first. Returns the seconds now kept."""
+        """Append a sound (resampled to `rate`); beyond `max_seconds` the oldest audio goes
+        first. Returns the seconds now kept."""
         sound = to_rate(np.asarray(samples, dtype=np.float32).reshape(-1), sample_rate, rate)
         if sound.size == 0:
             raise WordStoreError("the false alarm holds no audio")
@@ -264,7 +268,7 @@ class AlarmFile:
             sound = to_rate(sound, rate, earlier[1])
             rate = earlier[1]
         parts = [*(earlier[0] if earlier is not None else []), sound]
-        excess = sum(part.size for part in parts) - int(MAX_FALSE_ALARM_SECONDS * rate)
+        excess = sum(part.size for part in parts) - int(self.max_seconds * rate)
         while excess > 0:  # the oldest go, the last of them cut at its start
             if parts[0].size <= excess:
                 excess -= parts.pop(0).size
@@ -599,14 +603,39 @@ class WordStore:
             self.root / COMMAND_ALARMS_DIR / f"{_slug(label)}.wav", f"command word {label!r}"
         )
 
+    def command_takes(self, label: str) -> AlarmFile:
+        """The user's own takes of a command word that has false alarms: detections they kept
+        (did not give back), so that its veto never learns to block the user's own word."""
+        return AlarmFile(
+            self.root / COMMAND_ALARMS_DIR / f"{_slug(label)}.takes.wav",
+            f"command word {label!r} (your takes)",
+            MAX_OWN_TAKE_SECONDS,
+        )
+
     def add_command_alarm(
         self, label: str, samples: npt.ArrayLike, sample_rate: int, rate: int
     ) -> float:
         """Keep a sound the command word `label` fired on that was not the word (at `rate`,
         the model's, where it has none yet); returns the seconds now kept."""
+        self._ensure_command_alarms()
+        return self.command_alarms(label).add(samples, sample_rate, rate)
+
+    def add_command_take(
+        self, label: str, samples: npt.ArrayLike, sample_rate: int, rate: int
+    ) -> float:
+        """Keep a detection of `label` the user kept (see `command_takes`)."""
+        self._ensure_command_alarms()
+        return self.command_takes(label).add(samples, sample_rate, rate)
+
+    def _ensure_command_alarms(self) -> None:
         self._ensure_root()
         (self.root / COMMAND_ALARMS_DIR).mkdir(exist_ok=True)
-        return self.command_alarms(label).add(samples, sample_rate, rate)
+
+    def forget_command_alarms(self, label: str) -> bool:
+        """Drop a command word's false alarms and the takes kept with them (its veto goes);
+        False when it had no false alarms."""
+        self.command_takes(label).forget()
+        return self.command_alarms(label).forget()
 
     def command_alarm_seconds(self, labels: Sequence[str]) -> dict[str, float]:
         """Of `labels`, those with false alarms kept, and their seconds."""

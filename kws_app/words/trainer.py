@@ -502,7 +502,7 @@ class WordTrainer:
         command_path = model_path if isinstance(model_path, Path) else model_path[0]
         self.kept = self._load_kept(kept_path or kept_strides_path(command_path))
         # Per command word, the identity of the false alarms its veto was learned from.
-        self._vetoes: dict[str, tuple[int, CommandVeto | None]] = {}
+        self._vetoes: dict[str, tuple[tuple[int, int], CommandVeto | None]] = {}
         self._generated: tuple[FloatArray, FloatArray] | None = None
         self._shares = available_shares(model.labels, DEFAULT_COMMAND_SHARE)
 
@@ -557,26 +557,36 @@ class WordTrainer:
             return None
 
     def command_veto(
-        self, label: str, sounds: Sequence[FloatArray], sample_rate: int, identity: int = 0
+        self,
+        label: str,
+        alarms: tuple[Sequence[FloatArray], int],
+        own: tuple[Sequence[FloatArray], int] | None = None,
+        identity: tuple[int, int] | None = None,
     ) -> CommandVeto | None:
-        """The veto of the command word `label` from its false alarms (at `sample_rate`); None
-        where this model has no kept strides for it. With the `identity` of the false alarms
-        (`AlarmFile.identity`), a veto learned before from the same ones is reused."""
+        """The veto of the command word `label` from its false alarms and the user's own takes
+        of it (each: sounds and their rate); None where this model has no kept strides for it.
+        With the `identity` of both (`AlarmFile.identity`), a veto learned before from the
+        same ones is reused."""
         cached = self._vetoes.get(label)
-        if identity and cached is not None and cached[0] == identity:
+        if identity is not None and cached is not None and cached[0] == identity:
             return cached[1]
         if self.kept is None:
             return None
         rate = self.frontend.sample_rate
+
+        def at_rate(sounds: tuple[Sequence[FloatArray], int] | None) -> list[FloatArray]:
+            return [] if sounds is None else [to_rate(s, sounds[1], rate) for s in sounds[0]]
+
         veto = learn_veto(
             label,
-            [to_rate(sound, sample_rate, rate) for sound in sounds],
+            at_rate(alarms),
             self.kept,
             self.embed,
             self.frontend,
             self.config.veto,
+            own=at_rate(own),
         )
-        if identity:
+        if identity is not None:
             self._vetoes[label] = (identity, veto)
         return veto
 

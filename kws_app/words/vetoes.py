@@ -102,20 +102,28 @@ class KeptStrides:
 
 
 def fit_veto(
-    label: str, alarms: npt.ArrayLike, kept: npt.ArrayLike, config: VetoConfig
+    label: str,
+    alarms: npt.ArrayLike,
+    kept: npt.ArrayLike,
+    config: VetoConfig,
+    own: npt.ArrayLike | None = None,
 ) -> CommandVeto:
     """A class-balanced logistic regression, 1 for the false alarms' strides and 0 for the kept
-    ones, with its threshold at the 1 - max_vetoed_share quantile of the kept strides' scores
-    out of fold (each fold scored by a regression fitted without it)."""
+    ones and for the strides of the user's `own` takes of the word (detections they kept), with
+    its threshold where it fires on at most max_vetoed_share of either, as regressions fitted
+    without them score them (out of fold). A veto learned from one voice could learn the voice;
+    the user's own takes, where there are some, keep it from firing on the user's own word."""
     alarm_rows = np.asarray(alarms, dtype=np.float64)
     kept_rows = np.asarray(kept, dtype=np.float64)
+    own_rows = np.zeros((0, kept_rows.shape[1])) if own is None else np.asarray(own, np.float64)
     if alarm_rows.shape[0] == 0 or kept_rows.shape[0] == 0:
         raise ValueError(f"a veto for {label!r} needs false alarms and kept strides")
-    if not (np.isfinite(alarm_rows).all() and np.isfinite(kept_rows).all()):
+    if not all(np.isfinite(part).all() for part in (alarm_rows, kept_rows, own_rows)):
         raise ValueError(f"the false alarms of {label!r} gave embeddings that are not numbers")
-    rows = np.concatenate([alarm_rows, kept_rows])
+    others = np.concatenate([kept_rows, own_rows])
+    rows = np.concatenate([alarm_rows, others])
     mean, scale = rows.mean(axis=0), rows.std(axis=0) + SCALE_FLOOR
-    targets = np.concatenate([np.ones(len(alarm_rows)), np.zeros(len(kept_rows))])
+    targets = np.concatenate([np.ones(len(alarm_rows)), np.zeros(len(others))])
 
     def fit(keep: npt.NDArray[np.bool_]) -> tuple[npt.NDArray[np.float64], float]:
         penalty = config.l2_penalty / int(keep.sum())
@@ -124,16 +132,18 @@ def fit_veto(
         )
 
     weights, bias = fit(np.ones(len(rows), dtype=bool))
-    folds = np.arange(len(kept_rows)) % max(1, min(config.folds, len(kept_rows)))
-    held_out = np.zeros(len(kept_rows))
+    folds = np.arange(len(others)) % max(1, min(config.folds, len(others)))
+    held_out = np.zeros(len(others))
     for fold in np.unique(folds):
         keep = np.concatenate([np.ones(len(alarm_rows), dtype=bool), folds != fold])
         if np.unique(folds).size == 1:  # one kept stride: its own fit is all there is
             keep[:] = True
         fold_weights, fold_bias = fit(keep)
-        held_out[folds == fold] = ((kept_rows[folds == fold] - mean) / scale) @ fold_weights
+        held_out[folds == fold] = ((others[folds == fold] - mean) / scale) @ fold_weights
         held_out[folds == fold] += fold_bias
-    threshold = float(np.quantile(held_out, 1 - config.max_vetoed_share, method="higher"))
+    quantile = 1 - config.max_vetoed_share
+    groups = [held_out[: len(kept_rows)], held_out[len(kept_rows) :]]
+    threshold = max(float(np.quantile(g, quantile, method="higher")) for g in groups if g.size)
     return CommandVeto(
         label,
         weights.astype(np.float32),
@@ -165,17 +175,22 @@ def learn_veto(
     embed: Callable[[Sequence[FloatArray]], FloatArray],
     frontend: FrontendConfig,
     config: VetoConfig,
+    own: Sequence[npt.ArrayLike] = (),
 ) -> CommandVeto | None:
     """The veto for `label` from the false alarms given back of it (each sound at the model's
-    rate, windowed on its own: the pipeline never scored a clip across two of them); None where
-    the kept strides hold no such word or no sound is as long as a clip."""
+    rate, windowed on its own: the pipeline never scored a clip across two of them) and the
+    user's own takes of it that they kept (`own`, the same way); None where the kept strides
+    hold no such word or no false alarm is as long as a clip."""
     kept_rows = kept.of(label)
-    windows = [
-        window for sound in sounds for window in stride_windows(sound, frontend, config.stride_ms)
-    ]
-    if kept_rows is None or not windows:
+
+    def windows_of(parts: Sequence[npt.ArrayLike]) -> list[FloatArray]:
+        return [w for part in parts for w in stride_windows(part, frontend, config.stride_ms)]
+
+    alarm_windows, own_windows = windows_of(sounds), windows_of(own)
+    if kept_rows is None or not alarm_windows:
         return None
-    return fit_veto(label, embed(windows), kept_rows, config)
+    own_rows = embed(own_windows) if own_windows else None
+    return fit_veto(label, embed(alarm_windows), kept_rows, config, own_rows)
 
 
 def apply_vetoes(
