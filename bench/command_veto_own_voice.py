@@ -2,7 +2,8 @@
 
 Usage: .venv/bin/python bench/command_veto_own_voice.py [--data-dir ../shared/data]
            [--model assets/kws-default.onnx] [--min-other-clips 6] [--max-given-back N]
-           [--own-takes N]
+           [--own-takes N] [--without-own] [--split test|training] [--kept FILE]
+           [--max-speakers N] [--max-others N]
 
 A veto ("Not 'on'", kws_app/words/vetoes.py) is learned from sounds in the user's voice, against
 the kept strides of the word said by other people; it could learn to tell the user's voice
@@ -49,12 +50,28 @@ ROOM_RMS = 0.003  # a quiet room under each take
 LEAD_S = 0.5  # room before and after each take when it is decoded
 
 
-def speakers_of(listing: Path) -> dict[str, dict[str, list[Path]]]:
-    """speaker -> label -> the test split's takes (Speech Commands names files speaker_nohash_n)."""
+def speakers_of(speech_commands: Path, split: str) -> dict[str, dict[str, list[Path]]]:
+    """speaker -> label -> the split's takes (Speech Commands names files speaker_nohash_n; the
+    training split is every take in neither list)."""
+    listed = {
+        name: set((speech_commands / f"{name}_list.txt").read_text().split())
+        for name in ("validation", "testing")
+    }
+    if split == "test":
+        lines = sorted(listed["testing"])
+    else:
+        reserved = listed["validation"] | listed["testing"]
+        lines = sorted(
+            f"{folder.name}/{take.name}"
+            for folder in speech_commands.iterdir()
+            if folder.is_dir() and not folder.name.startswith("_")
+            for take in folder.iterdir()
+            if f"{folder.name}/{take.name}" not in reserved
+        )
     found: dict[str, dict[str, list[Path]]] = defaultdict(lambda: defaultdict(list))
-    for line in listing.read_text().split():
+    for line in lines:
         label, name = line.split("/")
-        found[name.split("_")[0]][label].append(listing.parent / line)
+        found[name.split("_")[0]][label].append(speech_commands / line)
     return found
 
 
@@ -79,6 +96,17 @@ def main() -> int:
     )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(
+        "--split",
+        choices=("test", "training"),
+        default="test",
+        help="whose takes: the test speakers' (report), or the training speakers' (to choose)",
+    )
+    parser.add_argument("--kept", type=Path, help="kept strides (default: beside the model)")
+    parser.add_argument("--max-speakers", type=int, help="at most this many users, at random")
+    parser.add_argument(
+        "--max-others", type=int, help="other speakers' takes per word, at most, at random"
+    )
+    parser.add_argument(
         "--without-own",
         action="store_true",
         help="with --own-takes: the same speakers and counted takes, but the veto does not "
@@ -97,7 +125,7 @@ def main() -> int:
     model, paths = load_models(args.model, None)
     trainer = WordTrainer(model, paths)
     kept = load_kept_strides(
-        kept_strides_path(args.model), trainer.model_id, trainer.embedding_size
+        args.kept or kept_strides_path(args.model), trainer.model_id, trainer.embedding_size
     )
     if kept is None:
         raise SystemExit("no kept strides beside the model were made for it")
@@ -106,13 +134,24 @@ def main() -> int:
     decoder, config = DecoderConfig(), VetoConfig()
     points = operating_points_of(model)  # type: ignore[arg-type]
     window_ms = decoder.average_window_ms
-    speakers = speakers_of(args.data_dir / "speech_commands" / "testing_list.txt")
+    speakers = speakers_of(args.data_dir / "speech_commands", args.split)
+    draw = np.random.default_rng(args.seed + 1)
+    users = sorted(speakers)
+    if args.max_speakers is not None and len(users) > args.max_speakers:
+        users = sorted(draw.choice(users, args.max_speakers, replace=False))
+    others_of: dict[str, list[tuple[str, Path]]] = {}
+    for word in commands:
+        takes_of_word = [(who, p) for who, t in sorted(speakers.items()) for p in t.get(word, [])]
+        if args.max_others is not None and len(takes_of_word) > args.max_others:
+            chosen = draw.choice(len(takes_of_word), args.max_others, replace=False)
+            takes_of_word = [takes_of_word[i] for i in sorted(chosen)]
+        others_of[word] = takes_of_word
+    needed = {p for who in users for w in commands for p in speakers[who].get(w, [])}
+    needed |= {p for takes_of_word in others_of.values() for _, p in takes_of_word}
 
     # Every test take of a command word, decoded alone: its rows, once.
     rows: dict[Path, tuple[np.ndarray, np.ndarray]] = {}
-    for index, path in enumerate(
-        sorted(p for takes in speakers.values() for w in commands for p in takes.get(w, []))
-    ):
+    for index, path in enumerate(sorted(needed)):
         take = read_audio_at(path, RATE)[:RATE]
         windows = stride_windows(
             in_room(take, LEAD_S, LEAD_S, index), model.frontend, config.stride_ms
@@ -131,7 +170,8 @@ def main() -> int:
     own = np.zeros((2, 2), dtype=int)  # [before, after] x [found, takes]
     others = np.zeros((2, 2), dtype=int)
     pairs = 0
-    for speaker, takes in sorted(speakers.items()):
+    for speaker in users:
+        takes = speakers[speaker]
         for word in commands:
             given = [p for label, ps in sorted(takes.items()) if label != word for p in ps]
             if len(takes.get(word, [])) <= args.own_takes or len(given) < args.min_other_clips:
@@ -159,10 +199,8 @@ def main() -> int:
                 own[:, 1] += 1
                 own[0, 0] += found(path, word, None)
                 own[1, 0] += found(path, word, veto)
-            for other, other_takes in speakers.items():
-                if other == speaker:
-                    continue
-                for path in other_takes.get(word, []):
+            for other, path in others_of[word]:
+                if other != speaker:
                     others[:, 1] += 1
                     others[0, 0] += found(path, word, None)
                     others[1, 0] += found(path, word, veto)
