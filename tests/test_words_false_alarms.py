@@ -95,7 +95,7 @@ def test_a_damaged_false_alarms_file_is_skipped_with_a_warning(
     (word.folder / FALSE_ALARMS_FILE).write_bytes(b"RIFF, but not a wave file")
     with caplog.at_level(logging.WARNING):
         assert store.false_alarms(word) is None
-    assert "ignoring its false alarms" in caplog.text
+    assert "ignoring false-alarms.wav" in caplog.text
     ((name, _),) = train_words(WordTrainer(model, model.path), store).heads
     assert name == "whistle"
 

@@ -53,6 +53,9 @@ DRAW_RATE_HZ = 30
 # (the model's clip, a phrase's earlier window and the word's averaging window: under 3 s) and
 # the time an update takes to reach the window.
 RECENT_AUDIO_S = 5.0
+# A command word's take not given back is the user's own, except within this long before a
+# false alarm of it given back: false alarms come in bursts, while someone else talks.
+FALSE_ALARM_BURST_S = 10.0
 
 ModelLoader = Callable[[Path], OnnxModel]
 DeviceLister = Callable[[], list[InputDevice]]
@@ -67,6 +70,7 @@ class HeardWord:
     word: str
     samples: npt.NDArray[np.float32]
     sample_rate: int
+    heard_at_s: float = 0.0  # time.monotonic() when it was shown
 
 
 @dataclass(frozen=True)
@@ -164,6 +168,7 @@ class AppController(QObject):
         # Per command word without a veto, the takes heard and not given back since the model
         # was opened (`_keep_take`).
         self._kept_takes: dict[str, list[HeardWord]] = {}
+        self.false_alarm_burst_s = FALSE_ALARM_BURST_S
 
     # ----- start-up -----------------------------------------------------------------------
 
@@ -584,7 +589,7 @@ class AppController(QObject):
             sound = recent.before(detection.time_ms, span_ms)
             if sound is not None and sound[0].size * MS_PER_SECOND >= clip_ms * sound[1]:
                 self._keep_take(self.heard)  # not given back before the next word came
-                self.heard = HeardWord(detection.label, *sound)
+                self.heard = HeardWord(detection.label, *sound, time.monotonic())
                 self.heard_changed.emit(detection.label)
             elif self.heard is not None:  # no longer held: never give back an older sound
                 self.heard = None
@@ -597,17 +602,36 @@ class AppController(QObject):
         user gives back a false alarm of that word (nothing of their voice is stored before)."""
         if heard is None or heard.word not in self.vetoable or self.store is None:
             return
-        if heard.word in self.vetoed:
-            try:
-                rate = self._model_rate()
-                self.store.add_command_take(heard.word, heard.samples, heard.sample_rate, rate)
-            except (WordStoreError, OSError) as error:
-                logger.warning("cannot keep a take of %r: %s", heard.word, one_line(error))
+        if self.store.command_alarm_seconds([heard.word]):
+            self._store_takes(heard.word, [heard])
             return
         takes = self._kept_takes.setdefault(heard.word, [])
         takes.append(heard)
         while sum(take.samples.size / take.sample_rate for take in takes) > MAX_OWN_TAKE_SECONDS:
             takes.pop(0)
+
+    def _store_takes(self, label: str, takes: Sequence[HeardWord]) -> None:
+        """Store the user's takes of a command word beside its false alarms; a take that cannot
+        be stored costs its veto a little of the user's voice, never the false alarm."""
+        assert self.store is not None  # the callers checked
+        rate = self._model_rate()
+        for take in takes:
+            try:
+                self.store.add_command_take(label, take.samples, take.sample_rate, rate)
+            except (WordStoreError, OSError) as error:
+                logger.warning("cannot keep a take of %r: %s", label, one_line(error))
+                return
+
+    def forget_command_alarms(self, label: str) -> bool:
+        """Drop a command word's false alarms and takes, stored and held (Manage words), and
+        hear it as the model does again; False when it had none."""
+        if self.store is None:
+            return False
+        self._kept_takes.pop(label, None)
+        forgot = self.store.forget_command_alarms(label)
+        if forgot:
+            self.words_changed()
+        return forgot
 
     def _model_rate(self) -> int:
         assert self.scorer is not None  # a word was heard
@@ -631,13 +655,15 @@ class AppController(QObject):
             else:
                 rate = self._model_rate()
                 self.store.add_command_alarm(heard.word, heard.samples, heard.sample_rate, rate)
-                for take in self._kept_takes.pop(heard.word, []):
-                    self.store.add_command_take(take.word, take.samples, take.sample_rate, rate)
         except (WordStoreError, OSError) as error:
             self.show_problem(
                 f"Cannot keep that false alarm of {heard.word!r}: {one_line(error)}", None
             )
             return
+        held = self._kept_takes.pop(heard.word, [])
+        if not custom and held:  # false alarms come in bursts: the latest may be some too
+            cutoff = heard.heard_at_s - self.false_alarm_burst_s
+            self._store_takes(heard.word, [take for take in held if take.heard_at_s < cutoff])
         self.status.emit(
             f"{heard.word!r} is learning not to fire on that sound "
             "(Words > Manage words... forgets it)"

@@ -163,14 +163,12 @@ class WordsManagerDialog(QDialog):
 
     def forget_command_alarms(self, label: str) -> None:
         try:
-            forgot = self.store.forget_command_alarms(label)
+            forgot = self.controller.forget_command_alarms(label)
         except OSError as error:
             self.status_label.setText(f"cannot forget the false alarms of {label!r}: {error}")
             return
         self.status_label.setText(f"{label!r} forgot its false alarms" if forgot else "")
         self.refresh()
-        if forgot:
-            self.controller.words_changed()
 
     @Slot()
     def _forget_selected_command(self) -> None:

@@ -20,6 +20,7 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
+import numpy as np
 import numpy.typing as npt
 
 from kws_app.errors import one_line
@@ -30,6 +31,8 @@ from kws_app.words.trainer import FALSE_ALARMS_KEY, TrainingError, WordAudio, Wo
 from kws_app.words.vetoes import CommandVeto
 
 logger = logging.getLogger(__name__)
+
+FloatArray = npt.NDArray[np.float32]
 
 # What can go wrong with one stored word (damaged recordings, a refused head, a full disk).
 WORD_ERRORS = (WordStoreError, TrainingError, OSError, ValueError)
@@ -211,9 +214,9 @@ def command_vetoes(
 ) -> CommandVetoes:
     """A veto for each command word of the trainer's model with false alarms in the store
     (kws_app/words/vetoes.py), learned also from the user's own takes of it that the store
-    keeps, and reused from the trainer where neither changed; a
-    word whose veto cannot be learned is one line, and is heard as the model hears it.
-    `should_stop` is asked between words."""
+    keeps, and reused from the trainer where neither changed. A word whose veto cannot be
+    learned is one line, and is heard as the model hears it. `should_stop` is asked between
+    words."""
     labels = [label for label in trainer.model.labels if is_command_label(label)]
     vetoes: list[CommandVeto] = []
     messages: list[str] = []
@@ -224,15 +227,12 @@ def command_vetoes(
         if label not in vetoable:
             messages.append(f"{label!r} cannot learn from its false alarms with this model")
             continue
-        alarms, takes = store.command_alarms(label), store.command_takes(label)
+        alarms = store.command_alarms(label)
+        own, own_id = _own_takes(store, label)
         try:
             parts = alarms.parts()
-            identity = (alarms.identity(), takes.identity())
-            veto = (
-                None
-                if parts is None
-                else trainer.command_veto(label, parts, takes.parts(), identity)
-            )
+            identity = (alarms.identity(), own_id)
+            veto = None if parts is None else trainer.command_veto(label, parts, own, identity)
         except WORD_ERRORS as error:
             messages.append(f"{label!r} cannot learn from its false alarms: {one_line(error)}")
             continue
@@ -243,6 +243,17 @@ def command_vetoes(
     for message in messages:
         logger.warning("%s", message)
     return CommandVetoes(tuple(vetoes), tuple(messages))
+
+
+def _own_takes(store: WordStore, label: str) -> tuple[tuple[list[FloatArray], int] | None, int]:
+    """The user's takes of a command word and their identity; none where they cannot be read
+    (the veto is then learned without them, as before any were kept)."""
+    takes = store.command_takes(label)
+    try:
+        return takes.parts(), takes.identity()
+    except OSError as error:
+        logger.warning("the takes of %r are not used: %s", label, one_line(error))
+        return None, 0
 
 
 def learn(

@@ -203,7 +203,7 @@ class AlarmFile:
         try:
             return read_wav(self.path, self.max_seconds)
         except WavError as error:
-            logger.warning("%s: ignoring its false alarms (%s)", self.what, error)
+            logger.warning("%s: ignoring %s (%s)", self.what, self.path.name, error)
             return None
 
     def parts(self) -> tuple[list[FloatArray], int] | None:
@@ -244,18 +244,23 @@ class AlarmFile:
         try:
             rate, frames = read_wav_header(self.path)
         except (WavError, OSError) as error:
-            logger.warning("%s: ignoring its false alarms (%s)", self.what, error)
+            logger.warning("%s: ignoring %s (%s)", self.what, self.path.name, error)
             return 0.0
         return frames / rate
 
     def identity(self) -> int:
-        """The first FALSE_ALARMS_ID_HEX_DIGITS of the file's SHA-256 as a number (a head's
-        details hold numbers only); 0 when there is none."""
+        """The first FALSE_ALARMS_ID_HEX_DIGITS of the SHA-256 of the file and its lengths as a
+        number (a head's details hold numbers only); 0 when there is none."""
+        digest = hashlib.sha256()
         try:
-            digest = hashlib.sha256(self.path.read_bytes()).hexdigest()
+            digest.update(self.path.read_bytes())
         except FileNotFoundError:
             return 0
-        return int(digest[:FALSE_ALARMS_ID_HEX_DIGITS], 16)
+        try:
+            digest.update(self.lengths_path.read_bytes())
+        except FileNotFoundError:
+            pass
+        return int(digest.hexdigest()[:FALSE_ALARMS_ID_HEX_DIGITS], 16)
 
     def add(self, samples: npt.ArrayLike, sample_rate: int, rate: int) -> float:
         """Append a sound (resampled to `rate`); beyond `max_seconds` the oldest audio goes
@@ -623,8 +628,10 @@ class WordStore:
     def add_command_take(
         self, label: str, samples: npt.ArrayLike, sample_rate: int, rate: int
     ) -> float:
-        """Keep a detection of `label` the user kept (see `command_takes`)."""
-        self._ensure_command_alarms()
+        """Keep a detection of `label` the user kept (see `command_takes`); refused for a word
+        without false alarms: nothing of the user's voice is stored before they give one back."""
+        if not self.command_alarms(label).path.exists():
+            raise WordStoreError(f"{label!r} has no false alarms to keep your takes with")
         return self.command_takes(label).add(samples, sample_rate, rate)
 
     def _ensure_command_alarms(self) -> None:
@@ -634,8 +641,12 @@ class WordStore:
     def forget_command_alarms(self, label: str) -> bool:
         """Drop a command word's false alarms and the takes kept with them (its veto goes);
         False when it had no false alarms."""
-        self.command_takes(label).forget()
-        return self.command_alarms(label).forget()
+        forgot = self.command_alarms(label).forget()
+        try:
+            self.command_takes(label).forget()
+        except OSError as error:  # never stored again, and refused without false alarms
+            logger.warning("cannot forget the takes of %r: %s", label, error)
+        return forgot
 
     def command_alarm_seconds(self, labels: Sequence[str]) -> dict[str, float]:
         """Of `labels`, those with false alarms kept, and their seconds."""

@@ -501,7 +501,8 @@ class WordTrainer:
         self.shipped = load_shipped_negatives(negatives_path, self.model_id, self.embedding_size)
         command_path = model_path if isinstance(model_path, Path) else model_path[0]
         self.kept = self._load_kept(kept_path or kept_strides_path(command_path))
-        # Per command word, the identity of the false alarms its veto was learned from.
+        # Per command word, its veto and the identities of the false alarms and own takes it
+        # was learned from (AlarmFile.identity).
         self._vetoes: dict[str, tuple[tuple[int, int], CommandVeto | None]] = {}
         self._generated: tuple[FloatArray, FloatArray] | None = None
         self._shares = available_shares(model.labels, DEFAULT_COMMAND_SHARE)

@@ -60,6 +60,9 @@ class VetoConfig:
     # other people's words are never the ones a veto was fitted on.
     max_vetoed_share: float = 0.01
     folds: int = 5
+    # The user's own takes may loosen a veto only while at least this share of the sounds given
+    # back would still be stopped (a take may be a false alarm the user did not give back).
+    min_stopped_share: float = 0.5
     # The clips a false alarm is embedded as end this far apart: the pipeline's stride, which
     # the kept strides were made at.
     stride_ms: int = field(default_factory=lambda: StreamConfig().clip_stride_ms)
@@ -107,12 +110,19 @@ def fit_veto(
     kept: npt.ArrayLike,
     config: VetoConfig,
     own: npt.ArrayLike | None = None,
+    alarm_sounds: npt.ArrayLike | None = None,
+    own_sounds: npt.ArrayLike | None = None,
 ) -> CommandVeto:
     """A class-balanced logistic regression, 1 for the false alarms' strides and 0 for the kept
-    ones and for the strides of the user's `own` takes of the word (detections they kept), with
-    its threshold where it fires on at most max_vetoed_share of either, as regressions fitted
-    without them score them (out of fold). A veto learned from one voice could learn the voice;
-    the user's own takes, where there are some, keep it from firing on the user's own word."""
+    ones and for the strides of the user's `own` takes of the word (detections they kept).
+
+    Its threshold is read from scores that regressions fitted without them give (out of fold;
+    `alarm_sounds` / `own_sounds` say which sound each row came from, so a sound's overlapping
+    strides stay in one fold): it fires on at most max_vetoed_share of the kept strides, nor,
+    where the user's takes allow, of theirs. A veto learned from one voice could learn the voice,
+    and the takes keep it off the user's own word; but a take is only a detection the user did
+    not give back, maybe a false alarm they missed, so the takes may not raise the threshold
+    past where `min_stopped_share` of the given-back sounds would still be stopped."""
     alarm_rows = np.asarray(alarms, dtype=np.float64)
     kept_rows = np.asarray(kept, dtype=np.float64)
     own_rows = np.zeros((0, kept_rows.shape[1])) if own is None else np.asarray(own, np.float64)
@@ -120,30 +130,48 @@ def fit_veto(
         raise ValueError(f"a veto for {label!r} needs false alarms and kept strides")
     if not all(np.isfinite(part).all() for part in (alarm_rows, kept_rows, own_rows)):
         raise ValueError(f"the false alarms of {label!r} gave embeddings that are not numbers")
-    others = np.concatenate([kept_rows, own_rows])
-    rows = np.concatenate([alarm_rows, others])
+    alarm_ids = _sound_ids(alarm_sounds, len(alarm_rows))
+    own_ids = _sound_ids(own_sounds, len(own_rows))
+    rows = np.concatenate([alarm_rows, kept_rows, own_rows])
     mean, scale = rows.mean(axis=0), rows.std(axis=0) + SCALE_FLOOR
-    targets = np.concatenate([np.ones(len(alarm_rows)), np.zeros(len(others))])
+    design = (rows - mean) / scale
+    targets = np.concatenate([np.ones(len(alarm_rows)), np.zeros(len(rows) - len(alarm_rows))])
+    is_alarm = targets > 0.5
 
     def fit(keep: npt.NDArray[np.bool_]) -> tuple[npt.NDArray[np.float64], float]:
         penalty = config.l2_penalty / int(keep.sum())
-        return fit_logistic(
-            (rows[keep] - mean) / scale, targets[keep], penalty, config.max_iterations
-        )
+        return fit_logistic(design[keep], targets[keep], penalty, config.max_iterations)
 
     weights, bias = fit(np.ones(len(rows), dtype=bool))
-    folds = np.arange(len(others)) % max(1, min(config.folds, len(others)))
-    held_out = np.zeros(len(others))
-    for fold in np.unique(folds):
-        keep = np.concatenate([np.ones(len(alarm_rows), dtype=bool), folds != fold])
-        if np.unique(folds).size == 1:  # one kept stride: its own fit is all there is
-            keep[:] = True
-        fold_weights, fold_bias = fit(keep)
-        held_out[folds == fold] = ((others[folds == fold] - mean) / scale) @ fold_weights
-        held_out[folds == fold] += fold_bias
+    folds = max(1, config.folds)
+    fold_of = np.concatenate(
+        [
+            alarm_ids % folds,
+            np.arange(len(kept_rows)) * folds // len(kept_rows),  # neighbours stay together
+            own_ids % folds,
+        ]
+    )
+    held_out = np.zeros(len(rows))
+    for fold in range(folds):
+        held = fold_of == fold
+        if not held.any():
+            continue
+        train = ~held
+        for part in (is_alarm, ~is_alarm):  # a fit needs both classes: a lone sound is in-sample
+            if not (train & part).any():
+                train |= part
+        fold_weights, fold_bias = fit(train)
+        held_out[held] = design[held] @ fold_weights + fold_bias
     quantile = 1 - config.max_vetoed_share
-    groups = [held_out[: len(kept_rows)], held_out[len(kept_rows) :]]
-    threshold = max(float(np.quantile(g, quantile, method="higher")) for g in groups if g.size)
+    kept_scores = held_out[len(alarm_rows) : len(alarm_rows) + len(kept_rows)]
+    threshold = float(np.quantile(kept_scores, quantile, method="higher"))
+    if own_rows.shape[0]:
+        own_threshold = float(
+            np.quantile(held_out[len(rows) - len(own_rows) :], quantile, method="higher")
+        )
+        loudest = [held_out[: len(alarm_rows)][alarm_ids == i].max() for i in np.unique(alarm_ids)]
+        ceiling = float(np.quantile(loudest, 1 - config.min_stopped_share, method="lower"))
+        threshold = max(threshold, min(own_threshold, ceiling))
     return CommandVeto(
         label,
         weights.astype(np.float32),
@@ -152,6 +180,16 @@ def fit_veto(
         scale.astype(np.float32),
         threshold,
     )
+
+
+def _sound_ids(ids: npt.ArrayLike | None, rows: int) -> npt.NDArray[np.int64]:
+    """Which sound each row came from; each row its own where that is not known."""
+    if ids is None:
+        return np.arange(rows)
+    out = np.asarray(ids, dtype=np.int64).reshape(-1)
+    if out.shape != (rows,):
+        raise ValueError("one sound id per row is needed")
+    return out
 
 
 def stride_windows(
@@ -183,14 +221,22 @@ def learn_veto(
     hold no such word or no false alarm is as long as a clip."""
     kept_rows = kept.of(label)
 
-    def windows_of(parts: Sequence[npt.ArrayLike]) -> list[FloatArray]:
-        return [w for part in parts for w in stride_windows(part, frontend, config.stride_ms)]
+    def windows_of(parts: Sequence[npt.ArrayLike]) -> tuple[list[FloatArray], list[int]]:
+        windows: list[FloatArray] = []
+        ids: list[int] = []
+        for index, part in enumerate(parts):
+            found = stride_windows(part, frontend, config.stride_ms)
+            windows += found
+            ids += [index] * len(found)
+        return windows, ids
 
-    alarm_windows, own_windows = windows_of(sounds), windows_of(own)
+    (alarm_windows, alarm_ids), (own_windows, own_ids) = windows_of(sounds), windows_of(own)
     if kept_rows is None or not alarm_windows:
         return None
     own_rows = embed(own_windows) if own_windows else None
-    return fit_veto(label, embed(alarm_windows), kept_rows, config, own_rows)
+    return fit_veto(
+        label, embed(alarm_windows), kept_rows, config, own_rows, alarm_ids, own_ids or None
+    )
 
 
 def apply_vetoes(
