@@ -110,6 +110,21 @@ def test_the_users_own_takes_keep_a_veto_off_the_users_own_word() -> None:
     assert np.mean(stopped) >= VetoConfig().min_stopped_share
 
 
+@pytest.mark.parametrize("sounds_given_back", [1, 3, 5])
+def test_takes_that_copy_the_false_alarms_still_leave_half_of_them_stopped(
+    sounds_given_back: int,
+) -> None:
+    rng = np.random.default_rng(sounds_given_back)
+    kept = rng.normal(0.0, 1.0, (300, 8)).astype(np.float32)
+    alarms = rng.normal(4.0, 1.0, (5 * sounds_given_back, 8)).astype(np.float32)
+    sounds = np.arange(len(alarms)) // 5
+    # The worst case: every take the user kept was one of those false alarms, missed.
+    copies = alarms + rng.normal(0.0, 0.05, alarms.shape).astype(np.float32)
+    veto = fit_veto("on", alarms, kept, VetoConfig(), copies, sounds, sounds)
+    stopped = sum(veto.fires(alarms[sounds == i]).any() for i in range(sounds_given_back))
+    assert stopped >= np.ceil(VetoConfig().min_stopped_share * sounds_given_back)
+
+
 def test_a_veto_moves_the_word_to_unknown_where_it_fires_and_nowhere_else() -> None:
     labels = ("_silence_", "_unknown_", "on", "off")
     veto = CommandVeto(

@@ -598,17 +598,21 @@ class AppController(QObject):
     def _keep_take(self, heard: HeardWord | None) -> None:
         """A command word heard and not given back is taken for the user's own take of it: a
         word's veto, learned from false alarms in the user's voice, must not learn to block the
-        user's own word. Stored for words with a veto; in memory for the others, until the
-        user gives back a false alarm of that word (nothing of their voice is stored before)."""
+        user's own word. Takes wait in memory; those older than `false_alarm_burst_s` are stored
+        for words with false alarms (nothing of the user's voice is stored before they give one
+        back), and the newer ones are dropped when a false alarm of the word is given back."""
         if heard is None or heard.word not in self.vetoable or self.store is None:
-            return
-        if self.store.command_alarm_seconds([heard.word]):
-            self._store_takes(heard.word, [heard])
             return
         takes = self._kept_takes.setdefault(heard.word, [])
         takes.append(heard)
         while sum(take.samples.size / take.sample_rate for take in takes) > MAX_OWN_TAKE_SECONDS:
             takes.pop(0)
+        cutoff = time.monotonic() - self.false_alarm_burst_s
+        for label, held in list(self._kept_takes.items()):
+            old = [take for take in held if take.heard_at_s < cutoff]
+            if old and self.store.command_alarm_seconds([label]):
+                self._store_takes(label, old)
+                self._kept_takes[label] = [take for take in held if take.heard_at_s >= cutoff]
 
     def _store_takes(self, label: str, takes: Sequence[HeardWord]) -> None:
         """Store the user's takes of a command word beside its false alarms; a take that cannot

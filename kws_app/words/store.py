@@ -623,7 +623,10 @@ class WordStore:
         """Keep a sound the command word `label` fired on that was not the word (at `rate`,
         the model's, where it has none yet); returns the seconds now kept."""
         self._ensure_command_alarms()
-        return self.command_alarms(label).add(samples, sample_rate, rate)
+        alarms = self.command_alarms(label)
+        if not alarms.path.exists():  # takes left by a forget that failed to delete them
+            self.command_takes(label).forget()
+        return alarms.add(samples, sample_rate, rate)
 
     def add_command_take(
         self, label: str, samples: npt.ArrayLike, sample_rate: int, rate: int
@@ -644,7 +647,7 @@ class WordStore:
         forgot = self.command_alarms(label).forget()
         try:
             self.command_takes(label).forget()
-        except OSError as error:  # never stored again, and refused without false alarms
+        except OSError as error:  # refused without false alarms, deleted before the next ones
             logger.warning("cannot forget the takes of %r: %s", label, error)
         return forgot
 

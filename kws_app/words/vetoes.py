@@ -15,6 +15,7 @@ words").
 from __future__ import annotations
 
 import logging
+import math
 import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -42,6 +43,8 @@ ROW_LABELS_KEY = "row_labels"
 UNKNOWN_LABEL = "_unknown_"
 # Keeps a standardised feature with no spread from dividing by zero.
 SCALE_FLOOR = 1e-6
+# Logit margin under a score the veto must pass: it scores in float32, its fit runs in float64.
+SCORE_MARGIN = 1e-3
 
 
 class KeptStridesError(ValueError):
@@ -146,9 +149,9 @@ def fit_veto(
     folds = max(1, config.folds)
     fold_of = np.concatenate(
         [
-            alarm_ids % folds,
+            _sound_rank(alarm_ids) % folds,
             np.arange(len(kept_rows)) * folds // len(kept_rows),  # neighbours stay together
-            own_ids % folds,
+            _sound_rank(own_ids) % folds,
         ]
     )
     held_out = np.zeros(len(rows))
@@ -169,8 +172,13 @@ def fit_veto(
         own_threshold = float(
             np.quantile(held_out[len(rows) - len(own_rows) :], quantile, method="higher")
         )
-        loudest = [held_out[: len(alarm_rows)][alarm_ids == i].max() for i in np.unique(alarm_ids)]
-        ceiling = float(np.quantile(loudest, 1 - config.min_stopped_share, method="lower"))
+        # A sound is stopped where its loudest stride passes the threshold: keep the threshold
+        # under the loudest stride of the `stopped`-th loudest sound given back, as this very
+        # veto scores them (the sounds the user gave back stay stopped, whatever the takes).
+        alarm_scores = design[: len(alarm_rows)] @ weights + bias
+        loudest = sorted(alarm_scores[alarm_ids == i].max() for i in np.unique(alarm_ids))[::-1]
+        stopped = max(1, math.ceil(config.min_stopped_share * len(loudest)))
+        ceiling = float(loudest[stopped - 1]) - SCORE_MARGIN
         threshold = max(threshold, min(own_threshold, ceiling))
     return CommandVeto(
         label,
@@ -180,6 +188,11 @@ def fit_veto(
         scale.astype(np.float32),
         threshold,
     )
+
+
+def _sound_rank(ids: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+    """Each row's sound as its place among the distinct sounds (so sounds spread over folds)."""
+    return np.unique(ids, return_inverse=True)[1].reshape(-1).astype(np.int64)
 
 
 def _sound_ids(ids: npt.ArrayLike | None, rows: int) -> npt.NDArray[np.int64]:
