@@ -404,13 +404,21 @@ def test_a_retraining_of_every_word_cut_short_by_another_change_still_retrains_t
     assert all(now > before for now, before in zip(rewritten, written, strict=True))
 
 
+def vetoes_window(
+    qtbot, tmp_path: Path, model_path: Path
+) -> tuple[MainWindow, LiveMicrophone, WordStore]:  # type: ignore[no-untyped-def]
+    """The window on a tone model with kept strides beside it ("high" can learn a veto), no
+    custom words."""
+    write_kept_strides(OnnxModel(model_path, prefer_gpu=False))
+    microphone = LiveMicrophone()
+    store = WordStore(tmp_path / "words")
+    return words_window(qtbot, tmp_path, model_path, store, microphone), microphone, store
+
+
 def test_a_command_word_heard_by_mistake_is_given_back_and_learns_a_veto(
     qtbot, tmp_path, words_model_path
 ) -> None:  # type: ignore[no-untyped-def]
-    write_kept_strides(OnnxModel(words_model_path, prefer_gpu=False))
-    microphone = LiveMicrophone()
-    store = WordStore(tmp_path / "words")
-    window = words_window(qtbot, tmp_path, words_model_path, store, microphone)
+    window, microphone, store = vetoes_window(qtbot, tmp_path, words_model_path)
     controller = window.controller
     button = window.history.not_word_button
     # No custom word, but the model's words can learn vetoes (kept strides beside it).
@@ -485,10 +493,7 @@ def test_a_command_word_heard_by_mistake_is_given_back_and_learns_a_veto(
 def test_a_take_heard_just_before_a_false_alarm_given_back_is_not_kept_as_the_users(
     qtbot, tmp_path, words_model_path
 ) -> None:  # type: ignore[no-untyped-def]
-    write_kept_strides(OnnxModel(words_model_path, prefer_gpu=False))
-    microphone = LiveMicrophone()
-    store = WordStore(tmp_path / "words")
-    window = words_window(qtbot, tmp_path, words_model_path, store, microphone)
+    window, microphone, store = vetoes_window(qtbot, tmp_path, words_model_path)
     controller = window.controller
     qtbot.waitUntil(window.history.not_word_button.isVisible, timeout=TIMEOUT_MS)
     for sound in (stream(HIGH_TONE_HZ), high_with_hum()):  # within seconds: false alarms
