@@ -75,11 +75,8 @@ def kept_strides(
     for match in matches:
         if match.outcome is Outcome.CORRECT:
             t, label = match.detection.time_ms, match.detection.label
-            window_ms = (
-                points.windows_ms.get(label, decoder.average_window_ms)
-                if points
-                else (decoder.average_window_ms)
-            )
+            default_ms = decoder.average_window_ms
+            window_ms = default_ms if points is None else points.window_for(label, default_ms)
             rows = window_rows(cached.times_ms, t, window_ms)
             kept.setdefault(label, []).append(cached.embeddings[rows])
     return kept

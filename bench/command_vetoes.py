@@ -30,6 +30,7 @@ from kws_app.audio.files import read_audio_at
 from kws_app.config import MS_PER_SECOND, DecoderConfig, StreamConfig
 from kws_app.inference.pipeline import Detection, operating_points_of
 from kws_app.paths import default_model_path
+from kws_app.words.scorer import heard_span_ms
 from kws_app.words.trainer import WordTrainer
 from kws_app.words.vetoes import (
     CommandVeto,
@@ -80,7 +81,6 @@ def main() -> int:
     labels = tuple(model.labels)
     decoder, stream = DecoderConfig(), StreamConfig()
     points = operating_points_of(model)  # type: ignore[arg-type]
-    clip_ms = model.frontend.clip_ms
     audio = read_audio_at(args.negatives_wav, RATE)
     negatives = run_stream(model, audio, [], stream)  # type: ignore[arg-type]
     half_ms = negatives.seconds * MS_PER_SECOND / 2
@@ -88,12 +88,8 @@ def main() -> int:
 
     def heard(t: int, label: str) -> np.ndarray:
         """What the window's button keeps of a detection: the clip and averaging window."""
-        window_ms = (
-            points.windows_ms.get(label, decoder.average_window_ms)
-            if points
-            else (decoder.average_window_ms)
-        )
-        start = max(0, (t - clip_ms - window_ms) * RATE // MS_PER_SECOND)
+        span_ms = heard_span_ms(model, label, decoder.average_window_ms)  # type: ignore[arg-type]
+        start = max(0, (t - span_ms) * RATE // MS_PER_SECOND)
         return audio[start : t * RATE // MS_PER_SECOND]
 
     sounds: dict[str, list[np.ndarray]] = {}

@@ -270,6 +270,5 @@ def heard_span_ms(scorer: Scorer, label: str, default_window_ms: int) -> int:
     decoder's, where its operating points give it none of its own). What "Not 'word'" keeps."""
     lag = scorer.lag_ms(label) if isinstance(scorer, CustomWordScorer) else 0
     points = operating_points_of(scorer)
-    windows = {} if points is None else points.windows_ms
-    window = windows.get(label, default_window_ms)
+    window = default_window_ms if points is None else points.window_for(label, default_window_ms)
     return scorer.frontend.clip_ms + lag + window
