@@ -68,6 +68,9 @@ STEPS = ((1, 1), (1, 2), (2, 1))
 MARGIN_MS = 60  # kept on each side of an aligned word, for boundaries a few frames off
 MIN_WORD_MS = 250
 MIN_LETTERS = 4
+# Words that sound like a command word: cut as negatives they would teach the model that the
+# command itself is `_unknown_`, so they are never written.
+COMMAND_HOMOPHONES = frozenset({"know", "write", "rite", "wright"})
 CHECK_SHIFTS_MS = (-300, -150, -80, 0, 80, 150, 300)
 WORD_PATTERN = re.compile(r"[a-z]+(?:'[a-z]+)?")
 
@@ -199,13 +202,14 @@ def cut_word(
 
 
 def excluded_words(data_dir: Path) -> set[str]:
-    """Every word of the Speech Commands folders (commands, validation and reserved words)."""
-    return {p.name for p in word_folders(data_dir / "speech_commands")}
+    """Every word of the Speech Commands folders (commands, validation and reserved words) and
+    the command words' homophones."""
+    return {p.name for p in word_folders(data_dir / "speech_commands")} | COMMAND_HOMOPHONES
 
 
-def keep(word: str, excluded: set[str]) -> bool:
+def keep(word: str, excluded: set[str], min_letters: int = MIN_LETTERS) -> bool:
     singular = word[:-1] if word.endswith("s") else word
-    return len(word) >= MIN_LETTERS and word not in excluded and singular not in excluded
+    return len(word) >= min_letters and word not in excluded and singular not in excluded
 
 
 Take = tuple[AlignedWord, str, Path]
@@ -279,6 +283,20 @@ def main() -> int:
     )
     parser.add_argument("--limit", type=int, default=0, help="recordings read (0: all)")
     parser.add_argument(
+        "--min-letters",
+        type=int,
+        default=MIN_LETTERS,
+        help="shortest word kept, in letters (short words are the nearest misses of the command "
+        "words, for negatives; the word task wants longer ones)",
+    )
+    parser.add_argument(
+        "--exclude",
+        nargs="*",
+        default=[],
+        metavar="WORD",
+        help="more words never written (e.g. a benchmark's one-speaker words)",
+    )
+    parser.add_argument(
         "--max-cost-quantile",
         type=float,
         default=0.7,
@@ -299,7 +317,7 @@ def main() -> int:
     if espeak is None:
         return 2
     frontend = FrontendConfig()
-    excluded = excluded_words(args.data_dir)
+    excluded = excluded_words(args.data_dir) | {w.lower() for w in args.exclude}
     recordings = transcribed(args.data_dir / SPEECH_NEGATIVES, args.split)
     if args.check:
         saying = [r for r in recordings if any(w in COMMAND_WORDS for w in words_of(r.transcript))]
@@ -319,7 +337,7 @@ def main() -> int:
         templates = Templates(espeak, frontend, Path(scratch))
         for n, recording in enumerate(recordings):
             words = words_of(recording.transcript)
-            if not any(keep(w, excluded) for w in words):
+            if not any(keep(w, excluded, args.min_letters) for w in words):
                 continue
             try:
                 wave = read_audio_at(recording.path, frontend.sample_rate)
@@ -328,7 +346,7 @@ def main() -> int:
                 logger.warning("skipped %s: %s", recording.path.name, error)
                 continue
             for word in aligned:
-                if keep(word.word, excluded):
+                if keep(word.word, excluded, args.min_letters):
                     found[word.word].append((word, recording.speaker, recording.path))
             if n % 200 == 0:
                 logger.info("%d / %d recordings, %d words", n, len(recordings), len(found))

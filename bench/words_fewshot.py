@@ -656,7 +656,7 @@ def main() -> int:
     own_voice_rng = np.random.default_rng([args.seed, OWN_VOICE_STREAM])
     started = time.perf_counter()
     model, model_paths = load_models(args.model, args.embedding_model)
-    config = TrainerConfig()
+    config = TrainerConfig(command_share=args.command_share)
     config = replace(config, calibration=replace(config.calibration, threshold=args.word_threshold))
     config = with_settings(with_synthetic_takes(config, args.synthetic_takes), args.set)
     rates = args.pass_rates or (

@@ -14,6 +14,7 @@ import soundfile as sf
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
 
 from cut_speech_words import (  # noqa: E402
+    COMMAND_HOMOPHONES,
     AlignedWord,
     Templates,
     align,
@@ -69,6 +70,15 @@ def test_benchmark_words_and_their_plurals_are_never_kept() -> None:
     assert not keep("left", excluded)
     assert not keep("the", excluded)  # too short to be a word a user would teach
     assert keep("window", excluded)
+
+
+def test_short_words_are_kept_when_asked_but_never_a_command_words_homophone() -> None:
+    excluded = {"no", "right"} | COMMAND_HOMOPHONES
+    assert keep("so", excluded, min_letters=2)
+    assert not keep("so", excluded)
+    assert not keep("no", excluded, min_letters=2)
+    assert not keep("know", excluded, min_letters=2)
+    assert not keep("write", excluded, min_letters=2)
 
 
 def test_every_word_of_the_dataset_is_excluded(shared_data: Path) -> None:

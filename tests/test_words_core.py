@@ -97,6 +97,23 @@ def test_set_scorer_makes_a_word_live_in_a_running_pipeline(
     assert [d.label for d in replay(pipeline, audio[half:], RATE // 10)] == ["whistle"]
 
 
+def test_a_word_is_calibrated_and_decoded_at_the_same_command_share(model: OnnxModel) -> None:
+    # Where the base model gives a command word all the mass, a word may take none of it at the
+    # default share and all of it at share 1: the trainer's calibration and its scorer agree.
+    row = np.zeros((1, len(model.labels)), dtype=np.float32)
+    row[0, model.labels.index("low")] = 1.0
+    taken = {}
+    for command_share in (0.0, 1.0):
+        trainer = WordTrainer(model, model.path, config=TrainerConfig(command_share=command_share))
+        assert trainer.available_mass(row, 1)[0] == pytest.approx(command_share)
+        head = trainer.train_audio(WordAudio("whistle", examples(WHISTLE_HZ), None), [])
+        embedding = trainer.embed([examples(WHISTLE_HZ)[0]])
+        rows = trainer.scorer([("whistle", head)]).scores_from_outputs(row, embedding)
+        taken[command_share] = float(rows[0, -1])
+    assert taken[0.0] == 0.0
+    assert taken[1.0] > 0.5
+
+
 def test_combined_rows_are_distributions() -> None:
     base = np.array([[0.1, 0.1, 0.7, 0.1], [0.25, 0.25, 0.25, 0.25]], dtype=np.float32)
     scores = np.array([[0.0, 0.0], [0.9, 0.3]], dtype=np.float32)

@@ -153,6 +153,10 @@ class TrainerConfig:
     # (chosen on validation one-speaker sets: docs/benchmarks.md, "The user's own speech"). As
     # many again of its false alarms, where the user gave some back.
     background_clips: int = 400
+    # Share of a command word's probability the word may take (scorer.available_shares): the
+    # word's threshold is calibrated on the mass it can reach, so the scorer that decodes it
+    # must use the same share.
+    command_share: float = DEFAULT_COMMAND_SHARE
     seed: int = 1234
     synthetic: SyntheticVoicesConfig = SyntheticVoicesConfig()
     head: HeadConfig = HeadConfig()
@@ -505,7 +509,7 @@ class WordTrainer:
         # was learned from (AlarmFile.identity).
         self._vetoes: dict[str, tuple[tuple[int, int], CommandVeto | None]] = {}
         self._generated: tuple[FloatArray, FloatArray] | None = None
-        self._shares = available_shares(model.labels, DEFAULT_COMMAND_SHARE)
+        self._shares = available_shares(model.labels, self.config.command_share)
 
     def embed(self, clips: Sequence[FloatArray]) -> FloatArray:
         return self.outputs(clips)[1]
@@ -851,7 +855,7 @@ class WordTrainer:
     def scorer(
         self, heads: Sequence[tuple[str, WordHead]], vetoes: Sequence[CommandVeto] = ()
     ) -> CustomWordScorer:
-        return CustomWordScorer(self.model, heads, vetoes=vetoes)
+        return CustomWordScorer(self.model, heads, self.config.command_share, vetoes)
 
 
 __all__ = [
