@@ -537,7 +537,7 @@ def learned_from_false_alarms(
     if alarms:
         head = trainer.train_audio(replace(audio, false_alarms=np.concatenate(alarms)), [])
         ((_, corrected),) = at_windows(head, [window_ms])
-        again = CustomWordScorer(model, [(word, corrected)], args.command_share)
+        again = trainer.scorer([(word, corrected)])
         refired = [d for d in evaluate(again, model, negatives, decoder) if d[1] == word]
         after, _ = unsaid_false_accepts(refired, negatives, word, second_half)
         found_after = float(
@@ -752,7 +752,7 @@ def main() -> int:
                 trained = word_trainer.train_audio(audio, [])
                 train_s = time.perf_counter() - train_started
                 for window_ms, head in at_windows(trained, args.word_windows_ms):
-                    scorer = CustomWordScorer(model, [(word, head)], args.command_share)
+                    scorer = word_trainer.scorer([(word, head)])
                     result = {
                         "word": word,
                         "condition": condition,

@@ -84,6 +84,7 @@ def test_short_words_are_kept_when_asked_but_never_a_command_words_homophone() -
 def test_every_word_of_the_dataset_is_excluded(shared_data: Path) -> None:
     excluded = excluded_words(shared_data)
     assert {"yes", "marvin", "sheila", "bird", "forward"} <= excluded
+    assert COMMAND_HOMOPHONES <= excluded
 
 
 def test_a_word_is_spread_over_speakers_best_aligned_first() -> None:
